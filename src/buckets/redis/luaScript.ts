@@ -1,0 +1,53 @@
+import { createHash } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import { StoreError } from '../../errors.js';
+
+/** The narrowest client a RedisStore needs: ioredis `Redis` and `Cluster` both fit. */
+export interface RedisLike {
+  evalsha(sha: string, numKeys: number, ...args: (string | number)[]): Promise<unknown>;
+  eval(script: string, numKeys: number, ...args: (string | number)[]): Promise<unknown>;
+}
+
+const here = new URL('.', import.meta.url);
+const LIB = readFileSync(new URL('bucket.lua', here), 'utf8');
+
+/**
+ * One Lua script of this folder (with bucket.lua prepended), run with EVALSHA and, when the server's
+ * script cache does not have it (NOSCRIPT: a restart, a failover, SCRIPT FLUSH), with EVAL, which caches it.
+ */
+export class LuaScript {
+  readonly source: string;
+  readonly sha: string;
+
+  constructor(readonly name: string) {
+    this.source = `${LIB}\n${readFileSync(new URL(`${name}.lua`, here), 'utf8')}`;
+    this.sha = createHash('sha1').update(this.source).digest('hex');
+  }
+
+  async run(client: RedisLike, keys: readonly string[], args: readonly (string | number)[]): Promise<unknown> {
+    try {
+      return await client.evalsha(this.sha, keys.length, ...keys, ...args);
+    } catch (err) {
+      if (!isNoScript(err)) throw toStoreError(this.name, err);
+      try {
+        return await client.eval(this.source, keys.length, ...keys, ...args);
+      } catch (err2) {
+        throw toStoreError(this.name, err2);
+      }
+    }
+  }
+}
+
+function isNoScript(err: unknown): boolean {
+  return err instanceof Error && err.message.includes('NOSCRIPT');
+}
+
+/** Maps a Lua `redis.error_reply('KS_CODE:detail')` or a connection failure to one typed error. */
+function toStoreError(script: string, err: unknown): StoreError {
+  const message = err instanceof Error ? err.message : String(err);
+  const code = /KS_[A-Z_]+:[\w]+/.exec(message)?.[0];
+  return new StoreError(
+    code ? `Redis script ${script} refused its arguments (${code})` : `Redis script ${script} failed: ${message}`,
+    err,
+  );
+}

@@ -1,0 +1,103 @@
+import { InvalidArgumentError, StoreError } from '../../errors.js';
+import type { AcquireRequest, AcquireResult, BucketConfig, BucketState, DenyReason, Store } from '../types.js';
+import { validateFactor } from '../validate.js';
+import { bucketArgs, bucketKeys } from './keys.js';
+import { LuaScript, type RedisLike } from './luaScript.js';
+
+export interface RedisStoreOptions {
+  /** An ioredis `Redis` or `Cluster` (or anything with `evalsha` and `eval`). The caller owns and closes it. */
+  readonly client: RedisLike;
+  /**
+   * Namespace of every key, one per deployment or tenant, so two deployments never share keys.
+   * @default 'kucoin-scheduler'
+   */
+  readonly prefix?: string;
+  /**
+   * Clock in epoch ms passed to the scripts instead of Redis `TIME`. For tests only: in production every
+   * process must share Redis's clock.
+   * @default undefined (Redis TIME)
+   */
+  readonly clock?: () => number;
+}
+
+const SCRIPTS = {
+  acquire: new LuaScript('acquire'),
+  pause: new LuaScript('pause'),
+  setFactor: new LuaScript('setFactor'),
+  inspect: new LuaScript('inspect'),
+};
+
+const REASONS = new Set<DenyReason>(['paused', 'window', 'pacing']);
+
+/**
+ * Bucket state in Redis, shared by every process of a quota group. One script acquires all buckets of a
+ * request in one round trip, with Redis TIME as the clock.
+ */
+export class RedisStore implements Store {
+  readonly #client: RedisLike;
+  readonly #prefix: string;
+  readonly #clock: (() => number) | undefined;
+
+  constructor(options: RedisStoreOptions) {
+    if (!options?.client || typeof options.client.evalsha !== 'function') {
+      throw new InvalidArgumentError('Expected options.client to be an ioredis Redis or Cluster instance');
+    }
+    const prefix = options.prefix ?? 'kucoin-scheduler';
+    if (typeof prefix !== 'string' || prefix === '' || /[{}]/.test(prefix)) {
+      throw new InvalidArgumentError(`Expected prefix to be a non-empty string without braces, got ${JSON.stringify(prefix)}`);
+    }
+    this.#client = options.client;
+    this.#prefix = prefix;
+    this.#clock = options.clock;
+  }
+
+  #time(): string {
+    return this.#clock ? String(this.#clock()) : '';
+  }
+
+  async acquire(request: AcquireRequest): Promise<AcquireResult> {
+    const keys = request.charges.flatMap((c) => bucketKeys(this.#prefix, c.bucket));
+    const args = [this.#time(), request.share, request.charges.length, ...request.charges.flatMap((c) => bucketArgs(c.bucket, c.weight))];
+    const reply = await SCRIPTS.acquire.run(this.#client, keys, args);
+    if (!Array.isArray(reply) || (reply[0] !== 1 && reply[0] !== 0)) {
+      throw new StoreError(`Unexpected reply from the acquire script: ${JSON.stringify(reply)}`);
+    }
+    const now = Number(reply[1]);
+    if (reply[0] === 1) return { admitted: true, now };
+    const bucket = request.charges[Number(reply[3]) - 1]?.bucket;
+    const reason = String(reply[4]) as DenyReason;
+    if (!bucket || !REASONS.has(reason)) throw new StoreError(`Unexpected reply from the acquire script: ${JSON.stringify(reply)}`);
+    return { admitted: false, now, waitMs: Number(reply[2]), bucketId: bucket.id, reason };
+  }
+
+  async pause(bucket: BucketConfig, untilMs: number): Promise<void> {
+    if (!Number.isFinite(untilMs)) throw new InvalidArgumentError(`Expected untilMs to be a finite epoch time, got ${untilMs}`);
+    await SCRIPTS.pause.run(this.#client, bucketKeys(this.#prefix, bucket), [this.#time(), ...bucketArgs(bucket, 0), Math.ceil(untilMs)]);
+  }
+
+  async setFactor(bucket: BucketConfig, factor: number): Promise<void> {
+    validateFactor(factor);
+    await SCRIPTS.setFactor.run(this.#client, bucketKeys(this.#prefix, bucket), [this.#time(), ...bucketArgs(bucket, 0), factor]);
+  }
+
+  async inspect(buckets: readonly BucketConfig[]): Promise<BucketState[]> {
+    // one script call per hash tag: a Cluster cannot run one script across slots
+    const byGroup = new Map<string, BucketConfig[]>();
+    for (const b of buckets) byGroup.set(b.group, [...(byGroup.get(b.group) ?? []), b]);
+    const states = new Map<BucketConfig, BucketState>();
+    for (const group of byGroup.values()) {
+      const keys = group.flatMap((b) => bucketKeys(this.#prefix, b));
+      const args = [this.#time(), group.length, ...group.flatMap((b) => bucketArgs(b, 0))];
+      const reply = (await SCRIPTS.inspect.run(this.#client, keys, args)) as unknown[];
+      const now = Number(reply[reply.length - 1]);
+      group.forEach((b, i) => {
+        const [used, effectiveLimit, factor, tokens, pausedUntil] = (reply[i] as string[]).map(Number);
+        states.set(b, { id: b.id, used: used!, limit: b.limit, effectiveLimit: effectiveLimit!, factor: factor!, tokens: tokens!, pausedUntil: pausedUntil!, now });
+      });
+    }
+    return buckets.map((b) => states.get(b)!);
+  }
+
+  /** The caller owns the Redis client: closing the store leaves it open. */
+  async close(): Promise<void> {}
+}

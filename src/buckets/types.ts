@@ -1,0 +1,86 @@
+/** Priority tiers, most urgent first. */
+export const PRIORITIES = ['critical', 'high', 'normal', 'low'] as const;
+export type Priority = (typeof PRIORITIES)[number];
+
+/**
+ * One bucket's configuration, sent with every acquisition (the store keeps only state, so a config change
+ * takes effect on the next request of any process that has it).
+ */
+export interface BucketConfig {
+  /**
+   * The quota group: buckets of one group can be acquired together atomically (in Redis they share one
+   * hash tag, so one Cluster slot). Default: the account's UID.
+   */
+  readonly group: string;
+  /** Unique within the group, e.g. `uid:123:Spot`, `ip:default:Public`, `ip:default:cloudflare`. */
+  readonly id: string;
+  /** Weight the server admits per window (before the tightening factor). */
+  readonly limit: number;
+  readonly windowMs: number;
+  /**
+   * Guard for transit-time spread (dmax - dmin): every span of `windowMs + marginMs` in admission time
+   * holds at most the limit, so no server window can exceed it wherever it starts.
+   */
+  readonly marginMs: number;
+  /** Token-bucket capacity for pacing, in weight; 0 disables pacing. */
+  readonly burst: number;
+  /** Token refill rate, in weight per millisecond. */
+  readonly refillPerMs: number;
+}
+
+/** One bucket a request needs, and what it costs there. */
+export interface BucketCharge {
+  readonly bucket: BucketConfig;
+  /** Weight charged to this bucket; 0 is allowed (charged nothing, still subject to pauses). */
+  readonly weight: number;
+}
+
+export interface AcquireRequest {
+  readonly charges: readonly BucketCharge[];
+  /** Fraction (0..1] of each bucket this request's tier may fill; 1 for critical. */
+  readonly share: number;
+}
+
+/** Why a bucket refused. */
+export type DenyReason = 'paused' | 'window' | 'pacing';
+
+export type AcquireResult =
+  | { readonly admitted: true; readonly now: number }
+  | {
+      readonly admitted: false;
+      readonly now: number;
+      /** Milliseconds until every bucket would admit the request, as far as the store can tell now. */
+      readonly waitMs: number;
+      /** The bucket that needs the longest wait. */
+      readonly bucketId: string;
+      readonly reason: DenyReason;
+    };
+
+/** What a store knows about one bucket now. */
+export interface BucketState {
+  readonly id: string;
+  /** Weight admitted within the current span (`windowMs + marginMs`) back from now. */
+  readonly used: number;
+  readonly limit: number;
+  /** `floor(limit x factor)`: what is admitted now. */
+  readonly effectiveLimit: number;
+  readonly factor: number;
+  /** Tokens in the pacing bucket (equal to `burst` when pacing is off). */
+  readonly tokens: number;
+  /** Epoch ms before which nothing is admitted; 0 when not paused. */
+  readonly pausedUntil: number;
+  /** Store time the state was read at (epoch ms). */
+  readonly now: number;
+}
+
+/** Where bucket state lives: in this process (`MemoryStore`) or shared by processes (`RedisStore`). */
+export interface Store {
+  /** All-or-nothing: every bucket admits and is charged, or none is charged and the wait is returned. */
+  acquire(request: AcquireRequest): Promise<AcquireResult>;
+  /** Nothing is admitted on the bucket before `untilMs` (epoch ms). A longer pause is never shortened. */
+  pause(bucket: BucketConfig, untilMs: number): Promise<void>;
+  /** Effective limit = floor(limit x factor), factor in (0, 1]. */
+  setFactor(bucket: BucketConfig, factor: number): Promise<void>;
+  inspect(buckets: readonly BucketConfig[]): Promise<BucketState[]>;
+  close(): Promise<void>;
+}

@@ -1,0 +1,116 @@
+/**
+ * Every error this library throws or rejects with is a `KucoinSchedulerError` with a stable `code`.
+ * Match on `code` (or `instanceof`), never on the message text.
+ */
+export class KucoinSchedulerError extends Error {
+  readonly code: string;
+  constructor(code: string, message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.name = new.target.name;
+    this.code = code;
+  }
+}
+
+/** An option or argument is malformed: wrong type, out of range, missing. Nothing was charged or queued. */
+export class InvalidArgumentError extends KucoinSchedulerError {
+  constructor(message: string) {
+    super('KS_INVALID_ARGUMENT', message);
+  }
+}
+
+/** The pool name is not one the scheduler knows. */
+export class UnknownPoolError extends KucoinSchedulerError {
+  readonly pool: string;
+  constructor(pool: string, known: readonly string[]) {
+    super('KS_UNKNOWN_POOL', `Unknown pool ${JSON.stringify(pool)}: expected one of ${known.join(', ')}`);
+    this.pool = pool;
+  }
+}
+
+/** The endpoint string is not of the form `METHOD /path`, or names a host the scheduler does not know. */
+export class InvalidEndpointError extends KucoinSchedulerError {
+  constructor(message: string) {
+    super('KS_INVALID_ENDPOINT', message);
+  }
+}
+
+/** The path exists on several hosts with different pools, and no `host` was given to decide. */
+export class AmbiguousEndpointError extends KucoinSchedulerError {
+  readonly hosts: readonly string[];
+  constructor(endpoint: string, hosts: readonly string[]) {
+    super(
+      'KS_AMBIGUOUS_ENDPOINT',
+      `Endpoint ${JSON.stringify(endpoint)} exists on hosts ${hosts.join(' and ')}: pass \`host\` to say which`,
+    );
+    this.hosts = hosts;
+  }
+}
+
+/** The weight is not a finite number > 0, or can never be admitted (above the pool's limit). */
+export class InvalidWeightError extends KucoinSchedulerError {
+  constructor(message: string) {
+    super('KS_INVALID_WEIGHT', message);
+  }
+}
+
+/** The priority is not one of critical, high, normal, low. */
+export class InvalidPriorityError extends KucoinSchedulerError {
+  constructor(priority: unknown) {
+    super(
+      'KS_INVALID_PRIORITY',
+      `Expected priority to be one of critical, high, normal, low, got ${JSON.stringify(priority)}`,
+    );
+  }
+}
+
+/** The per-priority queue of this process is full (option `maxQueued`). The request was not queued. */
+export class QueueFullError extends KucoinSchedulerError {
+  readonly priority: string;
+  readonly depth: number;
+  constructor(priority: string, depth: number) {
+    super(
+      'KS_QUEUE_FULL',
+      `The ${priority} queue is full (${depth} requests waiting); raise \`maxQueued\` or shed load`,
+    );
+    this.priority = priority;
+    this.depth = depth;
+  }
+}
+
+/** The caller's AbortSignal fired before the request was admitted. Nothing was charged, nothing was sent. */
+export class AbortError extends KucoinSchedulerError {
+  constructor(reason?: unknown) {
+    super('KS_ABORTED', 'The request was aborted before it was admitted', { cause: reason });
+  }
+}
+
+/** The request could not be admitted within `maxWaitMs`. Nothing was charged, nothing was sent. */
+export class MaxWaitExceededError extends KucoinSchedulerError {
+  readonly maxWaitMs: number;
+  /** How much longer the store said the request would have had to wait, when known. */
+  readonly retryAfterMs: number | undefined;
+  constructor(maxWaitMs: number, retryAfterMs?: number) {
+    super(
+      'KS_MAX_WAIT_EXCEEDED',
+      retryAfterMs === undefined
+        ? `The request was not admitted within maxWaitMs (${maxWaitMs} ms)`
+        : `The request would have to wait ${Math.ceil(retryAfterMs)} ms more, beyond maxWaitMs (${maxWaitMs} ms)`,
+    );
+    this.maxWaitMs = maxWaitMs;
+    this.retryAfterMs = retryAfterMs;
+  }
+}
+
+/** `close()` was called: pending requests are rejected with this, new ones too. */
+export class SchedulerClosedError extends KucoinSchedulerError {
+  constructor() {
+    super('KS_CLOSED', 'The scheduler is closed');
+  }
+}
+
+/** The store (Redis) failed or answered something unexpected. */
+export class StoreError extends KucoinSchedulerError {
+  constructor(message: string, cause?: unknown) {
+    super('KS_STORE', message, { cause });
+  }
+}

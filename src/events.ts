@@ -1,0 +1,56 @@
+import type { DenyReason, Priority } from './buckets/types.js';
+import type { PoolName } from './kucoin/pools.js';
+
+/** Every event the scheduler emits, by name. */
+export interface SchedulerEvents {
+  /** A request was admitted by every bucket it needs and is being run. */
+  admitted: { priority: Priority; pool: PoolName; weight: number; waitedMs: number; endpoint: string | undefined };
+  /** A lane could not admit its next request and sleeps until the store says capacity returns. */
+  waited: { lane: string; priority: Priority; bucketId: string; reason: DenyReason; waitMs: number };
+  /** A request ended without being admitted (aborted, timed out, queue full, closed, invalid). */
+  rejected: { priority: Priority | undefined; code: string; endpoint: string | undefined };
+  /** An endpoint the table does not know (or knows without a weight) was charged the default weight. */
+  unknownEndpoint: { endpoint: string; host: string; pool: PoolName; weight: number };
+  /** The store failed; the lane retries after `retryInMs`. Queued requests keep their place and deadline. */
+  storeError: { lane: string; error: Error; retryInMs: number };
+}
+
+export type Listener<T> = (event: T) => void;
+
+/**
+ * A small typed emitter. `on` returns a function that removes the listener. Emitting to nobody costs one
+ * map lookup: callers check `has()` before they build an event object.
+ */
+export class TypedEmitter<E extends object> {
+  readonly #listeners = new Map<keyof E, Set<Listener<never>>>();
+
+  on<K extends keyof E>(name: K, listener: Listener<E[K]>): () => void {
+    let set = this.#listeners.get(name);
+    if (!set) this.#listeners.set(name, (set = new Set()));
+    set.add(listener as Listener<never>);
+    return () => {
+      set.delete(listener as Listener<never>);
+      if (set.size === 0) this.#listeners.delete(name);
+    };
+  }
+
+  has(name: keyof E): boolean {
+    return this.#listeners.has(name);
+  }
+
+  emit<K extends keyof E>(name: K, event: E[K]): void {
+    const set = this.#listeners.get(name);
+    if (!set) return;
+    for (const listener of [...set]) {
+      try {
+        (listener as Listener<E[K]>)(event);
+      } catch {
+        // a listener's fault must not break scheduling
+      }
+    }
+  }
+
+  clear(): void {
+    this.#listeners.clear();
+  }
+}

@@ -1,0 +1,35 @@
+export { createScheduler, Scheduler, type BucketTarget, type SchedulerSnapshot } from './scheduler.js';
+export type { SchedulerOptions, PoolOptions, WindowLimit } from './options.js';
+export type { ScheduleOptions } from './requestPlan.js';
+export type { SchedulerEvents, Listener } from './events.js';
+export { MemoryStore, type MemoryStoreOptions } from './buckets/memoryStore.js';
+export { RedisStore, type RedisStoreOptions } from './buckets/redis/redisStore.js';
+export type { RedisLike } from './buckets/redis/luaScript.js';
+export {
+  PRIORITIES,
+  type Priority,
+  type Store,
+  type BucketConfig,
+  type BucketCharge,
+  type BucketState,
+  type AcquireRequest,
+  type AcquireResult,
+  type DenyReason,
+} from './buckets/types.js';
+export { POOLS, POOL_NAMES, CLOUDFLARE_IP_LIMIT, quotaFor, type PoolName, type PoolDefinition } from './kucoin/pools.js';
+export { EndpointTable, parseEndpoint, parseHost } from './kucoin/endpointTable.js';
+export type { EndpointInfo, HostName } from './kucoin/endpointTypes.js';
+export {
+  KucoinSchedulerError,
+  InvalidArgumentError,
+  UnknownPoolError,
+  InvalidEndpointError,
+  AmbiguousEndpointError,
+  InvalidWeightError,
+  InvalidPriorityError,
+  QueueFullError,
+  AbortError,
+  MaxWaitExceededError,
+  SchedulerClosedError,
+  StoreError,
+} from './errors.js';

@@ -1,0 +1,160 @@
+import { AmbiguousEndpointError, InvalidEndpointError } from '../errors.js';
+import type { EndpointInfo, EndpointRow, HostName } from './endpointTypes.js';
+import { ENDPOINT_ROWS } from './endpoints.generated.js';
+import type { PoolName } from './pools.js';
+
+const HOST_ALIASES: Readonly<Record<string, HostName>> = {
+  spot: 'spot',
+  futures: 'futures',
+  broker: 'broker',
+  'api.kucoin.com': 'spot',
+  'api-futures.kucoin.com': 'futures',
+  'api-broker.kucoin.com': 'broker',
+};
+
+/** The pool an endpoint missing from the table is charged to, by host. */
+const DEFAULT_POOL_BY_HOST: Readonly<Record<HostName, PoolName>> = {
+  spot: 'Spot',
+  futures: 'Futures',
+  broker: 'Broker',
+};
+
+const METHODS = new Set(['GET', 'POST', 'PUT', 'DELETE', 'PATCH']);
+
+/** `spot`, `api-futures.kucoin.com` or `https://api-futures.kucoin.com/...` name a host. */
+export function parseHost(host: string): HostName {
+  let name = host.trim().toLowerCase();
+  if (name.includes('://')) {
+    try {
+      name = new URL(name).hostname;
+    } catch {
+      throw new InvalidEndpointError(`Expected host to be spot, futures, broker or a KuCoin URL, got ${JSON.stringify(host)}`);
+    }
+  }
+  const parsed = HOST_ALIASES[name];
+  if (!parsed) {
+    throw new InvalidEndpointError(
+      `Expected host to be spot, futures, broker or a KuCoin hostname, got ${JSON.stringify(host)}`,
+    );
+  }
+  return parsed;
+}
+
+/** Splits `'DELETE /api/v1/hf/orders/123?symbol=BTC-USDT'` into method and path (query dropped). */
+export function parseEndpoint(endpoint: string): { method: string; path: string } {
+  if (typeof endpoint !== 'string') {
+    throw new InvalidEndpointError(`Expected endpoint to be a string like "GET /api/v1/accounts", got ${typeof endpoint}`);
+  }
+  const match = /^\s*([A-Za-z]+)\s+(\/\S*)\s*$/.exec(endpoint);
+  const method = match?.[1]?.toUpperCase();
+  if (!match || !method || !METHODS.has(method)) {
+    throw new InvalidEndpointError(
+      `Expected endpoint to be "METHOD /path" (e.g. "POST /api/v1/hf/orders"), got ${JSON.stringify(endpoint)}`,
+    );
+  }
+  let path = match[2]!.split('?')[0]!.split('#')[0]!;
+  if (path.length > 1 && path.endsWith('/')) path = path.slice(0, -1);
+  return { method, path };
+}
+
+interface CompiledRow {
+  readonly row: EndpointRow;
+  readonly segments: readonly (string | null)[]; // null = {param}
+  readonly literals: number;
+}
+
+function compile(row: EndpointRow): CompiledRow {
+  const segments = row[2].split('/').map((s) => (/^\{.+\}$/.test(s) ? null : s));
+  return { row, segments, literals: segments.filter((s) => s !== null).length };
+}
+
+function matches(compiled: CompiledRow, parts: readonly string[]): boolean {
+  if (compiled.segments.length !== parts.length) return false;
+  return compiled.segments.every((s, i) => s === null || s === parts[i]);
+}
+
+export interface EndpointTableOptions {
+  /** Weight charged for an endpoint the table does not know, or knows without a weight. */
+  readonly unknownWeight: number;
+}
+
+/** Looks up pool and weight for a concrete request: host + method + path. */
+export class EndpointTable {
+  readonly #byMethod = new Map<string, CompiledRow[]>();
+  readonly #unknownWeight: number;
+  readonly #cache = new Map<string, EndpointInfo>();
+
+  constructor(options: EndpointTableOptions, rows: readonly EndpointRow[] = ENDPOINT_ROWS) {
+    this.#unknownWeight = options.unknownWeight;
+    for (const row of rows) {
+      const list = this.#byMethod.get(row[1]) ?? [];
+      list.push(compile(row));
+      this.#byMethod.set(row[1], list);
+    }
+  }
+
+  get size(): number {
+    let n = 0;
+    for (const list of this.#byMethod.values()) n += list.length;
+    return n;
+  }
+
+  /**
+   * Resolves `'DELETE /api/v1/hf/orders/123'` to `/api/v1/hf/orders/{orderId}`. A literal segment beats a
+   * template (`/orders/multi` beats `/orders/{orderId}`). Where the path exists on several hosts, `host`
+   * decides; without it, the lookup fails with `AmbiguousEndpointError` unless all hosts agree.
+   * An endpoint the table lacks resolves with `known: false` and the conservative default weight.
+   */
+  lookup(endpoint: string, host?: string): EndpointInfo {
+    const hostName = host === undefined ? undefined : parseHost(host);
+    const cacheKey = `${hostName ?? '*'} ${endpoint}`;
+    const cached = this.#cache.get(cacheKey);
+    if (cached) return cached;
+    const info = this.#resolve(endpoint, hostName);
+    if (this.#cache.size < 10_000) this.#cache.set(cacheKey, info);
+    return info;
+  }
+
+  #resolve(endpoint: string, host: HostName | undefined): EndpointInfo {
+    const { method, path } = parseEndpoint(endpoint);
+    const parts = path.split('/');
+    const bestByHost = new Map<HostName, CompiledRow>();
+    for (const compiled of this.#byMethod.get(method) ?? []) {
+      if (host !== undefined && compiled.row[0] !== host) continue;
+      if (!matches(compiled, parts)) continue;
+      const best = bestByHost.get(compiled.row[0]);
+      if (!best || compiled.literals > best.literals) bestByHost.set(compiled.row[0], compiled);
+    }
+    const found = [...bestByHost.values()];
+    if (found.length === 0) {
+      const h = host ?? 'spot';
+      return {
+        host: h,
+        method,
+        path,
+        pool: DEFAULT_POOL_BY_HOST[h],
+        weight: this.#unknownWeight,
+        weightAssumed: true,
+        known: false,
+        deprecated: false,
+        name: 'unknown endpoint',
+      };
+    }
+    const first = found[0]!;
+    if (found.some((c) => c.row[3] !== first.row[3] || c.row[4] !== first.row[4])) {
+      throw new AmbiguousEndpointError(`${method} ${path}`, found.map((c) => c.row[0]));
+    }
+    const [h, m, p, pool, weight, deprecated, name] = first.row;
+    return {
+      host: h,
+      method: m,
+      path: p,
+      pool,
+      weight: weight ?? this.#unknownWeight,
+      weightAssumed: weight === null,
+      known: true,
+      deprecated,
+      name,
+    };
+  }
+}

@@ -1,0 +1,30 @@
+import type { Priority } from '../buckets/types.js';
+import type { RequestPlan } from '../requestPlan.js';
+
+/** One request waiting in this process for admission. */
+export interface Job {
+  readonly plan: RequestPlan;
+  /** Local time (ms) it was queued: for aging and the deadline. */
+  readonly enqueuedAt: number;
+  /** Local time (ms) after which it rejects with MaxWaitExceededError. */
+  readonly deadline: number;
+  /** True once admitted or rejected; a settled job is skipped and dropped. */
+  settled: boolean;
+  /** Runs the request (it was admitted and charged). */
+  admit(waitedMs: number): void;
+  /** Ends the request without running it. */
+  fail(error: Error): void;
+}
+
+export const TIER: Readonly<Record<Priority, number>> = { critical: 0, high: 1, normal: 2, low: 3 };
+export const TIER_NAMES: readonly Priority[] = ['critical', 'high', 'normal', 'low'];
+
+/**
+ * The tier a job competes in now: its own, raised one step (never above high) for every `agingMs` it has
+ * waited, so low priority is never starved for good. Critical stays critical.
+ */
+export function effectiveTier(job: Job, now: number, agingMs: number): number {
+  const own = TIER[job.plan.priority];
+  if (own === 0) return 0;
+  return Math.max(1, own - Math.floor((now - job.enqueuedAt) / agingMs));
+}

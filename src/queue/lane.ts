@@ -1,0 +1,186 @@
+import type { Priority, Store } from '../buckets/types.js';
+import { MaxWaitExceededError, QueueFullError } from '../errors.js';
+import type { SchedulerEvents, TypedEmitter } from '../events.js';
+import { Fifo } from './fifo.js';
+import { effectiveTier, TIER, TIER_NAMES, type Job } from './job.js';
+
+export interface LaneContext {
+  readonly store: Store;
+  readonly events: TypedEmitter<SchedulerEvents>;
+  readonly shares: Readonly<Record<Priority, number>>;
+  readonly maxQueued: number;
+  readonly agingMs: number;
+  readonly jitterMs: number;
+  /** Local clock (ms) for aging and deadlines. */
+  readonly now: () => number;
+  readonly random: () => number;
+}
+
+const STORE_RETRY_MIN_MS = 50;
+const STORE_RETRY_MAX_MS = 2_000;
+
+/**
+ * The requests of this process that wait on one pool bucket, a FIFO per priority. One dispatch runs at a
+ * time: it offers the best waiting request of each tier to the store, best tier first, and when none is
+ * admitted it sleeps exactly as long as the store says (plus jitter), or until something better arrives.
+ */
+export class Lane {
+  readonly #queues = TIER_NAMES.map(() => new Fifo<Job>());
+  readonly #depth = [0, 0, 0, 0];
+  #busy = false;
+  #again = false;
+  #timer: NodeJS.Timeout | undefined;
+  /** Best tier among the requests the current sleep was computed for. */
+  #sleepingTier = Number.POSITIVE_INFINITY;
+  #storeRetryMs = STORE_RETRY_MIN_MS;
+
+  constructor(
+    readonly id: string,
+    private readonly ctx: LaneContext,
+  ) {}
+
+  get depth(): Record<Priority, number> {
+    return { critical: this.#depth[0]!, high: this.#depth[1]!, normal: this.#depth[2]!, low: this.#depth[3]! };
+  }
+
+  get size(): number {
+    return this.#depth[0]! + this.#depth[1]! + this.#depth[2]! + this.#depth[3]!;
+  }
+
+  /** Queues a job; throws QueueFullError when its priority's queue is full. */
+  push(job: Job): void {
+    const tier = TIER[job.plan.priority];
+    if (this.#depth[tier]! >= this.ctx.maxQueued) throw new QueueFullError(job.plan.priority, this.#depth[tier]!);
+    this.#queues[tier]!.push(job);
+    this.#depth[tier]!++;
+    // an idle lane starts at once; a sleeping one wakes only for a tier better than the ones it sleeps for
+    if (this.#timer === undefined || tier < this.#sleepingTier) this.wake();
+  }
+
+  /** A job settled while queued (aborted, timed out): it no longer counts. */
+  forget(job: Job): void {
+    this.#depth[TIER[job.plan.priority]]!--;
+  }
+
+  /** Dispatch now: capacity may have returned, or a better request arrived. */
+  wake(): void {
+    this.#clearTimer();
+    if (this.#busy) {
+      this.#again = true;
+      return;
+    }
+    void this.#dispatch();
+  }
+
+  /** Removes and returns every waiting job (for close). */
+  drain(): Job[] {
+    this.#clearTimer();
+    const jobs = this.#queues.flatMap((q) => q.drain()).filter((j) => !j.settled);
+    this.#depth.fill(0);
+    return jobs;
+  }
+
+  #clearTimer(): void {
+    if (this.#timer !== undefined) clearTimeout(this.#timer);
+    this.#timer = undefined;
+    this.#sleepingTier = Number.POSITIVE_INFINITY;
+  }
+
+  #sleep(ms: number, tier: number): void {
+    this.#clearTimer();
+    this.#sleepingTier = tier;
+    this.#timer = setTimeout(() => {
+      this.#timer = undefined;
+      this.#sleepingTier = Number.POSITIVE_INFINITY;
+      this.wake();
+    }, ms);
+  }
+
+  /** The first unsettled job of each tier, best effective tier first, then oldest first. */
+  #candidates(now: number): { job: Job; tier: number }[] {
+    const out: { job: Job; tier: number }[] = [];
+    for (const q of this.#queues) {
+      while (q.peek()?.settled) q.shift();
+      const job = q.peek();
+      if (job) out.push({ job, tier: effectiveTier(job, now, this.ctx.agingMs) });
+    }
+    return out.sort((a, b) => a.tier - b.tier || a.job.enqueuedAt - b.job.enqueuedAt);
+  }
+
+  #take(job: Job): void {
+    const q = this.#queues[TIER[job.plan.priority]]!;
+    if (q.peek() === job) q.shift();
+    this.#depth[TIER[job.plan.priority]]!--;
+  }
+
+  async #dispatch(): Promise<void> {
+    this.#busy = true;
+    try {
+      for (;;) {
+        this.#again = false;
+        const candidates = this.#candidates(this.ctx.now());
+        if (candidates.length === 0) return;
+        let minWait = Number.POSITIVE_INFINITY;
+        let blocked: { tier: number; job: Job; bucketId: string; reason: SchedulerEvents['waited']['reason'] } | undefined;
+        let progressed = false;
+        for (const { job, tier } of candidates) {
+          if (job.settled) {
+            progressed = true;
+            break;
+          }
+          let result;
+          try {
+            result = await this.ctx.store.acquire({ charges: job.plan.charges, share: this.ctx.shares[TIER_NAMES[tier]!] });
+          } catch (error) {
+            const retryInMs = this.#storeRetryMs;
+            this.#storeRetryMs = Math.min(STORE_RETRY_MAX_MS, this.#storeRetryMs * 2);
+            if (this.ctx.events.has('storeError')) {
+              this.ctx.events.emit('storeError', { lane: this.id, error: error as Error, retryInMs });
+            }
+            this.#sleep(retryInMs, Number.POSITIVE_INFINITY);
+            return;
+          }
+          this.#storeRetryMs = STORE_RETRY_MIN_MS;
+          if (job.settled) {
+            // aborted or timed out while the store answered; if it was admitted, that charge only over-counts
+            progressed = true;
+            break;
+          }
+          const now = this.ctx.now();
+          if (result.admitted) {
+            this.#take(job);
+            job.admit(now - job.enqueuedAt);
+            progressed = true;
+            break;
+          }
+          if (result.waitMs > job.deadline - now) {
+            this.#take(job);
+            job.fail(new MaxWaitExceededError(job.plan.maxWaitMs, result.waitMs));
+            progressed = true;
+            break;
+          }
+          if (result.waitMs < minWait) {
+            minWait = result.waitMs;
+            blocked = { tier, job, bucketId: result.bucketId, reason: result.reason };
+          }
+        }
+        if (progressed || this.#again) continue;
+        if (!blocked) return;
+        const bestTier = candidates[0]!.tier;
+        const jitter = bestTier === 0 ? 0 : this.ctx.random() * this.ctx.jitterMs;
+        const waitMs = minWait + jitter;
+        if (this.ctx.events.has('waited')) {
+          this.ctx.events.emit('waited', { lane: this.id, priority: blocked.job.plan.priority, bucketId: blocked.bucketId, reason: blocked.reason, waitMs });
+        }
+        this.#sleep(waitMs, bestTier);
+        return;
+      }
+    } finally {
+      this.#busy = false;
+      if (this.#again && this.#timer === undefined) {
+        this.#again = false;
+        void this.#dispatch();
+      }
+    }
+  }
+}
