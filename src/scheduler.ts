@@ -1,4 +1,4 @@
-import type { BucketState, Priority } from './buckets/types.js';
+import { PRIORITIES, type BucketState, type Priority } from './buckets/types.js';
 import { AbortError, InvalidArgumentError, KucoinSchedulerError, MaxWaitExceededError, SchedulerClosedError, UnknownPoolError } from './errors.js';
 import { TypedEmitter, type Listener, type SchedulerEvents } from './events.js';
 import { parsePoolName, POOL_NAMES, type PoolName } from './kucoin/pools.js';
@@ -47,9 +47,15 @@ export class Scheduler {
    * a full queue or close.
    */
   async schedule<T>(opts: ScheduleOptions, fn: () => T | PromiseLike<T>): Promise<T> {
-    if (this.#closed) throw new SchedulerClosedError();
-    if (typeof fn !== 'function') throw new InvalidArgumentError('Expected fn to be a function');
-    const plan = this.#planner.plan(opts);
+    let plan;
+    try {
+      if (this.#closed) throw new SchedulerClosedError();
+      if (typeof fn !== 'function') throw new InvalidArgumentError('Expected fn to be a function');
+      plan = this.#planner.plan(opts);
+    } catch (error) {
+      const priority = PRIORITIES.includes(opts?.priority as Priority) ? opts.priority : undefined;
+      throw this.#rejected(error as Error, priority, typeof opts?.endpoint === 'string' ? opts.endpoint : undefined);
+    }
     if (plan.assumed && this.#events.has('unknownEndpoint')) {
       this.#events.emit('unknownEndpoint', { endpoint: `${plan.assumed.method} ${plan.assumed.path}`, host: plan.assumed.host, pool: plan.pool, weight: plan.weight });
     }

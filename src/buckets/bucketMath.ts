@@ -22,6 +22,9 @@ export interface BucketData {
   factor: number;
 }
 
+/** Float slack for token sums (10 x 0.3 is 3.0000000000000004); far below any weight. */
+const TOKEN_EPSILON = 1e-9;
+
 export function newBucketData(config: BucketConfig, now: number): BucketData {
   return { log: [], head: 0, used: 0, tokens: config.burst, tokensAt: now, pausedUntil: 0, factor: 1 };
 }
@@ -103,7 +106,7 @@ export function waitFor(
     }
     if (config.burst > 0) {
       const { need, floor } = tokensNeeded(config, data, weight, share);
-      const available = data.tokens - floor;
+      const available = data.tokens - floor + TOKEN_EPSILON;
       if (available < need) {
         const pacingWait = config.refillPerMs > 0 ? Math.ceil((need - available) / config.refillPerMs) : config.windowMs;
         if (pacingWait > waitMs) {

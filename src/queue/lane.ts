@@ -107,6 +107,18 @@ export class Lane {
     return out.sort((a, b) => a.tier - b.tier || a.job.enqueuedAt - b.job.enqueuedAt);
   }
 
+  /** Milliseconds until a waiting job moves up a tier (and may then fit under a larger share). */
+  #nextPromotionMs(candidates: readonly { job: Job; tier: number }[]): number {
+    const now = this.ctx.now();
+    let next = Number.POSITIVE_INFINITY;
+    for (const { job, tier } of candidates) {
+      if (tier <= 1) continue;
+      const waited = now - job.enqueuedAt;
+      next = Math.min(next, this.ctx.agingMs - (waited % this.ctx.agingMs));
+    }
+    return next;
+  }
+
   #take(job: Job): void {
     const q = this.#queues[TIER[job.plan.priority]]!;
     if (q.peek() === job) q.shift();
@@ -168,7 +180,7 @@ export class Lane {
         if (!blocked) return;
         const bestTier = candidates[0]!.tier;
         const jitter = bestTier === 0 ? 0 : this.ctx.random() * this.ctx.jitterMs;
-        const waitMs = minWait + jitter;
+        const waitMs = Math.min(minWait + jitter, this.#nextPromotionMs(candidates));
         if (this.ctx.events.has('waited')) {
           this.ctx.events.emit('waited', { lane: this.id, priority: blocked.job.plan.priority, bucketId: blocked.bucketId, reason: blocked.reason, waitMs });
         }

@@ -123,7 +123,7 @@ local function wait_for(b, weight, share, now)
     end
     if b.cfg.burst > 0 then
       local need, floor = tokens_needed(b, weight, share)
-      local available = b.tokens - floor
+      local available = b.tokens - floor + 1e-9 -- float slack, as in bucketMath.ts
       if available < need then
         local p_wait = b.cfg.window
         if b.cfg.rate > 0 then p_wait = math.ceil((need - available) / b.cfg.rate) end

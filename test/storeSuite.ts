@@ -1,0 +1,190 @@
+import fc from 'fast-check';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import type { BucketConfig, Store } from '../src/index.js';
+
+/** A store under test, driven by the clock the suite controls. */
+export interface StoreFixture {
+  readonly store: Store;
+  cleanup(): Promise<void>;
+}
+
+let seq = 0;
+/** A bucket with a unique id, so tests never share state even on a shared Redis. */
+export function bucket(overrides: Partial<BucketConfig> = {}): BucketConfig {
+  seq++;
+  return { group: `g${seq}`, id: `uid:${seq}:Spot`, limit: 100, windowMs: 1000, marginMs: 50, burst: 0, refillPerMs: 0, ...overrides };
+}
+
+/**
+ * The behaviour every Store must have. MemoryStore and RedisStore both run it (test/memoryStore.test.ts,
+ * test/redisStore.test.ts), so the TypeScript and Lua versions of the algorithm cannot drift apart.
+ */
+export function describeStoreBehaviour(name: string, make: (clock: () => number) => Promise<StoreFixture>): void {
+  describe(`${name}: shared store behaviour`, () => {
+    let t = 1_700_000_000_000;
+    let fx: StoreFixture;
+    const clock = (): number => t;
+    const one = (b: BucketConfig, weight = 1, share = 1) => fx.store.acquire({ charges: [{ bucket: b, weight }], share });
+
+    beforeEach(async () => {
+      t = 1_700_000_000_000;
+      fx = await make(clock);
+    });
+    afterEach(async () => fx.cleanup());
+
+    it('admits up to the limit in a span, then refuses with the exact wait until the oldest weight stops counting', async () => {
+      const b = bucket({ limit: 10, windowMs: 1000, marginMs: 50 });
+      for (let i = 0; i < 10; i++) {
+        expect((await one(b)).admitted).toBe(true);
+        t += 10;
+      }
+      const refused = await one(b);
+      expect(refused).toMatchObject({ admitted: false, reason: 'window', bucketId: b.id });
+      // the first weight was admitted at 1_700_000_000_000 and counts for windowMs + marginMs = 1050 ms
+      if (refused.admitted) throw new Error('unreachable');
+      expect(refused.waitMs).toBe(1050 - 100);
+      t += refused.waitMs - 1;
+      expect((await one(b)).admitted).toBe(false);
+      t += 1;
+      expect((await one(b)).admitted).toBe(true);
+    });
+
+    it('never charges a refused request', async () => {
+      const b = bucket({ limit: 5 });
+      expect((await one(b, 4)).admitted).toBe(true);
+      expect((await one(b, 2)).admitted).toBe(false);
+      expect((await one(b, 2)).admitted).toBe(false);
+      const [state] = await fx.store.inspect([b]);
+      expect(state!.used).toBe(4);
+      expect((await one(b, 1)).admitted).toBe(true);
+    });
+
+    it('is all-or-nothing over several buckets, and names the bucket that needs the longest wait', async () => {
+      const pool = bucket({ limit: 100 });
+      const ip = { ...bucket({ limit: 2 }), group: pool.group };
+      const req = { charges: [{ bucket: pool, weight: 10 }, { bucket: ip, weight: 1 }], share: 1 };
+      expect((await fx.store.acquire(req)).admitted).toBe(true);
+      expect((await fx.store.acquire(req)).admitted).toBe(true);
+      const refused = await fx.store.acquire(req);
+      expect(refused).toMatchObject({ admitted: false, bucketId: ip.id, reason: 'window' });
+      const [p, i] = await fx.store.inspect([pool, ip]);
+      expect(p!.used).toBe(20);
+      expect(i!.used).toBe(2);
+    });
+
+    it('lets a tier fill only its share; critical (share 1) finds the rest', async () => {
+      const b = bucket({ limit: 100 });
+      for (let i = 0; i < 70; i++) expect((await one(b, 1, 0.7)).admitted).toBe(true);
+      expect(await one(b, 1, 0.7)).toMatchObject({ admitted: false, reason: 'window' });
+      expect((await one(b, 25, 0.95)).admitted).toBe(true);
+      expect((await one(b, 1, 0.95)).admitted).toBe(false);
+      expect((await one(b, 5, 1)).admitted).toBe(true);
+      expect((await one(b, 1, 1)).admitted).toBe(false);
+    });
+
+    it('paces with the token bucket: a burst, then the refill rate, and the exact wait for tokens', async () => {
+      const b = bucket({ limit: 1000, burst: 5, refillPerMs: 0.01 }); // 1 token per 100 ms
+      for (let i = 0; i < 5; i++) expect((await one(b)).admitted).toBe(true);
+      expect(await one(b)).toMatchObject({ admitted: false, reason: 'pacing', waitMs: 100 });
+      t += 99;
+      expect((await one(b)).admitted).toBe(false);
+      t += 1;
+      expect((await one(b)).admitted).toBe(true);
+    });
+
+    it('keeps a token reserve per tier: low may not take tokens below (1 - share) of the capacity', async () => {
+      const b = bucket({ limit: 1000, burst: 10, refillPerMs: 0.001 });
+      for (let i = 0; i < 7; i++) expect((await one(b, 1, 0.7)).admitted).toBe(true);
+      expect(await one(b, 1, 0.7)).toMatchObject({ admitted: false, reason: 'pacing' });
+      for (let i = 0; i < 3; i++) expect((await one(b, 1, 1)).admitted).toBe(true);
+    });
+
+    it('does not strand a request heavier than the token capacity', async () => {
+      const b = bucket({ limit: 1000, burst: 10, refillPerMs: 0.01 });
+      expect((await one(b, 30)).admitted).toBe(true);
+      const [s] = await fx.store.inspect([b]);
+      expect(s!.used).toBe(30);
+      expect(s!.tokens).toBe(0);
+    });
+
+    it('pauses a bucket until a time, and never shortens a longer pause', async () => {
+      const b = bucket();
+      await fx.store.pause(b, t + 5000);
+      await fx.store.pause(b, t + 1000);
+      expect(await one(b)).toMatchObject({ admitted: false, reason: 'paused', waitMs: 5000 });
+      const [s] = await fx.store.inspect([b]);
+      expect(s!.pausedUntil).toBe(t + 5000);
+      t += 5000;
+      expect((await one(b)).admitted).toBe(true);
+    });
+
+    it('a pause holds back even weight 0; weight 0 charges nothing otherwise', async () => {
+      const b = bucket({ limit: 1 });
+      expect((await one(b, 0)).admitted).toBe(true);
+      expect((await one(b, 1)).admitted).toBe(true);
+      expect((await one(b, 0)).admitted).toBe(true);
+      await fx.store.pause(b, t + 10);
+      expect(await one(b, 0)).toMatchObject({ admitted: false, reason: 'paused' });
+    });
+
+    it('tightens: effective limit = floor(limit x factor), and restores', async () => {
+      const b = bucket({ limit: 10 });
+      await fx.store.setFactor(b, 0.55);
+      for (let i = 0; i < 5; i++) expect((await one(b)).admitted).toBe(true);
+      expect((await one(b)).admitted).toBe(false);
+      const [s] = await fx.store.inspect([b]);
+      expect(s).toMatchObject({ effectiveLimit: 5, factor: 0.55, limit: 10 });
+      await fx.store.setFactor(b, 1);
+      expect((await one(b)).admitted).toBe(true);
+    });
+
+    it('rejects a factor outside (0, 1]', async () => {
+      const b = bucket();
+      await expect(fx.store.setFactor(b, 0)).rejects.toMatchObject({ code: 'KS_INVALID_ARGUMENT' });
+      await expect(fx.store.setFactor(b, 1.5)).rejects.toMatchObject({ code: 'KS_INVALID_ARGUMENT' });
+      await expect(fx.store.setFactor(b, Number.NaN)).rejects.toMatchObject({ code: 'KS_INVALID_ARGUMENT' });
+    });
+
+    it('keeps buckets of different groups apart', async () => {
+      const a = bucket({ limit: 1 });
+      const b = { ...a, group: `${a.group}-other` };
+      expect((await one(a)).admitted).toBe(true);
+      expect((await one(b)).admitted).toBe(true);
+      expect((await one(a)).admitted).toBe(false);
+    });
+
+    it('property: never more than the limit in any span of windowMs + marginMs, never a charge for a refusal, never negative', async () => {
+      await fc.assert(
+        fc.asyncProperty(
+          fc.record({
+            limit: fc.integer({ min: 5, max: 60 }),
+            windowMs: fc.integer({ min: 100, max: 3000 }),
+            marginMs: fc.integer({ min: 0, max: 100 }),
+            burst: fc.constantFrom(0, 5, 20),
+            steps: fc.array(fc.record({ dt: fc.integer({ min: 0, max: 400 }), weight: fc.integer({ min: 1, max: 8 }), share: fc.constantFrom(1, 0.95, 0.7) }), { minLength: 20, maxLength: 80 }),
+          }),
+          async ({ limit, windowMs, marginMs, burst, steps }) => {
+            const b = bucket({ limit, windowMs, marginMs, burst, refillPerMs: burst / windowMs });
+            const admitted: [number, number][] = [];
+            for (const s of steps) {
+              t += s.dt;
+              const before = (await fx.store.inspect([b]))[0]!;
+              const r = await one(b, s.weight, s.share);
+              const after = (await fx.store.inspect([b]))[0]!;
+              if (r.admitted) admitted.push([t, s.weight]);
+              else expect(after.used).toBe(before.used);
+              expect(after.used).toBeGreaterThanOrEqual(0);
+              expect(after.tokens).toBeGreaterThanOrEqual(0);
+            }
+            const span = windowMs + marginMs;
+            for (const [start] of admitted) {
+              const inSpan = admitted.filter(([at]) => at >= start && at < start + span).reduce((a, [, w]) => a + w, 0);
+              expect(inSpan).toBeLessThanOrEqual(limit);
+            }
+          },
+        ),
+        { numRuns: 40 },
+      );
+    });
+  });
+}
