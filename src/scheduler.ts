@@ -4,6 +4,7 @@ import { TypedEmitter, type Listener, type SchedulerEvents } from './events.js';
 import { parsePoolName, POOL_NAMES, type PoolName } from './kucoin/pools.js';
 import { resolveOptions, type ResolvedOptions, type SchedulerOptions } from './options.js';
 import type { Job } from './queue/job.js';
+import { watchAbort } from './queue/abortWatch.js';
 import { Lane } from './queue/lane.js';
 import { RequestPlanner, type ScheduleOptions } from './requestPlan.js';
 
@@ -80,10 +81,11 @@ export class Scheduler {
 
     return new Promise<T>((resolve, reject) => {
       let deadlineTimer: NodeJS.Timeout | undefined;
+      let unwatch: (() => void) | undefined;
       const now = Date.now();
       const cleanup = (): void => {
         if (deadlineTimer !== undefined) clearTimeout(deadlineTimer);
-        signal?.removeEventListener('abort', onAbort);
+        unwatch?.();
       };
       const job: Job = {
         plan,
@@ -110,8 +112,7 @@ export class Scheduler {
         theLane.forget(job);
         job.fail(error);
       };
-      const onAbort = (): void => endWhileQueued(new AbortError(signal?.reason));
-      signal?.addEventListener('abort', onAbort, { once: true });
+      if (signal) unwatch = watchAbort(signal, () => endWhileQueued(new AbortError(signal.reason)));
       if (Number.isFinite(plan.maxWaitMs)) {
         deadlineTimer = setTimeout(() => endWhileQueued(new MaxWaitExceededError(plan.maxWaitMs)), plan.maxWaitMs);
         deadlineTimer.unref?.();

@@ -1,4 +1,7 @@
-import { RedisStore } from '../src/index.js';
+import { Redis } from 'ioredis';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { InvalidArgumentError, RedisStore, StoreError, type BucketConfig } from '../src/index.js';
+import { spawnRedisServer, type LocalRedis } from './helpers/redisServer.js';
 import { testRedis } from './helpers/redisClient.js';
 import { describeStoreBehaviour } from './storeSuite.js';
 
@@ -6,4 +9,60 @@ describeStoreBehaviour('RedisStore', async (clock) => {
   const { client, prefix } = testRedis();
   const store = new RedisStore({ client, prefix, clock });
   return { store, cleanup: async () => void client.disconnect() };
+});
+
+describe('RedisStore specifics', () => {
+  let local: LocalRedis;
+  beforeAll(async () => {
+    local = await spawnRedisServer();
+  });
+  afterAll(async () => local?.stop());
+
+  const b = (): BucketConfig => ({ group: 'acct', id: 'uid:acct:Spot', limit: 10, windowMs: 1000, marginMs: 50, burst: 5, refillPerMs: 0.01 });
+
+  it('falls back to EVAL when the script cache is empty (NOSCRIPT), e.g. after a restart', async () => {
+    const client = new Redis(local.url);
+    const store = new RedisStore({ client, prefix: 'p1' });
+    expect((await store.acquire({ charges: [{ bucket: b(), weight: 1 }], share: 1 })).admitted).toBe(true);
+    await client.script('FLUSH'); // a private server: never done on the shared one
+    expect((await store.acquire({ charges: [{ bucket: b(), weight: 1 }], share: 1 })).admitted).toBe(true);
+    expect((await store.inspect([b()]))[0]!.used).toBe(2);
+    client.disconnect();
+  });
+
+  it('puts every key of a group under one hash tag and the prefix, and lets idle keys expire', async () => {
+    const client = new Redis(local.url);
+    const store = new RedisStore({ client, prefix: 'p2' });
+    await store.acquire({ charges: [{ bucket: b(), weight: 1 }], share: 1 });
+    const keys = (await client.keys('*')).filter((k) => k.startsWith('p2:')).sort();
+    expect(keys).toEqual(['p2:{acct}:uid:acct:Spot', 'p2:{acct}:uid:acct:Spot:log']);
+    for (const k of keys) {
+      const ttl = await client.pttl(k);
+      expect(ttl).toBeGreaterThan(0);
+      expect(ttl).toBeLessThanOrEqual(1000 + 50 + 1000);
+    }
+    await store.pause(b(), Date.now() + 60_000);
+    expect(await client.pttl('p2:{acct}:uid:acct:Spot')).toBeGreaterThan(59_000); // a pause outlives idleness
+    client.disconnect();
+  });
+
+  it('uses Redis TIME by default, so processes with skewed clocks agree', async () => {
+    const client = new Redis(local.url);
+    const store = new RedisStore({ client, prefix: 'p3' });
+    const [sec, usec] = await client.time();
+    const r = await store.acquire({ charges: [{ bucket: b(), weight: 1 }], share: 1 });
+    expect(Math.abs(r.now - (Number(sec) * 1000 + Math.floor(Number(usec) / 1000)))).toBeLessThan(1000);
+    client.disconnect();
+  });
+
+  it('maps a refused argument to a typed StoreError and validates options', async () => {
+    const client = new Redis(local.url);
+    const store = new RedisStore({ client, prefix: 'p4' });
+    const err = await store.acquire({ charges: [{ bucket: { ...b(), windowMs: 0 }, weight: 1 }], share: 1 }).catch((e) => e);
+    expect(err).toBeInstanceOf(StoreError);
+    expect(err.message).toContain('KS_BAD_ARG:window');
+    expect(() => new RedisStore({ client, prefix: 'a{b}' })).toThrow(InvalidArgumentError);
+    expect(() => new RedisStore({ client: {} as never })).toThrow(InvalidArgumentError);
+    client.disconnect();
+  });
 });
