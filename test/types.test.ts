@@ -1,0 +1,25 @@
+import { describe, expectTypeOf, it } from 'vitest';
+import { createScheduler, type BucketState, type Priority, type Scheduler, type SchedulerEvents } from '../src/index.js';
+
+describe('public API types', () => {
+  it('schedule and wrap keep the function types', () => {
+    const s = createScheduler({ uid: 'u' });
+    expectTypeOf(s).toEqualTypeOf<Scheduler>();
+    expectTypeOf(s.schedule({ pool: 'spot' }, () => 42)).toEqualTypeOf<Promise<number>>();
+    expectTypeOf(s.schedule({ pool: 'spot' }, async () => 'x')).toEqualTypeOf<Promise<string>>();
+    const wrapped = s.wrap((a: number, b: string) => ({ a, b }), { pool: 'spot' });
+    expectTypeOf(wrapped).toEqualTypeOf<(a: number, b: string) => Promise<{ a: number; b: string }>>();
+    expectTypeOf<Priority>().toEqualTypeOf<'critical' | 'high' | 'normal' | 'low'>();
+    void s.close();
+  });
+
+  it('events are typed by name', () => {
+    const s = createScheduler({ uid: 'u' });
+    s.on('admitted', (e) => expectTypeOf(e).toEqualTypeOf<SchedulerEvents['admitted']>());
+    expectTypeOf(s.on('waited', () => {})).toEqualTypeOf<() => void>();
+    expectTypeOf(s.snapshot()).resolves.toHaveProperty('buckets').toEqualTypeOf<readonly BucketState[]>();
+    // @ts-expect-error unknown event name
+    s.on('nope', () => {});
+    void s.close();
+  });
+});
