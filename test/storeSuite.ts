@@ -153,6 +153,88 @@ export function describeStoreBehaviour(name: string, make: (clock: () => number)
       expect((await one(a)).admitted).toBe(false);
     });
 
+    describe('header sync (observe)', () => {
+      const obs = (b: BucketConfig, sentAt: number, limit: number, remaining: number, resetMs: number) =>
+        fx.store.observe(b, { sentAt, limit, remaining, resetMs });
+
+      it('learns the limit from gw-ratelimit-limit (a VIP3 account gets its quota within one response)', async () => {
+        const b = bucket({ limit: 100 });
+        expect((await one(b)).admitted).toBe(true);
+        await obs(b, t, 300, 299, 500);
+        for (let i = 0; i < 299; i++) expect((await one(b)).admitted).toBe(true);
+        expect((await one(b)).admitted).toBe(false);
+        expect((await fx.store.inspect([b]))[0]).toMatchObject({ limit: 300, effectiveLimit: 300 });
+      });
+
+      it('aligns to the server window: weight surely charged to it stops counting at its conservative end', async () => {
+        const b = bucket({ limit: 10, windowMs: 1000, marginMs: 50 });
+        const t0 = t;
+        for (let i = 0; i < 10; i++) expect((await one(b)).admitted).toBe(true);
+        t += 5; // the response comes back 5 ms later: the window ends within [t0 + 400, t0 + 405]
+        await obs(b, t0, 10, 0, 400);
+        t = t0 + 10;
+        expect(await one(b)).toMatchObject({ admitted: false, reason: 'window', waitMs: 395 });
+        t = t0 + 404;
+        expect((await one(b)).admitted).toBe(false);
+        t = t0 + 405;
+        expect((await one(b)).admitted).toBe(true); // instead of t0 + 1050 without the headers
+        expect((await fx.store.inspect([b]))[0]).toMatchObject({ windowEndLow: t0 + 400, windowEndHigh: t0 + 405 });
+      });
+
+      it('keeps counting weight admitted so close to the boundary that it may land in the next window', async () => {
+        const b = bucket({ limit: 10, windowMs: 1000, marginMs: 50 });
+        const t0 = t;
+        expect((await one(b, 5)).admitted).toBe(true);
+        t = t0 + 5;
+        await obs(b, t0, 10, 5, 400); // window ends within [t0 + 400, t0 + 405]
+        t = t0 + 380; // after wlo - margin: may arrive after the end
+        expect((await one(b, 5)).admitted).toBe(true);
+        t = t0 + 405;
+        const [s] = await fx.store.inspect([b]);
+        expect(s!.used).toBe(5); // the first 5 stopped counting, the late 5 did not
+        expect((await one(b, 6)).admitted).toBe(false);
+        expect((await one(b, 5)).admitted).toBe(true);
+      });
+
+      it('counts weight spent outside the scheduler (hidden) until the window ends', async () => {
+        const b = bucket({ limit: 100, windowMs: 1000, marginMs: 50 });
+        const t0 = t;
+        expect((await one(b, 10)).admitted).toBe(true);
+        t += 5;
+        await obs(b, t0, 100, 60, 500); // the server had charged 40: 30 of it was not ours
+        expect((await fx.store.inspect([b]))[0]!.hidden).toBe(30);
+        for (let i = 0; i < 6; i++) expect((await one(b, 10)).admitted).toBe(true);
+        expect(await one(b, 1)).toMatchObject({ admitted: false, reason: 'window', waitMs: 500 });
+        t = t0 + 505;
+        expect((await one(b, 100)).admitted).toBe(true);
+      });
+
+      it('does not double-count weight admitted after the observed request (in flight)', async () => {
+        const b = bucket({ limit: 100 });
+        const t0 = t;
+        expect((await one(b, 5)).admitted).toBe(true);
+        t += 1;
+        expect((await one(b, 5)).admitted).toBe(true);
+        await obs(b, t0, 100, 95, 500); // the server had seen only the first 5
+        expect((await fx.store.inspect([b]))[0]!.hidden).toBe(0);
+        await obs(b, t0, 100, 80, 500); // same request, newer word: 20 charged, 5 of it not ours... plus ours in flight
+        expect((await fx.store.inspect([b]))[0]!.hidden).toBe(15);
+      });
+
+      it('ignores an older response and missing (-1) headers', async () => {
+        const b = bucket({ limit: 100 });
+        const t0 = t;
+        t = t0 + 205;
+        await obs(b, t0 + 100, 100, 90, 500);
+        await obs(b, t0 + 50, 200, 0, 100);
+        await obs(b, t0 + 200, -1, -1, -1);
+        const [s] = await fx.store.inspect([b]);
+        expect(s).toMatchObject({ limit: 100, hidden: 10, windowEndLow: t0 + 600, windowEndHigh: t0 + 705 });
+        await obs(b, t + 10_000, 100, 0, 100); // sent "in the future": a clock mix-up, taken as sent now
+        expect((await fx.store.inspect([b]))[0]).toMatchObject({ hidden: 100, windowEndLow: t + 100 });
+      });
+    });
+
     it('property: never more than the limit in any span of windowMs + marginMs, never a charge for a refusal, never negative', async () => {
       await fc.assert(
         fc.asyncProperty(

@@ -1,6 +1,6 @@
 import { InvalidArgumentError } from '../errors.js';
-import { advance, charge, effectiveLimit, newBucketData, spanMs, waitFor, type BucketData } from './bucketMath.js';
-import type { AcquireRequest, AcquireResult, BucketConfig, BucketState, DenyReason, Store } from './types.js';
+import { advance, baseLimit, charge, effectiveLimit, newBucketData, observe, spanMs, waitFor, type BucketData } from './bucketMath.js';
+import type { AcquireRequest, AcquireResult, BucketConfig, BucketState, DenyReason, Observation, Store } from './types.js';
 import { validateFactor } from './validate.js';
 
 export interface MemoryStoreOptions {
@@ -36,7 +36,7 @@ export class MemoryStore implements Store {
       this.#buckets.set(keyOf(config), entry);
     }
     advance(entry.data, config, now);
-    entry.idleAfter = Math.max(entry.idleAfter, now + spanMs(config), entry.data.pausedUntil);
+    entry.idleAfter = Math.max(entry.idleAfter, now + spanMs(config), entry.data.pausedUntil, entry.data.hiddenUntil);
     return entry.data;
   }
 
@@ -81,6 +81,11 @@ export class MemoryStore implements Store {
     data.tokens = Math.min(data.tokens, bucket.burst * factor);
   }
 
+  async observe(bucket: BucketConfig, observation: Observation): Promise<void> {
+    const now = this.#clock();
+    observe(this.#get(bucket, now), bucket, observation, now);
+  }
+
   async inspect(buckets: readonly BucketConfig[]): Promise<BucketState[]> {
     const now = this.#clock();
     return buckets.map((config) => {
@@ -88,11 +93,14 @@ export class MemoryStore implements Store {
       return {
         id: config.id,
         used: data.used,
-        limit: config.limit,
+        limit: baseLimit(config, data),
         effectiveLimit: effectiveLimit(config, data),
         factor: data.factor,
         tokens: data.tokens,
         pausedUntil: data.pausedUntil > now ? data.pausedUntil : 0,
+        hidden: data.hidden,
+        windowEndLow: data.wlo,
+        windowEndHigh: data.whi,
         now,
       };
     });

@@ -41,6 +41,18 @@ export interface AcquireRequest {
   readonly share: number;
 }
 
+/** What one response's `gw-ratelimit-*` headers said about the bucket of its pool. */
+export interface Observation {
+  /** Store time (ms) the request was admitted at: `AcquireResult.now` of its acquisition. */
+  readonly sentAt: number;
+  /** `gw-ratelimit-limit`; -1 when missing. */
+  readonly limit: number;
+  /** `gw-ratelimit-remaining`; -1 when missing. */
+  readonly remaining: number;
+  /** `gw-ratelimit-reset` in ms (relative); -1 when missing. */
+  readonly resetMs: number;
+}
+
 /** Why a bucket refused. */
 export type DenyReason = 'paused' | 'window' | 'pacing';
 
@@ -62,13 +74,18 @@ export interface BucketState {
   /** Weight admitted within the current span (`windowMs + marginMs`) back from now. */
   readonly used: number;
   readonly limit: number;
-  /** `floor(limit x factor)`: what is admitted now. */
+  /** `floor(limit x factor)`: what is admitted now (limit learned from headers when known). */
   readonly effectiveLimit: number;
   readonly factor: number;
   /** Tokens in the pacing bucket (equal to `burst` when pacing is off). */
   readonly tokens: number;
   /** Epoch ms before which nothing is admitted; 0 when not paused. */
   readonly pausedUntil: number;
+  /** Weight the server had charged that this scheduler did not send (reconciled from headers). */
+  readonly hidden: number;
+  /** Latest known bounds of the server window's end (epoch ms, store clock); 0 when unknown. */
+  readonly windowEndLow: number;
+  readonly windowEndHigh: number;
   /** Store time the state was read at (epoch ms). */
   readonly now: number;
 }
@@ -81,6 +98,8 @@ export interface Store {
   pause(bucket: BucketConfig, untilMs: number): Promise<void>;
   /** Effective limit = floor(limit x factor), factor in (0, 1]. */
   setFactor(bucket: BucketConfig, factor: number): Promise<void>;
+  /** Applies a response's rate-limit headers: learned limit, window phase, hidden weight. */
+  observe(bucket: BucketConfig, observation: Observation): Promise<void>;
   inspect(buckets: readonly BucketConfig[]): Promise<BucketState[]>;
   close(): Promise<void>;
 }

@@ -27,6 +27,7 @@ if worst_reason ~= nil then
 end
 for i = 1, n do
   charge(buckets[i], buckets[i].cfg.weight, share, now)
-  save(buckets[i], now)
+  -- a bucket charged nothing (weight 0: a guard that only pauses) needs no write
+  if buckets[i].dirty then save(buckets[i], now) end
 end
 return {1, now}

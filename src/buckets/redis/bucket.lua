@@ -3,7 +3,9 @@
 --
 -- Keys of one bucket (both share the account's {hash tag}):
 --   <hkey> hash: used (weight counting now), tokens, tat (tokens refilled at, ms), pause (epoch ms),
---                factor (0..1]
+--                factor (0..1], llim (limit learned from headers), wlo/whi (bounds of the known server
+--                window end), obs (admission time of the newest observation), hid/hidx (hidden weight
+--                and when it stops counting)
 --   <lkey> list: "admittedAtMs:weight" entries, oldest first; one entry per granule.
 -- Time is Redis TIME unless the caller passes an explicit time (tests).
 
@@ -40,13 +42,37 @@ local function read_cfg(base)
   return cfg
 end
 
--- Loads a bucket, drops entries that no longer count and refills tokens up to now.
+local function num(v, default)
+  local n = tonumber(v)
+  if n == nil then return default end
+  return n
+end
+
+-- When an entry admitted at `at` stops counting (see entryExpiry in bucketMath.ts).
+local function expiry(b, at)
+  local slide = at + b.cfg.span
+  if b.whi > 0 and at + b.cfg.margin <= b.wlo then return math.min(slide, b.whi) end
+  return slide
+end
+
+local function base_limit(b)
+  if b.llim > 0 then return b.llim end
+  return b.cfg.limit
+end
+
+local function pacing_scale(b)
+  return (base_limit(b) / b.cfg.limit) * b.factor
+end
+
+-- Loads a bucket, drops entries that no longer count, ends hidden weight past its window and refills
+-- tokens up to now.
 local function load(hkey, lkey, cfg, now)
-  local h = redis.call('HMGET', hkey, 'used', 'tokens', 'tat', 'pause', 'factor')
+  local h = redis.call('HMGET', hkey, 'used', 'tokens', 'tat', 'pause', 'factor', 'llim', 'wlo', 'whi', 'obs', 'hid', 'hidx')
   local b = {
-    hkey = hkey, lkey = lkey, cfg = cfg,
-    used = tonumber(h[1]), tokens = tonumber(h[2]), tat = tonumber(h[3]) or now,
-    pause = tonumber(h[4]) or 0, factor = tonumber(h[5]) or 1,
+    hkey = hkey, lkey = lkey, cfg = cfg, dirty = false,
+    used = tonumber(h[1]), tokens = tonumber(h[2]), tat = num(h[3], now),
+    pause = num(h[4], 0), factor = num(h[5], 1), llim = num(h[6], 0),
+    wlo = num(h[7], 0), whi = num(h[8], 0), obs = num(h[9], 0), hid = num(h[10], 0), hidx = num(h[11], 0),
   }
   local len = redis.call('LLEN', lkey)
   if b.used == nil then
@@ -62,7 +88,7 @@ local function load(hkey, lkey, cfg, now)
   local popped = 0
   while len > 0 do
     local at, w = parse_entry(redis.call('LINDEX', lkey, 0))
-    if at + cfg.span > now then break end
+    if expiry(b, at) > now then break end
     redis.call('LPOP', lkey)
     b.used = b.used - w
     len = len - 1
@@ -71,23 +97,49 @@ local function load(hkey, lkey, cfg, now)
   if len == 0 then b.used = 0 end
   -- keep the stored sum equal to the log whatever the caller does next
   if popped > 0 then redis.call('HSET', hkey, 'used', b.used) end
+  if b.hid > 0 and b.hidx <= now then b.hid = 0 end
   b.len = len
-  local capacity = cfg.burst * b.factor
+  local scale = pacing_scale(b)
+  local capacity = cfg.burst * scale
   if b.tokens == nil then b.tokens = capacity end
   if now > b.tat then
-    b.tokens = math.min(capacity, b.tokens + (now - b.tat) * cfg.rate)
+    b.tokens = math.min(capacity, b.tokens + (now - b.tat) * cfg.rate * scale)
     b.tat = now
   end
   return b
 end
 
 local function effective_limit(b)
-  return math.floor(b.cfg.limit * b.factor)
+  return math.floor(base_limit(b) * b.factor)
 end
 
 local function tokens_needed(b, weight, share)
-  local capacity = b.cfg.burst * b.factor
+  local capacity = b.cfg.burst * pacing_scale(b)
   return math.min(weight, capacity * share), capacity * (1 - share)
+end
+
+-- Milliseconds until `excess` weight stops counting (entries and hidden weight, earliest first).
+local function window_wait(b, excess, now)
+  local freed, i = 0, 0
+  local hidden_left = b.hid > 0
+  while i < b.len do
+    local chunk = redis.call('LRANGE', b.lkey, i, i + 63)
+    if #chunk == 0 then break end
+    for _, e in ipairs(chunk) do
+      local at, w = parse_entry(e)
+      local x = expiry(b, at)
+      if hidden_left and b.hidx <= x then
+        freed = freed + b.hid
+        hidden_left = false
+        if freed >= excess then return b.hidx - now end
+      end
+      freed = freed + w
+      if freed >= excess then return x - now end
+    end
+    i = i + 64
+  end
+  if hidden_left and freed + b.hid >= excess then return b.hidx - now end
+  return b.cfg.span
 end
 
 -- Returns wait (ms, 0 = admit now) and reason ('paused' | 'window' | 'pacing' | nil).
@@ -98,26 +150,13 @@ local function wait_for(b, weight, share, now)
   end
   if weight > 0 then
     local cap = effective_limit(b) * share
-    if b.used + weight > cap then
-      local w_wait = b.cfg.span
+    local counted = b.used + b.hid
+    if counted + weight > cap then
+      local w_wait
       if weight > cap then
-        w_wait = b.cfg.window
+        w_wait = b.cfg.window -- cannot fit under the current factor: look again after a window
       else
-        local freed, i, done = 0, 0, false
-        while not done and i < b.len do
-          local chunk = redis.call('LRANGE', b.lkey, i, i + 63)
-          if #chunk == 0 then break end
-          for _, e in ipairs(chunk) do
-            local at, w = parse_entry(e)
-            freed = freed + w
-            if b.used - freed + weight <= cap then
-              w_wait = at + b.cfg.span - now
-              done = true
-              break
-            end
-          end
-          i = i + 64
-        end
+        w_wait = window_wait(b, counted + weight - cap, now)
       end
       if w_wait > wait then wait, reason = w_wait, 'window' end
     end
@@ -125,8 +164,9 @@ local function wait_for(b, weight, share, now)
       local need, floor = tokens_needed(b, weight, share)
       local available = b.tokens - floor + 1e-9 -- float slack, as in bucketMath.ts
       if available < need then
+        local rate = b.cfg.rate * pacing_scale(b)
         local p_wait = b.cfg.window
-        if b.cfg.rate > 0 then p_wait = math.ceil((need - available) / b.cfg.rate) end
+        if rate > 0 then p_wait = math.ceil((need - available) / rate) end
         if p_wait > wait then wait, reason = p_wait, 'pacing' end
       end
     end
@@ -137,13 +177,15 @@ end
 
 local function ttl(b, now)
   local t = b.cfg.span + 1000
-  if b.pause > now then t = t + (b.pause - now) end
+  local later = math.max(b.pause, b.hidx, b.whi)
+  if later > now then t = t + (later - now) end
   return math.ceil(t)
 end
 
 local function save(b, now)
   redis.call('HSET', b.hkey, 'used', b.used, 'tokens', tostring(b.tokens), 'tat', b.tat,
-    'pause', b.pause, 'factor', tostring(b.factor))
+    'pause', b.pause, 'factor', tostring(b.factor), 'llim', b.llim, 'wlo', b.wlo, 'whi', b.whi,
+    'obs', b.obs, 'hid', b.hid, 'hidx', b.hidx)
   local t = ttl(b, now)
   redis.call('PEXPIRE', b.hkey, t)
   if b.len > 0 then redis.call('PEXPIRE', b.lkey, t) end
@@ -165,6 +207,7 @@ local function charge(b, weight, share, now)
     b.len = b.len + 1
   end
   b.used = b.used + weight
+  b.dirty = true
   if b.cfg.burst > 0 then
     local need = tokens_needed(b, weight, share)
     b.tokens = math.max(0, b.tokens - need)

@@ -1,5 +1,5 @@
 import { InvalidArgumentError, StoreError } from '../../errors.js';
-import type { AcquireRequest, AcquireResult, BucketConfig, BucketState, DenyReason, Store } from '../types.js';
+import type { AcquireRequest, AcquireResult, BucketConfig, BucketState, DenyReason, Observation, Store } from '../types.js';
 import { validateFactor } from '../validate.js';
 import { bucketArgs, bucketKeys } from './keys.js';
 import { LuaScript, type RedisLike } from './luaScript.js';
@@ -25,6 +25,7 @@ const SCRIPTS = {
   pause: new LuaScript('pause'),
   setFactor: new LuaScript('setFactor'),
   inspect: new LuaScript('inspect'),
+  observe: new LuaScript('observe'),
 };
 
 const REASONS = new Set<DenyReason>(['paused', 'window', 'pacing']);
@@ -80,6 +81,11 @@ export class RedisStore implements Store {
     await SCRIPTS.setFactor.run(this.#client, bucketKeys(this.#prefix, bucket), [this.#time(), ...bucketArgs(bucket, 0), factor]);
   }
 
+  async observe(bucket: BucketConfig, o: Observation): Promise<void> {
+    const args = [this.#time(), ...bucketArgs(bucket, 0), o.sentAt, o.limit, o.remaining, o.resetMs];
+    await SCRIPTS.observe.run(this.#client, bucketKeys(this.#prefix, bucket), args);
+  }
+
   async inspect(buckets: readonly BucketConfig[]): Promise<BucketState[]> {
     // one script call per hash tag: a Cluster cannot run one script across slots
     const byGroup = new Map<string, BucketConfig[]>();
@@ -91,8 +97,20 @@ export class RedisStore implements Store {
       const reply = (await SCRIPTS.inspect.run(this.#client, keys, args)) as unknown[];
       const now = Number(reply[reply.length - 1]);
       group.forEach((b, i) => {
-        const [used, effectiveLimit, factor, tokens, pausedUntil] = (reply[i] as string[]).map(Number);
-        states.set(b, { id: b.id, used: used!, limit: b.limit, effectiveLimit: effectiveLimit!, factor: factor!, tokens: tokens!, pausedUntil: pausedUntil!, now });
+        const [used, effectiveLimit, factor, tokens, pausedUntil, limit, hidden, wlo, whi] = (reply[i] as string[]).map(Number);
+        states.set(b, {
+          id: b.id,
+          used: used!,
+          limit: limit!,
+          effectiveLimit: effectiveLimit!,
+          factor: factor!,
+          tokens: tokens!,
+          pausedUntil: pausedUntil!,
+          hidden: hidden!,
+          windowEndLow: wlo!,
+          windowEndHigh: whi!,
+          now,
+        });
       });
     }
     return buckets.map((b) => states.get(b)!);
