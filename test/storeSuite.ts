@@ -237,6 +237,44 @@ export function describeStoreBehaviour(name: string, make: (clock: () => number)
       });
     });
 
+    describe('penalties (the feedback layer)', () => {
+      it('pauses, marks spent and tightens at most once per window; recovers over a clean window', async () => {
+        const b = bucket({ limit: 100, windowMs: 1000, marginMs: 50 });
+        const p = { pauseMs: 400, spent: true, tighten: { by: 0.8, min: 0.5 } };
+        const r1 = await fx.store.penalize(b, p);
+        expect(r1).toMatchObject({ pausedUntil: t + 400, factor: 0.8, tightened: true });
+        t += 100;
+        const r2 = await fx.store.penalize(b, { ...p, pauseMs: 100 }); // a second 429000 in the same window
+        expect(r2).toMatchObject({ pausedUntil: t + 300, factor: 0.8, tightened: false }); // pause kept, not shortened
+        expect(await one(b)).toMatchObject({ admitted: false, reason: 'paused', waitMs: 300 });
+        t += 300;
+        expect((await one(b)).admitted).toBe(true);
+        const [s1] = await fx.store.inspect([b]);
+        expect(s1).toMatchObject({ effectiveLimit: 80, factor: 0.8 });
+        // headers show window 1 ending at ~t+1000, then a new window: the window before it had no penalty
+        await fx.store.observe(b, { sentAt: t, limit: 100, remaining: 99, resetMs: 1000 });
+        t += 1005;
+        await fx.store.observe(b, { sentAt: t, limit: 100, remaining: 99, resetMs: 1000, recoverStep: 0.1 });
+        expect((await fx.store.inspect([b]))[0]!.factor).toBeCloseTo(0.9, 10);
+      });
+
+      it('backs off exponentially with a level shared by every caller, and starts over after a quiet time', async () => {
+        const b = bucket();
+        const backoff = { baseMs: 100, maxMs: 1000, jitter: 0, random: 0.5, resetAfterMs: 5000 };
+        const pauses: number[] = [];
+        for (let i = 0; i < 6; i++) {
+          const r = await fx.store.penalize(b, { backoff });
+          pauses.push(r.pausedUntil - t);
+          t = r.pausedUntil;
+        }
+        expect(pauses).toEqual([100, 200, 400, 800, 1000, 1000]);
+        t += 5001;
+        expect((await fx.store.penalize(b, { backoff })).pausedUntil - t).toBe(100);
+        const jittered = await fx.store.penalize(bucket(), { backoff: { ...backoff, jitter: 0.5, random: 1 } });
+        expect(jittered.pausedUntil - t).toBe(125);
+      });
+    });
+
     it('property: never more than the limit in any span of windowMs + marginMs, never a charge for a refusal, never negative', async () => {
       await fc.assert(
         fc.asyncProperty(

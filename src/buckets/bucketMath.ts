@@ -1,4 +1,4 @@
-import type { BucketConfig, DenyReason, Observation } from './types.js';
+import type { BucketConfig, DenyReason, Observation, Penalty, PenaltyResult } from './types.js';
 
 /**
  * The bucket algorithm in TypeScript, used by MemoryStore. `redis/bucket.lua` is the same algorithm in
@@ -34,13 +34,17 @@ export interface BucketData {
   observedAt: number;
   hidden: number;
   hiddenUntil: number;
+  /** End of the window the factor was last tightened for: tighten at most once per window. */
+  tightenedUntil: number;
+  backoffLevel: number;
+  backoffAt: number;
 }
 
 /** Float slack for token sums (10 x 0.3 is 3.0000000000000004); far below any weight. */
 const TOKEN_EPSILON = 1e-9;
 
 export function newBucketData(config: BucketConfig, now: number): BucketData {
-  return { log: [], head: 0, used: 0, tokens: config.burst, tokensAt: now, pausedUntil: 0, factor: 1, learnedLimit: 0, wlo: 0, whi: 0, observedAt: 0, hidden: 0, hiddenUntil: 0 };
+  return { log: [], head: 0, used: 0, tokens: config.burst, tokensAt: now, pausedUntil: 0, factor: 1, learnedLimit: 0, wlo: 0, whi: 0, observedAt: 0, hidden: 0, hiddenUntil: 0, tightenedUntil: 0, backoffLevel: 0, backoffAt: 0 };
 }
 
 /** Entries admitted within one granule are merged into one; this bounds the log's length. */
@@ -192,6 +196,10 @@ export function observe(data: BucketData, config: BucketConfig, observation: Obs
       data.wlo = Math.max(data.wlo, lo);
       data.whi = Math.min(data.whi, hi);
     } else if (data.whi === 0 || lo > data.whi) {
+      // a new window: the one before it was clean if no penalty reached into it
+      if (data.whi > 0 && data.factor < 1 && data.tightenedUntil < data.wlo) {
+        data.factor = Math.min(1, data.factor + (o.recoverStep ?? 0.1));
+      }
       data.wlo = lo;
       data.whi = hi;
     }
@@ -209,4 +217,29 @@ export function observe(data: BucketData, config: BucketConfig, observation: Obs
     data.hidden = Math.max(0, serverUsed - lasting);
     data.hiddenUntil = data.hidden > 0 ? until : 0;
   }
+}
+
+/** Applies a penalty (see Penalty); `now` is the store's time. */
+export function penalize(data: BucketData, config: BucketConfig, p: Penalty, now: number): PenaltyResult {
+  let until = now + Math.max(0, p.pauseMs ?? 0);
+  if (p.backoff) {
+    const b = p.backoff;
+    const level = now - data.backoffAt > b.resetAfterMs ? 0 : data.backoffLevel;
+    const ms = Math.min(b.maxMs, b.baseMs * 2 ** level) * (1 - b.jitter / 2 + b.jitter * b.random);
+    data.backoffLevel = Math.min(level + 1, 30);
+    data.backoffAt = now;
+    until = Math.max(until, now + Math.ceil(ms));
+  }
+  data.pausedUntil = Math.max(data.pausedUntil, until);
+  if (p.spent) {
+    data.hidden = Math.max(data.hidden, effectiveLimit(config, data));
+    data.hiddenUntil = Math.max(data.hiddenUntil, until);
+  }
+  let tightened = false;
+  if (p.tighten && now >= data.tightenedUntil) {
+    data.factor = Math.max(p.tighten.min, data.factor * p.tighten.by);
+    data.tightenedUntil = Math.max(until, now + 1);
+    tightened = true;
+  }
+  return { pausedUntil: data.pausedUntil, factor: data.factor, tightened, now };
 }

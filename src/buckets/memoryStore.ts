@@ -1,6 +1,6 @@
 import { InvalidArgumentError } from '../errors.js';
-import { advance, baseLimit, charge, effectiveLimit, newBucketData, observe, spanMs, waitFor, type BucketData } from './bucketMath.js';
-import type { AcquireRequest, AcquireResult, BucketConfig, BucketState, DenyReason, Observation, Store } from './types.js';
+import { advance, baseLimit, charge, effectiveLimit, newBucketData, observe, penalize, spanMs, waitFor, type BucketData } from './bucketMath.js';
+import type { AcquireRequest, AcquireResult, BucketConfig, BucketState, DenyReason, Observation, Penalty, PenaltyResult, Store } from './types.js';
 import { validateFactor } from './validate.js';
 
 export interface MemoryStoreOptions {
@@ -84,6 +84,14 @@ export class MemoryStore implements Store {
   async observe(bucket: BucketConfig, observation: Observation): Promise<void> {
     const now = this.#clock();
     observe(this.#get(bucket, now), bucket, observation, now);
+  }
+
+  async penalize(bucket: BucketConfig, penalty: Penalty): Promise<PenaltyResult> {
+    const now = this.#clock();
+    const result = penalize(this.#get(bucket, now), bucket, penalty, now);
+    const entry = this.#buckets.get(keyOf(bucket))!;
+    entry.idleAfter = Math.max(entry.idleAfter, result.pausedUntil + spanMs(bucket));
+    return result;
   }
 
   async inspect(buckets: readonly BucketConfig[]): Promise<BucketState[]> {

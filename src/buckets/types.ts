@@ -51,6 +51,31 @@ export interface Observation {
   readonly remaining: number;
   /** `gw-ratelimit-reset` in ms (relative); -1 when missing. */
   readonly resetMs: number;
+  /** Factor regained when a new window begins after a clean one (no penalty). @default 0.1 */
+  readonly recoverStep?: number;
+}
+
+/** What the feedback layer does to a bucket when the gateway pushes back. All parts optional. */
+export interface Penalty {
+  /** Pause for this long from the store's now; a longer pause already set is kept. */
+  readonly pauseMs?: number;
+  /** Count the bucket as full until the pause ends. */
+  readonly spent?: boolean;
+  /** Multiply the factor by `by`, at most once per server window (the pause's end), never below `min`. */
+  readonly tighten?: { readonly by: number; readonly min: number };
+  /**
+   * Shared exponential backoff: pause min(maxMs, baseMs x 2^level) x (1 - jitter/2 + jitter x random);
+   * the level grows with each penalty and starts over after `resetAfterMs` without one.
+   */
+  readonly backoff?: { readonly baseMs: number; readonly maxMs: number; readonly jitter: number; readonly random: number; readonly resetAfterMs: number };
+}
+
+export interface PenaltyResult {
+  readonly pausedUntil: number;
+  readonly factor: number;
+  /** True when this penalty tightened the factor (false: already tightened for this window). */
+  readonly tightened: boolean;
+  readonly now: number;
 }
 
 /** Why a bucket refused. */
@@ -100,6 +125,8 @@ export interface Store {
   setFactor(bucket: BucketConfig, factor: number): Promise<void>;
   /** Applies a response's rate-limit headers: learned limit, window phase, hidden weight. */
   observe(bucket: BucketConfig, observation: Observation): Promise<void>;
+  /** Applies the feedback layer's reaction to a rate-limit signal, for every process at once. */
+  penalize(bucket: BucketConfig, penalty: Penalty): Promise<PenaltyResult>;
   inspect(buckets: readonly BucketConfig[]): Promise<BucketState[]>;
   close(): Promise<void>;
 }

@@ -5,7 +5,8 @@
 --   <hkey> hash: used (weight counting now), tokens, tat (tokens refilled at, ms), pause (epoch ms),
 --                factor (0..1], llim (limit learned from headers), wlo/whi (bounds of the known server
 --                window end), obs (admission time of the newest observation), hid/hidx (hidden weight
---                and when it stops counting)
+--                and when it stops counting), tgu (end of the window last tightened for), bkl/bka
+--                (backoff level and when it was last raised)
 --   <lkey> list: "admittedAtMs:weight" entries, oldest first; one entry per granule.
 -- Time is Redis TIME unless the caller passes an explicit time (tests).
 
@@ -67,12 +68,14 @@ end
 -- Loads a bucket, drops entries that no longer count, ends hidden weight past its window and refills
 -- tokens up to now.
 local function load(hkey, lkey, cfg, now)
-  local h = redis.call('HMGET', hkey, 'used', 'tokens', 'tat', 'pause', 'factor', 'llim', 'wlo', 'whi', 'obs', 'hid', 'hidx')
+  local h = redis.call('HMGET', hkey, 'used', 'tokens', 'tat', 'pause', 'factor', 'llim', 'wlo', 'whi', 'obs', 'hid',
+    'hidx', 'tgu', 'bkl', 'bka')
   local b = {
     hkey = hkey, lkey = lkey, cfg = cfg, dirty = false,
     used = tonumber(h[1]), tokens = tonumber(h[2]), tat = num(h[3], now),
     pause = num(h[4], 0), factor = num(h[5], 1), llim = num(h[6], 0),
     wlo = num(h[7], 0), whi = num(h[8], 0), obs = num(h[9], 0), hid = num(h[10], 0), hidx = num(h[11], 0),
+    tgu = num(h[12], 0), bkl = num(h[13], 0), bka = num(h[14], 0),
   }
   local len = redis.call('LLEN', lkey)
   if b.used == nil then
@@ -177,7 +180,7 @@ end
 
 local function ttl(b, now)
   local t = b.cfg.span + 1000
-  local later = math.max(b.pause, b.hidx, b.whi)
+  local later = math.max(b.pause, b.hidx, b.whi, b.tgu)
   if later > now then t = t + (later - now) end
   return math.ceil(t)
 end
@@ -185,7 +188,7 @@ end
 local function save(b, now)
   redis.call('HSET', b.hkey, 'used', b.used, 'tokens', tostring(b.tokens), 'tat', b.tat,
     'pause', b.pause, 'factor', tostring(b.factor), 'llim', b.llim, 'wlo', b.wlo, 'whi', b.whi,
-    'obs', b.obs, 'hid', b.hid, 'hidx', b.hidx)
+    'obs', b.obs, 'hid', b.hid, 'hidx', b.hidx, 'tgu', b.tgu, 'bkl', b.bkl, 'bka', b.bka)
   local t = ttl(b, now)
   redis.call('PEXPIRE', b.hkey, t)
   if b.len > 0 then redis.call('PEXPIRE', b.lkey, t) end

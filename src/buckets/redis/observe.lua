@@ -1,11 +1,14 @@
 -- Applies one response's gw-ratelimit-* headers to a bucket (see observe() in bucketMath.ts).
 -- KEYS: hash, log. ARGV[1] time override, then the bucket's 6 config values (weight ignored), then
--- sentAt (store time the request was admitted), limit, remaining, resetMs (-1 = unknown).
+-- sentAt (store time the request was admitted), limit, remaining, resetMs (-1 = unknown), recoverStep.
 local now = now_ms(ARGV[1])
 local cfg = read_cfg(2)
 if cfg.err then return cfg end
 local sent_at, limit, remaining, reset = tonumber(ARGV[8]), tonumber(ARGV[9]), tonumber(ARGV[10]), tonumber(ARGV[11])
-if sent_at == nil or limit == nil or remaining == nil or reset == nil then return redis.error_reply('KS_BAD_ARG:observation') end
+local recover = tonumber(ARGV[12])
+if sent_at == nil or limit == nil or remaining == nil or reset == nil or recover == nil then
+  return redis.error_reply('KS_BAD_ARG:observation')
+end
 if sent_at > now then sent_at = now end -- never sent after it is applied
 local b = load(KEYS[1], KEYS[2], cfg, now)
 if sent_at < b.obs then return 0 end -- an older response never overwrites newer knowledge
@@ -18,6 +21,8 @@ if reset >= 0 and reset <= cfg.window + cfg.span then
     b.wlo = math.max(b.wlo, lo)
     b.whi = math.min(b.whi, hi)
   elseif b.whi == 0 or lo > b.whi then
+    -- a new window: the one before it was clean if no penalty reached into it
+    if b.whi > 0 and b.factor < 1 and b.tgu < b.wlo then b.factor = math.min(1, b.factor + recover) end
     b.wlo, b.whi = lo, hi
   end
 end

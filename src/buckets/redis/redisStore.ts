@@ -1,5 +1,5 @@
 import { InvalidArgumentError, StoreError } from '../../errors.js';
-import type { AcquireRequest, AcquireResult, BucketConfig, BucketState, DenyReason, Observation, Store } from '../types.js';
+import type { AcquireRequest, AcquireResult, BucketConfig, BucketState, DenyReason, Observation, Penalty, PenaltyResult, Store } from '../types.js';
 import { validateFactor } from '../validate.js';
 import { bucketArgs, bucketKeys } from './keys.js';
 import { LuaScript, type RedisLike } from './luaScript.js';
@@ -26,6 +26,7 @@ const SCRIPTS = {
   setFactor: new LuaScript('setFactor'),
   inspect: new LuaScript('inspect'),
   observe: new LuaScript('observe'),
+  penalize: new LuaScript('penalize'),
 };
 
 const REASONS = new Set<DenyReason>(['paused', 'window', 'pacing']);
@@ -82,8 +83,27 @@ export class RedisStore implements Store {
   }
 
   async observe(bucket: BucketConfig, o: Observation): Promise<void> {
-    const args = [this.#time(), ...bucketArgs(bucket, 0), o.sentAt, o.limit, o.remaining, o.resetMs];
+    const args = [this.#time(), ...bucketArgs(bucket, 0), o.sentAt, o.limit, o.remaining, o.resetMs, o.recoverStep ?? 0.1];
     await SCRIPTS.observe.run(this.#client, bucketKeys(this.#prefix, bucket), args);
+  }
+
+  async penalize(bucket: BucketConfig, p: Penalty): Promise<PenaltyResult> {
+    const bo = p.backoff;
+    const args = [
+      this.#time(),
+      ...bucketArgs(bucket, 0),
+      p.pauseMs ?? 0,
+      p.spent ? 1 : 0,
+      p.tighten?.by ?? 0,
+      p.tighten?.min ?? 0,
+      bo?.baseMs ?? 0,
+      bo?.maxMs ?? 0,
+      bo?.jitter ?? 0,
+      bo?.random ?? 0,
+      bo?.resetAfterMs ?? 0,
+    ];
+    const reply = (await SCRIPTS.penalize.run(this.#client, bucketKeys(this.#prefix, bucket), args)) as unknown[];
+    return { pausedUntil: Number(reply[0]), factor: Number(reply[1]), tightened: reply[2] === 1, now: Number(reply[3]) };
   }
 
   async inspect(buckets: readonly BucketConfig[]): Promise<BucketState[]> {

@@ -1,0 +1,55 @@
+/** Response headers in any of the shapes clients hand out: node/undici records, fetch `Headers`, AxiosHeaders. */
+export type HeaderBag =
+  | Readonly<Record<string, string | string[] | number | undefined | null>>
+  | { get(name: string): unknown }
+  | undefined
+  | null;
+
+/** One header's value as a string (first value of a list), case-insensitive; undefined when absent. */
+export function header(headers: HeaderBag, name: string): string | undefined {
+  if (!headers || typeof headers !== 'object') return undefined;
+  const lower = name.toLowerCase();
+  let value: unknown;
+  if (typeof (headers as { get?: unknown }).get === 'function' && !(lower in headers)) {
+    value = (headers as { get(n: string): unknown }).get(lower);
+  } else {
+    const record = headers as Record<string, unknown>;
+    value = record[lower] ?? Object.entries(record).find(([k]) => k.toLowerCase() === lower)?.[1];
+  }
+  if (Array.isArray(value)) value = value[0];
+  if (value === undefined || value === null) return undefined;
+  return String(value);
+}
+
+/** What `gw-ratelimit-*` said; -1 for missing, -1 or garbage ("unknown", as the official SDKs do). */
+export interface RateLimitHeaders {
+  readonly limit: number;
+  readonly remaining: number;
+  readonly resetMs: number;
+}
+
+const MAX_HEADER_VALUE = 1e9;
+
+function intHeader(headers: HeaderBag, name: string): number {
+  const raw = header(headers, name)?.trim();
+  if (!raw || !/^-?\d+$/.test(raw)) return -1;
+  const n = Number(raw);
+  return n >= 0 && n <= MAX_HEADER_VALUE ? n : -1;
+}
+
+export function parseRateLimitHeaders(headers: HeaderBag): RateLimitHeaders {
+  return {
+    limit: intHeader(headers, 'gw-ratelimit-limit'),
+    remaining: intHeader(headers, 'gw-ratelimit-remaining'),
+    resetMs: intHeader(headers, 'gw-ratelimit-reset'),
+  };
+}
+
+/** `Retry-After` in ms (delta-seconds or an HTTP date); undefined when absent or unreadable. */
+export function parseRetryAfterMs(headers: HeaderBag, now: number = Date.now()): number | undefined {
+  const raw = header(headers, 'retry-after')?.trim();
+  if (!raw) return undefined;
+  if (/^\d+(\.\d+)?$/.test(raw)) return Math.min(Number(raw) * 1000, 3_600_000);
+  const at = Date.parse(raw);
+  return Number.isNaN(at) ? undefined : Math.max(0, Math.min(at - now, 3_600_000));
+}
