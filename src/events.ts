@@ -1,4 +1,5 @@
 import type { DenyReason, Priority } from './buckets/types.js';
+import type { RateLimitSignal, SignalScope } from './errorFeedback.js';
 import type { PoolName } from './kucoin/pools.js';
 
 /** Every event the scheduler emits, by name. */
@@ -11,6 +12,19 @@ export interface SchedulerEvents {
   rejected: { priority: Priority | undefined; code: string; endpoint: string | undefined };
   /** An endpoint the table does not know (or knows without a weight) was charged the default weight. */
   unknownEndpoint: { endpoint: string; host: string; pool: PoolName; weight: number };
+  /** The gateway pushed back and the scheduler reacted, for every process (see FEEDBACK_RULES). */
+  feedback: {
+    signal: RateLimitSignal;
+    scope: SignalScope;
+    bucketId: string | undefined;
+    pausedUntil: number;
+    factor: number | undefined;
+    tightened: boolean;
+    localDelayMs: number;
+    /** Why: the signal, the reply, and the rule applied. */
+    reason: string;
+    endpoint: string | undefined;
+  };
   /** The store failed; the lane retries after `retryInMs`. Queued requests keep their place and deadline. */
   storeError: { lane: string; error: Error; retryInMs: number };
 }

@@ -1,5 +1,18 @@
-export { createScheduler, Scheduler, type BucketTarget, type SchedulerSnapshot } from './scheduler.js';
-export type { SchedulerOptions, PoolOptions, WindowLimit } from './options.js';
+export { createScheduler, Scheduler, type BucketTarget, type SchedulerSnapshot, type WrapOptions } from './scheduler.js';
+export type { Admission } from './admission.js';
+export {
+  FEEDBACK_RULES,
+  classifyReply,
+  replyFromError,
+  type RateLimitSignal,
+  type SignalScope,
+  type FeedbackRule,
+  type GatewayReply,
+  type Classified,
+} from './errorFeedback.js';
+export type { FeedbackOutcome } from './feedback/feedbackController.js';
+export { parseRateLimitHeaders, parseRetryAfterMs, type RateLimitHeaders, type HeaderBag } from './feedback/headers.js';
+export type { SchedulerOptions, PoolOptions, WindowLimit, FeedbackOptions } from './options.js';
 export type { ScheduleOptions } from './requestPlan.js';
 export type { SchedulerEvents, Listener } from './events.js';
 export { MemoryStore, type MemoryStoreOptions } from './buckets/memoryStore.js';
@@ -15,6 +28,9 @@ export {
   type AcquireRequest,
   type AcquireResult,
   type DenyReason,
+  type Observation,
+  type Penalty,
+  type PenaltyResult,
 } from './buckets/types.js';
 export { POOLS, POOL_NAMES, CLOUDFLARE_IP_LIMIT, quotaFor, type PoolName, type PoolDefinition } from './kucoin/pools.js';
 export { EndpointTable, parseEndpoint, parseHost } from './kucoin/endpointTable.js';

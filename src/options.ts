@@ -67,6 +67,32 @@ export interface SchedulerOptions {
   readonly jitterMs?: number;
   /** Longest wait for admission when a request sets no `maxWaitMs`. @default 120_000 */
   readonly maxWaitMs?: number;
+  /** How the scheduler reacts to the gateway's signals (see FEEDBACK_RULES). */
+  readonly feedback?: FeedbackOptions;
+}
+
+export interface FeedbackOptions {
+  /** On 429000 the pool's factor is multiplied by this, at most once per window. @default 0.9 */
+  readonly tightenBy?: number;
+  /** The factor never goes below this. @default 0.5 */
+  readonly minFactor?: number;
+  /** Factor regained per clean window. @default 0.1 */
+  readonly recoverStep?: number;
+  /** 429001 backoff shared by all processes. @default { baseMs: 500, maxMs: 30_000, jitter: 0.5, resetAfterMs: 60_000 } */
+  readonly systemBackoff?: { readonly baseMs?: number; readonly maxMs?: number; readonly jitter?: number; readonly resetAfterMs?: number };
+  /** Pause of a (UID, endpoint) after a rate-limit 200002. @default 10_000 */
+  readonly endpointPauseMs?: number;
+  /** Attempts of one request (first send included) when the gateway refuses it with a signal. @default 4 */
+  readonly maxAttempts?: number;
+}
+
+export interface ResolvedFeedback {
+  readonly tightenBy: number;
+  readonly minFactor: number;
+  readonly recoverStep: number;
+  readonly systemBackoff: { readonly baseMs: number; readonly maxMs: number; readonly jitter: number; readonly resetAfterMs: number };
+  readonly endpointPauseMs: number;
+  readonly maxAttempts: number;
 }
 
 export interface ResolvedPool {
@@ -95,6 +121,7 @@ export interface ResolvedOptions {
   readonly agingMs: number;
   readonly jitterMs: number;
   readonly maxWaitMs: number;
+  readonly feedback: ResolvedFeedback;
 }
 
 function expect(ok: boolean, name: string, what: string, got: unknown): void {
@@ -175,5 +202,29 @@ export function resolveOptions(options: SchedulerOptions): ResolvedOptions {
     agingMs: positive('agingMs', options.agingMs ?? 60_000),
     jitterMs: positive('jitterMs', options.jitterMs ?? 20, true),
     maxWaitMs: positive('maxWaitMs', options.maxWaitMs ?? 120_000, true),
+    feedback: resolveFeedback(options.feedback ?? {}),
+  };
+}
+
+function resolveFeedback(f: FeedbackOptions): ResolvedFeedback {
+  const fraction = (name: string, v: number) => {
+    expect(typeof v === 'number' && v > 0 && v <= 1, `feedback.${name}`, 'a number in (0, 1]', v);
+    return v;
+  };
+  const b = f.systemBackoff ?? {};
+  const maxAttempts = f.maxAttempts ?? 4;
+  expect(Number.isInteger(maxAttempts) && maxAttempts >= 1 && maxAttempts <= 20, 'feedback.maxAttempts', 'an integer 1..20', maxAttempts);
+  return {
+    tightenBy: fraction('tightenBy', f.tightenBy ?? 0.9),
+    minFactor: fraction('minFactor', f.minFactor ?? 0.5),
+    recoverStep: fraction('recoverStep', f.recoverStep ?? 0.1),
+    systemBackoff: {
+      baseMs: positive('feedback.systemBackoff.baseMs', b.baseMs ?? 500),
+      maxMs: positive('feedback.systemBackoff.maxMs', b.maxMs ?? 30_000),
+      jitter: fraction('systemBackoff.jitter', b.jitter ?? 0.5),
+      resetAfterMs: positive('feedback.systemBackoff.resetAfterMs', b.resetAfterMs ?? 60_000),
+    },
+    endpointPauseMs: positive('feedback.endpointPauseMs', f.endpointPauseMs ?? 10_000),
+    maxAttempts,
   };
 }

@@ -26,6 +26,8 @@ export interface ScheduleOptions {
 export interface RequestPlan {
   /** Requests of one lane queue together: one lane per pool bucket. */
   readonly lane: string;
+  /** The (UID, endpoint) bucket, when the request named an endpoint. */
+  readonly endpointBucket: BucketConfig | undefined;
   readonly pool: PoolName;
   readonly weight: number;
   readonly priority: Priority;
@@ -69,18 +71,32 @@ export class RequestPlanner {
     return this.#bucket(`${subject}:${pool}`, p.limit, p.windowMs, p.burst, p.refillPerMs);
   }
 
-  /** Cloudflare's per-IP request limit, when enabled. */
-  cloudflareBucket(): BucketConfig | undefined {
-    const cf = this.#options.cloudflare;
-    if (!cf) return undefined;
+  /**
+   * The egress IP's bucket: Cloudflare's request limit (charged 1 a request) when enabled, else a guard
+   * charged nothing that still lets a 1015 pause every request behind the IP.
+   */
+  ipBucket(): BucketConfig {
+    const cf = this.#options.cloudflare || { limit: 1, windowMs: 1000 };
     return this.#bucket(`ip:${this.#options.ip}:cloudflare`, cf.limit, cf.windowMs, 0, 0);
   }
 
-  /** Every bucket this scheduler can charge (pools, Cloudflare, configured endpoint limits). */
+  /** A guard charged nothing, in every request: a 429001 (system-wide) backoff pauses it. */
+  systemBucket(): BucketConfig {
+    return this.#bucket('system', 1, 1000, 0, 0);
+  }
+
+  /** The (UID, endpoint) bucket: a configured legacy limit, or a guard a 200002 can pause. */
+  endpointBucket(info: EndpointInfo): { bucket: BucketConfig; weight: number } {
+    const key = `${info.host} ${info.method} ${info.path}`;
+    const limit = this.#options.endpointLimits.get(key);
+    const bucket = this.#bucket(`uid:${this.#options.uid}:ep:${key}`, limit?.limit ?? 1, limit?.windowMs ?? 1000, 0, 0);
+    return { bucket, weight: limit ? 1 : 0 };
+  }
+
+  /** Every pool, IP and system bucket this scheduler can charge, and the endpoint buckets it has used. */
   allBuckets(): BucketConfig[] {
     const list = POOL_NAMES.map((p) => this.poolBucket(p));
-    const cf = this.cloudflareBucket();
-    if (cf) list.push(cf);
+    list.push(this.ipBucket(), this.systemBucket());
     for (const b of this.#buckets.values()) if (!list.includes(b)) list.push(b);
     return list;
   }
@@ -129,16 +145,16 @@ export class RequestPlanner {
       );
     }
 
-    const charges: BucketCharge[] = [{ bucket, weight }];
-    const cf = this.cloudflareBucket();
-    if (cf) charges.push({ bucket: cf, weight: 1 });
-    if (info && this.#options.endpointLimits.size > 0) {
-      const key = `${info.host} ${info.method} ${info.path}`;
-      const limit = this.#options.endpointLimits.get(key);
-      if (limit) charges.push({ bucket: this.#bucket(`uid:${this.#options.uid}:ep:${key}`, limit.limit, limit.windowMs, 0, 0), weight: 1 });
-    }
+    const charges: BucketCharge[] = [
+      { bucket, weight },
+      { bucket: this.ipBucket(), weight: this.#options.cloudflare ? 1 : 0 },
+      { bucket: this.systemBucket(), weight: 0 },
+    ];
+    const endpointCharge = info ? this.endpointBucket(info) : undefined;
+    if (endpointCharge) charges.push(endpointCharge);
     return {
       lane: bucket.id,
+      endpointBucket: endpointCharge?.bucket,
       pool,
       weight,
       priority,

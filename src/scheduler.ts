@@ -1,6 +1,9 @@
 import { PRIORITIES, type BucketState, type Priority } from './buckets/types.js';
 import { AbortError, InvalidArgumentError, KucoinSchedulerError, MaxWaitExceededError, SchedulerClosedError, UnknownPoolError } from './errors.js';
+import type { Admission } from './admission.js';
+import { replyFromError, type GatewayReply } from './errorFeedback.js';
 import { TypedEmitter, type Listener, type SchedulerEvents } from './events.js';
+import { FeedbackController, type FeedbackOutcome } from './feedback/feedbackController.js';
 import { parsePoolName, POOL_NAMES, type PoolName } from './kucoin/pools.js';
 import { resolveOptions, type ResolvedOptions, type SchedulerOptions } from './options.js';
 import type { Job } from './queue/job.js';
@@ -17,8 +20,32 @@ export interface SchedulerSnapshot {
   readonly running: number;
 }
 
-/** Bucket targets the feedback layer can pause or tighten: a pool, or Cloudflare's per-IP limit. */
-export type BucketTarget = PoolName | Lowercase<PoolName> | 'cloudflare';
+/** Bucket targets that can be paused or tightened: a pool, the egress IP (Cloudflare), or the system guard. */
+export type BucketTarget = PoolName | Lowercase<PoolName> | 'cloudflare' | 'system';
+
+/** Options of `wrap`: the schedule options, plus how to read the wrapped function's result. */
+export interface WrapOptions extends ScheduleOptions {
+  /**
+   * Finds rate-limit headers in a successful result so they are fed back. The default reads
+   * kucoin-universal-sdk responses (`getCommonResponse().rateLimit`).
+   */
+  readonly replyOf?: (result: unknown) => GatewayReply | undefined;
+}
+
+/** Reads the rate-limit headers of a kucoin-universal-sdk response (`getCommonResponse().rateLimit`). */
+function sdkReplyOf(result: unknown): GatewayReply | undefined {
+  const common = (result as { getCommonResponse?: () => { code?: string; rateLimit?: { limit: number; remaining: number; reset: number } } | null })?.getCommonResponse?.();
+  const rl = common?.rateLimit;
+  if (!rl) return undefined;
+  return { status: 200, headers: { 'gw-ratelimit-limit': String(rl.limit), 'gw-ratelimit-remaining': String(rl.remaining), 'gw-ratelimit-reset': String(rl.reset) }, body: { code: common?.code ?? '200000' } };
+}
+
+const sleep = (ms: number, signal?: AbortSignal): Promise<void> =>
+  new Promise((resolve, reject) => {
+    if (signal?.aborted) return reject(new AbortError(signal.reason));
+    const t = setTimeout(resolve, ms);
+    signal?.addEventListener('abort', () => (clearTimeout(t), reject(new AbortError(signal.reason))), { once: true });
+  });
 
 /**
  * Schedules requests so that all processes sharing a store never exceed KuCoin's quotas.
@@ -29,12 +56,14 @@ export class Scheduler {
   readonly #planner: RequestPlanner;
   readonly #events = new TypedEmitter<SchedulerEvents>();
   readonly #lanes = new Map<string, Lane>();
+  readonly #feedback: FeedbackController;
   #running = 0;
   #closed = false;
 
   constructor(options: SchedulerOptions) {
     this.#options = resolveOptions(options);
     this.#planner = new RequestPlanner(this.#options);
+    this.#feedback = new FeedbackController(this.#options.store, this.#planner, this.#options, this.#events);
   }
 
   /** Adds a listener; returns a function that removes it. */
@@ -47,7 +76,11 @@ export class Scheduler {
    * with its result. Rejects with a typed error, without charging anything, on bad input, abort, timeout,
    * a full queue or close.
    */
-  async schedule<T>(opts: ScheduleOptions, fn: () => T | PromiseLike<T>): Promise<T> {
+  async schedule<T>(opts: ScheduleOptions, fn: (admission: Admission) => T | PromiseLike<T>): Promise<T> {
+    return this.#schedule(opts, fn, 1);
+  }
+
+  async #schedule<T>(opts: ScheduleOptions, fn: (admission: Admission) => T | PromiseLike<T>, attempt: number): Promise<T> {
     let plan;
     try {
       if (this.#closed) throw new SchedulerClosedError();
@@ -92,14 +125,15 @@ export class Scheduler {
         enqueuedAt: now,
         deadline: now + plan.maxWaitMs,
         settled: false,
-        admit: (waitedMs) => {
+        admit: (waitedMs, sentAt) => {
           job.settled = true;
           cleanup();
           if (this.#events.has('admitted')) {
             this.#events.emit('admitted', { priority: plan.priority, pool: plan.pool, weight: plan.weight, waitedMs, endpoint: plan.endpoint });
           }
           this.#running++;
-          new Promise<T>((res) => res(fn())).then(resolve, reject).finally(() => this.#running--);
+          const admission: Admission = { sentAt, pool: plan.pool, weight: plan.weight, priority: plan.priority, endpoint: plan.endpoint, attempt, plan };
+          new Promise<T>((res) => res(fn(admission))).then(resolve, reject).finally(() => this.#running--);
         },
         fail: (error) => {
           job.settled = true;
@@ -125,21 +159,57 @@ export class Scheduler {
     });
   }
 
-  /** Returns a function that schedules every call of `fn` with the same options. */
-  wrap<A extends unknown[], R>(fn: (...args: A) => R | PromiseLike<R>, opts: ScheduleOptions): (...args: A) => Promise<R> {
+  /**
+   * Feeds a reply back: its `gw-ratelimit-*` headers update the pool's shared bucket (learned limit,
+   * window phase, hidden weight), and a rate-limit signal pauses or tightens exactly the scope it names,
+   * for every process. `outcome.signal` set means the request was not executed: sending it again is safe.
+   */
+  async feedback(admission: Admission, reply: GatewayReply): Promise<FeedbackOutcome> {
+    const outcome = await this.#feedback.apply(admission.plan, admission.sentAt, reply);
+    if (outcome.pausedUntil > 0) for (const lane of this.#lanes.values()) lane.wake();
+    return outcome;
+  }
+
+  /**
+   * Returns a function that schedules every call of `fn` with the same options. Errors thrown by `fn` are
+   * read for rate-limit signals (kucoin-universal-sdk, ccxt, plain objects with code/status/headers): the
+   * signal is fed back and, since the request was not executed, it is scheduled again with its priority
+   * and deadline, up to `feedback.maxAttempts`. Any other error is thrown as it is.
+   */
+  wrap<A extends unknown[], R>(fn: (...args: A) => R | PromiseLike<R>, opts: WrapOptions): (...args: A) => Promise<R> {
     if (typeof fn !== 'function') throw new InvalidArgumentError('Expected fn to be a function');
     this.#planner.plan(opts); // validate now, not at the first call
-    return (...args: A) => this.schedule(opts, () => fn(...args));
+    const replyOf = opts.replyOf ?? sdkReplyOf;
+    return async (...args: A) => {
+      const deadline = Date.now() + (opts.maxWaitMs ?? this.#options.maxWaitMs);
+      for (let attempt = 1; ; attempt++) {
+        let admission: Admission | undefined;
+        try {
+          const maxWaitMs = Math.max(0, deadline - Date.now());
+          const result = await this.#schedule({ ...opts, maxWaitMs }, (a) => {
+            admission = a;
+            return fn(...args);
+          }, attempt);
+          const reply = replyOf(result);
+          if (reply && admission) await this.feedback(admission, reply).catch(() => undefined);
+          return result;
+        } catch (error) {
+          if (!admission) throw error; // the scheduler's own rejection: nothing was sent
+          const reply = replyFromError(error);
+          if (!reply) throw error;
+          const outcome = await this.feedback(admission, reply);
+          if (!outcome.signal || attempt >= this.#options.feedback.maxAttempts) throw error;
+          if (outcome.localDelayMs > 0) await sleep(outcome.localDelayMs, opts.signal);
+        }
+      }
+    };
   }
 
   #bucketOf(target: BucketTarget) {
-    if (target === 'cloudflare') {
-      const cf = this.#planner.cloudflareBucket();
-      if (!cf) throw new InvalidArgumentError('The Cloudflare limit is turned off (cloudflare: false)');
-      return cf;
-    }
+    if (target === 'cloudflare') return this.#planner.ipBucket();
+    if (target === 'system') return this.#planner.systemBucket();
     const pool = typeof target === 'string' ? parsePoolName(target) : undefined;
-    if (!pool) throw new UnknownPoolError(String(target), [...POOL_NAMES, 'cloudflare']);
+    if (!pool) throw new UnknownPoolError(String(target), [...POOL_NAMES, 'cloudflare', 'system']);
     return this.#planner.poolBucket(pool);
   }
 

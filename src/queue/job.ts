@@ -10,8 +10,8 @@ export interface Job {
   readonly deadline: number;
   /** True once admitted or rejected; a settled job is skipped and dropped. */
   settled: boolean;
-  /** Runs the request (it was admitted and charged). */
-  admit(waitedMs: number): void;
+  /** Runs the request (it was admitted and charged at store time `sentAt`). */
+  admit(waitedMs: number, sentAt: number): void;
   /** Ends the request without running it. */
   fail(error: Error): void;
 }

@@ -161,7 +161,7 @@ export class Lane {
           const now = this.ctx.now();
           if (result.admitted) {
             this.#take(job);
-            job.admit(now - job.enqueuedAt);
+            job.admit(now - job.enqueuedAt, result.now);
             progressed = true;
             break;
           }
