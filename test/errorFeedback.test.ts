@@ -1,5 +1,5 @@
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
-import { classifyReply, createScheduler, FEEDBACK_RULES, MemoryStore, parseRateLimitHeaders, replyFromError, type Admission } from '../src/index.js';
+import { classifyReply, createScheduler, FEEDBACK_RULES, MemoryStore, parseRateLimitHeaders, replyFromError } from '../src/index.js';
 
 const rl = (limit: number, remaining: number, reset: number) => ({ 'gw-ratelimit-limit': String(limit), 'gw-ratelimit-remaining': String(remaining), 'gw-ratelimit-reset': String(reset) });
 const CF_PAGE = '<!DOCTYPE html><html><head><title>Access denied | api.kucoin.com used Cloudflare to restrict access</title></head><body><h1>Error 1015</h1><p>You are being rate limited</p><span>error code: 1015</span></body></html>';
