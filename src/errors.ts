@@ -114,3 +114,64 @@ export class StoreError extends KucoinSchedulerError {
     super('KS_STORE', message, { cause });
   }
 }
+
+/** The rate-limit headers of a reply; -1 where missing. */
+export interface ReplyRateLimit {
+  readonly limit: number;
+  readonly remaining: number;
+  readonly resetMs: number;
+}
+
+/**
+ * KuCoin answered with an error envelope (`{ code, msg }`), or kept refusing with a rate-limit signal after
+ * every attempt. `kucoinCode` is KuCoin's code; no credential is ever part of it.
+ */
+export class KucoinApiError extends KucoinSchedulerError {
+  readonly kucoinCode: string | undefined;
+  readonly msg: string | undefined;
+  readonly status: number;
+  readonly rateLimit: ReplyRateLimit;
+  /** The rate-limit signal, when the last refusal was one (the request was then not executed). */
+  readonly signal: string | undefined;
+  readonly method: string;
+  readonly path: string;
+  readonly attempts: number;
+  constructor(init: { kucoinCode: string | undefined; msg: string | undefined; status: number; rateLimit: ReplyRateLimit; signal: string | undefined; method: string; path: string; attempts: number }) {
+    super(
+      'KS_KUCOIN_API',
+      `${init.method} ${init.path} failed: HTTP ${init.status}, KuCoin code ${init.kucoinCode ?? 'none'}${init.msg ? ` (${init.msg})` : ''}${init.signal ? `, rate-limit signal ${init.signal} after ${init.attempts} attempt(s)` : ''}`,
+    );
+    Object.assign(this, init);
+    this.kucoinCode = init.kucoinCode;
+    this.msg = init.msg;
+    this.status = init.status;
+    this.rateLimit = init.rateLimit;
+    this.signal = init.signal;
+    this.method = init.method;
+    this.path = init.path;
+    this.attempts = init.attempts;
+  }
+}
+
+/**
+ * The request failed in transport (timeout, connection reset) or with a 5xx, and was not sent again
+ * because that could duplicate it: only reads and orders with a `clientOid` are retried.
+ */
+export class KucoinRequestError extends KucoinSchedulerError {
+  readonly method: string;
+  readonly path: string;
+  readonly attempts: number;
+  /** Whether the request may have been executed by the exchange. */
+  readonly maybeExecuted: boolean;
+  constructor(method: string, path: string, attempts: number, cause: unknown, status?: number) {
+    super(
+      'KS_REQUEST_FAILED',
+      `${method} ${path} failed after ${attempts} attempt(s): ${status ? `HTTP ${status}` : cause instanceof Error ? cause.message : String(cause)}`,
+      { cause },
+    );
+    this.method = method;
+    this.path = path;
+    this.attempts = attempts;
+    this.maybeExecuted = true;
+  }
+}

@@ -34,6 +34,9 @@ export {
 } from './buckets/types.js';
 export { POOLS, POOL_NAMES, CLOUDFLARE_IP_LIMIT, quotaFor, type PoolName, type PoolDefinition } from './kucoin/pools.js';
 export { EndpointTable, parseEndpoint, parseHost } from './kucoin/endpointTable.js';
+export { authHeaders, signRequest, type Credentials } from './kucoin/signing.js';
+export { KucoinClient, KUCOIN_BASE_URLS, type KucoinClientOptions, type KucoinRequest, type KucoinResponse } from './http/kucoinClient.js';
+export { kucoinScheduling, type SchedulingInterceptorOptions } from './http/schedulingInterceptor.js';
 export type { EndpointInfo, HostName } from './kucoin/endpointTypes.js';
 export {
   KucoinSchedulerError,
@@ -48,4 +51,7 @@ export {
   MaxWaitExceededError,
   SchedulerClosedError,
   StoreError,
+  KucoinApiError,
+  KucoinRequestError,
+  type ReplyRateLimit,
 } from './errors.js';

@@ -66,6 +66,11 @@ export class Scheduler {
     this.#feedback = new FeedbackController(this.#options.store, this.#planner, this.#options, this.#events);
   }
 
+  /** Sends of one request when the gateway refuses it with rate-limit signals (`feedback.maxAttempts`). */
+  get maxAttempts(): number {
+    return this.#options.feedback.maxAttempts;
+  }
+
   /** Adds a listener; returns a function that removes it. */
   on<K extends keyof SchedulerEvents>(name: K, listener: Listener<SchedulerEvents[K]>): () => void {
     return this.#events.on(name, listener);

@@ -1,0 +1,137 @@
+import { Agent, request } from 'undici';
+import { afterEach, describe, expect, it } from 'vitest';
+import { createScheduler, KucoinApiError, KucoinClient, KucoinRequestError, kucoinScheduling, MemoryStore, type SchedulerOptions } from '../src/index.js';
+import { startGatewaySimulator, type GatewaySimulator, type GatewaySimulatorOptions } from '../src/simulator/gatewaySimulator.js';
+
+const CREDS = { key: 'key-1', secret: 'super-secret-value', passphrase: 'pass-phrase-value', keyVersion: '2' as const };
+let sim: GatewaySimulator | undefined;
+let client: KucoinClient | undefined;
+afterEach(async () => {
+  await client?.close();
+  await sim?.close();
+  client = sim = undefined;
+});
+
+async function setup(simOptions: GatewaySimulatorOptions = {}, schedOptions: Partial<SchedulerOptions> = {}, timeoutMs?: number) {
+  sim = await startGatewaySimulator({ accounts: [{ key: CREDS.key, secret: CREDS.secret, passphrase: CREDS.passphrase, uid: 'u1', vipLevel: 0 }], ...simOptions });
+  const scheduler = createScheduler({ uid: 'u1', store: new MemoryStore(), jitterMs: 0, ...schedOptions });
+  client = new KucoinClient({ scheduler, credentials: CREDS, baseUrls: sim.urls, ...(timeoutMs ? { timeoutMs } : {}) });
+  return { sim, scheduler, client };
+}
+
+describe('KucoinClient', () => {
+  it('signs, sends byte-identical query and body, and returns data and the rate-limit headers', async () => {
+    const { client } = await setup();
+    const placed = await client.request<{ orderId: string }>({ method: 'POST', path: '/api/v1/hf/orders', body: { symbol: 'BTC-USDT', side: 'buy', clientOid: 'c1' }, priority: 'high' });
+    expect(placed.data.orderId).toMatch(/^sim-/);
+    expect(placed.rateLimit).toMatchObject({ limit: 4000, remaining: 3999 });
+    const accounts = await client.request({ method: 'GET', path: '/api/v1/accounts', query: { currency: 'BTC', type: 'trade' } });
+    expect(accounts.code).toBe('200000');
+  });
+
+  it('learns a VIP level other than the configured one within one response', async () => {
+    const { client, scheduler } = await setup({ accounts: [{ key: CREDS.key, secret: CREDS.secret, passphrase: CREDS.passphrase, uid: 'u1', vipLevel: 3 }] });
+    await client.request({ method: 'GET', path: '/api/v1/hf/orders/active', query: { symbol: 'BTC-USDT' } });
+    const spot = (await scheduler.snapshot()).buckets.find((b) => b.id === 'uid:u1:Spot')!;
+    expect(spot).toMatchObject({ limit: 10_000, effectiveLimit: 10_000 });
+  });
+
+  it('sends again a request refused by a signal, after the pause, and reports it in attempts', async () => {
+    const { client, sim } = await setup({ endpointLimits: { 'futures POST /api/v1/orders': { limit: 1, windowMs: 60_000 } } }, { feedback: { endpointPauseMs: 300 } });
+    await client.request({ method: 'POST', path: '/api/v1/orders', host: 'futures', body: { clientOid: 'f1' } });
+    const err = await client.request({ method: 'POST', path: '/api/v1/orders', host: 'futures', body: { clientOid: 'f2' } }).catch((e) => e);
+    // the simulator blocks 10 s, the scheduler pauses 300 ms per 200002: it tries 4 times then reports
+    expect(err).toBeInstanceOf(KucoinApiError);
+    expect(err).toMatchObject({ code: 'KS_KUCOIN_API', kucoinCode: '200002', signal: '200002', attempts: 4 });
+    expect(sim.stats().outcomes['200002']).toBe(4);
+  });
+
+  it('business errors are typed and not retried; no secret ever appears in an error', async () => {
+    const { client, sim } = await setup();
+    await client.request({ method: 'POST', path: '/api/v1/hf/orders', body: { clientOid: 'dup' } });
+    const err = await client.request({ method: 'POST', path: '/api/v1/hf/orders', body: { clientOid: 'dup' } }).catch((e) => e);
+    expect(err).toMatchObject({ code: 'KS_KUCOIN_API', kucoinCode: '126044', status: 200, signal: undefined, attempts: 1 });
+    const bad = new KucoinClient({ scheduler: createScheduler({ uid: 'u1' }), credentials: { ...CREDS, secret: 'wrong-secret-value' }, baseUrls: sim.urls });
+    const authErr = await bad.request({ method: 'GET', path: '/api/v1/accounts' }).catch((e) => e);
+    await bad.close();
+    expect(authErr).toMatchObject({ kucoinCode: '400004', status: 401 });
+    for (const e of [err, authErr]) {
+      const dump = `${e.message} ${JSON.stringify(e)} ${e.stack}`;
+      for (const secret of [CREDS.secret, CREDS.passphrase, 'wrong-secret-value']) expect(dump).not.toContain(secret);
+    }
+  });
+
+  it('after a 5xx retries reads and orders with a clientOid only; the exchange never gets an order twice', async () => {
+    const { client, sim } = await setup();
+    sim.failNext(1, 'http-503', 'GET /api/v1/accounts');
+    expect((await client.request({ method: 'GET', path: '/api/v1/accounts' })).attempts).toBe(2);
+
+    sim.failNext(1, 'http-503', 'DELETE /api/v1/hf/orders/{orderId}');
+    const cancel = await client.request({ method: 'DELETE', path: '/api/v1/hf/orders/o1', query: { symbol: 'BTC-USDT' } }).catch((e) => e);
+    expect(cancel).toBeInstanceOf(KucoinRequestError);
+    expect(cancel).toMatchObject({ code: 'KS_REQUEST_FAILED', attempts: 1, maybeExecuted: true });
+
+    sim.failNext(1, 'http-503', 'POST /api/v1/hf/orders');
+    const noOid = await client.request({ method: 'POST', path: '/api/v1/hf/orders', body: { symbol: 'BTC-USDT' } }).catch((e) => e);
+    expect(noOid).toMatchObject({ code: 'KS_REQUEST_FAILED', attempts: 1 });
+
+    sim.failNext(1, 'http-503', 'POST /api/v1/hf/orders');
+    const withOid = await client.request({ method: 'POST', path: '/api/v1/hf/orders', body: { symbol: 'BTC-USDT', clientOid: 'safe-1' } }).catch((e) => e);
+    expect(withOid).toMatchObject({ kucoinCode: '126044', attempts: 2 }); // executed once; the retry was refused as a duplicate
+    const orders = sim.stats().arrivals.filter((a) => a.endpoint === '/api/v1/hf/orders' && a.method === 'POST');
+    expect(orders.map((a) => a.outcome)).toEqual(['http-503', 'http-503', '126044']);
+  });
+
+  it('after a timeout retries a read, and never a cancel without clientOid', async () => {
+    const { client, sim } = await setup({}, {}, 200);
+    sim.failNext(1, 'hang', 'GET /api/v1/accounts');
+    expect((await client.request({ method: 'GET', path: '/api/v1/accounts' })).attempts).toBe(2);
+    sim.failNext(1, 'hang', 'DELETE /api/v1/hf/orders/{orderId}');
+    const err = await client.request({ method: 'DELETE', path: '/api/v1/hf/orders/o9' }).catch((e) => e);
+    expect(err).toMatchObject({ code: 'KS_REQUEST_FAILED', attempts: 1 });
+    expect(String(err.cause?.code)).toMatch(/UND_ERR_(HEADERS|BODY)_TIMEOUT/);
+  });
+
+  it('on 429002 spreads the origin over more connections and sends again', async () => {
+    const { client, sim } = await setup({ perConnection: { limit: 5, windowMs: 60_000 } });
+    const before = client.requestsPerConnection('spot');
+    for (let i = 0; i < 30; i++) await client.request({ method: 'GET', path: '/api/v1/timestamp' });
+    expect(sim.stats().outcomes['429002']).toBeGreaterThan(0);
+    expect(client.requestsPerConnection('spot')).toBeLessThan(before);
+    expect(sim.stats().outcomes.ok).toBe(30);
+  });
+
+  it('validates its input at once', async () => {
+    const scheduler = createScheduler({ uid: 'u1' });
+    expect(() => new KucoinClient({} as never)).toThrow(/scheduler/);
+    expect(() => new KucoinClient({ scheduler, credentials: { key: '', secret: 's', passphrase: 'p' } })).toThrow(/credentials/);
+    expect(() => new KucoinClient({ scheduler, baseUrls: { spot: 'not a url' } })).toThrow(/baseUrls.spot/);
+    const c = new KucoinClient({ scheduler });
+    await expect(c.request({ method: 'FETCH' as never, path: '/x' })).rejects.toMatchObject({ code: 'KS_INVALID_ARGUMENT' });
+    await expect(c.request({ method: 'GET', path: 'api/v1' })).rejects.toMatchObject({ code: 'KS_INVALID_ARGUMENT' });
+    await expect(c.request({ method: 'GET', path: '/api/v1/x', host: 'binance' })).rejects.toMatchObject({ code: 'KS_INVALID_ENDPOINT' });
+    await c.close();
+  });
+});
+
+describe('kucoinScheduling (undici interceptor)', () => {
+  it('schedules requests made through a composed undici dispatcher and feeds their headers back', async () => {
+    sim = await startGatewaySimulator({ accounts: [{ key: 'k', secret: 's', passphrase: 'p', uid: 'u1', vipLevel: 5 }], requireSignature: false });
+    const scheduler = createScheduler({ uid: 'u1', jitterMs: 0, pools: { public: { limit: 30, burst: 0 } } });
+    const admitted: string[] = [];
+    scheduler.on('admitted', (e) => admitted.push(`${e.pool}:${e.weight}`));
+    const agent = new Agent().compose(kucoinScheduling({ scheduler, host: 'spot' }));
+    const res = await request(`${sim.urls.spot}/api/v1/market/allTickers`, { dispatcher: agent });
+    expect(res.statusCode).toBe(200);
+    expect(((await res.body.json()) as { code: string }).code).toBe('200000');
+    const twice = await Promise.all([1, 2].map(() => request(`${sim!.urls.spot}/api/v1/market/allTickers`, { dispatcher: agent }).then((r) => r.body.text())));
+    expect(twice).toHaveLength(2);
+    expect(admitted).toEqual(['Public:15', 'Public:15', 'Public:15']);
+    await new Promise((r) => setTimeout(r, 20));
+    const pub = (await scheduler.snapshot()).buckets.find((b) => b.id === 'ip:default:Public')!;
+    expect(pub.limit).toBe(2000); // learned from the simulator's header, not the configured 30
+    const err = await request(`${sim.urls.spot}/api/v1/market/allTickers`, { dispatcher: new Agent().compose(kucoinScheduling({ scheduler: createScheduler({ uid: 'u2', pools: { public: { limit: 10 } } }) })) }).catch((e) => e);
+    expect(err).toMatchObject({ code: 'KS_INVALID_WEIGHT' }); // weight 15 can never fit a limit of 10
+    await agent.close();
+  });
+});
