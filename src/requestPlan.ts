@@ -24,7 +24,7 @@ export interface ScheduleOptions {
 }
 
 export interface RequestPlan {
-  /** Requests of one lane queue together: one lane per pool bucket. */
+  /** Requests of one lane queue together: one lane per pool bucket and endpoint. */
   readonly lane: string;
   /** The (UID, endpoint) bucket, when the request named an endpoint. */
   readonly endpointBucket: BucketConfig | undefined;
@@ -153,7 +153,8 @@ export class RequestPlanner {
     const endpointCharge = info ? this.endpointBucket(info) : undefined;
     if (endpointCharge) charges.push(endpointCharge);
     return {
-      lane: bucket.id,
+      // requests with the same buckets queue together: a paused endpoint never holds back another one
+      lane: endpointCharge ? `${bucket.id}|${endpointCharge.bucket.id}` : bucket.id,
       endpointBucket: endpointCharge?.bucket,
       pool,
       weight,

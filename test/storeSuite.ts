@@ -268,6 +268,10 @@ export function describeStoreBehaviour(name: string, make: (clock: () => number)
           t = r.pausedUntil;
         }
         expect(pauses).toEqual([100, 200, 400, 800, 1000, 1000]);
+        const during = await fx.store.penalize(b, { backoff }); // t is where the last pause ended: a new round
+        t += 10;
+        const again = await fx.store.penalize(b, { backoff }); // lands during that backoff: no new round
+        expect(again.pausedUntil).toBe(during.pausedUntil);
         t += 5001;
         expect((await fx.store.penalize(b, { backoff })).pausedUntil - t).toBe(100);
         const jittered = await fx.store.penalize(bucket(), { backoff: { ...backoff, jitter: 0.5, random: 1 } });

@@ -222,7 +222,8 @@ export function observe(data: BucketData, config: BucketConfig, observation: Obs
 /** Applies a penalty (see Penalty); `now` is the store's time. */
 export function penalize(data: BucketData, config: BucketConfig, p: Penalty, now: number): PenaltyResult {
   let until = now + Math.max(0, p.pauseMs ?? 0);
-  if (p.backoff) {
+  // replies to requests sent before a backoff began land while it is in force: they do not raise it again
+  if (p.backoff && !(data.backoffAt > 0 && data.pausedUntil > now)) {
     const b = p.backoff;
     const level = now - data.backoffAt > b.resetAfterMs ? 0 : data.backoffLevel;
     const ms = Math.min(b.maxMs, b.baseMs * 2 ** level) * (1 - b.jitter / 2 + b.jitter * b.random);

@@ -65,7 +65,8 @@ export interface Penalty {
   readonly tighten?: { readonly by: number; readonly min: number };
   /**
    * Shared exponential backoff: pause min(maxMs, baseMs x 2^level) x (1 - jitter/2 + jitter x random);
-   * the level grows with each penalty and starts over after `resetAfterMs` without one.
+   * the level grows with each penalty that comes after the previous backoff ended (replies landing during a
+   * backoff were sent before it) and starts over after `resetAfterMs` without one.
    */
   readonly backoff?: { readonly baseMs: number; readonly maxMs: number; readonly jitter: number; readonly random: number; readonly resetAfterMs: number };
 }

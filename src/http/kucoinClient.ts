@@ -161,6 +161,7 @@ export class KucoinClient {
         );
       } catch (error) {
         if (error instanceof TransportFailure) {
+          if (error.aborted) throw new KucoinRequestError(method, req.path, attempt, error.cause); // the caller's abort, mid-flight
           transportAttempts++;
           if (safeToRepeat && transportAttempts <= this.#transportRetries && !req.signal?.aborted) {
             await sleep(100 * 2 ** (transportAttempts - 1));
@@ -213,8 +214,7 @@ export class KucoinClient {
       const text = await res.body.text();
       return { status: res.statusCode, headers: res.headers, text, admission };
     } catch (error) {
-      if (signal?.aborted) throw error;
-      throw new TransportFailure(error);
+      throw new TransportFailure(error, signal?.aborted === true);
     }
   }
 
@@ -225,7 +225,10 @@ export class KucoinClient {
 
 /** A send that failed in transport; carried out of the scheduled function to the retry decision. */
 class TransportFailure extends Error {
-  constructor(readonly cause: unknown) {
+  constructor(
+    readonly cause: unknown,
+    readonly aborted: boolean,
+  ) {
     super('transport failure');
   }
 }

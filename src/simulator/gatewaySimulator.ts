@@ -37,6 +37,8 @@ export interface GatewaySimulator {
   stats(): SimulatorStats;
   /** Answers 429001 to every request for `durationMs`. */
   startStorm(durationMs: number): void;
+  /** A hidden consumer spends what is left of the current window of (uid, pool): the next request gets 429000. */
+  exhaust(uid: string, pool: PoolName): void;
   /** The next `count` requests (optionally only of one endpoint template) fail after being executed. */
   failNext(count: number, kind: 'http-500' | 'http-503' | 'hang', endpoint?: string): void;
   close(): Promise<void>;
@@ -65,6 +67,8 @@ export async function startGatewaySimulator(options: GatewaySimulatorOptions = {
   const cfCounters = new Map<string, FixedWindowCounter>();
   const endpointCounters = new Map<string, FixedWindowCounter>();
   const connectionCounters = new WeakMap<Socket, FixedWindowCounter>();
+  const connectionIds = new WeakMap<Socket, number>();
+  let nextConnectionId = 1;
   const ipBlocks = new Map<string, number>();
   const endpointBlocks = new Map<string, number>();
   const clientOids = new Set<string>();
@@ -102,7 +106,7 @@ export async function startGatewaySimulator(options: GatewaySimulatorOptions = {
     setInterval(() => {
       const at = clock();
       const { admitted } = poolCounter(`uid:${h.uid}`, h.pool, h.uid).charge(at, h.weight);
-      record({ at, uid: h.uid, ip: 'hidden', host: 'spot', method: 'GET', endpoint: 'hidden consumer', pool: h.pool, weight: h.weight, outcome: admitted ? 'hidden' : 'hidden-429000', client: 'hidden' });
+      record({ at, uid: h.uid, ip: 'hidden', host: 'spot', method: 'GET', endpoint: 'hidden consumer', pool: h.pool, weight: h.weight, outcome: admitted ? 'hidden' : 'hidden-429000', client: 'hidden', conn: 0 });
     }, h.everyMs),
   );
 
@@ -125,7 +129,9 @@ export async function startGatewaySimulator(options: GatewaySimulatorOptions = {
     const clientHeader = req.headers['x-sim-client'];
     const client = Array.isArray(clientHeader) ? clientHeader[0] : clientHeader;
     const path = url.split('?')[0]!;
-    const base = { at, ip, host, method, client };
+    let conn = connectionIds.get(req.socket);
+    if (conn === undefined) connectionIds.set(req.socket, (conn = nextConnectionId++));
+    const base = { at, ip, host, method, client, conn };
 
     if (latency.max > 0) await new Promise((r) => setTimeout(r, latency.min + Math.random() * (latency.max - latency.min)));
 
@@ -138,6 +144,7 @@ export async function startGatewaySimulator(options: GatewaySimulatorOptions = {
       }
       if (!counter(cfCounters, ip, cf.limit, cf.windowMs).charge(at, 1).admitted) {
         ipBlocks.set(ip, at + cf.blockMs);
+        cfCounters.delete(ip); // counting starts over after the block
         blocks.push({ scope: 'ip', key: ip, from: at, until: at + cf.blockMs });
         record({ ...base, uid: undefined, endpoint: path, pool: undefined, weight: 0, outcome: '1015' });
         return sendCloudflare1015(res, Math.ceil(cf.blockMs / 1000));
@@ -269,6 +276,14 @@ export async function startGatewaySimulator(options: GatewaySimulatorOptions = {
       const now = clock();
       stormUntil = Math.max(stormUntil, now + durationMs);
       storms.push([now, stormUntil]);
+    },
+    exhaust(uid, pool) {
+      const at = clock();
+      const c = poolCounter(`uid:${uid}`, pool, uid);
+      const w = c.current(at);
+      const weight = c.limit - w.weight;
+      c.charge(at, weight);
+      record({ at, uid, ip: 'hidden', host: 'spot', method: 'GET', endpoint: 'hidden consumer', pool, weight, outcome: 'hidden', client: 'hidden', conn: 0 });
     },
     failNext(count, kind, endpoint) {
       faults.push({ count, kind, endpoint });

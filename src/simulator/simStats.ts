@@ -16,6 +16,8 @@ export interface Arrival {
   readonly outcome: string;
   /** Which OS process sent it (the `x-sim-client` header), when the client said. */
   readonly client: string | undefined;
+  /** The connection it came on (numbered by the simulator); 0 for hidden consumers. */
+  readonly conn: number;
 }
 
 /** A block the simulator put on a scope (an IP for 1015, a (UID, endpoint) for 200002). */

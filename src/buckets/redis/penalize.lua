@@ -15,7 +15,8 @@ if pause_ms == nil or t_by == nil or t_min == nil or bo_base == nil or bo_max ==
 end
 local b = load(KEYS[1], KEYS[2], cfg, now)
 local until_ms = now + math.max(0, pause_ms)
-if bo_base > 0 then
+-- replies to requests sent before a backoff began land while it is in force: they do not raise it again
+if bo_base > 0 and not (b.bka > 0 and b.pause > now) then
   local level = b.bkl
   if now - b.bka > bo_reset then level = 0 end
   local ms = math.min(bo_max, bo_base * 2 ^ level) * (1 - bo_jitter / 2 + bo_jitter * rnd)
