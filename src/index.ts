@@ -37,6 +37,7 @@ export { EndpointTable, parseEndpoint, parseHost } from './kucoin/endpointTable.
 export { authHeaders, signRequest, type Credentials } from './kucoin/signing.js';
 export { KucoinClient, KUCOIN_BASE_URLS, type KucoinClientOptions, type KucoinRequest, type KucoinResponse } from './http/kucoinClient.js';
 export { kucoinScheduling, type SchedulingInterceptorOptions } from './http/schedulingInterceptor.js';
+export { kucoinSdkInterceptor, withKucoinScheduler, type KucoinSdkSchedulingOptions, type SdkInterceptor } from './integrations/kucoinUniversalSdk.js';
 export type { EndpointInfo, HostName } from './kucoin/endpointTypes.js';
 export {
   KucoinSchedulerError,

@@ -27,14 +27,16 @@ export type BucketTarget = PoolName | Lowercase<PoolName> | 'cloudflare' | 'syst
 export interface WrapOptions extends ScheduleOptions {
   /**
    * Finds rate-limit headers in a successful result so they are fed back. The default reads
-   * kucoin-universal-sdk responses (`getCommonResponse().rateLimit`).
+   * kucoin-universal-sdk responses (`commonResponse.rateLimit`).
    */
   readonly replyOf?: (result: unknown) => GatewayReply | undefined;
 }
 
-/** Reads the rate-limit headers of a kucoin-universal-sdk response (`getCommonResponse().rateLimit`). */
+/** Reads the rate-limit headers of a kucoin-universal-sdk response (`commonResponse.rateLimit`). */
 function sdkReplyOf(result: unknown): GatewayReply | undefined {
-  const common = (result as { getCommonResponse?: () => { code?: string; rateLimit?: { limit: number; remaining: number; reset: number } } | null })?.getCommonResponse?.();
+  type Common = { code?: string; rateLimit?: { limit: number; remaining: number; reset: number } } | null | undefined;
+  const r = result as { commonResponse?: Common; getCommonResponse?: () => Common } | null | undefined;
+  const common = r?.commonResponse ?? (typeof r?.getCommonResponse === 'function' ? r.getCommonResponse() : undefined);
   const rl = common?.rateLimit;
   if (!rl) return undefined;
   return { status: 200, headers: { 'gw-ratelimit-limit': String(rl.limit), 'gw-ratelimit-remaining': String(rl.remaining), 'gw-ratelimit-reset': String(rl.reset) }, body: { code: common?.code ?? '200000' } };

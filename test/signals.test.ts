@@ -152,3 +152,38 @@ describe('each signal, end to end: 2 OS processes, real Redis, the simulator ove
     for (const r of reports) expect(Object.keys(r.errors).filter((k) => k.includes('429002'))).toEqual([]); // nothing failed for it
   }, 30_000);
 });
+
+describe('header sync, end to end', () => {
+  it('a hidden consumer eats 10 % of the pool: at most one 429000 per window, >= 90 % of the rest used', async () => {
+    const LIMIT = 600;
+    const W = 3000;
+    const { arrivals, s } = await run({
+      sim: { pools: { Spot: { limit: LIMIT, windowMs: W } }, cloudflare: false, hiddenConsumers: [{ uid: ACCOUNT.uid, pool: 'Spot', weight: 6, everyMs: 300 }] },
+      scheduler: { pools: { spot: { limit: LIMIT, windowMs: W } }, transitMarginMs: 50, cloudflare: false },
+      streams: [spotOrders, spotReads],
+      durationMs: 4 * W + 500,
+    });
+    const all = s.stats().arrivals;
+    const windows = s.stats().windows[`uid:${ACCOUNT.uid}:Spot`]!;
+    const complete = windows.slice(0, -1);
+    const rows = complete.map((w) => {
+      const inW = all.filter((a) => a.pool === 'Spot' && a.at >= w.start && a.at < w.end);
+      const hidden = inW.filter((a) => a.client === 'hidden' && a.outcome === 'hidden').reduce((x, a) => x + a.weight, 0);
+      const ours = inW.filter((a) => a.client !== 'hidden' && a.outcome === 'ok').reduce((x, a) => x + a.weight, 0);
+      const refused = inW.filter((a) => a.client !== 'hidden' && a.outcome === '429000').length;
+      return { hidden, ours, refused, left: LIMIT - hidden };
+    });
+    const span = windows.at(-1)!.start - windows[0]!.start;
+    const utilization = rows.reduce((x, r) => x + r.ours, 0) / ((rows.reduce((x, r) => x + r.left, 0) * span) / (rows.length * W));
+    console.log(
+      [
+        `hidden consumer (10 %): Spot ${LIMIT} / ${W} ms, 2 processes`,
+        ...rows.map((r, i) => `  window ${i + 1}: ours ${r.ours}, hidden ${r.hidden}, left for us ${r.left}, 429000 ${r.refused}`),
+        `  utilization of what was left, over time: ${(100 * utilization).toFixed(1)} %; 429000 total ${arrivals.filter((a) => a.outcome === '429000').length}`,
+      ].join('\n'),
+    );
+    expect(rows.length).toBeGreaterThanOrEqual(3);
+    for (const r of rows) expect(r.refused).toBeLessThanOrEqual(1);
+    expect(utilization).toBeGreaterThanOrEqual(0.9);
+  }, 40_000);
+});
