@@ -1,0 +1,5 @@
+export { startGatewaySimulator, type GatewaySimulator, type GatewaySimulatorOptions } from './gatewaySimulator.js';
+export { startCountingServer, type CountingServer, type CountingServerOptions, type CountingServerStats } from './countingServer.js';
+export { FixedWindowCounter, type ServerWindow } from './fixedWindow.js';
+export type { SimAccount } from './auth.js';
+export type { Arrival, Block, SimulatorStats } from './simStats.js';
