@@ -41,8 +41,11 @@ export interface SchedulerOptions {
   readonly quotaGroup?: string;
   /** Per-pool overrides, by pool name (any case). */
   readonly pools?: Partial<Record<string, PoolOptions>>;
-  /** Cloudflare's per-IP request limit, counted in requests; `false` to turn it off. @default 500 / 10 s */
-  readonly cloudflare?: WindowLimit | false;
+  /**
+   * Cloudflare's per-IP request limit, counted in requests; `false` to turn it off. `burst` paces it like a
+   * pool. @default { limit: 500, windowMs: 10_000, burst: 125 }
+   */
+  readonly cloudflare?: (WindowLimit & { readonly burst?: number }) | false;
   /**
    * Optional per-(UID, endpoint) limits, e.g. the legacy futures limits that answer 200002:
    * `{ 'futures POST /api/v1/orders': { limit: 30, windowMs: 3000 } }`. Keys are `host METHOD /path-template`.
@@ -112,7 +115,7 @@ export interface ResolvedOptions {
   readonly ownsStore: boolean;
   readonly quotaGroup: string;
   readonly pools: Readonly<Record<PoolName, ResolvedPool>>;
-  readonly cloudflare: WindowLimit | false;
+  readonly cloudflare: (WindowLimit & { readonly burst: number }) | false;
   readonly endpointLimits: ReadonlyMap<string, WindowLimit>;
   readonly transitMarginMs: number;
   readonly shares: Readonly<Record<Priority, number>>;
@@ -167,10 +170,11 @@ export function resolveOptions(options: SchedulerOptions): ResolvedOptions {
     }),
   ) as Record<PoolName, ResolvedPool>;
 
-  const cloudflare = options.cloudflare === false ? false : (options.cloudflare ?? CLOUDFLARE_IP_LIMIT);
-  if (cloudflare) {
-    positive('cloudflare.limit', cloudflare.limit);
-    positive('cloudflare.windowMs', cloudflare.windowMs);
+  let cloudflare: ResolvedOptions['cloudflare'] = false;
+  if (options.cloudflare !== false) {
+    const cf = options.cloudflare ?? CLOUDFLARE_IP_LIMIT;
+    const limit = positive('cloudflare.limit', cf.limit);
+    cloudflare = { limit, windowMs: positive('cloudflare.windowMs', cf.windowMs), burst: positive('cloudflare.burst', (cf as { burst?: number }).burst ?? limit * 0.25, true) };
   }
   const endpointLimits = new Map<string, WindowLimit>();
   for (const [key, value] of Object.entries(options.endpointLimits ?? {})) {

@@ -76,8 +76,10 @@ export class RequestPlanner {
    * charged nothing that still lets a 1015 pause every request behind the IP.
    */
   ipBucket(): BucketConfig {
-    const cf = this.#options.cloudflare || { limit: 1, windowMs: 1000 };
-    return this.#bucket(`ip:${this.#options.ip}:cloudflare`, cf.limit, cf.windowMs, 0, 0);
+    const cf = this.#options.cloudflare;
+    if (!cf) return this.#bucket(`ip:${this.#options.ip}:cloudflare`, 1, 1000, 0, 0);
+    // paced like the pools: `burst` at once (a quarter of the limit by default), then the limit per window
+    return this.#bucket(`ip:${this.#options.ip}:cloudflare`, cf.limit, cf.windowMs, cf.burst, cf.burst > 0 ? cf.limit / cf.windowMs : 0);
   }
 
   /** A guard charged nothing, in every request: a 429001 (system-wide) backoff pauses it. */

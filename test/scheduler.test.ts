@@ -115,7 +115,7 @@ describe('Scheduler', () => {
   });
 
   it('takes every bucket or none: the Cloudflare request limit holds a request the pool would admit', async () => {
-    const { scheduler } = make({ cloudflare: { limit: 3, windowMs: 500 } });
+    const { scheduler } = make({ cloudflare: { limit: 3, windowMs: 500, burst: 0 } });
     const runs = Array.from({ length: 4 }, () => track(scheduler, 'critical'));
     await vi.advanceTimersByTimeAsync(0);
     expect(runs.map((r) => r.rec.ran)).toEqual([0, 0, 0, -1]);

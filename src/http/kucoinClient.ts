@@ -55,6 +55,8 @@ export interface KucoinResponse<T> {
   readonly rateLimit: RateLimitHeaders;
   /** Sends it took: more than 1 after rate-limit signals or safe transport retries. */
   readonly attempts: number;
+  /** Time spent waiting for admission, over all attempts (ms). */
+  readonly waitedMs: number;
 }
 
 interface RawReply {
@@ -143,11 +145,13 @@ export class KucoinClient {
     const maxSignalAttempts = scheduler.maxAttempts;
     let signalAttempts = 0;
     let transportAttempts = 0;
+    let waitedMs = 0;
 
     for (let attempt = 1; ; attempt++) {
       const delayUntil = this.#originDelayUntil.get(origin) ?? 0;
       if (delayUntil > Date.now()) await sleep(delayUntil - Date.now());
       let reply: RawReply;
+      const queuedAt = Date.now();
       try {
         reply = await scheduler.schedule(
           {
@@ -157,7 +161,10 @@ export class KucoinClient {
             signal: req.signal,
             ...(Number.isFinite(deadline) ? { maxWaitMs: Math.max(0, deadline - Date.now()) } : {}),
           },
-          (admission) => this.#send(origin, method, basePath + pathWithQuery, pathWithQuery, bodyText, req.signal, admission),
+          (admission) => {
+            waitedMs += Date.now() - queuedAt;
+            return this.#send(origin, method, basePath + pathWithQuery, pathWithQuery, bodyText, req.signal, admission);
+          },
         );
       } catch (error) {
         if (error instanceof TransportFailure) {
@@ -194,7 +201,7 @@ export class KucoinClient {
         throw new KucoinRequestError(method, req.path, attempt, undefined, reply.status);
       }
       if (code === '200000' && reply.status < 300) {
-        return { data: json?.data as T, code, status: reply.status, rateLimit, attempts: attempt };
+        return { data: json?.data as T, code, status: reply.status, rateLimit, attempts: attempt, waitedMs };
       }
       throw new KucoinApiError({ kucoinCode: code, msg: outcome.classified.msg, status: reply.status, rateLimit, signal: undefined, method, path: req.path, attempts: attempt });
     }
