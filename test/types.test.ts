@@ -5,8 +5,11 @@ describe('public API types', () => {
   it('schedule and wrap keep the function types', () => {
     const s = createScheduler({ uid: 'u' });
     expectTypeOf(s).toEqualTypeOf<Scheduler>();
-    expectTypeOf(s.schedule({ pool: 'spot' }, () => 42)).toEqualTypeOf<Promise<number>>();
-    expectTypeOf(s.schedule({ pool: 'spot' }, async () => 'x')).toEqualTypeOf<Promise<string>>();
+    const n = s.schedule({ pool: 'spot' }, () => 42);
+    const t = s.schedule({ pool: 'spot' }, async () => 'x');
+    for (const p of [n, t]) p.catch(() => undefined); // real promises: the scheduler closes below
+    expectTypeOf(n).toEqualTypeOf<Promise<number>>();
+    expectTypeOf(t).toEqualTypeOf<Promise<string>>();
     const wrapped = s.wrap((a: number, b: string) => ({ a, b }), { pool: 'spot' });
     expectTypeOf(wrapped).toEqualTypeOf<(a: number, b: string) => Promise<{ a: number; b: string }>>();
     expectTypeOf<Priority>().toEqualTypeOf<'critical' | 'high' | 'normal' | 'low'>();
