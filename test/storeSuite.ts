@@ -59,6 +59,20 @@ export function describeStoreBehaviour(name: string, make: (clock: () => number)
       expect((await one(b, 1)).admitted).toBe(true);
     });
 
+    it('admits a batch of identical requests in order, as many as fit, each all-or-nothing', async () => {
+      const pool = bucket({ limit: 10 });
+      const ip = { ...bucket({ limit: 100 }), group: pool.group };
+      const guard = { ...bucket({ limit: 1 }), group: pool.group };
+      const req = { charges: [{ bucket: pool, weight: 3 }, { bucket: ip, weight: 1 }, { bucket: guard, weight: 0 }], share: 1, count: 5 };
+      expect(await fx.store.acquire(req)).toMatchObject({ admitted: true, count: 3 });
+      const [p, i] = await fx.store.inspect([pool, ip]);
+      expect([p!.used, i!.used]).toEqual([9, 3]); // nothing charged for the two that did not fit
+      expect(await fx.store.acquire(req)).toMatchObject({ admitted: false, reason: 'window' });
+      await fx.store.pause(guard, t + 5000);
+      t += 2000; // the pool has room again, the guard is still paused
+      expect(await fx.store.acquire(req)).toMatchObject({ admitted: false, reason: 'paused', bucketId: guard.id });
+    });
+
     it('is all-or-nothing over several buckets, and names the bucket that needs the longest wait', async () => {
       const pool = bucket({ limit: 100 });
       const ip = { ...bucket({ limit: 2 }), group: pool.group };

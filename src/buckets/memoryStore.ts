@@ -48,21 +48,28 @@ export class MemoryStore implements Store {
   async acquire(request: AcquireRequest): Promise<AcquireResult> {
     const now = this.#clock();
     this.#sweep(now);
-    let waitMs = 0;
-    let bucketId = '';
-    let reason: DenyReason | undefined;
     const datas = request.charges.map((c) => this.#get(c.bucket, now));
-    request.charges.forEach((c, i) => {
-      const r = waitFor(datas[i]!, c.bucket, c.weight, request.share, now);
-      if (r.reason !== undefined && r.waitMs >= waitMs) {
-        waitMs = Math.max(r.waitMs, 1);
-        bucketId = c.bucket.id;
-        reason = r.reason;
+    const count = request.count ?? 1;
+    let admitted = 0;
+    for (; admitted < count; admitted++) {
+      let waitMs = 0;
+      let bucketId = '';
+      let reason: DenyReason | undefined;
+      request.charges.forEach((c, i) => {
+        const r = waitFor(datas[i]!, c.bucket, c.weight, request.share, now);
+        if (r.reason !== undefined && r.waitMs >= waitMs) {
+          waitMs = Math.max(r.waitMs, 1);
+          bucketId = c.bucket.id;
+          reason = r.reason;
+        }
+      });
+      if (reason !== undefined) {
+        if (admitted > 0) break;
+        return { admitted: false, now, waitMs, bucketId, reason };
       }
-    });
-    if (reason !== undefined) return { admitted: false, now, waitMs, bucketId, reason };
-    request.charges.forEach((c, i) => charge(datas[i]!, c.bucket, c.weight, request.share, now));
-    return { admitted: true, now };
+      request.charges.forEach((c, i) => charge(datas[i]!, c.bucket, c.weight, request.share, now));
+    }
+    return { admitted: true, now, count: admitted };
   }
 
   async pause(bucket: BucketConfig, untilMs: number): Promise<void> {

@@ -39,6 +39,11 @@ export interface AcquireRequest {
   readonly charges: readonly BucketCharge[];
   /** Fraction (0..1] of each bucket this request's tier may fill; 1 for critical. */
   readonly share: number;
+  /**
+   * Up to this many identical requests, admitted in order in one call, each all-or-nothing; stops at the
+   * first that does not fit. @default 1
+   */
+  readonly count?: number;
 }
 
 /** What one response's `gw-ratelimit-*` headers said about the bucket of its pool. */
@@ -83,7 +88,12 @@ export interface PenaltyResult {
 export type DenyReason = 'paused' | 'window' | 'pacing';
 
 export type AcquireResult =
-  | { readonly admitted: true; readonly now: number }
+  | {
+      readonly admitted: true;
+      readonly now: number;
+      /** How many of the `count` requests were admitted (the first ones); at least 1. */
+      readonly count: number;
+    }
   | {
       readonly admitted: false;
       readonly now: number;

@@ -17,6 +17,8 @@ export interface LaneContext {
 }
 
 const STORE_RETRY_MIN_MS = 50;
+/** Most requests offered to the store in one call (all of one lane, tier and weight). */
+const MAX_BATCH = 64;
 const STORE_RETRY_MAX_MS = 2_000;
 
 /**
@@ -119,8 +121,28 @@ export class Lane {
     return next;
   }
 
+  /**
+   * The head job and the jobs right behind it that can share its store call: same queue, same effective
+   * tier (share) and same weight (a lane's jobs share their buckets). Settled jobs are skipped.
+   */
+  #batch(head: Job, tier: number): Job[] {
+    const q = this.#queues[TIER[head.plan.priority]]!;
+    const now = this.ctx.now();
+    const batch = [head];
+    for (let i = 1; batch.length < MAX_BATCH; i++) {
+      const next = q.at(i);
+      if (!next) break;
+      if (next.settled) continue;
+      if (next.plan.weight !== head.plan.weight || effectiveTier(next, now, this.ctx.agingMs) !== tier) break;
+      batch.push(next);
+    }
+    return batch;
+  }
+
+  /** Removes an admitted job: it is at the head of its queue once the settled ones before it are dropped. */
   #take(job: Job): void {
     const q = this.#queues[TIER[job.plan.priority]]!;
+    while (q.peek() !== undefined && q.peek() !== job && q.peek()!.settled) q.shift();
     if (q.peek() === job) q.shift();
     this.#depth[TIER[job.plan.priority]]!--;
   }
@@ -140,9 +162,10 @@ export class Lane {
             progressed = true;
             break;
           }
+          const batch = this.#batch(job, tier);
           let result;
           try {
-            result = await this.ctx.store.acquire({ charges: job.plan.charges, share: this.ctx.shares[TIER_NAMES[tier]!] });
+            result = await this.ctx.store.acquire({ charges: job.plan.charges, share: this.ctx.shares[TIER_NAMES[tier]!], count: batch.length });
           } catch (error) {
             const retryInMs = this.#storeRetryMs;
             this.#storeRetryMs = Math.min(STORE_RETRY_MAX_MS, this.#storeRetryMs * 2);
@@ -160,8 +183,12 @@ export class Lane {
           }
           const now = this.ctx.now();
           if (result.admitted) {
-            this.#take(job);
-            job.admit(now - job.enqueuedAt, result.now);
+            // the first `count` of the batch were charged; a job settled meanwhile only over-counts
+            for (const admitted of batch.slice(0, result.count)) {
+              if (admitted.settled) continue;
+              this.#take(admitted);
+              admitted.admit(now - admitted.enqueuedAt, result.now);
+            }
             progressed = true;
             break;
           }

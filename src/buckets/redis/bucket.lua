@@ -194,6 +194,14 @@ local function save(b, now)
   if b.len > 0 then redis.call('PEXPIRE', b.lkey, t) end
 end
 
+-- After an acquisition only the sum and the tokens changed: write just those.
+local function save_charged(b, now)
+  redis.call('HSET', b.hkey, 'used', b.used, 'tokens', tostring(b.tokens), 'tat', b.tat)
+  local t = ttl(b, now)
+  redis.call('PEXPIRE', b.hkey, t)
+  if b.len > 0 then redis.call('PEXPIRE', b.lkey, t) end
+end
+
 local function charge(b, weight, share, now)
   if weight <= 0 then return end
   local g = granule(b.cfg.window)

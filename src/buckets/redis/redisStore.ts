@@ -59,13 +59,13 @@ export class RedisStore implements Store {
 
   async acquire(request: AcquireRequest): Promise<AcquireResult> {
     const keys = request.charges.flatMap((c) => bucketKeys(this.#prefix, c.bucket));
-    const args = [this.#time(), request.share, request.charges.length, ...request.charges.flatMap((c) => bucketArgs(c.bucket, c.weight))];
+    const args = [this.#time(), request.share, request.charges.length, request.count ?? 1, ...request.charges.flatMap((c) => bucketArgs(c.bucket, c.weight))];
     const reply = await SCRIPTS.acquire.run(this.#client, keys, args);
     if (!Array.isArray(reply) || (reply[0] !== 1 && reply[0] !== 0)) {
       throw new StoreError(`Unexpected reply from the acquire script: ${JSON.stringify(reply)}`);
     }
     const now = Number(reply[1]);
-    if (reply[0] === 1) return { admitted: true, now };
+    if (reply[0] === 1) return { admitted: true, now, count: Number(reply[2]) };
     const bucket = request.charges[Number(reply[3]) - 1]?.bucket;
     const reason = String(reply[4]) as DenyReason;
     if (!bucket || !REASONS.has(reason)) throw new StoreError(`Unexpected reply from the acquire script: ${JSON.stringify(reply)}`);
