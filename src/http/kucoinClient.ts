@@ -7,6 +7,7 @@ import { parseHost } from '../kucoin/endpointTable.js';
 import type { HostName } from '../kucoin/endpointTypes.js';
 import { authHeaders, type Credentials } from '../kucoin/signing.js';
 import type { Scheduler } from '../scheduler.js';
+import { watchAbort } from '../queue/abortWatch.js';
 import { OriginPools } from './originPools.js';
 
 export const KUCOIN_BASE_URLS: Readonly<Record<HostName, string>> = {
@@ -210,18 +211,23 @@ export class KucoinClient {
   async #send(origin: string, method: string, urlPath: string, signedPath: string, body: string, signal: AbortSignal | undefined, admission: Admission): Promise<RawReply> {
     const headers: Record<string, string> = { 'content-type': 'application/json', ...this.#extraHeaders };
     if (this.#credentials) Object.assign(headers, authHeaders(this.#credentials, method, signedPath, body));
+    // one listener on the caller's signal however many requests share it (undici adds one per request)
+    const local = signal ? new AbortController() : undefined;
+    const unwatch = signal ? watchAbort(signal, () => local!.abort(signal.reason)) : undefined;
     try {
       const res = await this.#pools.get(origin).request({
         path: urlPath,
         method: method as Dispatcher.HttpMethod,
         headers,
         body: body === '' ? null : body,
-        signal,
+        ...(local ? { signal: local.signal } : {}),
       });
       const text = await res.body.text();
       return { status: res.statusCode, headers: res.headers, text, admission };
     } catch (error) {
       throw new TransportFailure(error, signal?.aborted === true);
+    } finally {
+      unwatch?.();
     }
   }
 

@@ -194,12 +194,15 @@ local function save(b, now)
   if b.len > 0 then redis.call('PEXPIRE', b.lkey, t) end
 end
 
--- After an acquisition only the sum and the tokens changed: write just those.
+-- After an acquisition only the sum and the tokens changed: write just those. When every charge merged
+-- into the newest log entry, the keys' expiry was set within the last granule: it still outlives the span.
 local function save_charged(b, now)
   redis.call('HSET', b.hkey, 'used', b.used, 'tokens', tostring(b.tokens), 'tat', b.tat)
-  local t = ttl(b, now)
-  redis.call('PEXPIRE', b.hkey, t)
-  if b.len > 0 then redis.call('PEXPIRE', b.lkey, t) end
+  if b.pushed then
+    local t = ttl(b, now)
+    redis.call('PEXPIRE', b.hkey, t)
+    redis.call('PEXPIRE', b.lkey, t)
+  end
 end
 
 local function charge(b, weight, share, now)
@@ -216,6 +219,7 @@ local function charge(b, weight, share, now)
   if not merged then
     redis.call('RPUSH', b.lkey, now .. ':' .. weight)
     b.len = b.len + 1
+    b.pushed = true
   end
   b.used = b.used + weight
   b.dirty = true
