@@ -38,7 +38,11 @@ export function toMarkdown(r: BenchResult): string {
   lines.push('', '**1. Overhead of one acquisition** (one process; median of 3 interleaved rounds)', '');
   lines.push('| | p50 ms (1 at a time) | p99 ms | acq/s | p50 ms (64 in flight) | p99 ms | acq/s |', '|---|---|---|---|---|---|---|');
   for (const o of r.overhead) lines.push(`| ${o.name} | ${ms(o.sequential.p50Ms)} | ${ms(o.sequential.p99Ms)} | ${k(o.sequential.perSecond)} | ${ms(o.concurrent64.p50Ms)} | ${ms(o.concurrent64.p99Ms)} | ${k(o.concurrent64.perSecond)} |`);
-  lines.push('', `**2. Quota fidelity** (Spot ${r.fidelityConfig.limit} weight / ${r.fidelityConfig.windowMs / 1000} s in the simulator, one UID, a low-priority flood plus orders, a poller and cancels; utilization = weight executed in the first 4 windows of time / their quota)`, '');
+  lines.push(
+    '',
+    `**2. Quota fidelity**: Spot ${r.fidelityConfig.limit} weight / ${r.fidelityConfig.windowMs / 1000} s in the gateway simulator (1-5 ms latency), one UID; per process a low-priority flood (4 loops), 2 order loops, a poller and ~5 cancels/s (critical). kucoin-scheduler: RedisStore, KucoinClient, transitMarginMs 50. Bottleneck: its Redis datastore with a reservoir of ${r.fidelityConfig.limit} refreshed every ${r.fidelityConfig.windowMs / 1000} s, as its README advises, priorities mapped to 0/3/5/9. No limiter: sends at once, 10 ms pause after a failure. Utilization = weight executed in the first 4 windows of time from the first arrival / their quota.`,
+    '',
+  );
   lines.push('| limiter | processes | utilization | 429000 | 1015 blocks | critical p50/p99 ms | high p50/p99 ms | low p50/p99 ms |', '|---|---|---|---|---|---|---|---|');
   for (const f of r.fidelity) {
     const w = (p: keyof FidelityRow['waits']) => `${ms(f.waits[p].p50)} / ${ms(f.waits[p].p99)}`;
