@@ -115,6 +115,15 @@ export class StoreError extends KucoinSchedulerError {
   }
 }
 
+/** The store is degraded (Redis unreachable) and this priority is set to fail closed (`failClosed`). */
+export class StoreUnavailableError extends KucoinSchedulerError {
+  readonly priority: string;
+  constructor(priority: string) {
+    super('KS_STORE_UNAVAILABLE', `Redis is unreachable and ${priority} requests fail closed (option \`failClosed\`); nothing was sent`);
+    this.priority = priority;
+  }
+}
+
 /** The rate-limit headers of a reply; -1 where missing. */
 export interface ReplyRateLimit {
   readonly limit: number;

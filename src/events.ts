@@ -25,6 +25,10 @@ export interface SchedulerEvents {
     reason: string;
     endpoint: string | undefined;
   };
+  /** Redis became unreachable: every process admits under its local share of each quota. */
+  degraded: { error: Error | undefined };
+  /** Redis answers again: what was admitted meanwhile was charged to it; shared admission resumes. */
+  recovered: Record<string, never>;
   /** The store failed; the lane retries after `retryInMs`. Queued requests keep their place and deadline. */
   storeError: { lane: string; error: Error; retryInMs: number };
 }

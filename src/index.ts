@@ -17,6 +17,8 @@ export type { ScheduleOptions } from './requestPlan.js';
 export type { SchedulerEvents, Listener } from './events.js';
 export { MemoryStore, type MemoryStoreOptions } from './buckets/memoryStore.js';
 export { RedisStore, type RedisStoreOptions } from './buckets/redis/redisStore.js';
+export { ResilientStore, type ResilientStoreOptions, type StoreHealth, type HealthListener } from './buckets/resilientStore.js';
+export { createRedisStore } from './buckets/createRedisStore.js';
 export type { RedisLike } from './buckets/redis/luaScript.js';
 export {
   PRIORITIES,
@@ -52,6 +54,7 @@ export {
   MaxWaitExceededError,
   SchedulerClosedError,
   StoreError,
+  StoreUnavailableError,
   KucoinApiError,
   KucoinRequestError,
   type ReplyRateLimit,

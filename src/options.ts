@@ -72,6 +72,11 @@ export interface SchedulerOptions {
   readonly maxWaitMs?: number;
   /** How the scheduler reacts to the gateway's signals (see FEEDBACK_RULES). */
   readonly feedback?: FeedbackOptions;
+  /**
+   * Priorities that fail closed (reject with StoreUnavailableError) instead of admitting under the local
+   * share while a ResilientStore is degraded. @default [] (every priority keeps working)
+   */
+  readonly failClosed?: readonly Priority[];
 }
 
 export interface FeedbackOptions {
@@ -125,6 +130,7 @@ export interface ResolvedOptions {
   readonly jitterMs: number;
   readonly maxWaitMs: number;
   readonly feedback: ResolvedFeedback;
+  readonly failClosed: ReadonlySet<Priority>;
 }
 
 function expect(ok: boolean, name: string, what: string, got: unknown): void {
@@ -207,7 +213,13 @@ export function resolveOptions(options: SchedulerOptions): ResolvedOptions {
     jitterMs: positive('jitterMs', options.jitterMs ?? 20, true),
     maxWaitMs: positive('maxWaitMs', options.maxWaitMs ?? 120_000, true),
     feedback: resolveFeedback(options.feedback ?? {}),
+    failClosed: resolveFailClosed(options.failClosed ?? []),
   };
+}
+
+function resolveFailClosed(list: readonly Priority[]): ReadonlySet<Priority> {
+  expect(Array.isArray(list) && list.every((p) => ['critical', 'high', 'normal', 'low'].includes(p)), 'failClosed', 'an array of priorities', list);
+  return new Set(list);
 }
 
 function resolveFeedback(f: FeedbackOptions): ResolvedFeedback {

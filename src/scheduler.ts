@@ -3,6 +3,7 @@ import { AbortError, InvalidArgumentError, KucoinSchedulerError, MaxWaitExceeded
 import type { Admission } from './admission.js';
 import { replyFromError, type GatewayReply } from './errorFeedback.js';
 import { TypedEmitter, type Listener, type SchedulerEvents } from './events.js';
+import type { ResilientStore } from './buckets/resilientStore.js';
 import { FeedbackController, type FeedbackOutcome } from './feedback/feedbackController.js';
 import { parsePoolName, POOL_NAMES, type PoolName } from './kucoin/pools.js';
 import { resolveOptions, type ResolvedOptions, type SchedulerOptions } from './options.js';
@@ -66,6 +67,19 @@ export class Scheduler {
     this.#options = resolveOptions(options);
     this.#planner = new RequestPlanner(this.#options);
     this.#feedback = new FeedbackController(this.#options.store, this.#planner, this.#options, this.#events);
+    const store = this.#options.store as Partial<ResilientStore>;
+    if (typeof store.onHealthChange === 'function') {
+      this.#unsubscribeHealth = store.onHealthChange((health, error) => {
+        if (health === 'degraded') this.#events.emit('degraded', { error });
+        else if (health === 'recovering') this.#events.emit('recovered', {});
+      });
+    }
+  }
+
+  #unsubscribeHealth: (() => void) | undefined;
+
+  #health(): string {
+    return (this.#options.store as Partial<ResilientStore>).health ?? 'healthy';
   }
 
   /** Sends of one request when the gateway refuses it with rate-limit signals (`feedback.maxAttempts`). */
@@ -112,6 +126,7 @@ export class Scheduler {
         maxQueued: this.#options.maxQueued,
         agingMs: this.#options.agingMs,
         jitterMs: this.#options.jitterMs,
+        failsClosed: (priority) => this.#options.failClosed.has(priority) && this.#health() === 'degraded',
         now: Date.now,
         random: Math.random,
       });
@@ -243,6 +258,7 @@ export class Scheduler {
   async close(): Promise<void> {
     if (this.#closed) return;
     this.#closed = true;
+    this.#unsubscribeHealth?.();
     for (const lane of this.#lanes.values()) for (const job of lane.drain()) job.fail(new SchedulerClosedError());
     this.#lanes.clear();
     if (this.#options.ownsStore) await this.#options.store.close();

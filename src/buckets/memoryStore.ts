@@ -72,6 +72,15 @@ export class MemoryStore implements Store {
     return { admitted: true, now, count: admitted };
   }
 
+  /** Charges `count` admissions without any check: they were admitted elsewhere (see ResilientStore). */
+  record(request: AcquireRequest, count = 1): void {
+    const now = this.#clock();
+    for (const c of request.charges) {
+      const data = this.#get(c.bucket, now);
+      for (let i = 0; i < count; i++) charge(data, c.bucket, c.weight, 1, now);
+    }
+  }
+
   async pause(bucket: BucketConfig, untilMs: number): Promise<void> {
     if (!Number.isFinite(untilMs)) throw new InvalidArgumentError(`Expected untilMs to be a finite epoch time, got ${untilMs}`);
     const now = this.#clock();

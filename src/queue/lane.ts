@@ -1,5 +1,5 @@
 import type { Priority, Store } from '../buckets/types.js';
-import { MaxWaitExceededError, QueueFullError } from '../errors.js';
+import { MaxWaitExceededError, QueueFullError, StoreUnavailableError } from '../errors.js';
 import type { SchedulerEvents, TypedEmitter } from '../events.js';
 import { Fifo } from './fifo.js';
 import { effectiveTier, TIER, TIER_NAMES, type Job } from './job.js';
@@ -11,6 +11,8 @@ export interface LaneContext {
   readonly maxQueued: number;
   readonly agingMs: number;
   readonly jitterMs: number;
+  /** True when this priority must fail closed now (degraded store, `failClosed`). */
+  readonly failsClosed: (priority: Priority) => boolean;
   /** Local clock (ms) for aging and deadlines. */
   readonly now: () => number;
   readonly random: () => number;
@@ -159,6 +161,12 @@ export class Lane {
         let progressed = false;
         for (const { job, tier } of candidates) {
           if (job.settled) {
+            progressed = true;
+            break;
+          }
+          if (this.ctx.failsClosed(job.plan.priority)) {
+            this.#take(job);
+            job.fail(new StoreUnavailableError(job.plan.priority));
             progressed = true;
             break;
           }

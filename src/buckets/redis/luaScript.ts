@@ -24,7 +24,8 @@ export class LuaScript {
     this.sha = createHash('sha1').update(this.source).digest('hex');
   }
 
-  async run(client: RedisLike, keys: readonly string[], args: readonly (string | number)[]): Promise<unknown> {
+  async run(client: RedisLike, keys: readonly string[], args: readonly (string | number)[], timeoutMs?: number): Promise<unknown> {
+    if (timeoutMs !== undefined) return withTimeout(this.run(client, keys, args), timeoutMs, this.name);
     try {
       return await client.evalsha(this.sha, keys.length, ...keys, ...args);
     } catch (err) {
@@ -50,4 +51,14 @@ function toStoreError(script: string, err: unknown): StoreError {
     code ? `Redis script ${script} refused its arguments (${code})` : `Redis script ${script} failed: ${message}`,
     err,
   );
+}
+
+/** Rejects with a StoreError when Redis has not answered in `ms` (a slow or partitioned server). */
+async function withTimeout<T>(p: Promise<T>, ms: number, script: string): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  try {
+    return await Promise.race([p, new Promise<never>((_, reject) => (timer = setTimeout(() => reject(new StoreError(`Redis did not answer script ${script} within ${ms} ms`)), ms)))]);
+  } finally {
+    clearTimeout(timer);
+  }
 }

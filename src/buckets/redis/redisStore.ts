@@ -1,7 +1,7 @@
 import { InvalidArgumentError, StoreError } from '../../errors.js';
 import type { AcquireRequest, AcquireResult, BucketConfig, BucketState, DenyReason, Observation, Penalty, PenaltyResult, Store } from '../types.js';
 import { validateFactor } from '../validate.js';
-import { bucketArgs, bucketKeys } from './keys.js';
+import { bucketArgs, bucketKeys, heartbeatKey } from './keys.js';
 import { LuaScript, type RedisLike } from './luaScript.js';
 
 export interface RedisStoreOptions {
@@ -18,6 +18,12 @@ export interface RedisStoreOptions {
    * @default undefined (Redis TIME)
    */
   readonly clock?: () => number;
+  /**
+   * A script Redis has not answered in this long fails with StoreError, so a slow or partitioned Redis is
+   * noticed (and a ResilientStore degrades) instead of hanging every request.
+   * @default 1000
+   */
+  readonly commandTimeoutMs?: number;
 }
 
 const SCRIPTS = {
@@ -27,6 +33,8 @@ const SCRIPTS = {
   inspect: new LuaScript('inspect'),
   observe: new LuaScript('observe'),
   penalize: new LuaScript('penalize'),
+  heartbeat: new LuaScript('heartbeat'),
+  absorb: new LuaScript('absorb'),
 };
 
 const REASONS = new Set<DenyReason>(['paused', 'window', 'pacing']);
@@ -39,6 +47,7 @@ export class RedisStore implements Store {
   readonly #client: RedisLike;
   readonly #prefix: string;
   readonly #clock: (() => number) | undefined;
+  readonly #timeoutMs: number;
 
   constructor(options: RedisStoreOptions) {
     if (!options?.client || typeof options.client.evalsha !== 'function') {
@@ -51,6 +60,14 @@ export class RedisStore implements Store {
     this.#client = options.client;
     this.#prefix = prefix;
     this.#clock = options.clock;
+    this.#timeoutMs = options.commandTimeoutMs ?? 1000;
+    if (!Number.isFinite(this.#timeoutMs) || this.#timeoutMs <= 0) {
+      throw new InvalidArgumentError(`Expected commandTimeoutMs to be a number > 0, got ${String(options.commandTimeoutMs)}`);
+    }
+  }
+
+  #run(script: LuaScript, keys: readonly string[], args: readonly (string | number)[]): Promise<unknown> {
+    return script.run(this.#client, keys, args, this.#timeoutMs);
   }
 
   #time(): string {
@@ -60,7 +77,7 @@ export class RedisStore implements Store {
   async acquire(request: AcquireRequest): Promise<AcquireResult> {
     const keys = request.charges.flatMap((c) => bucketKeys(this.#prefix, c.bucket));
     const args = [this.#time(), request.share, request.charges.length, request.count ?? 1, ...request.charges.flatMap((c) => bucketArgs(c.bucket, c.weight))];
-    const reply = await SCRIPTS.acquire.run(this.#client, keys, args);
+    const reply = await this.#run(SCRIPTS.acquire, keys, args);
     if (!Array.isArray(reply) || (reply[0] !== 1 && reply[0] !== 0)) {
       throw new StoreError(`Unexpected reply from the acquire script: ${JSON.stringify(reply)}`);
     }
@@ -74,17 +91,17 @@ export class RedisStore implements Store {
 
   async pause(bucket: BucketConfig, untilMs: number): Promise<void> {
     if (!Number.isFinite(untilMs)) throw new InvalidArgumentError(`Expected untilMs to be a finite epoch time, got ${untilMs}`);
-    await SCRIPTS.pause.run(this.#client, bucketKeys(this.#prefix, bucket), [this.#time(), ...bucketArgs(bucket, 0), Math.ceil(untilMs)]);
+    await this.#run(SCRIPTS.pause, bucketKeys(this.#prefix, bucket), [this.#time(), ...bucketArgs(bucket, 0), Math.ceil(untilMs)]);
   }
 
   async setFactor(bucket: BucketConfig, factor: number): Promise<void> {
     validateFactor(factor);
-    await SCRIPTS.setFactor.run(this.#client, bucketKeys(this.#prefix, bucket), [this.#time(), ...bucketArgs(bucket, 0), factor]);
+    await this.#run(SCRIPTS.setFactor, bucketKeys(this.#prefix, bucket), [this.#time(), ...bucketArgs(bucket, 0), factor]);
   }
 
   async observe(bucket: BucketConfig, o: Observation): Promise<void> {
     const args = [this.#time(), ...bucketArgs(bucket, 0), o.sentAt, o.limit, o.remaining, o.resetMs, o.recoverStep ?? 0.1];
-    await SCRIPTS.observe.run(this.#client, bucketKeys(this.#prefix, bucket), args);
+    await this.#run(SCRIPTS.observe, bucketKeys(this.#prefix, bucket), args);
   }
 
   async penalize(bucket: BucketConfig, p: Penalty): Promise<PenaltyResult> {
@@ -102,7 +119,7 @@ export class RedisStore implements Store {
       bo?.random ?? 0,
       bo?.resetAfterMs ?? 0,
     ];
-    const reply = (await SCRIPTS.penalize.run(this.#client, bucketKeys(this.#prefix, bucket), args)) as unknown[];
+    const reply = (await this.#run(SCRIPTS.penalize, bucketKeys(this.#prefix, bucket), args)) as unknown[];
     return { pausedUntil: Number(reply[0]), factor: Number(reply[1]), tightened: reply[2] === 1, now: Number(reply[3]) };
   }
 
@@ -114,7 +131,7 @@ export class RedisStore implements Store {
     for (const group of byGroup.values()) {
       const keys = group.flatMap((b) => bucketKeys(this.#prefix, b));
       const args = [this.#time(), group.length, ...group.flatMap((b) => bucketArgs(b, 0))];
-      const reply = (await SCRIPTS.inspect.run(this.#client, keys, args)) as unknown[];
+      const reply = (await this.#run(SCRIPTS.inspect, keys, args)) as unknown[];
       const now = Number(reply[reply.length - 1]);
       group.forEach((b, i) => {
         const [used, effectiveLimit, factor, tokens, pausedUntil, limit, hidden, wlo, whi] = (reply[i] as string[]).map(Number);
@@ -134,6 +151,16 @@ export class RedisStore implements Store {
       });
     }
     return buckets.map((b) => states.get(b)!);
+  }
+
+  /** Marks this process alive in `group` for `ttlMs`; returns how many processes are alive there. */
+  async heartbeat(group: string, processId: string, ttlMs: number): Promise<number> {
+    return Number(await this.#run(SCRIPTS.heartbeat, [heartbeatKey(this.#prefix, group)], [this.#time(), processId, Math.ceil(ttlMs)]));
+  }
+
+  /** Charges weight already sent while Redis was unreachable (see absorb.lua). */
+  async absorb(bucket: BucketConfig, weight: number): Promise<void> {
+    await this.#run(SCRIPTS.absorb, bucketKeys(this.#prefix, bucket), [this.#time(), ...bucketArgs(bucket, weight)]);
   }
 
   /** The caller owns the Redis client: closing the store leaves it open. */

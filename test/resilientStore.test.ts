@@ -1,0 +1,81 @@
+import { Redis } from 'ioredis';
+import { afterEach, expect, it } from 'vitest';
+import { createRedisStore, RedisStore, type BucketConfig, type StoreHealth } from '../src/index.js';
+import { spawnRedisServer, type LocalRedis } from './helpers/redisServer.js';
+
+let server: LocalRedis | undefined;
+const clients: Redis[] = [];
+afterEach(async () => {
+  for (const c of clients) c.disconnect();
+  clients.length = 0;
+  await server?.stop();
+});
+
+const connect = async (url: string) => {
+  const c = new Redis(url, { enableOfflineQueue: false, maxRetriesPerRequest: 0, retryStrategy: () => 50 });
+  c.on('error', () => undefined); // refused while the server is down: expected here
+  clients.push(c);
+  await new Promise((r) => c.once('ready', r));
+  return c;
+};
+const until = async (what: () => boolean, ms = 5000) => {
+  const deadline = Date.now() + ms;
+  while (!what()) {
+    if (Date.now() > deadline) throw new Error('timed out waiting');
+    await new Promise((r) => setTimeout(r, 20));
+  }
+};
+
+it('keeps admitting under the local share while Redis is down, charges it back, and holds both checks for a span', async () => {
+  server = await spawnRedisServer();
+  const port = server.port;
+  const b: BucketConfig = { group: 'acct', id: 'uid:acct:Spot', limit: 100, windowMs: 600, marginMs: 0, burst: 0, refillPerMs: 0 };
+  const req = (weight: number) => ({ charges: [{ bucket: b, weight }], share: 1 });
+  const a = createRedisStore({ client: await connect(server.url), prefix: 'p', heartbeatMs: 50, commandTimeoutMs: 200 });
+  const other = createRedisStore({ client: await connect(server.url), prefix: 'p', heartbeatMs: 50, commandTimeoutMs: 200 });
+  const health: StoreHealth[] = [];
+  a.onHealthChange((h) => health.push(h));
+  expect((await a.acquire(req(10))).admitted).toBe(true);
+  await other.acquire(req(1));
+  await until(() => a.liveProcesses('acct') === 2);
+
+  await server.stop(); // Redis gone: no persistence, so it comes back empty
+  const during = await a.acquire({ ...req(1), count: 100 });
+  expect(health).toEqual(['degraded']);
+  // the local share is 100 / 2 live processes = 50, and this process's own 10 are already in it
+  expect(during).toMatchObject({ admitted: true, count: 40 });
+  expect((await a.acquire(req(1))).admitted).toBe(false);
+
+  server = await spawnRedisServer([], port);
+  await until(() => a.health === 'recovering');
+  expect(health).toEqual(['degraded', 'recovering']);
+  const raw = new RedisStore({ client: await connect(server.url), prefix: 'p' });
+  expect((await raw.inspect([b]))[0]!.used).toBe(40); // what was sent while Redis was down
+  // Redis has room (60) but the local share still says no: both must admit until a span has passed
+  expect((await a.acquire(req(1))).admitted).toBe(false);
+  await new Promise((r) => setTimeout(r, 650));
+  expect((await a.acquire(req(5))).admitted).toBe(true);
+  expect(a.health).toBe('healthy');
+  await a.close();
+  await other.close();
+}, 30_000);
+
+it('fails closed for the priorities asked to, and emits degraded and recovered events', async () => {
+  const { createScheduler } = await import('../src/index.js');
+  server = await spawnRedisServer();
+  const port = server.port;
+  const store = createRedisStore({ client: await connect(server.url), prefix: 'q', heartbeatMs: 50, commandTimeoutMs: 200, fallbackProcesses: 2 });
+  const s = createScheduler({ uid: 'u', store, cloudflare: false, failClosed: ['low'], pools: { spot: { limit: 100, windowMs: 1000, burst: 0 } } });
+  const events: string[] = [];
+  s.on('degraded', () => events.push('degraded'));
+  s.on('recovered', () => events.push('recovered'));
+  await s.schedule({ pool: 'spot', priority: 'low' }, () => 1);
+  await server.stop();
+  expect(await s.schedule({ pool: 'spot', priority: 'critical' }, () => 'still works')).toBe('still works');
+  await expect(s.schedule({ pool: 'spot', priority: 'low' }, () => 1)).rejects.toMatchObject({ code: 'KS_STORE_UNAVAILABLE' });
+  server = await spawnRedisServer([], port);
+  await until(() => events.includes('recovered'));
+  expect(events).toEqual(['degraded', 'recovered']);
+  expect(await s.schedule({ pool: 'spot', priority: 'low' }, () => 'back')).toBe('back');
+  await s.close();
+}, 30_000);
