@@ -79,3 +79,41 @@ it('fails closed for the priorities asked to, and emits degraded and recovered e
   expect(await s.schedule({ pool: 'spot', priority: 'low' }, () => 'back')).toBe('back');
   await s.close();
 }, 30_000);
+
+it('a slow Redis (latency injected) degrades on the command timeout and recovers when it answers again', async () => {
+  server = await spawnRedisServer(['--enable-debug-command', 'yes']);
+  const store = createRedisStore({ client: await connect(server.url), prefix: 's', heartbeatMs: 50, commandTimeoutMs: 150, fallbackProcesses: 1 });
+  const b: BucketConfig = { group: 'g', id: 'uid:g:Spot', limit: 100, windowMs: 1000, marginMs: 0, burst: 0, refillPerMs: 0 };
+  const health: StoreHealth[] = [];
+  store.onHealthChange((h) => health.push(h));
+  expect((await store.acquire({ charges: [{ bucket: b, weight: 1 }], share: 1 })).admitted).toBe(true);
+  const admin = await connect(server.url);
+  const sleeping = admin.call('DEBUG', 'SLEEP', '0.6'); // the server stops answering for 600 ms
+  await new Promise((r) => setTimeout(r, 20));
+  const started = Date.now();
+  expect((await store.acquire({ charges: [{ bucket: b, weight: 1 }], share: 1 })).admitted).toBe(true); // locally
+  expect(Date.now() - started).toBeLessThan(400); // the timeout, not the 600 ms stall
+  expect(store.health).toBe('degraded');
+  await sleeping;
+  await until(() => store.health !== 'degraded');
+  expect(health.slice(0, 2)).toEqual(['degraded', 'recovering']);
+  await store.close();
+}, 30_000);
+
+it('passes Redis AUTH through the caller\'s client, and keeps deployments apart by prefix', async () => {
+  server = await spawnRedisServer(['--requirepass', 's3cret-pass']);
+  const { Redis: R } = await import('ioredis');
+  const c = new R(server.url, { password: 's3cret-pass' });
+  clients.push(c);
+  const b: BucketConfig = { group: 'g', id: 'uid:g:Spot', limit: 1, windowMs: 1000, marginMs: 0, burst: 0, refillPerMs: 0 };
+  const one = new RedisStore({ client: c, prefix: 'tenant-a' });
+  const two = new RedisStore({ client: c, prefix: 'tenant-b' });
+  expect((await one.acquire({ charges: [{ bucket: b, weight: 1 }], share: 1 })).admitted).toBe(true);
+  expect((await two.acquire({ charges: [{ bucket: b, weight: 1 }], share: 1 })).admitted).toBe(true);
+  expect((await one.acquire({ charges: [{ bucket: b, weight: 1 }], share: 1 })).admitted).toBe(false);
+  const noAuth = new R(server.url, { maxRetriesPerRequest: 0 });
+  clients.push(noAuth);
+  const err = await new RedisStore({ client: noAuth, prefix: 'x' }).acquire({ charges: [{ bucket: b, weight: 1 }], share: 1 }).catch((e) => e);
+  expect(err).toMatchObject({ code: 'KS_STORE' });
+  expect(String(err.message)).not.toContain('s3cret-pass');
+}, 30_000);

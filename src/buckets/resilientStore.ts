@@ -35,8 +35,9 @@ interface Absorbed {
  * over-count), and for one span both Redis and the local share must admit, so processes reconnecting at
  * different moments cannot burst over the quota together.
  *
- * Known limit: a server window straddling the failure can exceed the quota if, just before it, the processes'
- * use of the window was uneven (each process only knows its own); at most by the others' unseen part.
+ * A window straddling the failure: each process counts at least its fair part of what Redis last said the
+ * whole fleet had used (and its own admissions), so together they stay within what was left, up to what
+ * others admitted in the few milliseconds after this process's last Redis reply.
  */
 export class ResilientStore implements Store {
   readonly #primary: RedisStore;
@@ -51,6 +52,10 @@ export class ResilientStore implements Store {
   readonly #listeners = new Set<HealthListener>();
   readonly #scaled = new Map<string, BucketConfig>();
   #absorbed: Absorbed[] = [];
+  /** What Redis counted in each bucket at this process's last acquisition: the fleet's use, not only ours. */
+  readonly #lastCounted = new Map<string, { bucket: BucketConfig; counted: number }>();
+  /** Buckets whose local share was brought up to the fleet's known use since the failure. */
+  readonly #seeded = new Set<string>();
   #health: StoreHealth = 'healthy';
   #recoveringUntil = 0;
   #maxSpan = 0;
@@ -161,11 +166,37 @@ export class ResilientStore implements Store {
       return this.#acquireLocally(local);
     }
     // keep this process's own admissions in the local share, so a failure finds them counted
-    if (result.admitted && this.#health === 'healthy') this.#local.record(local, result.count);
+    if (result.admitted && this.#health === 'healthy') {
+      this.#local.record(local, result.count);
+      result.counted?.forEach((counted, i) => {
+        const bucket = request.charges[i]!.bucket;
+        if (request.charges[i]!.weight > 0) this.#lastCounted.set(`${bucket.group}\u0000${bucket.id}`, { bucket, counted });
+      });
+    }
     return result;
   }
 
+  /**
+   * On the first local acquisition of a bucket after a failure: count at least this process's fair part of
+   * what the whole fleet had used (Redis's last word / live processes), not only its own admissions, so the
+   * shares of all processes together stay within what was left of the window.
+   */
+  async #seed(local: AcquireRequest): Promise<void> {
+    for (const c of local.charges) {
+      const key = `${c.bucket.group}\u0000${c.bucket.id}`;
+      if (c.weight === 0 || this.#seeded.has(key)) continue;
+      this.#seeded.add(key);
+      const last = this.#lastCounted.get(key);
+      if (!last) continue;
+      const n = this.liveProcesses(c.bucket.group) ?? this.#fallbackProcesses;
+      const [state] = await this.#local.inspect([c.bucket]);
+      const missing = Math.ceil(last.counted / n - state!.used);
+      if (missing > 0) this.#local.record({ charges: [{ bucket: c.bucket, weight: missing }], share: 1 });
+    }
+  }
+
   async #acquireLocally(local: AcquireRequest): Promise<AcquireResult> {
+    await this.#seed(local);
     const result = await this.#local.acquire(local);
     if (result.admitted) {
       for (const c of local.charges) if (c.weight > 0) this.#absorbed.push({ bucket: c.bucket, weight: c.weight * result.count, at: result.now });
@@ -203,6 +234,7 @@ export class ResilientStore implements Store {
     // the local shares were scaled; Redis gets the full configs with the weight that was sent
     for (const { bucket, weight } of byBucket.values()) await this.#primary.absorb({ ...bucket, limit: bucket.limit, burst: 0, refillPerMs: 0 }, weight);
     this.#absorbed = [];
+    this.#seeded.clear();
     this.#recoveringUntil = now + this.#maxSpan;
     this.#setHealth('recovering');
   }

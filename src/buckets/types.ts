@@ -93,6 +93,8 @@ export type AcquireResult =
       readonly now: number;
       /** How many of the `count` requests were admitted (the first ones); at least 1. */
       readonly count: number;
+      /** Per charge, the weight the store counts in that bucket now (used + hidden), when it reports it. */
+      readonly counted?: readonly number[];
     }
   | {
       readonly admitted: false;

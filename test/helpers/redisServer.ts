@@ -1,9 +1,8 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
-import { createServer } from 'node:net';
+import { connect, createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Redis } from 'ioredis';
 
 /** A free TCP port on 127.0.0.1 (the OS picks it). */
 export async function freePort(): Promise<number> {
@@ -36,19 +35,22 @@ export async function spawnRedisServer(extraArgs: string[] = [], port?: number):
   const spawnError = new Promise<never>((_, reject) => child.once('error', reject));
   const url = `redis://127.0.0.1:${p}`;
   const deadline = Date.now() + 10_000;
+  // up when it accepts TCP connections (a PING would need the password of a --requirepass server)
   for (;;) {
-    const client = new Redis(url, { lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => null });
-    client.on('error', () => {}); // refused until the server listens: expected while it starts
-    try {
-      await Promise.race([client.connect().then(() => client.ping()), spawnError]);
-      client.disconnect();
-      break;
-    } catch (err) {
-      client.disconnect();
-      if ((err as NodeJS.ErrnoException).code === 'ENOENT') throw new Error('redis-server is not installed (apt-get install redis-server)');
-      if (Date.now() > deadline) throw new Error(`redis-server on port ${p} did not start: ${(err as Error).message}`);
-      await new Promise((r) => setTimeout(r, 50));
-    }
+    const up = await Promise.race([
+      spawnError,
+      new Promise<boolean>((resolve) => {
+        const sock = connect(p, '127.0.0.1');
+        sock.once('connect', () => (sock.destroy(), resolve(true)));
+        sock.once('error', () => resolve(false));
+      }),
+    ]).catch((err: NodeJS.ErrnoException) => {
+      if (err.code === 'ENOENT') throw new Error('redis-server is not installed (apt-get install redis-server)');
+      throw err;
+    });
+    if (up) break;
+    if (Date.now() > deadline) throw new Error(`redis-server on port ${p} did not start`);
+    await new Promise((r) => setTimeout(r, 50));
   }
   return {
     port: p,

@@ -3,8 +3,8 @@
 -- KEYS: per bucket, its hash then its log (2 keys a bucket).
 -- ARGV[1] time override ('' = Redis TIME), ARGV[2] share (0..1], ARGV[3] bucket count, ARGV[4] count,
 -- then per bucket 6 values: weight, limit, windowMs, marginMs, burst, refillPerMs.
--- Returns {1, now, admitted} when at least one was admitted, {0, now, waitMs, bucketIndex (1-based), reason}
--- when none was.
+-- Returns {1, now, admitted, counted per bucket (used + hidden, strings)} when at least one was admitted,
+-- {0, now, waitMs, bucketIndex (1-based), reason} when none was.
 local now = now_ms(ARGV[1])
 local share = tonumber(ARGV[2])
 local n = tonumber(ARGV[3])
@@ -49,7 +49,10 @@ while admitted < count do
   end
   admitted = admitted + 1
 end
+local reply = {1, now, admitted}
 for i = 1, n do
-  if buckets[i].dirty then save_charged(buckets[i], now) end
+  local b = buckets[i]
+  if b.dirty then save_charged(b, now) end
+  if b.guard then reply[#reply + 1] = '0' else reply[#reply + 1] = tostring(b.used + b.hid) end
 end
-return {1, now, admitted}
+return reply

@@ -82,7 +82,7 @@ export class RedisStore implements Store {
       throw new StoreError(`Unexpected reply from the acquire script: ${JSON.stringify(reply)}`);
     }
     const now = Number(reply[1]);
-    if (reply[0] === 1) return { admitted: true, now, count: Number(reply[2]) };
+    if (reply[0] === 1) return { admitted: true, now, count: Number(reply[2]), counted: reply.slice(3).map(Number) };
     const bucket = request.charges[Number(reply[3]) - 1]?.bucket;
     const reason = String(reply[4]) as DenyReason;
     if (!bucket || !REASONS.has(reason)) throw new StoreError(`Unexpected reply from the acquire script: ${JSON.stringify(reply)}`);
