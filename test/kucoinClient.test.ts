@@ -101,6 +101,50 @@ describe('KucoinClient', () => {
     expect(sim.stats().outcomes.ok).toBe(30);
   });
 
+  it('no secret in any event or snapshot, under signals too', async () => {
+    const { client, scheduler, sim } = await setup({ endpointLimits: { 'spot POST /api/v1/hf/orders': { limit: 1, windowMs: 60_000 } } }, { feedback: { endpointPauseMs: 50, maxAttempts: 2 } });
+    const seen: unknown[] = [];
+    for (const name of ['admitted', 'waited', 'rejected', 'feedback', 'unknownEndpoint', 'storeError'] as const) scheduler.on(name, (e) => seen.push(e));
+    await client.request({ method: 'POST', path: '/api/v1/hf/orders', body: { clientOid: 's1' } });
+    await client.request({ method: 'POST', path: '/api/v1/hf/orders', body: { clientOid: 's2' } }).catch(() => undefined);
+    seen.push(await scheduler.snapshot(), sim.stats().outcomes);
+    const dump = JSON.stringify(seen);
+    expect(dump).toContain('200002'); // the events really were recorded
+    for (const secret of [CREDS.secret, CREDS.passphrase]) expect(dump).not.toContain(secret);
+  });
+
+  it('malformed gateway replies give typed errors, never a crash or a hang', async () => {
+    const { createServer } = await import('node:http');
+    const replies: [number, Record<string, string>, string][] = [
+      [502, { 'content-type': 'text/html' }, '<html><body>Bad gateway</body></html>'],
+      [200, { 'content-type': 'application/json' }, '{"code":"200000","data":{"orde'],
+      [200, { 'gw-ratelimit-limit': 'lots', 'gw-ratelimit-remaining': '-5', 'gw-ratelimit-reset': '1e309' }, '{"code":"200000","data":null}'],
+      [200, { 'gw-ratelimit-limit': '99999999999999', 'gw-ratelimit-reset': '-1' }, ''],
+      [429, {}, 'not json'],
+      [200, {}, 'null'],
+    ];
+    let i = 0;
+    const srv = createServer((req, res) => {
+      req.resume();
+      const [status, headers, body] = replies[i++ % replies.length]!;
+      res.writeHead(status, headers).end(body);
+    });
+    await new Promise<void>((r) => srv.listen(0, '127.0.0.1', r));
+    const url = `http://127.0.0.1:${(srv.address() as { port: number }).port}`;
+    const scheduler = createScheduler({ uid: 'u1', jitterMs: 0, feedback: { maxAttempts: 1 } });
+    const c = new KucoinClient({ scheduler, credentials: CREDS, baseUrls: { spot: url }, transportRetries: 0 });
+    const outcomes: string[] = [];
+    for (let k = 0; k < replies.length; k++) {
+      const r = await c.request({ method: 'POST', path: '/api/v1/hf/orders', body: {} }).then((x) => `ok ${String(x.data)}`, (e) => e.code);
+      outcomes.push(r);
+    }
+    expect(outcomes).toEqual(['KS_REQUEST_FAILED', 'KS_KUCOIN_API', 'ok null', 'KS_KUCOIN_API', 'KS_KUCOIN_API', 'KS_KUCOIN_API']);
+    const spot = (await scheduler.snapshot()).buckets.find((b) => b.id === 'uid:u1:Spot')!;
+    expect(spot.limit).toBe(4000); // garbage headers taught nothing
+    await c.close();
+    srv.close();
+  });
+
   it('validates its input at once', async () => {
     const scheduler = createScheduler({ uid: 'u1' });
     expect(() => new KucoinClient({} as never)).toThrow(/scheduler/);

@@ -46,6 +46,21 @@ describe('RedisStore specifics', () => {
     client.disconnect();
   });
 
+  it('bounds a bucket\'s keys: one log entry per granule however many admissions', async () => {
+    const client = new Redis(local.url);
+    let t = 1_700_000_000_000;
+    const store = new RedisStore({ client, prefix: 'p5', clock: () => t });
+    const big: BucketConfig = { group: 'acct', id: 'uid:acct:Spot', limit: 1e9, windowMs: 30_000, marginMs: 250, burst: 0, refillPerMs: 0 };
+    for (let i = 0; i < 3000; i++) {
+      await store.acquire({ charges: [{ bucket: big, weight: 1 }], share: 1, count: 4 });
+      t += 5; // 12000 admissions over 15 s
+    }
+    const entries = await client.llen('p5:{acct}:uid:acct:Spot:log');
+    expect(entries).toBeLessThanOrEqual(Math.ceil(15_000 / 25) + 1); // granule 25 ms for a 30 s window
+    expect((await store.inspect([big]))[0]!.used).toBe(12_000);
+    client.disconnect();
+  });
+
   it('uses Redis TIME by default, so processes with skewed clocks agree', async () => {
     const client = new Redis(local.url);
     const store = new RedisStore({ client, prefix: 'p3' });
