@@ -254,13 +254,23 @@ export class Scheduler {
     return { buckets, queued, running: this.#running };
   }
 
-  /** Rejects every waiting request with SchedulerClosedError and refuses new ones. Running requests finish. */
-  async close(): Promise<void> {
+  /**
+   * Refuses new requests at once. With `drainMs`, waiting requests keep being admitted for up to that long;
+   * whatever still waits then rejects with SchedulerClosedError (nothing is left hanging). Resolves when
+   * the requests already running have settled too.
+   * @param options.drainMs @default 0 (reject every waiting request now)
+   */
+  async close(options: { readonly drainMs?: number } = {}): Promise<void> {
     if (this.#closed) return;
     this.#closed = true;
+    const drainMs = options.drainMs ?? 0;
+    if (!(drainMs >= 0)) throw new InvalidArgumentError(`Expected drainMs to be a number >= 0, got ${String(options.drainMs)}`);
+    const deadline = Date.now() + drainMs;
+    while (Date.now() < deadline && [...this.#lanes.values()].some((l) => l.size > 0)) await sleep(Math.min(20, Math.max(1, deadline - Date.now())));
     this.#unsubscribeHealth?.();
     for (const lane of this.#lanes.values()) for (const job of lane.drain()) job.fail(new SchedulerClosedError());
     this.#lanes.clear();
+    while (this.#running > 0) await sleep(5);
     if (this.#options.ownsStore) await this.#options.store.close();
   }
 

@@ -270,6 +270,23 @@ describe('Scheduler', () => {
     await expect(scheduler.schedule({ pool: 'spot' }, () => 1)).rejects.toBeInstanceOf(SchedulerClosedError);
   });
 
+  it('close({ drainMs }) admits what fits in the drain time, rejects the rest, and waits for running work', async () => {
+    const { scheduler } = make();
+    for (let i = 0; i < 10; i++) track(scheduler, 'critical');
+    await vi.advanceTimersByTimeAsync(0);
+    let finished = false;
+    const slow = scheduler.schedule({ pool: 'spot', priority: 'critical' }, () => new Promise<void>((r) => setTimeout(() => ((finished = true), r()), 1500)));
+    const late = scheduler.schedule({ pool: 'spot', weight: 10, priority: 'critical' }, () => 1).catch((e) => e);
+    const closing = scheduler.close({ drainMs: 1200 });
+    await expect(scheduler.schedule({ pool: 'spot' }, () => 1)).rejects.toBeInstanceOf(SchedulerClosedError);
+    await vi.advanceTimersByTimeAsync(1200);
+    expect(await late).toBeInstanceOf(SchedulerClosedError); // 10 more did not fit by then
+    await vi.advanceTimersByTimeAsync(2000);
+    await closing;
+    await slow;
+    expect(finished).toBe(true);
+  });
+
   it('pauses and tightens a bucket through the scheduler', async () => {
     const { scheduler } = make();
     await scheduler.pause('spot', T0 + 500);
