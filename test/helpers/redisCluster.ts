@@ -27,21 +27,30 @@ async function clusterPort(): Promise<number> {
   }
 }
 
-/** Starts `masters` redis-server processes in cluster mode and joins them (no replicas). */
-export async function startRedisCluster(masters = 3): Promise<LocalCluster> {
+/** Starts `masters` redis-server processes in cluster mode, with `replicas` replicas each, and joins them. */
+export async function startRedisCluster(masters = 3, replicas = 0): Promise<LocalCluster> {
   const nodes: LocalRedis[] = [];
   try {
-    for (let i = 0; i < masters; i++) {
+    for (let i = 0; i < masters * (1 + replicas); i++) {
       const port = await clusterPort();
-      nodes.push(await spawnRedisServer(['--cluster-enabled', 'yes', '--cluster-config-file', `nodes-${port}.conf`, '--cluster-node-timeout', '2000'], port));
+      nodes.push(
+        await spawnRedisServer(['--cluster-enabled', 'yes', '--cluster-config-file', `nodes-${port}.conf`, '--cluster-node-timeout', '2000', '--cluster-replica-validity-factor', '0'], port),
+      );
     }
-    await run('redis-cli', ['--cluster', 'create', ...nodes.map((n) => `127.0.0.1:${n.port}`), '--cluster-replicas', '0', '--cluster-yes']);
+    await run('redis-cli', ['--cluster', 'create', ...nodes.map((n) => `127.0.0.1:${n.port}`), '--cluster-replicas', String(replicas), '--cluster-yes']);
     const deadline = Date.now() + 20_000;
     for (const n of nodes) {
       const c = new Redis(n.url);
       try {
         while (!(await c.cluster('INFO')).includes('cluster_state:ok')) {
           if (Date.now() > deadline) throw new Error('the cluster did not reach cluster_state:ok');
+          await new Promise((r) => setTimeout(r, 100));
+        }
+        // a replica that has not synced once cannot take over: wait for every link
+        for (;;) {
+          const info = await c.info('replication');
+          if (!info.includes('role:slave') || info.includes('master_link_status:up')) break;
+          if (Date.now() > deadline) throw new Error('a replica did not sync with its master');
           await new Promise((r) => setTimeout(r, 100));
         }
       } finally {
