@@ -117,3 +117,19 @@ it('passes Redis AUTH through the caller\'s client, and keeps deployments apart 
   expect(err).toMatchObject({ code: 'KS_STORE' });
   expect(String(err.message)).not.toContain('s3cret-pass');
 }, 30_000);
+
+it('Redis unreachable at start: admits under the fallback share, then joins Redis when it appears', async () => {
+  const { freePort } = await import('./helpers/redisServer.js');
+  const port = await freePort();
+  const c = new Redis(`redis://127.0.0.1:${port}`, { enableOfflineQueue: false, maxRetriesPerRequest: 0, retryStrategy: () => 50 });
+  c.on('error', () => undefined);
+  clients.push(c);
+  const store = createRedisStore({ client: c, prefix: 'u', heartbeatMs: 50, commandTimeoutMs: 150, fallbackProcesses: 4 });
+  const b: BucketConfig = { group: 'g', id: 'uid:g:Spot', limit: 100, windowMs: 60_000, marginMs: 0, burst: 0, refillPerMs: 0 };
+  expect(await store.acquire({ charges: [{ bucket: b, weight: 1 }], share: 1, count: 100 })).toMatchObject({ admitted: true, count: 25 }); // 100 / 4
+  expect(store.health).toBe('degraded');
+  server = await spawnRedisServer([], port);
+  await until(() => store.health !== 'degraded');
+  expect((await new RedisStore({ client: await connect(server.url), prefix: 'u' }).inspect([b]))[0]!.used).toBe(25);
+  await store.close();
+}, 30_000);

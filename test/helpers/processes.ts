@@ -10,9 +10,9 @@ export interface Worker<R> {
 }
 
 /** Forks a TypeScript worker (run through tsx) with its config in `KS_WORKER`. */
-export function forkWorker<R>(file: string, config: unknown): Worker<R> {
+export function forkWorker<R>(file: string, config: unknown, execArgv: string[] = []): Worker<R> {
   const child = fork(fileURLToPath(new URL(`../fixtures/${file}`, import.meta.url)), [], {
-    execArgv: ['--import', 'tsx'],
+    execArgv: ['--import', 'tsx', ...execArgv],
     env: { ...process.env, KS_WORKER: JSON.stringify(config) },
     stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
   });
