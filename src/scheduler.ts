@@ -5,10 +5,12 @@ import { replyFromError, type GatewayReply } from './errorFeedback.js';
 import { TypedEmitter, type Listener, type SchedulerEvents } from './events.js';
 import type { ResilientStore } from './buckets/resilientStore.js';
 import { FeedbackController, type FeedbackOutcome } from './feedback/feedbackController.js';
+import { sdkReplyOf } from './integrations/sdkReply.js';
+import { sleep } from './util/sleep.js';
 import { parsePoolName, POOL_NAMES, type PoolName } from './kucoin/pools.js';
 import { resolveOptions, type ResolvedOptions, type SchedulerOptions } from './options.js';
 import type { Job } from './queue/job.js';
-import { watchAbort } from './queue/abortWatch.js';
+import { watchAbort } from './util/abortWatch.js';
 import { Lane } from './queue/lane.js';
 import { RequestPlanner, type ScheduleOptions } from './requestPlan.js';
 
@@ -28,27 +30,10 @@ export type BucketTarget = PoolName | Lowercase<PoolName> | 'cloudflare' | 'syst
 export interface WrapOptions extends ScheduleOptions {
   /**
    * Finds rate-limit headers in a successful result so they are fed back. The default reads
-   * kucoin-universal-sdk responses (`commonResponse.rateLimit`).
+   * kucoin-universal-sdk responses (`commonResponse.rateLimit`): `sdkReplyOf`.
    */
   readonly replyOf?: (result: unknown) => GatewayReply | undefined;
 }
-
-/** Reads the rate-limit headers of a kucoin-universal-sdk response (`commonResponse.rateLimit`). */
-function sdkReplyOf(result: unknown): GatewayReply | undefined {
-  type Common = { code?: string; rateLimit?: { limit: number; remaining: number; reset: number } } | null | undefined;
-  const r = result as { commonResponse?: Common; getCommonResponse?: () => Common } | null | undefined;
-  const common = r?.commonResponse ?? (typeof r?.getCommonResponse === 'function' ? r.getCommonResponse() : undefined);
-  const rl = common?.rateLimit;
-  if (!rl) return undefined;
-  return { status: 200, headers: { 'gw-ratelimit-limit': String(rl.limit), 'gw-ratelimit-remaining': String(rl.remaining), 'gw-ratelimit-reset': String(rl.reset) }, body: { code: common?.code ?? '200000' } };
-}
-
-const sleep = (ms: number, signal?: AbortSignal): Promise<void> =>
-  new Promise((resolve, reject) => {
-    if (signal?.aborted) return reject(new AbortError(signal.reason));
-    const t = setTimeout(resolve, ms);
-    signal?.addEventListener('abort', () => (clearTimeout(t), reject(new AbortError(signal.reason))), { once: true });
-  });
 
 /**
  * Schedules requests so that all processes sharing a store never exceed KuCoin's quotas.

@@ -61,6 +61,18 @@ describe('RedisStore specifics', () => {
     client.disconnect();
   });
 
+  it('absorbs weight sent during an outage without touching the pacing tokens', async () => {
+    const client = new Redis(local.url);
+    const t = 1_700_000_000_000;
+    const store = new RedisStore({ client, prefix: 'p6', clock: () => t });
+    const paced: BucketConfig = { group: 'acct', id: 'uid:acct:Spot', limit: 100, windowMs: 1000, marginMs: 0, burst: 10, refillPerMs: 0.001 };
+    await store.acquire({ charges: [{ bucket: paced, weight: 2 }], share: 1 });
+    await store.absorb({ ...paced, burst: 2 }, 5); // a local share's (scaled) config, as the ResilientStore sends it
+    const [state] = await store.inspect([paced]);
+    expect(state).toMatchObject({ used: 7, tokens: 8 });
+    client.disconnect();
+  });
+
   it('uses Redis TIME by default, so processes with skewed clocks agree', async () => {
     const client = new Redis(local.url);
     const store = new RedisStore({ client, prefix: 'p3' });

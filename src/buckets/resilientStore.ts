@@ -231,8 +231,8 @@ export class ResilientStore implements Store {
       e.weight += a.weight;
       byBucket.set(key, e);
     }
-    // the local shares were scaled; Redis gets the full configs with the weight that was sent
-    for (const { bucket, weight } of byBucket.values()) await this.#primary.absorb({ ...bucket, limit: bucket.limit, burst: 0, refillPerMs: 0 }, weight);
+    // the keys and the span are the full bucket's (only limit, burst and refill were scaled locally)
+    for (const { bucket, weight } of byBucket.values()) await this.#primary.absorb(bucket, weight);
     this.#absorbed = [];
     this.#seeded.clear();
     this.#recoveringUntil = now + this.#maxSpan;

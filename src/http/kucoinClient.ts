@@ -7,7 +7,8 @@ import { parseHost } from '../kucoin/endpointTable.js';
 import type { HostName } from '../kucoin/endpointTypes.js';
 import { authHeaders, type Credentials } from '../kucoin/signing.js';
 import type { Scheduler } from '../scheduler.js';
-import { watchAbort } from '../queue/abortWatch.js';
+import { watchAbort } from '../util/abortWatch.js';
+import { sleep } from '../util/sleep.js';
 import { OriginPools } from './originPools.js';
 
 export const KUCOIN_BASE_URLS: Readonly<Record<HostName, string>> = {
@@ -83,7 +84,6 @@ function parseJson(text: string): { code?: unknown; msg?: unknown; data?: unknow
   }
 }
 
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 /**
  * A KuCoin REST client over undici whose every request is scheduled with its endpoint's pool and weight,
@@ -150,7 +150,7 @@ export class KucoinClient {
 
     for (let attempt = 1; ; attempt++) {
       const delayUntil = this.#originDelayUntil.get(origin) ?? 0;
-      if (delayUntil > Date.now()) await sleep(delayUntil - Date.now());
+      if (delayUntil > Date.now()) await sleep(delayUntil - Date.now(), req.signal);
       let reply: RawReply;
       const queuedAt = Date.now();
       try {
@@ -172,7 +172,7 @@ export class KucoinClient {
           if (error.aborted) throw new KucoinRequestError(method, req.path, attempt, error.cause); // the caller's abort, mid-flight
           transportAttempts++;
           if (safeToRepeat && transportAttempts <= this.#transportRetries && !req.signal?.aborted) {
-            await sleep(100 * 2 ** (transportAttempts - 1));
+            await sleep(100 * 2 ** (transportAttempts - 1), req.signal);
             continue;
           }
           throw new KucoinRequestError(method, req.path, attempt, error.cause);
@@ -196,7 +196,7 @@ export class KucoinClient {
       if (reply.status >= 500) {
         transportAttempts++;
         if (safeToRepeat && transportAttempts <= this.#transportRetries) {
-          await sleep(100 * 2 ** (transportAttempts - 1));
+          await sleep(100 * 2 ** (transportAttempts - 1), req.signal);
           continue;
         }
         throw new KucoinRequestError(method, req.path, attempt, undefined, reply.status);
