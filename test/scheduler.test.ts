@@ -142,6 +142,28 @@ describe('Scheduler', () => {
     expect((await scheduler.snapshot()).queued['uid:u1:Spot']).toEqual({ critical: 0, high: 0, normal: 0, low: 0 });
   });
 
+  it('runs the rest of a batch when its first request is aborted while the store answers', async () => {
+    const store = new (class extends MemoryStore {
+      onAcquire: (() => void) | undefined;
+      override acquire(request: AcquireRequest) {
+        this.onAcquire?.();
+        this.onAcquire = undefined;
+        return super.acquire(request);
+      }
+    })();
+    const { scheduler } = make({}, store as never);
+    await scheduler.schedule({ pool: 'spot', weight: 10, priority: 'critical' }, () => 0); // full until +1000
+    const ac = new AbortController();
+    const first = scheduler.schedule({ pool: 'spot', priority: 'high', signal: ac.signal }, () => 'first').catch((e) => e.code);
+    const rest = [1, 2, 3].map((i) => scheduler.schedule({ pool: 'spot', priority: 'high' }, () => i));
+    await vi.advanceTimersByTimeAsync(0); // all four wait
+    store.onAcquire = () => ac.abort(); // the call that admits the batch of four
+    await vi.advanceTimersByTimeAsync(1000);
+    expect(await first).toBe('KS_ABORTED');
+    expect(await Promise.all(rest)).toEqual([1, 2, 3]);
+    expect((await scheduler.snapshot()).buckets.find((b) => b.id === 'uid:u1:Spot')!.used).toBe(4); // the aborted one only over-counts
+  });
+
   it('rejects at once when the store says the wait exceeds maxWaitMs, and at the deadline when queued', async () => {
     const { scheduler } = make();
     for (let i = 0; i < 10; i++) track(scheduler, 'critical');

@@ -184,20 +184,19 @@ export class Lane {
             return;
           }
           this.#storeRetryMs = STORE_RETRY_MIN_MS;
-          if (job.settled) {
-            // aborted or timed out while the store answered; if it was admitted, that charge only over-counts
-            progressed = true;
-            break;
-          }
           const now = this.ctx.now();
           if (result.admitted) {
-            // the first `count` of the batch were charged; a job settled meanwhile only over-counts
+            // the first `count` of the batch were charged: run them; one settled meanwhile only over-counts
             for (const admitted of batch.slice(0, result.count)) {
               if (admitted.settled) continue;
               this.#take(admitted);
               admitted.admit(now - admitted.enqueuedAt, result.now);
             }
             progressed = true;
+            break;
+          }
+          if (job.settled) {
+            progressed = true; // aborted or timed out while the store answered
             break;
           }
           if (result.waitMs > job.deadline - now) {
