@@ -246,10 +246,10 @@ export class Scheduler {
    * @param options.drainMs @default 0 (reject every waiting request now)
    */
   async close(options: { readonly drainMs?: number } = {}): Promise<void> {
-    if (this.#closed) return;
-    this.#closed = true;
     const drainMs = options.drainMs ?? 0;
     if (!(drainMs >= 0)) throw new InvalidArgumentError(`Expected drainMs to be a number >= 0, got ${String(options.drainMs)}`);
+    if (this.#closed) return;
+    this.#closed = true;
     const deadline = Date.now() + drainMs;
     while (Date.now() < deadline && [...this.#lanes.values()].some((l) => l.size > 0)) await sleep(Math.min(20, Math.max(1, deadline - Date.now())));
     this.#unsubscribeHealth?.();

@@ -299,6 +299,8 @@ describe('Scheduler', () => {
     let finished = false;
     const slow = scheduler.schedule({ pool: 'spot', priority: 'critical' }, () => new Promise<void>((r) => setTimeout(() => ((finished = true), r()), 1500)));
     const late = scheduler.schedule({ pool: 'spot', weight: 10, priority: 'critical' }, () => 1).catch((e) => e);
+    await expect(scheduler.close({ drainMs: -1 })).rejects.toBeInstanceOf(InvalidArgumentError);
+    expect(await scheduler.schedule({ pool: 'futures', priority: 'critical' }, () => 'open')).toBe('open'); // bad input changed nothing
     const closing = scheduler.close({ drainMs: 1200 });
     await expect(scheduler.schedule({ pool: 'spot' }, () => 1)).rejects.toBeInstanceOf(SchedulerClosedError);
     await vi.advanceTimersByTimeAsync(1200);
