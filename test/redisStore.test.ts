@@ -35,15 +35,54 @@ describe('RedisStore specifics', () => {
     const store = new RedisStore({ client, prefix: 'p2' });
     await store.acquire({ charges: [{ bucket: b(), weight: 1 }], share: 1 });
     const keys = (await client.keys('*')).filter((k) => k.startsWith('p2:')).sort();
-    expect(keys).toEqual(['p2:{acct}:uid:acct:Spot', 'p2:{acct}:uid:acct:Spot:log']);
+    expect(keys).toEqual(['p2:{acct}:b:uid:acct:Spot', 'p2:{acct}:l:uid:acct:Spot']);
     for (const k of keys) {
       const ttl = await client.pttl(k);
       expect(ttl).toBeGreaterThan(0);
       expect(ttl).toBeLessThanOrEqual(1000 + 50 + 1000);
     }
     await store.pause(b(), Date.now() + 60_000);
-    expect(await client.pttl('p2:{acct}:uid:acct:Spot')).toBeGreaterThan(59_000); // a pause outlives idleness
+    expect(await client.pttl('p2:{acct}:b:uid:acct:Spot')).toBeGreaterThan(59_000); // a pause outlives idleness
     client.disconnect();
+  });
+
+  it('keeps a bucket whose id ends in :log apart from its prefix bucket (keys cannot collide)', async () => {
+    // before: 'GET /x:log' hashed onto 'GET /x''s log: WRONGTYPE on its acquire and on inspect of both
+    const client = new Redis(local.url);
+    const store = new RedisStore({ client, prefix: 'p7' });
+    const x: BucketConfig = { ...b(), id: 'ep:acct:GET /x', burst: 0 };
+    const xLog: BucketConfig = { ...x, id: 'ep:acct:GET /x:log' };
+    expect(await store.acquire({ charges: [{ bucket: x, weight: 1 }], share: 1 })).toMatchObject({ admitted: true });
+    expect(await store.acquire({ charges: [{ bucket: xLog, weight: 2 }], share: 1 })).toMatchObject({ admitted: true });
+    expect(await store.acquire({ charges: [{ bucket: x, weight: 1 }, { bucket: xLog, weight: 1 }], share: 1 })).toMatchObject({ admitted: true });
+    const [sx, sLog] = await store.inspect([x, xLog]);
+    expect([sx!.used, sLog!.used]).toEqual([2, 3]);
+    const hb = await store.heartbeat('acct', 'proc-1', 5000);
+    expect(hb).toBe(1);
+    const keys = (await client.keys('p7:*')).sort();
+    expect(keys).toEqual(['p7:{acct}:b:ep:acct:GET /x', 'p7:{acct}:b:ep:acct:GET /x:log', 'p7:{acct}:hb', 'p7:{acct}:l:ep:acct:GET /x', 'p7:{acct}:l:ep:acct:GET /x:log']);
+    await expect(store.acquire({ charges: [{ bucket: { ...x, group: 'a}b' }, weight: 1 }], share: 1 })).rejects.toMatchObject({ code: 'KS_INVALID_ARGUMENT' });
+    client.disconnect();
+  });
+
+  it('builds every ARGV from scriptLayout.ts: no Lua file counts an ARGV position, and every name it reads is in the layout', async () => {
+    const { readFileSync, readdirSync } = await import('node:fs');
+    const { SCRIPT_LAYOUTS, BUCKET_FIELDS, STATE_FIELDS } = await import('../src/buckets/redis/scriptLayout.js');
+    const dir = new URL('../src/buckets/redis/', import.meta.url);
+    let all = '';
+    for (const file of readdirSync(dir).filter((f) => f.endsWith('.lua'))) {
+      const source = readFileSync(new URL(file, dir), 'utf8');
+      all += source;
+      expect(source, file).not.toMatch(/ARGV\[\s*\d/);
+      expect(source, file).not.toMatch(/\bh\[\d/); // no hand-counted HMGET positions either
+      if (file === 'bucket.lua') continue;
+      const layout = SCRIPT_LAYOUTS[file.replace('.lua', '') as keyof typeof SCRIPT_LAYOUTS];
+      expect(layout, `${file} has a layout`).toBeDefined();
+      const read = new Set([...source.matchAll(/ARG\.(\w+)/g)].map((m) => m[1]));
+      expect([...read].sort(), file).toEqual([...layout.args].sort()); // reads every argument, and nothing else
+    }
+    for (const m of all.matchAll(/\bcfg\.(\w+)/g)) expect([...BUCKET_FIELDS, 'span', 'err'], `cfg.${m[1]}`).toContain(m[1]);
+    for (const f of STATE_FIELDS) expect(all, f).toContain(`b.${f}`);
   });
 
   it('bounds a bucket\'s keys: one log entry per granule however many admissions', async () => {

@@ -168,16 +168,71 @@ export function describeStoreBehaviour(name: string, make: (clock: () => number)
     });
 
     describe('header sync (observe)', () => {
-      const obs = (b: BucketConfig, sentAt: number, limit: number, remaining: number, resetMs: number) =>
-        fx.store.observe(b, { sentAt, limit, remaining, resetMs });
+      // bounds as the feedback layer passes them: KuCoin's VIP table for the pool, widened to the configured limit
+      const obs = (b: BucketConfig, sentAt: number, limit: number, remaining: number, resetMs: number, minLimit = 1, maxLimit = 2000) =>
+        fx.store.observe(b, { sentAt, limit, remaining, resetMs, minLimit, maxLimit });
 
-      it('learns the limit from gw-ratelimit-limit (a VIP3 account gets its quota within one response)', async () => {
+      it('learns a raise of gw-ratelimit-limit once a second, later reply confirms it (a VIP3 account within two replies)', async () => {
         const b = bucket({ limit: 100 });
         expect((await one(b)).admitted).toBe(true);
-        await obs(b, t, 300, 299, 500);
-        for (let i = 0; i < 299; i++) expect((await one(b)).admitted).toBe(true);
+        expect(await obs(b, t, 300, 299, 500)).toEqual({ applied: true, limit: 'pending', limitInForce: 100, phaseConflict: false });
+        expect(await obs(b, t, 300, 299, 500)).toMatchObject({ limit: 'pending', limitInForce: 100 }); // same sentAt: no confirmation
+        for (let i = 0; i < 99; i++) expect((await one(b)).admitted).toBe(true);
+        expect((await one(b)).admitted).toBe(false);
+        t += 1;
+        expect(await obs(b, t, 300, 200, 499)).toEqual({ applied: true, limit: 'learned', limitInForce: 300, phaseConflict: false });
+        for (let i = 0; i < 200; i++) expect((await one(b)).admitted).toBe(true);
         expect((await one(b)).admitted).toBe(false);
         expect((await fx.store.inspect([b]))[0]).toMatchObject({ limit: 300, effectiveLimit: 300 });
+        expect(await obs(b, t, 300, 0, 499)).toMatchObject({ limit: 'same', limitInForce: 300 });
+      });
+
+      it('learns a lower gw-ratelimit-limit at once; a raise offered once, then another value, waits again', async () => {
+        const b = bucket({ limit: 100 });
+        expect(await obs(b, t, 60, 60, 500)).toMatchObject({ limit: 'learned', limitInForce: 60 });
+        t += 1;
+        expect(await obs(b, t, 500, 500, 499)).toMatchObject({ limit: 'pending', limitInForce: 60 });
+        t += 1;
+        expect(await obs(b, t, 400, 400, 498)).toMatchObject({ limit: 'pending', limitInForce: 60 }); // not the value pending
+        t += 1;
+        expect(await obs(b, t, 400, 400, 497)).toMatchObject({ limit: 'learned', limitInForce: 400 });
+        expect(await obs(b, t, -1, 400, 497)).toMatchObject({ applied: true, limit: 'none', limitInForce: 400 });
+        expect(await obs(b, t, 7.5, 5, 497)).toMatchObject({ limit: 'refused', limitInForce: 400 }); // not a whole number
+      });
+
+      it('refuses a gw-ratelimit-limit outside its bounds: one reply of 1e9 does not open the bucket', async () => {
+        const b = bucket({ limit: 100, windowMs: 3000, marginMs: 250, burst: 25, refillPerMs: 100 / 3000 });
+        const t0 = t;
+        let admitted = 0;
+        const r = await one(b);
+        if (r.admitted) admitted += r.count;
+        t += 5;
+        const o = await obs(b, t0, 1_000_000_000, 1_000_000_000 - 1, 2000, 100, 2000);
+        expect(o).toEqual({ applied: true, limit: 'refused', limitInForce: 100, phaseConflict: false });
+        // a second such reply is refused just the same: out of bounds is never pending
+        expect(await obs(b, t0 + 1, 1_000_000_000, 1_000_000_000 - 1, 2000, 100, 2000)).toMatchObject({ limit: 'refused' });
+        while (t < t0 + 300) {
+          const r2 = await fx.store.acquire({ charges: [{ bucket: b, weight: 1 }], share: 1, count: 10 });
+          if (r2.admitted) admitted += r2.count;
+          t += 1;
+        }
+        // before the bounds: 2951 of 3001 attempts admitted in 300 ms against a limit of 100
+        expect(admitted).toBeLessThanOrEqual(25 + Math.ceil((300 * 100) / 3000));
+        expect((await fx.store.inspect([b]))[0]).toMatchObject({ limit: 100, effectiveLimit: 100, hidden: 0 });
+        expect(await obs(b, t, 0, 5, 2000, 100, 2000)).toMatchObject({ limit: 'none', limitInForce: 100 });
+        expect(await obs(b, t, 99, 0, 2000, 100, 2000)).toMatchObject({ limit: 'refused', limitInForce: 100 });
+      });
+
+      it('reconciles hidden weight in the reply\'s own limit while a raise is pending', async () => {
+        const b = bucket({ limit: 100 });
+        expect((await one(b, 10)).admitted).toBe(true);
+        // the server counts 300 - 250 = 50 in a window of 300; ours are 10
+        expect(await obs(b, t, 300, 250, 500)).toMatchObject({ limit: 'pending' });
+        expect((await fx.store.inspect([b]))[0]!.hidden).toBe(40);
+        // a refused limit: L - R is read with the limit in force (100 - 95 = 5, all ours)
+        t += 1;
+        expect(await obs(b, t, 5000, 95, 499)).toMatchObject({ limit: 'refused' });
+        expect((await fx.store.inspect([b]))[0]!.hidden).toBe(0);
       });
 
       it('aligns to the server window: weight surely charged to it stops counting at its conservative end', async () => {
@@ -240,14 +295,126 @@ export function describeStoreBehaviour(name: string, make: (clock: () => number)
         const t0 = t;
         t = t0 + 205;
         await obs(b, t0 + 100, 100, 90, 500);
-        await obs(b, t0 + 50, 200, 0, 100);
+        expect(await obs(b, t0 + 50, 200, 0, 100)).toEqual({ applied: false, limit: 'none', limitInForce: 100, phaseConflict: false });
         await obs(b, t0 + 200, -1, -1, -1);
         const [s] = await fx.store.inspect([b]);
         expect(s).toMatchObject({ limit: 100, hidden: 10, windowEndLow: t0 + 600, windowEndHigh: t0 + 705 });
         // sent "in the future" (a clock mix-up): taken as sent now; an end earlier than the known window's
         // contradicts it, so the later, conservative bounds stay
-        await obs(b, t + 10_000, 100, 0, 100);
+        expect(await obs(b, t + 10_000, 100, 0, 100)).toMatchObject({ applied: true, phaseConflict: true });
         expect((await fx.store.inspect([b]))[0]).toMatchObject({ hidden: 100, windowEndLow: t0 + 600, windowEndHigh: t0 + 705 });
+      });
+    });
+
+    describe('phase alignment only when trusted', () => {
+      const obs = (b: BucketConfig, sentAt: number, limit: number, remaining: number, resetMs: number) =>
+        fx.store.observe(b, { sentAt, limit, remaining, resetMs, minLimit: 1, maxLimit: limit > 0 ? limit : 1 });
+
+      it('alignPhase false: weight counts a whole span although headers place the window; the window is still tracked', async () => {
+        const b = bucket({ limit: 10, windowMs: 1000, marginMs: 50, alignPhase: false });
+        const t0 = t;
+        for (let i = 0; i < 10; i++) expect((await one(b)).admitted).toBe(true);
+        t += 5;
+        expect(await obs(b, t0, 10, 0, 400)).toEqual({ applied: true, limit: 'same', limitInForce: 10, phaseConflict: false });
+        t = t0 + 405; // aligned, the bucket would admit here
+        expect(await one(b)).toMatchObject({ admitted: false, reason: 'window', waitMs: 645 });
+        expect((await fx.store.inspect([b]))[0]).toMatchObject({ used: 10, windowEndLow: t0 + 400, windowEndHigh: t0 + 405 });
+        // another identity's window behind the same bucket: no conflict to report, alignment is off anyway
+        expect(await obs(b, t0 + 405, 10, 9, 100)).toMatchObject({ applied: true, phaseConflict: false });
+        t = t0 + 1049;
+        expect((await one(b)).admitted).toBe(false);
+        t = t0 + 1050;
+        expect((await one(b)).admitted).toBe(true);
+      });
+
+      it('a later reply placing the window before the known one: two server windows, alignment off for 10 windows', async () => {
+        const b = bucket({ limit: 10, windowMs: 1000, marginMs: 50 });
+        const t0 = t;
+        for (let i = 0; i < 5; i++) expect((await one(b)).admitted).toBe(true);
+        t = t0 + 5;
+        expect(await obs(b, t0, 10, 5, 400)).toMatchObject({ phaseConflict: false }); // ends within [t0 + 400, t0 + 405]
+        t = t0 + 20;
+        for (let i = 0; i < 5; i++) expect((await one(b)).admitted).toBe(true);
+        t = t0 + 25;
+        // sent at t0 + 20, its window ends within [t0 + 120, t0 + 125]: neither the known window nor the one before it
+        expect(await obs(b, t0 + 20, 10, 5, 100)).toEqual({ applied: true, limit: 'same', limitInForce: 10, phaseConflict: true });
+        expect((await fx.store.inspect([b]))[0]).toMatchObject({ hidden: 0, windowEndLow: t0 + 400, windowEndHigh: t0 + 405 });
+        t = t0 + 405; // aligned, all 10 would stop counting here
+        expect(await one(b)).toMatchObject({ admitted: false, reason: 'window', waitMs: 645 });
+        t = t0 + 1050;
+        expect(await one(b, 5)).toMatchObject({ admitted: true });
+        // 10 windows after the conflict alignment is trusted again
+        t = t0 + 25 + 10_000;
+        expect((await one(b, 10)).admitted).toBe(true);
+        t += 5;
+        expect(await obs(b, t - 5, 10, 0, 400)).toMatchObject({ phaseConflict: false });
+        t = t0 + 25 + 10_000 + 405;
+        expect((await one(b, 10)).admitted).toBe(true);
+      });
+
+      it('a later window that ends too soon after the known one is a conflict; the window before it (reordered in transit) is not', async () => {
+        const b = bucket({ limit: 10, windowMs: 1000, marginMs: 50 });
+        const t0 = t;
+        t = t0 + 5;
+        expect(await obs(b, t0, 10, 10, 1000)).toMatchObject({ phaseConflict: false }); // ends within [t0 + 1000, t0 + 1005]
+        t = t0 + 6;
+        // sent later, arrived earlier, in the window before: ends within [t0 + 3, t0 + 8], one window before the known one
+        expect(await obs(b, t0 + 1, 10, 10, 2)).toMatchObject({ applied: true, phaseConflict: false });
+        t = t0 + 1010;
+        // the next window cannot end before t0 + 2000
+        expect(await obs(b, t0 + 1008, 10, 10, 600)).toMatchObject({ applied: true, phaseConflict: true });
+        expect((await fx.store.inspect([b]))[0]).toMatchObject({ windowEndLow: t0 + 1000, windowEndHigh: t0 + 1005 });
+        t = t0 + 2010;
+        expect(await obs(b, t0 + 2008, 10, 10, 1000)).toMatchObject({ applied: true, phaseConflict: false }); // a real next window
+        expect((await fx.store.inspect([b]))[0]).toMatchObject({ windowEndLow: t0 + 3008, windowEndHigh: t0 + 3010 });
+      });
+    });
+
+    describe('release and resume', () => {
+      it('release gives back what count admissions charged at a time, and their tokens; never below 0; guards untouched', async () => {
+        const pool = bucket({ limit: 10, burst: 7, refillPerMs: 0.001 });
+        const guard = { ...bucket({ limit: 1 }), group: pool.group };
+        const req = { charges: [{ bucket: pool, weight: 2 }, { bucket: guard, weight: 0 }], share: 1, count: 3 };
+        const r = await fx.store.acquire(req);
+        expect(r).toMatchObject({ admitted: true, count: 3 });
+        t += 1;
+        const other = await one(pool, 1); // another admission, in another granule
+        expect(other.admitted).toBe(true);
+        await fx.store.release(req, 2, r.now);
+        const [s1] = await fx.store.inspect([pool]);
+        expect(s1!.used).toBe(3);
+        expect(s1!.tokens).toBeCloseTo(7 - 6 + 0.001 - 1 + 4, 9);
+        await fx.store.release(req, 5, r.now); // more than is left there: that entry goes to 0, not below
+        const [s2] = await fx.store.inspect([pool]);
+        expect(s2!.used).toBe(1);
+        expect(s2!.tokens).toBeCloseTo(7, 9); // capped at the capacity
+        await fx.store.release({ charges: [{ bucket: guard, weight: 0 }], share: 1 }, 1, r.now);
+        expect(await fx.store.acquire({ charges: [{ bucket: guard, weight: 0 }], share: 1 })).toMatchObject({ admitted: true });
+      });
+
+      it('release gives nothing back for weight that no longer counts', async () => {
+        const b = bucket({ limit: 10, windowMs: 1000, marginMs: 50 });
+        const req = { charges: [{ bucket: b, weight: 4 }], share: 0.7 };
+        const r = await fx.store.acquire(req);
+        t += 1050; // it stopped counting
+        expect((await fx.store.acquire(req)).admitted).toBe(true);
+        await fx.store.release(req, 1, r.now);
+        expect((await fx.store.inspect([b]))[0]!.used).toBe(4);
+        await expect(fx.store.release(req, 1, Number.NaN)).rejects.toMatchObject({ code: 'KS_INVALID_ARGUMENT' });
+        await expect(fx.store.release(req, -1, t)).rejects.toMatchObject({ code: 'KS_INVALID_ARGUMENT' });
+      });
+
+      it('resume clears the pause, the spent marking and the backoff level, and keeps the factor', async () => {
+        const b = bucket({ limit: 100 });
+        const backoff = { baseMs: 100, maxMs: 1000, jitter: 0, random: 0.5, resetAfterMs: 5000 };
+        for (let i = 0; i < 3; i++) t = (await fx.store.penalize(b, { backoff })).pausedUntil; // level 3
+        const p = await fx.store.penalize(b, { pauseMs: 5000, spent: true, tighten: { by: 0.5, min: 0.5 } });
+        expect(p).toMatchObject({ pausedUntil: t + 5000, factor: 0.5 });
+        expect(await one(b)).toMatchObject({ admitted: false, reason: 'paused' });
+        await fx.store.resume(b);
+        expect((await fx.store.inspect([b]))[0]).toMatchObject({ pausedUntil: 0, hidden: 0, factor: 0.5, effectiveLimit: 50 });
+        expect(await one(b, 50)).toMatchObject({ admitted: true });
+        expect((await fx.store.penalize(b, { backoff })).pausedUntil - t).toBe(100); // the backoff starts over
       });
     });
 
@@ -266,9 +433,9 @@ export function describeStoreBehaviour(name: string, make: (clock: () => number)
         const [s1] = await fx.store.inspect([b]);
         expect(s1).toMatchObject({ effectiveLimit: 80, factor: 0.8 });
         // headers show window 1 ending at ~t+1000, then a new window: the window before it had no penalty
-        await fx.store.observe(b, { sentAt: t, limit: 100, remaining: 99, resetMs: 1000 });
+        await fx.store.observe(b, { sentAt: t, limit: 100, remaining: 99, resetMs: 1000, minLimit: 1, maxLimit: 100 });
         t += 1005;
-        await fx.store.observe(b, { sentAt: t, limit: 100, remaining: 99, resetMs: 1000, recoverStep: 0.1 });
+        await fx.store.observe(b, { sentAt: t, limit: 100, remaining: 99, resetMs: 1000, recoverStep: 0.1, minLimit: 1, maxLimit: 100 });
         expect((await fx.store.inspect([b]))[0]!.factor).toBeCloseTo(0.9, 10);
       });
 

@@ -1,25 +1,37 @@
-import type { BucketConfig, DenyReason, Observation, Penalty, PenaltyResult } from './types.js';
+import { BUCKET_CONSTANTS as K } from './bucketConstants.js';
+import type { BucketConfig, DenyReason, Observation, ObserveResult, Penalty, PenaltyResult } from './types.js';
 
 /**
  * The bucket algorithm in TypeScript, used by MemoryStore. `redis/bucket.lua` is the same algorithm in
- * Lua; the shared store suite (test/storeSuite.ts) holds both to one behaviour.
+ * Lua, with the same names; the shared store suite (test/storeSuite.ts) and the differential test
+ * (test/storeDifferential.test.ts) hold both to one behaviour.
  *
  * A bucket combines
  *  - a window log: (time, weight) entries; an entry counts for `windowMs + marginMs` after it was admitted,
  *    so no server window can hold more than the limit wherever it starts (phase unknown). Once response
  *    headers have placed the server window's end in [wlo, whi], entries admitted before `wlo - marginMs`
- *    (surely charged to that window) stop counting at `whi` (phase known);
+ *    (surely charged to that window) stop counting at `whi` (phase known), unless the bucket's identity may
+ *    stand for several server windows (`alignPhase: false`, or replies that contradicted each other lately);
  *  - hidden weight: what the server had charged that this bucket's entries do not explain (a web UI on the
  *    same UID), counted until the window's end;
  *  - a token bucket for pacing: `burst` capacity, refilled at `refillPerMs`; a tier may not take tokens
  *    below `(1 - share)` of the capacity;
  *  - a pause (nothing admitted before `pausedUntil`) and a tightening factor;
- *  - the limit learned from `gw-ratelimit-limit`, which replaces the configured one.
+ *  - the limit learned from `gw-ratelimit-limit` within the pool's bounds, which replaces the configured one
+ *    (a raise only once a second, later reply confirms it).
  */
-export interface BucketData {
+export interface BucketData extends BucketFields {
   /** Entries [admittedAt, weight], oldest first. Entries in one granule are merged (latest time kept). */
   log: [number, number][];
   head: number;
+}
+
+/**
+ * The bucket's scalar state: the fields of its Redis hash (`STATE_FIELDS` in redis/scriptLayout.ts lists
+ * the same names, and the Lua scripts read and write them under these names).
+ */
+export interface BucketFields {
+  /** Weight of the live log entries. */
   used: number;
   tokens: number;
   tokensAt: number;
@@ -27,6 +39,9 @@ export interface BucketData {
   factor: number;
   /** Limit learned from headers; 0 = none. */
   learnedLimit: number;
+  /** A raise offered by one reply, waiting for a later one to confirm it (0 = none), and that reply's sentAt. */
+  pendingLimit: number;
+  pendingAt: number;
   /** Bounds of the latest known server window end; 0 = unknown. */
   wlo: number;
   whi: number;
@@ -38,48 +53,83 @@ export interface BucketData {
   tightenedUntil: number;
   backoffLevel: number;
   backoffAt: number;
+  /** Until then phase alignment is off: replies showed two server windows behind this identity. */
+  conflictUntil: number;
 }
 
-/** Float slack for token sums (10 x 0.3 is 3.0000000000000004); far below any weight. */
-const TOKEN_EPSILON = 1e-9;
-
 export function newBucketData(config: BucketConfig, now: number): BucketData {
-  return { log: [], head: 0, used: 0, tokens: config.burst, tokensAt: now, pausedUntil: 0, factor: 1, learnedLimit: 0, wlo: 0, whi: 0, observedAt: 0, hidden: 0, hiddenUntil: 0, tightenedUntil: 0, backoffLevel: 0, backoffAt: 0 };
+  return {
+    log: [],
+    head: 0,
+    used: 0,
+    tokens: config.burst,
+    tokensAt: now,
+    pausedUntil: 0,
+    factor: 1,
+    learnedLimit: 0,
+    pendingLimit: 0,
+    pendingAt: 0,
+    wlo: 0,
+    whi: 0,
+    observedAt: 0,
+    hidden: 0,
+    hiddenUntil: 0,
+    tightenedUntil: 0,
+    backoffLevel: 0,
+    backoffAt: 0,
+    conflictUntil: 0,
+  };
 }
 
 /** Entries admitted within one granule are merged into one; this bounds the log's length. */
 export function granuleMs(windowMs: number): number {
-  return Math.max(1, Math.min(25, Math.floor(windowMs / 1000)));
+  return Math.max(1, Math.min(K.granuleMaxMs, Math.floor(windowMs / K.granuleDivisor)));
 }
 
 export function spanMs(config: BucketConfig): number {
   return config.windowMs + config.marginMs;
 }
 
-/** When an entry admitted at `at` stops counting. */
-export function entryExpiry(data: BucketData, config: BucketConfig, at: number): number {
+/** Whether the known server window may shorten how long entries count (see BucketConfig.alignPhase). */
+export function phaseAligned(data: BucketFields, config: BucketConfig, now: number): boolean {
+  return config.alignPhase !== false && data.conflictUntil <= now && data.whi > 0;
+}
+
+/** When an entry admitted at `at` stops counting, as seen at `now`. */
+export function entryExpiry(data: BucketFields, config: BucketConfig, at: number, now: number): number {
   const slide = at + spanMs(config);
-  if (data.whi > 0 && at + config.marginMs <= data.wlo) return Math.min(slide, data.whi);
+  if (phaseAligned(data, config, now) && at + config.marginMs <= data.wlo) return Math.min(slide, data.whi);
   return slide;
 }
 
 /** The limit in force before the factor: learned from headers when known, else configured. */
-export function baseLimit(config: BucketConfig, data: BucketData): number {
+export function baseLimit(config: BucketConfig, data: BucketFields): number {
   return data.learnedLimit > 0 ? data.learnedLimit : config.limit;
 }
 
-export function effectiveLimit(config: BucketConfig, data: BucketData): number {
+export function effectiveLimit(config: BucketConfig, data: BucketFields): number {
   return Math.floor(baseLimit(config, data) * data.factor);
 }
 
 /** Pacing scales with the learned limit, so a VIP3 account's burst and refill grow with its quota. */
-function pacingScale(config: BucketConfig, data: BucketData): number {
+function pacingScale(config: BucketConfig, data: BucketFields): number {
   return (baseLimit(config, data) / config.limit) * data.factor;
+}
+
+/** Token capacity now (burst scaled with the limit in force and the factor). */
+export function tokenCapacity(config: BucketConfig, data: BucketFields): number {
+  return config.burst * pacingScale(config, data);
+}
+
+/** Until when the bucket's state is worth keeping when nothing touches it (the Redis keys' expiry). */
+export function keepUntil(data: BucketFields, config: BucketConfig, now: number): number {
+  const later = Math.max(data.pausedUntil, data.hiddenUntil, data.whi, data.tightenedUntil, data.conflictUntil);
+  return now + spanMs(config) + K.idleSlackMs + Math.max(0, later - now);
 }
 
 /** Drops entries that no longer count, ends hidden weight past its window, and refills tokens up to `now`. */
 export function advance(data: BucketData, config: BucketConfig, now: number): void {
-  while (data.head < data.log.length && entryExpiry(data, config, data.log[data.head]![0]) <= now) {
+  while (data.head < data.log.length && entryExpiry(data, config, data.log[data.head]![0], now) <= now) {
     data.used -= data.log[data.head]![1];
     data.head++;
   }
@@ -97,7 +147,7 @@ export function advance(data: BucketData, config: BucketConfig, now: number): vo
 }
 
 /** Tokens a request needs: its weight, capped at what its tier may ever hold (so a heavy request is not stuck). */
-function tokensNeeded(config: BucketConfig, data: BucketData, weight: number, share: number): { need: number; floor: number } {
+function tokensNeeded(config: BucketConfig, data: BucketFields, weight: number, share: number): { need: number; floor: number } {
   const capacity = config.burst * pacingScale(config, data);
   return { need: Math.min(weight, capacity * share), floor: capacity * (1 - share) };
 }
@@ -108,7 +158,7 @@ function windowWait(data: BucketData, config: BucketConfig, excess: number, now:
   let hiddenLeft = data.hidden > 0;
   for (let i = data.head; i < data.log.length; i++) {
     const [at, w] = data.log[i]!;
-    const expiry = entryExpiry(data, config, at);
+    const expiry = entryExpiry(data, config, at, now);
     if (hiddenLeft && data.hiddenUntil <= expiry) {
       freed += data.hidden;
       hiddenLeft = false;
@@ -148,7 +198,7 @@ export function waitFor(
     }
     if (config.burst > 0) {
       const { need, floor } = tokensNeeded(config, data, weight, share);
-      const available = data.tokens - floor + TOKEN_EPSILON;
+      const available = data.tokens - floor + K.tokenEpsilon;
       if (available < need) {
         const rate = config.refillPerMs * pacingScale(config, data);
         const pacingWait = rate > 0 ? Math.ceil((need - available) / rate) : config.windowMs;
@@ -178,56 +228,147 @@ export function charge(data: BucketData, config: BucketConfig, weight: number, s
 }
 
 /**
- * Applies what one response's headers say (window-mirroring.md, facts 2 and 3). `now` is the store time the
- * response is applied at, so `now + reset` bounds the window end from above and `sentAt + reset` from below.
- * A response older than the newest one applied changes nothing but nothing is lost: it can only be staler.
+ * Gives back what `count` admissions of `weight` charged at `at` (see Store.release): the log entry of `at`'s
+ * granule loses up to weight x count (never below 0), and the pacing tokens they took come back (up to the
+ * capacity). When that entry no longer counts, nothing is given back.
  */
-export function observe(data: BucketData, config: BucketConfig, observation: Observation, now: number): void {
-  const o = { ...observation, sentAt: Math.min(observation.sentAt, now) }; // never sent after it is applied
-  if (o.sentAt < data.observedAt) return;
-  data.observedAt = o.sentAt;
-  if (o.limit > 0) data.learnedLimit = o.limit;
-  const limit = baseLimit(config, data);
-  if (o.resetMs >= 0 && o.resetMs <= config.windowMs + spanMs(config)) {
-    const lo = o.sentAt + o.resetMs;
-    const hi = now + o.resetMs;
-    if (data.whi > 0 && lo <= data.whi && hi >= data.wlo) {
-      // the same window seen again: narrow its bounds
-      data.wlo = Math.max(data.wlo, lo);
-      data.whi = Math.min(data.whi, hi);
-    } else if (data.whi === 0 || lo > data.whi) {
-      // a new window: the one before it was clean if no penalty reached into it
-      if (data.whi > 0 && data.factor < 1 && data.tightenedUntil < data.wlo) {
-        data.factor = Math.min(1, data.factor + (o.recoverStep ?? 0.1));
+export function release(data: BucketData, config: BucketConfig, weight: number, share: number, count: number, at: number): void {
+  if (weight <= 0 || count <= 0) return;
+  const g = granuleMs(config.windowMs);
+  const granule = Math.floor(at / g);
+  for (let i = data.log.length - 1; i >= data.head; i--) {
+    const entry = data.log[i]!;
+    const eg = Math.floor(entry[0] / g);
+    if (eg < granule) return;
+    if (eg === granule) {
+      const back = Math.min(entry[1], weight * count);
+      entry[1] -= back;
+      data.used = Math.max(0, data.used - back);
+      if (config.burst > 0) {
+        const { need } = tokensNeeded(config, data, weight, share);
+        data.tokens = Math.min(tokenCapacity(config, data), data.tokens + need * count);
       }
-      data.wlo = lo;
-      data.whi = hi;
+      return;
     }
   }
-  if (o.remaining >= 0 && limit > 0) {
+}
+
+/** Clears the pause, the spent marking (hidden weight) and the backoff level (see Store.resume). */
+export function resume(data: BucketFields): void {
+  data.pausedUntil = 0;
+  data.hidden = 0;
+  data.hiddenUntil = 0;
+  data.backoffLevel = 0;
+  data.backoffAt = 0;
+}
+
+/** Sets the tightening factor; tokens above the new capacity are dropped. */
+export function setFactor(data: BucketFields, config: BucketConfig, factor: number): void {
+  data.factor = factor;
+  data.tokens = Math.min(data.tokens, tokenCapacity(config, data));
+}
+
+/**
+ * What a reply's `gw-ratelimit-limit` does to the limit in force: garbage or missing teaches nothing, a value
+ * outside the pool's bounds is refused, a value at or below the limit in force is learned at once (that is
+ * conservative), and a raise only when a second reply, sent later, offers the same value.
+ */
+function learnLimit(data: BucketFields, config: BucketConfig, o: Observation, sentAt: number): ObserveResult['limit'] {
+  const offered = o.limit;
+  if (!(offered > 0)) return 'none';
+  if (Math.floor(offered) !== offered || offered < o.minLimit || offered > o.maxLimit) return 'refused';
+  const inForce = baseLimit(config, data);
+  if (offered <= inForce || (data.pendingLimit === offered && sentAt > data.pendingAt)) {
+    data.pendingLimit = 0;
+    data.pendingAt = 0;
+    if (offered === inForce) return 'same';
+    data.learnedLimit = offered;
+    return 'learned';
+  }
+  if (data.pendingLimit !== offered) {
+    data.pendingLimit = offered;
+    data.pendingAt = sentAt;
+  }
+  return 'pending';
+}
+
+/**
+ * Places the server window from a reply's reset (docs/window-mirroring.md, fact 2); returns true when the reply
+ * contradicts the window already known: two server windows behind one identity.
+ *
+ * `[lo, hi]` bounds the end of the window the request arrived in. One sequence of server windows allows only:
+ * the known window again (the bounds intersect: narrow them), a later window (it ends at least a window after
+ * the known one's earliest end), or the window before the known one (a request sent later that arrived
+ * earlier, across the boundary: older news, ignored). Anything else is a conflict.
+ */
+function placeWindow(data: BucketFields, config: BucketConfig, o: Observation, sentAt: number, now: number): boolean {
+  if (!(o.resetMs >= 0 && o.resetMs <= config.windowMs + spanMs(config))) return false;
+  const lo = sentAt + o.resetMs;
+  const hi = now + o.resetMs;
+  const w = config.windowMs;
+  if (data.whi === 0) {
+    data.wlo = lo;
+    data.whi = hi;
+  } else if (lo <= data.whi && hi >= data.wlo) {
+    // the same window seen again: narrow its bounds
+    data.wlo = Math.max(data.wlo, lo);
+    data.whi = Math.min(data.whi, hi);
+  } else if (lo > data.whi && hi >= data.wlo + w) {
+    // a new window: the one before it was clean if no penalty reached into it
+    if (data.factor < 1 && data.tightenedUntil < data.wlo) {
+      data.factor = Math.min(1, data.factor + (o.recoverStep ?? K.defaultRecoverStep));
+    }
+    data.wlo = lo;
+    data.whi = hi;
+  } else if (!(lo <= data.whi - w && hi >= data.wlo - w)) {
+    return true;
+  }
+  return false;
+}
+
+/**
+ * Applies what one response's headers say (docs/window-mirroring.md, facts 2 and 3). `now` is the store time the
+ * response is applied at, so `now + reset` bounds the window end from above and `sentAt + reset` from below.
+ * A response older than the newest one applied changes nothing but nothing is lost: it can only be staler.
+ * The observation must be normalized (validate.ts: finite numbers, -1 for unknown).
+ */
+export function observe(data: BucketData, config: BucketConfig, o: Observation, now: number): ObserveResult {
+  const sentAt = Math.min(o.sentAt, now); // never sent after it is applied
+  if (sentAt < data.observedAt) return { applied: false, limit: 'none', limitInForce: baseLimit(config, data), phaseConflict: false };
+  data.observedAt = sentAt;
+  const limit = learnLimit(data, config, o, sentAt);
+  let phaseConflict = false;
+  if (placeWindow(data, config, o, sentAt, now) && config.alignPhase !== false) {
+    data.conflictUntil = Math.max(data.conflictUntil, now + K.conflictWindows * config.windowMs);
+    phaseConflict = true;
+  }
+  // L - R is the server's count in the reply's own terms: its limit when that is a plausible one
+  const serverLimit = limit === 'none' || limit === 'refused' ? baseLimit(config, data) : o.limit;
+  if (o.remaining >= 0 && serverLimit > 0) {
     const until = data.whi > now ? data.whi : now + config.windowMs;
     let after = 0; // admitted after the observed request: possibly still in flight, not in L - R
     let lasting = 0; // our weight that keeps counting until the window ends
     for (let i = data.head; i < data.log.length; i++) {
       const [at, w] = data.log[i]!;
-      if (at > o.sentAt) after += w;
-      if (entryExpiry(data, config, at) >= until) lasting += w;
+      if (at > sentAt) after += w;
+      if (entryExpiry(data, config, at, now) >= until) lasting += w;
     }
-    const serverUsed = Math.max(0, limit - o.remaining) + after;
+    const serverUsed = Math.max(0, serverLimit - o.remaining) + after;
     data.hidden = Math.max(0, serverUsed - lasting);
     data.hiddenUntil = data.hidden > 0 ? until : 0;
   }
+  return { applied: true, limit, limitInForce: baseLimit(config, data), phaseConflict };
 }
 
 /** Applies a penalty (see Penalty); `now` is the store's time. */
-export function penalize(data: BucketData, config: BucketConfig, p: Penalty, now: number): PenaltyResult {
+export function penalize(data: BucketFields, config: BucketConfig, p: Penalty, now: number): PenaltyResult {
   let until = now + Math.max(0, p.pauseMs ?? 0);
   // replies to requests sent before a backoff began land while it is in force: they do not raise it again
   if (p.backoff && !(data.backoffAt > 0 && data.pausedUntil > now)) {
     const b = p.backoff;
     const level = now - data.backoffAt > b.resetAfterMs ? 0 : data.backoffLevel;
     const ms = Math.min(b.maxMs, b.baseMs * 2 ** level) * (1 - b.jitter / 2 + b.jitter * b.random);
-    data.backoffLevel = Math.min(level + 1, 30);
+    data.backoffLevel = Math.min(level + 1, K.maxBackoffLevel);
     data.backoffAt = now;
     until = Math.max(until, now + Math.ceil(ms));
   }

@@ -1,7 +1,20 @@
-import { InvalidArgumentError } from '../errors.js';
-import { advance, baseLimit, charge, effectiveLimit, newBucketData, observe, penalize, spanMs, waitFor, type BucketData } from './bucketMath.js';
-import type { AcquireRequest, AcquireResult, BucketConfig, BucketState, DenyReason, Observation, Penalty, PenaltyResult, Store } from './types.js';
-import { validateFactor } from './validate.js';
+import {
+  advance,
+  baseLimit,
+  charge,
+  effectiveLimit,
+  keepUntil,
+  newBucketData,
+  observe,
+  penalize,
+  release,
+  resume,
+  setFactor,
+  waitFor,
+  type BucketData,
+} from './bucketMath.js';
+import type { AcquireRequest, AcquireResult, BucketConfig, BucketState, DenyReason, Observation, ObserveResult, Penalty, PenaltyResult, Store } from './types.js';
+import { normalizeObservation, normalizePenalty, normalizeUntil, validateFactor, validateRelease } from './validate.js';
 
 export interface MemoryStoreOptions {
   /**
@@ -13,11 +26,12 @@ export interface MemoryStoreOptions {
 
 interface Entry {
   data: BucketData;
-  /** After this time (epoch ms) the entry holds nothing worth keeping. */
+  /** After this time (epoch ms) the entry holds nothing worth keeping (as a Redis key would expire). */
   idleAfter: number;
 }
 
-const keyOf = (config: BucketConfig): string => `${config.group}\u0000${config.id}`;
+/** Unambiguous whatever the group and id hold. */
+const keyOf = (config: BucketConfig): string => JSON.stringify([config.group, config.id]);
 
 /** Bucket state inside this process: the embedded default. Processes do not share it. */
 export class MemoryStore implements Store {
@@ -29,15 +43,29 @@ export class MemoryStore implements Store {
     this.#clock = options.clock ?? Date.now;
   }
 
-  #get(config: BucketConfig, now: number): BucketData {
+  #entry(config: BucketConfig, now: number): Entry {
     let entry = this.#buckets.get(keyOf(config));
     if (!entry) {
       entry = { data: newBucketData(config, now), idleAfter: 0 };
       this.#buckets.set(keyOf(config), entry);
     }
     advance(entry.data, config, now);
-    entry.idleAfter = Math.max(entry.idleAfter, now + spanMs(config), entry.data.pausedUntil, entry.data.hiddenUntil);
+    return entry;
+  }
+
+  /** The bucket's data, advanced to `now`. */
+  #get(config: BucketConfig, now: number): BucketData {
+    const entry = this.#entry(config, now);
+    entry.idleAfter = Math.max(entry.idleAfter, keepUntil(entry.data, config, now));
     return entry.data;
+  }
+
+  /** Runs a change on a bucket, then keeps it as long as what the change left in it matters. */
+  #update<T>(config: BucketConfig, now: number, change: (data: BucketData) => T): T {
+    const entry = this.#entry(config, now);
+    const result = change(entry.data);
+    entry.idleAfter = Math.max(entry.idleAfter, keepUntil(entry.data, config, now));
+    return result;
   }
 
   #sweep(now: number): void {
@@ -69,7 +97,8 @@ export class MemoryStore implements Store {
       }
       request.charges.forEach((c, i) => charge(datas[i]!, c.bucket, c.weight, request.share, now));
     }
-    return { admitted: true, now, count: admitted };
+    const counted = request.charges.map((c, i) => (c.weight > 0 ? datas[i]!.used + datas[i]!.hidden : 0));
+    return { admitted: true, now, count: admitted, counted };
   }
 
   /** Charges `count` admissions without any check: they were admitted elsewhere (see ResilientStore). */
@@ -81,33 +110,38 @@ export class MemoryStore implements Store {
     }
   }
 
-  async pause(bucket: BucketConfig, untilMs: number): Promise<void> {
-    if (!Number.isFinite(untilMs)) throw new InvalidArgumentError(`Expected untilMs to be a finite epoch time, got ${untilMs}`);
+  async release(request: AcquireRequest, count: number, at: number): Promise<void> {
+    validateRelease(request, count, at);
     const now = this.#clock();
-    const data = this.#get(bucket, now);
-    data.pausedUntil = Math.max(data.pausedUntil, untilMs);
-    const entry = this.#buckets.get(keyOf(bucket))!;
-    entry.idleAfter = Math.max(entry.idleAfter, untilMs);
+    for (const c of request.charges) {
+      if (c.weight > 0) release(this.#get(c.bucket, now), c.bucket, c.weight, request.share, count, at);
+    }
+  }
+
+  async resume(bucket: BucketConfig): Promise<void> {
+    resume(this.#get(bucket, this.#clock()));
+  }
+
+  async pause(bucket: BucketConfig, untilMs: number): Promise<void> {
+    const until = normalizeUntil(untilMs);
+    this.#update(bucket, this.#clock(), (data) => void (data.pausedUntil = Math.max(data.pausedUntil, until)));
   }
 
   async setFactor(bucket: BucketConfig, factor: number): Promise<void> {
     validateFactor(factor);
-    const data = this.#get(bucket, this.#clock());
-    data.factor = factor;
-    data.tokens = Math.min(data.tokens, bucket.burst * factor);
+    setFactor(this.#get(bucket, this.#clock()), bucket, factor);
   }
 
-  async observe(bucket: BucketConfig, observation: Observation): Promise<void> {
+  async observe(bucket: BucketConfig, observation: Observation): Promise<ObserveResult> {
+    const o = normalizeObservation(observation, bucket);
     const now = this.#clock();
-    observe(this.#get(bucket, now), bucket, observation, now);
+    return this.#update(bucket, now, (data) => observe(data, bucket, o, now));
   }
 
   async penalize(bucket: BucketConfig, penalty: Penalty): Promise<PenaltyResult> {
+    const p = normalizePenalty(penalty);
     const now = this.#clock();
-    const result = penalize(this.#get(bucket, now), bucket, penalty, now);
-    const entry = this.#buckets.get(keyOf(bucket))!;
-    entry.idleAfter = Math.max(entry.idleAfter, result.pausedUntil + spanMs(bucket));
-    return result;
+    return this.#update(bucket, now, (data) => penalize(data, bucket, p, now));
   }
 
   async inspect(buckets: readonly BucketConfig[]): Promise<BucketState[]> {

@@ -26,6 +26,12 @@ export interface BucketConfig {
   readonly burst: number;
   /** Token refill rate, in weight per millisecond. */
   readonly refillPerMs: number;
+  /**
+   * Whether reply headers may place the server window's end (phase alignment). False for an identity that
+   * may stand for several egress IPs (the default `ip`), whose replies describe several server windows:
+   * every span of `windowMs + marginMs` then holds the limit, whatever the phase. @default true
+   */
+  readonly alignPhase?: boolean;
 }
 
 /** One bucket a request needs, and what it costs there. */
@@ -58,6 +64,32 @@ export interface Observation {
   readonly resetMs: number;
   /** Factor regained when a new window begins after a clean one (no penalty). @default 0.1 */
   readonly recoverStep?: number;
+  /**
+   * Bounds a `gw-ratelimit-limit` must fall within to be learned: KuCoin's VIP table for the pool, widened
+   * to include the configured limit. A value outside is refused; a raise above the limit in force is
+   * learned only when a second, later reply confirms the same value.
+   */
+  readonly minLimit: number;
+  readonly maxLimit: number;
+}
+
+/** What one observation did to its bucket. */
+export interface ObserveResult {
+  /** False when the reply was older than knowledge already applied (it then changed nothing). */
+  readonly applied: boolean;
+  /**
+   * What became of `gw-ratelimit-limit`: `none` (absent or garbage), `same` (already in force), `learned`
+   * (in force now), `pending` (a raise waiting for a second consistent reply), `refused` (out of bounds).
+   */
+  readonly limit: 'none' | 'same' | 'learned' | 'pending' | 'refused';
+  /** The limit in force after this reply (learned, else configured). */
+  readonly limitInForce: number;
+  /**
+   * True when this reply contradicted the server window already known (a later request placing the
+   * window's end before it, or bounds that no longer intersect): two server windows behind one identity.
+   * Phase alignment is then off for this bucket for a while (conservative).
+   */
+  readonly phaseConflict: boolean;
 }
 
 /** What the feedback layer does to a bucket when the gateway pushes back. All parts optional. */
@@ -137,7 +169,15 @@ export interface Store {
   /** Effective limit = floor(limit x factor), factor in (0, 1]. */
   setFactor(bucket: BucketConfig, factor: number): Promise<void>;
   /** Applies a response's rate-limit headers: learned limit, window phase, hidden weight. */
-  observe(bucket: BucketConfig, observation: Observation): Promise<void>;
+  observe(bucket: BucketConfig, observation: Observation): Promise<ObserveResult>;
+  /**
+   * Gives back what `count` admissions of `request` charged at store time `at` (their `AcquireResult.now`):
+   * they were rejected before being sent (aborted or timed out while the store answered). Weight that no
+   * longer counts is not given back twice.
+   */
+  release(request: AcquireRequest, count: number, at: number): Promise<void>;
+  /** Clears the bucket's pause, its spent marking and its backoff level, for every process (an operator's override). */
+  resume(bucket: BucketConfig): Promise<void>;
   /** Applies the feedback layer's reaction to a rate-limit signal, for every process at once. */
   penalize(bucket: BucketConfig, penalty: Penalty): Promise<PenaltyResult>;
   inspect(buckets: readonly BucketConfig[]): Promise<BucketState[]>;

@@ -1,27 +1,24 @@
 -- Acquires every bucket of up to `count` identical requests, in order, each all or nothing; stops at the
--- first that does not fit.
--- KEYS: per bucket, its hash then its log (2 keys a bucket).
--- ARGV[1] time override ('' = Redis TIME), ARGV[2] share (0..1], ARGV[3] bucket count, ARGV[4] count,
--- then per bucket 6 values: weight, limit, windowMs, marginMs, burst, refillPerMs.
--- Returns {1, now, admitted, counted per bucket (used + hidden, strings)} when at least one was admitted,
--- {0, now, waitMs, bucketIndex (1-based), reason} when none was.
-local now = now_ms(ARGV[1])
-local share = tonumber(ARGV[2])
-local n = tonumber(ARGV[3])
-local count = tonumber(ARGV[4])
+-- first that does not fit. Buckets: one block per charge (weight 0 = a guard: only its pause matters).
+-- Reply (REPLY): admitted 1 with now and count, then per bucket (EACH) the weight counted there now
+-- (used + hidden); or admitted 0 with now, waitMs, bucket (1-based index of the longest wait) and reason.
+local now = now_ms(ARGV[ARG.time])
+local share = tonumber(ARGV[ARG.share])
+local count = tonumber(ARGV[ARG.count])
 if share == nil or share <= 0 or share > 1 then return redis.error_reply('KS_BAD_ARG:share') end
-if n == nil or #KEYS ~= 2 * n then return redis.error_reply('KS_BAD_ARG:keys') end
 if count == nil or count < 1 then return redis.error_reply('KS_BAD_ARG:count') end
+local n, bad = bucket_count()
+if n == nil then return redis.error_reply('KS_BAD_ARG:' .. bad) end
 
 local buckets = {}
 for i = 1, n do
-  local cfg = read_cfg(5 + (i - 1) * 6)
+  local cfg = read_cfg(i)
   if cfg.err then return cfg end
+  local hkey, lkey = KEYS[2 * i - 1], KEYS[2 * i]
   if cfg.weight == 0 then
-    -- a guard charged nothing (system, IP without Cloudflare limit, endpoint): only its pause matters
-    buckets[i] = { guard = true, cfg = cfg, pause = tonumber(redis.call('HGET', KEYS[2 * i - 1], 'pause')) or 0 }
+    buckets[i] = { guard = true, cfg = cfg, pausedUntil = tonumber(redis.call('HGET', hkey, 'pausedUntil')) or 0 }
   else
-    buckets[i] = load(KEYS[2 * i - 1], KEYS[2 * i], cfg, now)
+    buckets[i] = load(hkey, lkey, cfg, now)
   end
 end
 
@@ -32,7 +29,7 @@ while admitted < count do
     local b = buckets[i]
     local wait, reason
     if b.guard then
-      if b.pause > now then wait, reason = b.pause - now, 'paused' end
+      if b.pausedUntil > now then wait, reason = b.pausedUntil - now, 'paused' end
     else
       wait, reason = wait_for(b, b.cfg.weight, share, now)
     end
@@ -41,7 +38,9 @@ while admitted < count do
     end
   end
   if worst_reason ~= nil then
-    if admitted == 0 then return {0, now, math.ceil(worst_wait), worst_index, worst_reason} end
+    if admitted == 0 then
+      return pack(REPLY, { admitted = 0, now = now, waitMs = math.ceil(worst_wait), bucket = worst_index, reason = worst_reason })
+    end
     break
   end
   for i = 1, n do
@@ -49,10 +48,12 @@ while admitted < count do
   end
   admitted = admitted + 1
 end
-local reply = {1, now, admitted}
+local reply = pack(REPLY, { admitted = 1, now = now, count = admitted })
 for i = 1, n do
   local b = buckets[i]
   if b.dirty then save_charged(b, now) end
-  if b.guard then reply[#reply + 1] = '0' else reply[#reply + 1] = tostring(b.used + b.hid) end
+  local counted = 0
+  if not b.guard then counted = b.used + b.hidden end
+  reply[#reply + 1] = pack(EACH, { counted = counted })
 end
 return reply

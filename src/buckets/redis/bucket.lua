@@ -1,14 +1,28 @@
--- Shared bucket functions, prepended to every script of this folder. The algorithm is the one in
--- src/buckets/bucketMath.ts; test/storeSuite.ts holds both to one behaviour.
+-- Shared bucket functions. Each script of this folder runs as: the layout tables generated from
+-- scriptLayout.ts (ARG, CFG, STATE, REPLY, EACH, K), then this file, then the script. The algorithm is the
+-- one in src/buckets/bucketMath.ts, under the same names; test/storeSuite.ts and
+-- test/storeDifferential.test.ts hold both to one behaviour.
 --
--- Keys of one bucket (both share the account's {hash tag}):
---   <hkey> hash: used (weight counting now), tokens, tat (tokens refilled at, ms), pause (epoch ms),
---                factor (0..1], llim (limit learned from headers), wlo/whi (bounds of the known server
---                window end), obs (admission time of the newest observation), hid/hidx (hidden weight
---                and when it stops counting), tgu (end of the window last tightened for), bkl/bka
---                (backoff level and when it was last raised)
---   <lkey> list: "admittedAtMs:weight" entries, oldest first; one entry per granule.
+-- Keys of one bucket (keys.ts; both share the account's {hash tag}):
+--   hash: the fields listed in STATE (BucketFields in bucketMath.ts)
+--   log:  "admittedAtMs:weight" entries, oldest first; one entry per granule.
 -- Time is Redis TIME unless the caller passes an explicit time (tests).
+
+-- Numbers as text without loss (tostring keeps 14 digits only); nil as '', booleans as 1/0.
+local function fmt(x)
+  if type(x) == 'number' then return string.format('%.17g', x) end
+  if x == nil then return '' end
+  if x == true then return '1' end
+  if x == false then return '0' end
+  return x
+end
+
+-- The values of `t` under `fields` (REPLY or EACH), in order, as text.
+local function pack(fields, t)
+  local out = {}
+  for i, f in ipairs(fields) do out[i] = fmt(t[f]) end
+  return out
+end
 
 local function now_ms(override)
   if override ~= nil and override ~= '' then return tonumber(override) end
@@ -16,8 +30,32 @@ local function now_ms(override)
   return tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 end
 
-local function granule(window)
-  return math.max(1, math.min(25, math.floor(window / 1000)))
+-- How many bucket blocks this call carries, checked against KEYS and ARGV; nil and a reason when they disagree.
+local function bucket_count()
+  local n = 0
+  if BUCKETS == 'one' then n = 1 elseif BUCKETS == 'many' then n = #KEYS / 2 end
+  if BUCKETS ~= 'none' and (n ~= math.floor(n) or #KEYS ~= 2 * n) then return nil, 'keys' end
+  if #ARGV ~= ARG_COUNT + n * CFG_SIZE then return nil, 'argv' end
+  return n
+end
+
+-- The config block of bucket `i` (1-based), by the names of CFG; an error reply when a value is malformed.
+local function read_cfg(i)
+  local base = ARG_COUNT + (i - 1) * CFG_SIZE + 1
+  local cfg = {}
+  for name, offset in pairs(CFG) do
+    local v = tonumber(ARGV[base + offset])
+    if v == nil or v ~= v or v < 0 then return redis.error_reply('KS_BAD_ARG:' .. name) end
+    cfg[name] = v
+  end
+  if cfg.windowMs <= 0 then return redis.error_reply('KS_BAD_ARG:windowMs') end
+  cfg.alignPhase = cfg.alignPhase ~= 0
+  cfg.span = cfg.windowMs + cfg.marginMs
+  return cfg
+end
+
+local function granule_ms(window_ms)
+  return math.max(1, math.min(K.granuleMaxMs, math.floor(window_ms / K.granuleDivisor)))
 end
 
 local function parse_entry(entry)
@@ -25,95 +63,32 @@ local function parse_entry(entry)
   return tonumber(at), tonumber(w)
 end
 
--- cfg: { weight, limit, window, margin, burst, rate }; reads ARGV from offset `base`.
-local function read_cfg(base)
-  local cfg = {
-    weight = tonumber(ARGV[base]),
-    limit = tonumber(ARGV[base + 1]),
-    window = tonumber(ARGV[base + 2]),
-    margin = tonumber(ARGV[base + 3]),
-    burst = tonumber(ARGV[base + 4]),
-    rate = tonumber(ARGV[base + 5]),
-  }
-  for k, v in pairs(cfg) do
-    if v == nil or v ~= v or v < 0 then return redis.error_reply('KS_BAD_ARG:' .. k) end
-  end
-  if cfg.window <= 0 then return redis.error_reply('KS_BAD_ARG:window') end
-  cfg.span = cfg.window + cfg.margin
-  return cfg
+local function phase_aligned(b, now)
+  return b.cfg.alignPhase and b.conflictUntil <= now and b.whi > 0
 end
 
-local function num(v, default)
-  local n = tonumber(v)
-  if n == nil then return default end
-  return n
-end
-
--- When an entry admitted at `at` stops counting (see entryExpiry in bucketMath.ts).
-local function expiry(b, at)
+-- When an entry admitted at `at` stops counting, as seen at `now` (entryExpiry in bucketMath.ts).
+local function entry_expiry(b, at, now)
   local slide = at + b.cfg.span
-  if b.whi > 0 and at + b.cfg.margin <= b.wlo then return math.min(slide, b.whi) end
+  if phase_aligned(b, now) and at + b.cfg.marginMs <= b.wlo then return math.min(slide, b.whi) end
   return slide
 end
 
 local function base_limit(b)
-  if b.llim > 0 then return b.llim end
+  if b.learnedLimit > 0 then return b.learnedLimit end
   return b.cfg.limit
+end
+
+local function effective_limit(b)
+  return math.floor(base_limit(b) * b.factor)
 end
 
 local function pacing_scale(b)
   return (base_limit(b) / b.cfg.limit) * b.factor
 end
 
--- Loads a bucket, drops entries that no longer count, ends hidden weight past its window and refills
--- tokens up to now.
-local function load(hkey, lkey, cfg, now)
-  local h = redis.call('HMGET', hkey, 'used', 'tokens', 'tat', 'pause', 'factor', 'llim', 'wlo', 'whi', 'obs', 'hid',
-    'hidx', 'tgu', 'bkl', 'bka')
-  local b = {
-    hkey = hkey, lkey = lkey, cfg = cfg, dirty = false,
-    used = tonumber(h[1]), tokens = tonumber(h[2]), tat = num(h[3], now),
-    pause = num(h[4], 0), factor = num(h[5], 1), llim = num(h[6], 0),
-    wlo = num(h[7], 0), whi = num(h[8], 0), obs = num(h[9], 0), hid = num(h[10], 0), hidx = num(h[11], 0),
-    tgu = num(h[12], 0), bkl = num(h[13], 0), bka = num(h[14], 0),
-  }
-  local len = redis.call('LLEN', lkey)
-  if b.used == nil then
-    -- the hash is gone but the log may not be: never under-count, rebuild the sum from the log
-    b.used = 0
-    if len > 0 then
-      for _, e in ipairs(redis.call('LRANGE', lkey, 0, -1)) do
-        local _, w = parse_entry(e)
-        b.used = b.used + w
-      end
-    end
-  end
-  local popped = 0
-  while len > 0 do
-    local at, w = parse_entry(redis.call('LINDEX', lkey, 0))
-    if expiry(b, at) > now then break end
-    redis.call('LPOP', lkey)
-    b.used = b.used - w
-    len = len - 1
-    popped = popped + 1
-  end
-  if len == 0 then b.used = 0 end
-  -- keep the stored sum equal to the log whatever the caller does next
-  if popped > 0 then redis.call('HSET', hkey, 'used', b.used) end
-  if b.hid > 0 and b.hidx <= now then b.hid = 0 end
-  b.len = len
-  local scale = pacing_scale(b)
-  local capacity = cfg.burst * scale
-  if b.tokens == nil then b.tokens = capacity end
-  if now > b.tat then
-    b.tokens = math.min(capacity, b.tokens + (now - b.tat) * cfg.rate * scale)
-    b.tat = now
-  end
-  return b
-end
-
-local function effective_limit(b)
-  return math.floor(base_limit(b) * b.factor)
+local function token_capacity(b)
+  return b.cfg.burst * pacing_scale(b)
 end
 
 local function tokens_needed(b, weight, share)
@@ -121,43 +96,93 @@ local function tokens_needed(b, weight, share)
   return math.min(weight, capacity * share), capacity * (1 - share)
 end
 
+-- Milliseconds the state must be kept when nothing touches it (keepUntil in bucketMath.ts, minus now).
+local function ttl(b, now)
+  local later = math.max(b.pausedUntil, b.hiddenUntil, b.whi, b.tightenedUntil, b.conflictUntil)
+  return math.ceil(b.cfg.span + K.idleSlackMs + math.max(0, later - now))
+end
+
+-- Loads a bucket, drops entries that no longer count, ends hidden weight past its window and refills
+-- tokens up to now (advance in bucketMath.ts).
+local function load(hkey, lkey, cfg, now)
+  local h = redis.call('HMGET', hkey, unpack(STATE))
+  local b = { hkey = hkey, lkey = lkey, cfg = cfg, dirty = false }
+  for i, f in ipairs(STATE) do b[f] = tonumber(h[i]) end
+  -- a missing hash or field: the state of a new bucket (newBucketData in bucketMath.ts)
+  local used, tokens = b.used, b.tokens
+  b.tokensAt = b.tokensAt or now
+  b.factor = b.factor or 1
+  for _, f in ipairs(STATE) do
+    if b[f] == nil then b[f] = 0 end
+  end
+  local len = redis.call('LLEN', lkey)
+  if used == nil and len > 0 then
+    -- the hash is gone but the log is not: never under-count, rebuild the sum from the log
+    for _, e in ipairs(redis.call('LRANGE', lkey, 0, -1)) do
+      local _, w = parse_entry(e)
+      b.used = b.used + w
+    end
+  end
+  local popped = 0
+  while len > 0 do
+    local at, w = parse_entry(redis.call('LINDEX', lkey, 0))
+    if entry_expiry(b, at, now) > now then break end
+    redis.call('LPOP', lkey)
+    b.used = b.used - w
+    len = len - 1
+    popped = popped + 1
+  end
+  if len == 0 then b.used = 0 end
+  -- keep the stored sum equal to the log whatever the caller does next
+  if popped > 0 then redis.call('HSET', hkey, 'used', fmt(b.used)) end
+  if b.hidden > 0 and b.hiddenUntil <= now then b.hidden = 0 end
+  b.len = len
+  local scale = pacing_scale(b)
+  if tokens == nil then b.tokens = cfg.burst * scale end
+  if now > b.tokensAt then
+    b.tokens = math.min(cfg.burst * scale, b.tokens + (now - b.tokensAt) * cfg.refillPerMs * scale)
+    b.tokensAt = now
+  end
+  return b
+end
+
 -- Milliseconds until `excess` weight stops counting (entries and hidden weight, earliest first).
 local function window_wait(b, excess, now)
   local freed, i = 0, 0
-  local hidden_left = b.hid > 0
+  local hidden_left = b.hidden > 0
   while i < b.len do
     local chunk = redis.call('LRANGE', b.lkey, i, i + 63)
     if #chunk == 0 then break end
     for _, e in ipairs(chunk) do
       local at, w = parse_entry(e)
-      local x = expiry(b, at)
-      if hidden_left and b.hidx <= x then
-        freed = freed + b.hid
+      local expiry = entry_expiry(b, at, now)
+      if hidden_left and b.hiddenUntil <= expiry then
+        freed = freed + b.hidden
         hidden_left = false
-        if freed >= excess then return b.hidx - now end
+        if freed >= excess then return b.hiddenUntil - now end
       end
       freed = freed + w
-      if freed >= excess then return x - now end
+      if freed >= excess then return expiry - now end
     end
     i = i + 64
   end
-  if hidden_left and freed + b.hid >= excess then return b.hidx - now end
+  if hidden_left and freed + b.hidden >= excess then return b.hiddenUntil - now end
   return b.cfg.span
 end
 
 -- Returns wait (ms, 0 = admit now) and reason ('paused' | 'window' | 'pacing' | nil).
 local function wait_for(b, weight, share, now)
   local wait, reason = 0, nil
-  if b.pause > now then
-    wait, reason = b.pause - now, 'paused'
+  if b.pausedUntil > now then
+    wait, reason = b.pausedUntil - now, 'paused'
   end
   if weight > 0 then
     local cap = effective_limit(b) * share
-    local counted = b.used + b.hid
+    local counted = b.used + b.hidden
     if counted + weight > cap then
       local w_wait
       if weight > cap then
-        w_wait = b.cfg.window -- cannot fit under the current factor: look again after a window
+        w_wait = b.cfg.windowMs -- cannot fit under the current factor: look again after a window
       else
         w_wait = window_wait(b, counted + weight - cap, now)
       end
@@ -165,10 +190,10 @@ local function wait_for(b, weight, share, now)
     end
     if b.cfg.burst > 0 then
       local need, floor = tokens_needed(b, weight, share)
-      local available = b.tokens - floor + 1e-9 -- float slack, as in bucketMath.ts
+      local available = b.tokens - floor + K.tokenEpsilon
       if available < need then
-        local rate = b.cfg.rate * pacing_scale(b)
-        local p_wait = b.cfg.window
+        local rate = b.cfg.refillPerMs * pacing_scale(b)
+        local p_wait = b.cfg.windowMs
         if rate > 0 then p_wait = math.ceil((need - available) / rate) end
         if p_wait > wait then wait, reason = p_wait, 'pacing' end
       end
@@ -178,17 +203,13 @@ local function wait_for(b, weight, share, now)
   return math.ceil(wait), reason
 end
 
-local function ttl(b, now)
-  local t = b.cfg.span + 1000
-  local later = math.max(b.pause, b.hidx, b.whi, b.tgu)
-  if later > now then t = t + (later - now) end
-  return math.ceil(t)
-end
-
 local function save(b, now)
-  redis.call('HSET', b.hkey, 'used', b.used, 'tokens', tostring(b.tokens), 'tat', b.tat,
-    'pause', b.pause, 'factor', tostring(b.factor), 'llim', b.llim, 'wlo', b.wlo, 'whi', b.whi,
-    'obs', b.obs, 'hid', b.hid, 'hidx', b.hidx, 'tgu', b.tgu, 'bkl', b.bkl, 'bka', b.bka)
+  local args = {}
+  for _, f in ipairs(STATE) do
+    args[#args + 1] = f
+    args[#args + 1] = fmt(b[f])
+  end
+  redis.call('HSET', b.hkey, unpack(args))
   local t = ttl(b, now)
   redis.call('PEXPIRE', b.hkey, t)
   if b.len > 0 then redis.call('PEXPIRE', b.lkey, t) end
@@ -197,7 +218,7 @@ end
 -- After an acquisition only the sum and the tokens changed: write just those. When every charge merged
 -- into the newest log entry, the keys' expiry was set within the last granule: it still outlives the span.
 local function save_charged(b, now)
-  redis.call('HSET', b.hkey, 'used', b.used, 'tokens', tostring(b.tokens), 'tat', b.tat)
+  redis.call('HSET', b.hkey, 'used', fmt(b.used), 'tokens', fmt(b.tokens), 'tokensAt', fmt(b.tokensAt))
   if b.pushed then
     local t = ttl(b, now)
     redis.call('PEXPIRE', b.hkey, t)
@@ -207,17 +228,17 @@ end
 
 local function charge(b, weight, share, now)
   if weight <= 0 then return end
-  local g = granule(b.cfg.window)
+  local g = granule_ms(b.cfg.windowMs)
   local merged = false
   if b.len > 0 then
     local at, w = parse_entry(redis.call('LINDEX', b.lkey, -1))
     if math.floor(at / g) == math.floor(now / g) then
-      redis.call('LSET', b.lkey, -1, math.max(at, now) .. ':' .. (w + weight))
+      redis.call('LSET', b.lkey, -1, fmt(math.max(at, now)) .. ':' .. fmt(w + weight))
       merged = true
     end
   end
   if not merged then
-    redis.call('RPUSH', b.lkey, now .. ':' .. weight)
+    redis.call('RPUSH', b.lkey, fmt(now) .. ':' .. fmt(weight))
     b.len = b.len + 1
     b.pushed = true
   end

@@ -1,19 +1,18 @@
--- Reads buckets without charging anything.
--- KEYS: per bucket, hash then log. ARGV[1] time override, ARGV[2] bucket count, then 6 values a bucket.
--- Returns per bucket {used, effectiveLimit, factor, tokens, pausedUntil, limit, hidden, wlo, whi} (numbers as
--- strings), then now.
-local now = now_ms(ARGV[1])
-local n = tonumber(ARGV[2])
-if n == nil or #KEYS ~= 2 * n then return redis.error_reply('KS_BAD_ARG:keys') end
-local out = {}
+-- Reads buckets without charging anything. Buckets: many (weights ignored).
+-- Reply: now, then per bucket (EACH) its state.
+local now = now_ms(ARGV[ARG.time])
+local n, bad = bucket_count()
+if n == nil then return redis.error_reply('KS_BAD_ARG:' .. bad) end
+local reply = pack(REPLY, { now = now })
 for i = 1, n do
-  local cfg = read_cfg(3 + (i - 1) * 6)
+  local cfg = read_cfg(i)
   if cfg.err then return cfg end
   local b = load(KEYS[2 * i - 1], KEYS[2 * i], cfg, now)
   local paused = 0
-  if b.pause > now then paused = b.pause end
-  out[#out + 1] = {tostring(b.used), tostring(effective_limit(b)), tostring(b.factor), tostring(b.tokens), tostring(paused),
-    tostring(base_limit(b)), tostring(b.hid), tostring(b.wlo), tostring(b.whi)}
+  if b.pausedUntil > now then paused = b.pausedUntil end
+  reply[#reply + 1] = pack(EACH, {
+    used = b.used, effectiveLimit = effective_limit(b), factor = b.factor, tokens = b.tokens, pausedUntil = paused,
+    limit = base_limit(b), hidden = b.hidden, wlo = b.wlo, whi = b.whi,
+  })
 end
-out[#out + 1] = tostring(now)
-return out
+return reply

@@ -1,27 +1,34 @@
+import { InvalidArgumentError } from '../../errors.js';
 import type { BucketConfig } from '../types.js';
 
 /**
  * Every key the RedisStore writes. All keys of one quota group share the hash tag `{group}`, so one script
- * can touch them all, on a single server or a Cluster. Each key expires after it has been idle for a span
- * (plus any pause), so an account that stops leaves nothing behind.
+ * can touch them all, on a single server or a Cluster. A kind marker follows the tag (`b:`, `l:`, `hb`), so
+ * no bucket id, whatever it holds (an endpoint id embeds a raw path, e.g. `GET /x:log`), can name another
+ * bucket's key or the heartbeat set. Each key expires after it has been idle for a span (plus any pause,
+ * hidden weight, known window or phase conflict still in force), so an account that stops leaves nothing.
  *
- * | key                              | type | holds                                              |
- * |----------------------------------|------|----------------------------------------------------|
- * | `<prefix>:{<group>}:<bucket>`     | hash | used, tokens, tat (tokens refilled at), pause, factor |
- * | `<prefix>:{<group>}:<bucket>:log` | list | admissions as "atMs:weight", oldest first, one per granule |
- * | `<prefix>:{<group>}:hb`           | zset | live processes (ResilientStore heartbeats), score = expiry |
+ * | key                          | type | holds                                                          |
+ * |------------------------------|------|----------------------------------------------------------------|
+ * | `<prefix>:{<group>}:b:<id>`  | hash | the bucket's state: `STATE_FIELDS` in scriptLayout.ts           |
+ * | `<prefix>:{<group>}:l:<id>`  | list | admissions as "atMs:weight", oldest first, one per granule      |
+ * | `<prefix>:{<group>}:hb`      | zset | live processes (ResilientStore heartbeats), score = expiry      |
+ *
+ * A group may not contain braces: they would move the hash tag (and could make two groups' keys meet).
  */
 export function bucketKeys(prefix: string, bucket: BucketConfig): [hash: string, log: string] {
-  const hash = `${prefix}:{${bucket.group}}:${bucket.id}`;
-  return [hash, `${hash}:log`];
-}
-
-/** The six per-bucket config values every script reads, in ARGV order. */
-export function bucketArgs(bucket: BucketConfig, weight: number): number[] {
-  return [weight, bucket.limit, bucket.windowMs, bucket.marginMs, bucket.burst, bucket.refillPerMs];
+  const tag = groupTag(prefix, bucket.group);
+  return [`${tag}:b:${bucket.id}`, `${tag}:l:${bucket.id}`];
 }
 
 /** The sorted set of live processes of a group (heartbeats). */
 export function heartbeatKey(prefix: string, group: string): string {
-  return `${prefix}:{${group}}:hb`;
+  return `${groupTag(prefix, group)}:hb`;
+}
+
+function groupTag(prefix: string, group: string): string {
+  if (typeof group !== 'string' || group === '' || /[{}]/.test(group)) {
+    throw new InvalidArgumentError(`Expected a quota group to be a non-empty string without braces, got ${typeof group === 'string' ? JSON.stringify(group) : typeof group}`);
+  }
+  return `${prefix}:{${group}}`;
 }

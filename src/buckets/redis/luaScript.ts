@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto';
-import { readFileSync } from 'node:fs';
 import { StoreError } from '../../errors.js';
+import { LUA_SOURCES } from './luaSources.generated.js';
+import { luaPrelude, type ScriptName } from './scriptLayout.js';
 
 /** The narrowest client a RedisStore needs: ioredis `Redis` and `Cluster` both fit. */
 export interface RedisLike {
@@ -8,19 +9,26 @@ export interface RedisLike {
   eval(script: string, numKeys: number, ...args: (string | number)[]): Promise<unknown>;
 }
 
-const here = new URL('.', import.meta.url);
-const LIB = readFileSync(new URL('bucket.lua', here), 'utf8');
+/** The `.lua` files of this folder, inlined at generation time (no file is read at run time: bundles work). */
+function source(name: string): string {
+  const text = LUA_SOURCES[name];
+  if (text === undefined) throw new StoreError(`No Lua script named ${name} (run npm run gen:lua)`);
+  return text;
+}
+
+const LIB = source('bucket');
 
 /**
- * One Lua script of this folder (with bucket.lua prepended), run with EVALSHA and, when the server's
- * script cache does not have it (NOSCRIPT: a restart, a failover, SCRIPT FLUSH), with EVAL, which caches it.
+ * One Lua script of this folder, run as: its layout tables (generated from scriptLayout.ts), bucket.lua,
+ * then `<name>.lua`. Run with EVALSHA and, when the server's script cache does not have it (NOSCRIPT: a
+ * restart, a failover, SCRIPT FLUSH), with EVAL, which caches it.
  */
 export class LuaScript {
   readonly source: string;
   readonly sha: string;
 
-  constructor(readonly name: string) {
-    this.source = `${LIB}\n${readFileSync(new URL(`${name}.lua`, here), 'utf8')}`;
+  constructor(readonly name: ScriptName) {
+    this.source = `${luaPrelude(name)}\n${LIB}\n${source(name)}`;
     this.sha = createHash('sha1').update(this.source).digest('hex');
   }
 
@@ -46,7 +54,7 @@ function isNoScript(err: unknown): boolean {
 /** Maps a Lua `redis.error_reply('KS_CODE:detail')` or a connection failure to one typed error. */
 function toStoreError(script: string, err: unknown): StoreError {
   const message = err instanceof Error ? err.message : String(err);
-  const code = /KS_[A-Z_]+:[\w]+/.exec(message)?.[0];
+  const code = /KS_[A-Z_]+:[\w.]+/.exec(message)?.[0];
   return new StoreError(
     code ? `Redis script ${script} refused its arguments (${code})` : `Redis script ${script} failed: ${message}`,
     err,

@@ -1,45 +1,92 @@
--- Applies one response's gw-ratelimit-* headers to a bucket (see observe() in bucketMath.ts).
--- KEYS: hash, log. ARGV[1] time override, then the bucket's 6 config values (weight ignored), then
--- sentAt (store time the request was admitted), limit, remaining, resetMs (-1 = unknown), recoverStep.
-local now = now_ms(ARGV[1])
-local cfg = read_cfg(2)
-if cfg.err then return cfg end
-local sent_at, limit, remaining, reset = tonumber(ARGV[8]), tonumber(ARGV[9]), tonumber(ARGV[10]), tonumber(ARGV[11])
-local recover = tonumber(ARGV[12])
-if sent_at == nil or limit == nil or remaining == nil or reset == nil or recover == nil then
+-- Applies one response's gw-ratelimit-* headers to a bucket (observe in bucketMath.ts): the limit learned
+-- within [minLimit, maxLimit] (a raise only once a later reply confirms it), the server window's phase (and
+-- contradictions: two server windows behind one identity), hidden weight. Headers arrive normalized
+-- (validate.ts): -1 = missing. Buckets: one.
+local now = now_ms(ARGV[ARG.time])
+local sent_at = tonumber(ARGV[ARG.sentAt])
+local offered = tonumber(ARGV[ARG.limit])
+local remaining = tonumber(ARGV[ARG.remaining])
+local reset_ms = tonumber(ARGV[ARG.resetMs])
+local recover_step = tonumber(ARGV[ARG.recoverStep])
+local min_limit = tonumber(ARGV[ARG.minLimit])
+local max_limit = tonumber(ARGV[ARG.maxLimit])
+if sent_at == nil or offered == nil or remaining == nil or reset_ms == nil or recover_step == nil or min_limit == nil or max_limit == nil then
   return redis.error_reply('KS_BAD_ARG:observation')
 end
+local n, bad = bucket_count()
+if n == nil then return redis.error_reply('KS_BAD_ARG:' .. bad) end
+local cfg = read_cfg(1)
+if cfg.err then return cfg end
 if sent_at > now then sent_at = now end -- never sent after it is applied
 local b = load(KEYS[1], KEYS[2], cfg, now)
-if sent_at < b.obs then return 0 end -- an older response never overwrites newer knowledge
-b.obs = sent_at
-if limit > 0 then b.llim = limit end
-local lim = base_limit(b)
-if reset >= 0 and reset <= cfg.window + cfg.span then
-  local lo, hi = sent_at + reset, now + reset
-  if b.whi > 0 and lo <= b.whi and hi >= b.wlo then
+if sent_at < b.observedAt then -- an older response never overwrites newer knowledge
+  return pack(REPLY, { applied = 0, limit = 'none', limitInForce = base_limit(b), phaseConflict = 0 })
+end
+b.observedAt = sent_at
+
+-- learnLimit in bucketMath.ts
+local function learn_limit()
+  if not (offered > 0) then return 'none' end
+  if math.floor(offered) ~= offered or offered < min_limit or offered > max_limit then return 'refused' end
+  local in_force = base_limit(b)
+  if offered <= in_force or (b.pendingLimit == offered and sent_at > b.pendingAt) then
+    b.pendingLimit = 0
+    b.pendingAt = 0
+    if offered == in_force then return 'same' end
+    b.learnedLimit = offered
+    return 'learned'
+  end
+  if b.pendingLimit ~= offered then
+    b.pendingLimit = offered
+    b.pendingAt = sent_at
+  end
+  return 'pending'
+end
+
+-- placeWindow in bucketMath.ts: true when the reply contradicts the known window
+local function place_window()
+  if not (reset_ms >= 0 and reset_ms <= cfg.windowMs + cfg.span) then return false end
+  local lo, hi = sent_at + reset_ms, now + reset_ms
+  local w = cfg.windowMs
+  if b.whi == 0 then
+    b.wlo, b.whi = lo, hi
+  elseif lo <= b.whi and hi >= b.wlo then
+    -- the same window seen again: narrow its bounds
     b.wlo = math.max(b.wlo, lo)
     b.whi = math.min(b.whi, hi)
-  elseif b.whi == 0 or lo > b.whi then
+  elseif lo > b.whi and hi >= b.wlo + w then
     -- a new window: the one before it was clean if no penalty reached into it
-    if b.whi > 0 and b.factor < 1 and b.tgu < b.wlo then b.factor = math.min(1, b.factor + recover) end
+    if b.factor < 1 and b.tightenedUntil < b.wlo then b.factor = math.min(1, b.factor + recover_step) end
     b.wlo, b.whi = lo, hi
+  elseif not (lo <= b.whi - w and hi >= b.wlo - w) then
+    return true
   end
+  return false
 end
-if remaining >= 0 and lim > 0 then
-  local until_ms = now + cfg.window
+
+local limit_status = learn_limit()
+local phase_conflict = 0
+if place_window() and cfg.alignPhase then
+  b.conflictUntil = math.max(b.conflictUntil, now + K.conflictWindows * cfg.windowMs)
+  phase_conflict = 1
+end
+-- L - R is the server's count in the reply's own terms: its limit when that is a plausible one
+local server_limit = offered
+if limit_status == 'none' or limit_status == 'refused' then server_limit = base_limit(b) end
+if remaining >= 0 and server_limit > 0 then
+  local until_ms = now + cfg.windowMs
   if b.whi > now then until_ms = b.whi end
   local after, lasting = 0, 0
   if b.len > 0 then
     for _, e in ipairs(redis.call('LRANGE', KEYS[2], 0, -1)) do
       local at, w = parse_entry(e)
       if at > sent_at then after = after + w end
-      if expiry(b, at) >= until_ms then lasting = lasting + w end
+      if entry_expiry(b, at, now) >= until_ms then lasting = lasting + w end
     end
   end
-  local server_used = math.max(0, lim - remaining) + after
-  b.hid = math.max(0, server_used - lasting)
-  if b.hid > 0 then b.hidx = until_ms else b.hidx = 0 end
+  local server_used = math.max(0, server_limit - remaining) + after
+  b.hidden = math.max(0, server_used - lasting)
+  if b.hidden > 0 then b.hiddenUntil = until_ms else b.hiddenUntil = 0 end
 end
 save(b, now)
-return 1
+return pack(REPLY, { applied = 1, limit = limit_status, limitInForce = base_limit(b), phaseConflict = phase_conflict })

@@ -1,11 +1,12 @@
--- Pauses one bucket until an epoch time; a longer pause already set is kept.
--- KEYS: hash, log. ARGV[1] time override, then the bucket's 6 config values (weight ignored), then untilMs.
-local now = now_ms(ARGV[1])
-local cfg = read_cfg(2)
+-- Pauses one bucket until an epoch time; a longer pause already set is kept. Buckets: one.
+local now = now_ms(ARGV[ARG.time])
+local until_ms = tonumber(ARGV[ARG.untilMs])
+if until_ms == nil then return redis.error_reply('KS_BAD_ARG:untilMs') end
+local n, bad = bucket_count()
+if n == nil then return redis.error_reply('KS_BAD_ARG:' .. bad) end
+local cfg = read_cfg(1)
 if cfg.err then return cfg end
-local until_ms = tonumber(ARGV[8])
-if until_ms == nil then return redis.error_reply('KS_BAD_ARG:until') end
 local b = load(KEYS[1], KEYS[2], cfg, now)
-if until_ms > b.pause then b.pause = until_ms end
+if until_ms > b.pausedUntil then b.pausedUntil = until_ms end
 save(b, now)
-return b.pause
+return pack(REPLY, { pausedUntil = b.pausedUntil })

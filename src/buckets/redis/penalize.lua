@@ -1,39 +1,45 @@
--- Applies a penalty to one bucket (see penalize() in bucketMath.ts): pause (never shortened), mark spent,
--- tighten once per window, shared exponential backoff.
--- KEYS: hash, log. ARGV[1] time override, then the bucket's 6 config values (weight ignored), then
--- pauseMs, spent (0/1), tightenBy (0 = none), tightenMin, backoffBaseMs (0 = none), backoffMaxMs,
--- backoffJitter, random (0..1), backoffResetAfterMs.
--- Returns {pausedUntil, factor (string), tightened (0/1), now}.
-local now = now_ms(ARGV[1])
-local cfg = read_cfg(2)
-if cfg.err then return cfg end
-local pause_ms, spent = tonumber(ARGV[8]), ARGV[9] == '1'
-local t_by, t_min = tonumber(ARGV[10]), tonumber(ARGV[11])
-local bo_base, bo_max, bo_jitter, rnd, bo_reset = tonumber(ARGV[12]), tonumber(ARGV[13]), tonumber(ARGV[14]), tonumber(ARGV[15]), tonumber(ARGV[16])
-if pause_ms == nil or t_by == nil or t_min == nil or bo_base == nil or bo_max == nil or bo_jitter == nil or rnd == nil or bo_reset == nil then
+-- Applies a penalty to one bucket (penalize in bucketMath.ts): pause (never shortened), mark spent, tighten
+-- once per window, shared exponential backoff. Absent parts come as 0 (tightenBy 0 = no tightening,
+-- backoffBaseMs 0 = no backoff). Buckets: one.
+local now = now_ms(ARGV[ARG.time])
+local pause_ms = tonumber(ARGV[ARG.pauseMs])
+local spent = ARGV[ARG.spent] == '1'
+local tighten_by = tonumber(ARGV[ARG.tightenBy])
+local tighten_min = tonumber(ARGV[ARG.tightenMin])
+local backoff_base_ms = tonumber(ARGV[ARG.backoffBaseMs])
+local backoff_max_ms = tonumber(ARGV[ARG.backoffMaxMs])
+local backoff_jitter = tonumber(ARGV[ARG.backoffJitter])
+local backoff_random = tonumber(ARGV[ARG.backoffRandom])
+local backoff_reset_after_ms = tonumber(ARGV[ARG.backoffResetAfterMs])
+if pause_ms == nil or tighten_by == nil or tighten_min == nil or backoff_base_ms == nil or backoff_max_ms == nil
+  or backoff_jitter == nil or backoff_random == nil or backoff_reset_after_ms == nil then
   return redis.error_reply('KS_BAD_ARG:penalty')
 end
+local n, bad = bucket_count()
+if n == nil then return redis.error_reply('KS_BAD_ARG:' .. bad) end
+local cfg = read_cfg(1)
+if cfg.err then return cfg end
 local b = load(KEYS[1], KEYS[2], cfg, now)
 local until_ms = now + math.max(0, pause_ms)
 -- replies to requests sent before a backoff began land while it is in force: they do not raise it again
-if bo_base > 0 and not (b.bka > 0 and b.pause > now) then
-  local level = b.bkl
-  if now - b.bka > bo_reset then level = 0 end
-  local ms = math.min(bo_max, bo_base * 2 ^ level) * (1 - bo_jitter / 2 + bo_jitter * rnd)
-  b.bkl = math.min(level + 1, 30)
-  b.bka = now
+if backoff_base_ms > 0 and not (b.backoffAt > 0 and b.pausedUntil > now) then
+  local level = b.backoffLevel
+  if now - b.backoffAt > backoff_reset_after_ms then level = 0 end
+  local ms = math.min(backoff_max_ms, backoff_base_ms * 2 ^ level) * (1 - backoff_jitter / 2 + backoff_jitter * backoff_random)
+  b.backoffLevel = math.min(level + 1, K.maxBackoffLevel)
+  b.backoffAt = now
   until_ms = math.max(until_ms, now + math.ceil(ms))
 end
-b.pause = math.max(b.pause, until_ms)
+b.pausedUntil = math.max(b.pausedUntil, until_ms)
 if spent then
-  b.hid = math.max(b.hid, effective_limit(b))
-  b.hidx = math.max(b.hidx, until_ms)
+  b.hidden = math.max(b.hidden, effective_limit(b))
+  b.hiddenUntil = math.max(b.hiddenUntil, until_ms)
 end
 local tightened = 0
-if t_by > 0 and now >= b.tgu then
-  b.factor = math.max(t_min, b.factor * t_by)
-  b.tgu = math.max(until_ms, now + 1)
+if tighten_by > 0 and now >= b.tightenedUntil then
+  b.factor = math.max(tighten_min, b.factor * tighten_by)
+  b.tightenedUntil = math.max(until_ms, now + 1)
   tightened = 1
 end
 save(b, now)
-return {b.pause, tostring(b.factor), tightened, now}
+return pack(REPLY, { pausedUntil = b.pausedUntil, factor = b.factor, tightened = tightened, now = now })

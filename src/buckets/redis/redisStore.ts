@@ -1,8 +1,9 @@
 import { InvalidArgumentError, StoreError } from '../../errors.js';
-import type { AcquireRequest, AcquireResult, BucketConfig, BucketState, DenyReason, Observation, Penalty, PenaltyResult, Store } from '../types.js';
-import { validateFactor } from '../validate.js';
-import { bucketArgs, bucketKeys, heartbeatKey } from './keys.js';
+import type { AcquireRequest, AcquireResult, BucketConfig, BucketState, DenyReason, Observation, ObserveResult, Penalty, PenaltyResult, Store } from '../types.js';
+import { normalizeObservation, normalizePenalty, normalizeUntil, validateFactor, validateRelease } from '../validate.js';
+import { bucketKeys, heartbeatKey } from './keys.js';
 import { LuaScript, type RedisLike } from './luaScript.js';
+import { parseReply, scriptArgs, type ScriptArgs, type ScriptBucket, type ScriptName } from './scriptLayout.js';
 
 export interface RedisStoreOptions {
   /** An ioredis `Redis` or `Cluster` (or anything with `evalsha` and `eval`). The caller owns and closes it. */
@@ -26,22 +27,25 @@ export interface RedisStoreOptions {
   readonly commandTimeoutMs?: number;
 }
 
-const SCRIPTS = {
+const SCRIPTS: { readonly [S in ScriptName]: LuaScript } = {
   acquire: new LuaScript('acquire'),
-  pause: new LuaScript('pause'),
-  setFactor: new LuaScript('setFactor'),
+  release: new LuaScript('release'),
   inspect: new LuaScript('inspect'),
   observe: new LuaScript('observe'),
+  pause: new LuaScript('pause'),
+  resume: new LuaScript('resume'),
+  setFactor: new LuaScript('setFactor'),
   penalize: new LuaScript('penalize'),
-  heartbeat: new LuaScript('heartbeat'),
   absorb: new LuaScript('absorb'),
+  heartbeat: new LuaScript('heartbeat'),
 };
 
-const REASONS = new Set<DenyReason>(['paused', 'window', 'pacing']);
+const REASONS = new Set<string>(['paused', 'window', 'pacing']);
+const LIMIT_OUTCOMES = new Set<string>(['none', 'same', 'learned', 'pending', 'refused']);
 
 /**
  * Bucket state in Redis, shared by every process of a quota group. One script acquires all buckets of a
- * request in one round trip, with Redis TIME as the clock.
+ * request in one round trip, with Redis TIME as the clock. Arguments and replies follow scriptLayout.ts.
  */
 export class RedisStore implements Store {
   readonly #client: RedisLike;
@@ -66,61 +70,66 @@ export class RedisStore implements Store {
     }
   }
 
-  #run(script: LuaScript, keys: readonly string[], args: readonly (string | number)[]): Promise<unknown> {
-    return script.run(this.#client, keys, args, this.#timeoutMs);
-  }
-
-  #time(): string {
-    return this.#clock ? String(this.#clock()) : '';
+  /** Runs `script` on `buckets` (their keys and config blocks) with its named arguments; `time` is added here. */
+  #run<S extends ScriptName>(script: S, args: Omit<ScriptArgs<S>, 'time'>, buckets: readonly ScriptBucket[], keys?: readonly string[]): Promise<unknown> {
+    const all = { ...args, time: this.#clock ? String(this.#clock()) : '' } as unknown as ScriptArgs<S>;
+    const k = keys ?? buckets.flatMap((b) => bucketKeys(this.#prefix, b.bucket));
+    return SCRIPTS[script].run(this.#client, k, scriptArgs(script, all, buckets), this.#timeoutMs);
   }
 
   async acquire(request: AcquireRequest): Promise<AcquireResult> {
-    const keys = request.charges.flatMap((c) => bucketKeys(this.#prefix, c.bucket));
-    const args = [this.#time(), request.share, request.charges.length, request.count ?? 1, ...request.charges.flatMap((c) => bucketArgs(c.bucket, c.weight))];
-    const reply = await this.#run(SCRIPTS.acquire, keys, args);
-    if (!Array.isArray(reply) || (reply[0] !== 1 && reply[0] !== 0)) {
-      throw new StoreError(`Unexpected reply from the acquire script: ${JSON.stringify(reply)}`);
-    }
-    const now = Number(reply[1]);
-    if (reply[0] === 1) return { admitted: true, now, count: Number(reply[2]), counted: reply.slice(3).map(Number) };
-    const bucket = request.charges[Number(reply[3]) - 1]?.bucket;
-    const reason = String(reply[4]) as DenyReason;
-    if (!bucket || !REASONS.has(reason)) throw new StoreError(`Unexpected reply from the acquire script: ${JSON.stringify(reply)}`);
-    return { admitted: false, now, waitMs: Number(reply[2]), bucketId: bucket.id, reason };
+    const reply = await this.#run('acquire', { share: request.share, count: request.count ?? 1 }, request.charges);
+    const { fields: r, each } = parseReply('acquire', reply);
+    const now = Number(r.now);
+    if (r.admitted === '1') return { admitted: true, now, count: Number(r.count), counted: each.map((e) => Number(e.counted)) };
+    const bucket = request.charges[Number(r.bucket) - 1]?.bucket;
+    if (r.admitted !== '0' || !bucket || !REASONS.has(r.reason)) throw new StoreError(`Unexpected reply from the acquire script: ${JSON.stringify(reply)}`);
+    return { admitted: false, now, waitMs: Number(r.waitMs), bucketId: bucket.id, reason: r.reason as DenyReason };
+  }
+
+  async release(request: AcquireRequest, count: number, at: number): Promise<void> {
+    validateRelease(request, count, at);
+    if (count === 0 || request.charges.length === 0) return;
+    await this.#run('release', { share: request.share, count, at }, request.charges);
+  }
+
+  async resume(bucket: BucketConfig): Promise<void> {
+    await this.#run('resume', {}, [{ bucket, weight: 0 }]);
   }
 
   async pause(bucket: BucketConfig, untilMs: number): Promise<void> {
-    if (!Number.isFinite(untilMs)) throw new InvalidArgumentError(`Expected untilMs to be a finite epoch time, got ${untilMs}`);
-    await this.#run(SCRIPTS.pause, bucketKeys(this.#prefix, bucket), [this.#time(), ...bucketArgs(bucket, 0), Math.ceil(untilMs)]);
+    await this.#run('pause', { untilMs: normalizeUntil(untilMs) }, [{ bucket, weight: 0 }]);
   }
 
   async setFactor(bucket: BucketConfig, factor: number): Promise<void> {
     validateFactor(factor);
-    await this.#run(SCRIPTS.setFactor, bucketKeys(this.#prefix, bucket), [this.#time(), ...bucketArgs(bucket, 0), factor]);
+    await this.#run('setFactor', { factor }, [{ bucket, weight: 0 }]);
   }
 
-  async observe(bucket: BucketConfig, o: Observation): Promise<void> {
-    const args = [this.#time(), ...bucketArgs(bucket, 0), o.sentAt, o.limit, o.remaining, o.resetMs, o.recoverStep ?? 0.1];
-    await this.#run(SCRIPTS.observe, bucketKeys(this.#prefix, bucket), args);
+  async observe(bucket: BucketConfig, observation: Observation): Promise<ObserveResult> {
+    const o = normalizeObservation(observation, bucket);
+    const args = { sentAt: o.sentAt, limit: o.limit, remaining: o.remaining, resetMs: o.resetMs, recoverStep: o.recoverStep!, minLimit: o.minLimit, maxLimit: o.maxLimit };
+    const { fields: r } = parseReply('observe', await this.#run('observe', args, [{ bucket, weight: 0 }]));
+    if (!LIMIT_OUTCOMES.has(r.limit)) throw new StoreError(`Unexpected reply from the observe script: limit ${JSON.stringify(r.limit)}`);
+    return { applied: r.applied === '1', limit: r.limit as ObserveResult['limit'], limitInForce: Number(r.limitInForce), phaseConflict: r.phaseConflict === '1' };
   }
 
-  async penalize(bucket: BucketConfig, p: Penalty): Promise<PenaltyResult> {
+  async penalize(bucket: BucketConfig, penalty: Penalty): Promise<PenaltyResult> {
+    const p = normalizePenalty(penalty);
     const bo = p.backoff;
-    const args = [
-      this.#time(),
-      ...bucketArgs(bucket, 0),
-      p.pauseMs ?? 0,
-      p.spent ? 1 : 0,
-      p.tighten?.by ?? 0,
-      p.tighten?.min ?? 0,
-      bo?.baseMs ?? 0,
-      bo?.maxMs ?? 0,
-      bo?.jitter ?? 0,
-      bo?.random ?? 0,
-      bo?.resetAfterMs ?? 0,
-    ];
-    const reply = (await this.#run(SCRIPTS.penalize, bucketKeys(this.#prefix, bucket), args)) as unknown[];
-    return { pausedUntil: Number(reply[0]), factor: Number(reply[1]), tightened: reply[2] === 1, now: Number(reply[3]) };
+    const args = {
+      pauseMs: p.pauseMs ?? 0,
+      spent: p.spent ? 1 : 0,
+      tightenBy: p.tighten?.by ?? 0,
+      tightenMin: p.tighten?.min ?? 0,
+      backoffBaseMs: bo?.baseMs ?? 0,
+      backoffMaxMs: bo?.maxMs ?? 0,
+      backoffJitter: bo?.jitter ?? 0,
+      backoffRandom: bo?.random ?? 0,
+      backoffResetAfterMs: bo?.resetAfterMs ?? 0,
+    };
+    const { fields: r } = parseReply('penalize', await this.#run('penalize', args, [{ bucket, weight: 0 }]));
+    return { pausedUntil: Number(r.pausedUntil), factor: Number(r.factor), tightened: r.tightened === '1', now: Number(r.now) };
   }
 
   async inspect(buckets: readonly BucketConfig[]): Promise<BucketState[]> {
@@ -129,23 +138,23 @@ export class RedisStore implements Store {
     for (const b of buckets) byGroup.set(b.group, [...(byGroup.get(b.group) ?? []), b]);
     const states = new Map<BucketConfig, BucketState>();
     for (const group of byGroup.values()) {
-      const keys = group.flatMap((b) => bucketKeys(this.#prefix, b));
-      const args = [this.#time(), group.length, ...group.flatMap((b) => bucketArgs(b, 0))];
-      const reply = (await this.#run(SCRIPTS.inspect, keys, args)) as unknown[];
-      const now = Number(reply[reply.length - 1]);
+      const reply = await this.#run('inspect', {}, group.map((bucket) => ({ bucket, weight: 0 })));
+      const { fields, each } = parseReply('inspect', reply);
+      const now = Number(fields.now);
+      if (each.length !== group.length) throw new StoreError(`Unexpected reply from the inspect script: ${JSON.stringify(reply)}`);
       group.forEach((b, i) => {
-        const [used, effectiveLimit, factor, tokens, pausedUntil, limit, hidden, wlo, whi] = (reply[i] as string[]).map(Number);
+        const s = each[i]!;
         states.set(b, {
           id: b.id,
-          used: used!,
-          limit: limit!,
-          effectiveLimit: effectiveLimit!,
-          factor: factor!,
-          tokens: tokens!,
-          pausedUntil: pausedUntil!,
-          hidden: hidden!,
-          windowEndLow: wlo!,
-          windowEndHigh: whi!,
+          used: Number(s.used),
+          limit: Number(s.limit),
+          effectiveLimit: Number(s.effectiveLimit),
+          factor: Number(s.factor),
+          tokens: Number(s.tokens),
+          pausedUntil: Number(s.pausedUntil),
+          hidden: Number(s.hidden),
+          windowEndLow: Number(s.wlo),
+          windowEndHigh: Number(s.whi),
           now,
         });
       });
@@ -155,12 +164,13 @@ export class RedisStore implements Store {
 
   /** Marks this process alive in `group` for `ttlMs`; returns how many processes are alive there. */
   async heartbeat(group: string, processId: string, ttlMs: number): Promise<number> {
-    return Number(await this.#run(SCRIPTS.heartbeat, [heartbeatKey(this.#prefix, group)], [this.#time(), processId, Math.ceil(ttlMs)]));
+    const reply = await this.#run('heartbeat', { processId, ttlMs: Math.ceil(ttlMs) }, [], [heartbeatKey(this.#prefix, group)]);
+    return Number(parseReply('heartbeat', reply).fields.live);
   }
 
   /** Charges weight already sent while Redis was unreachable (see absorb.lua). */
   async absorb(bucket: BucketConfig, weight: number): Promise<void> {
-    await this.#run(SCRIPTS.absorb, bucketKeys(this.#prefix, bucket), [this.#time(), ...bucketArgs(bucket, weight)]);
+    await this.#run('absorb', {}, [{ bucket, weight }]);
   }
 
   /** The caller owns the Redis client: closing the store leaves it open. */

@@ -1,12 +1,14 @@
--- Sets one bucket's tightening factor: effective limit = floor(limit x factor).
--- KEYS: hash, log. ARGV[1] time override, then the bucket's 6 config values (weight ignored), then factor.
-local now = now_ms(ARGV[1])
-local cfg = read_cfg(2)
-if cfg.err then return cfg end
-local factor = tonumber(ARGV[8])
+-- Sets one bucket's tightening factor: effective limit = floor(limit x factor); tokens above the new
+-- capacity are dropped (setFactor in bucketMath.ts). Buckets: one.
+local now = now_ms(ARGV[ARG.time])
+local factor = tonumber(ARGV[ARG.factor])
 if factor == nil or factor <= 0 or factor > 1 then return redis.error_reply('KS_BAD_ARG:factor') end
+local n, bad = bucket_count()
+if n == nil then return redis.error_reply('KS_BAD_ARG:' .. bad) end
+local cfg = read_cfg(1)
+if cfg.err then return cfg end
 local b = load(KEYS[1], KEYS[2], cfg, now)
 b.factor = factor
-b.tokens = math.min(b.tokens, cfg.burst * factor)
+b.tokens = math.min(b.tokens, token_capacity(b))
 save(b, now)
-return 1
+return pack(REPLY, { factor = b.factor })

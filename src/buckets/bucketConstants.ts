@@ -1,0 +1,19 @@
+/**
+ * Constants of the bucket algorithm, shared by its two twins: `bucketMath.ts` imports them and
+ * `redis/scriptLayout.ts` writes them into every Lua script as the table `K`, so neither side holds a copy.
+ */
+export const BUCKET_CONSTANTS = {
+  /** Entries admitted within one granule are merged: granule = clamp(floor(windowMs / granuleDivisor), 1, granuleMaxMs). */
+  granuleMaxMs: 25,
+  granuleDivisor: 1000,
+  /** Float slack for token sums (10 x 0.3 is 3.0000000000000004); far below any weight. */
+  tokenEpsilon: 1e-9,
+  /** The shared backoff level stops growing here (2^30 x baseMs is past any maxMs). */
+  maxBackoffLevel: 30,
+  /** After two server windows were seen behind one identity, phase alignment stays off this many windows. */
+  conflictWindows: 10,
+  /** State is kept this long past the span it still matters for (the Redis keys' idle expiry slack). */
+  idleSlackMs: 1000,
+  /** Factor regained per clean window when an observation does not say. */
+  defaultRecoverStep: 0.1,
+} as const;
