@@ -1,6 +1,6 @@
 /**
  * How the scheduler reacts when the gateway pushes back: one table, signal -> scope -> action.
- * Facts and sources: RATE-LIMITS.md sections 3, 4, 7 and 8.
+ * Facts and sources: docs/RATE-LIMITS.md sections 3, 4, 7 and 8.
  */
 import { header, parseRateLimitHeaders, parseRetryAfterMs, type HeaderBag, type RateLimitHeaders } from './feedback/headers.js';
 
@@ -85,18 +85,42 @@ export interface Classified {
 const CLOUDFLARE_1015 = /error\s*code:?\s*1015|you are being rate limited/i;
 const TOO_MANY = /too many requests/i;
 
-function parseBody(body: unknown): { code?: string; msg?: string; text?: string } {
+/** Longest body text read for a code or the Cloudflare page; a gateway's error body is far shorter. */
+const MAX_BODY_CHARS = 64 * 1024;
+
+/** A property read that never throws (getters, Proxies); undefined when it would. */
+function read(o: object, key: string): unknown {
+  try {
+    return (o as Record<string, unknown>)[key];
+  } catch {
+    return undefined;
+  }
+}
+
+/** KuCoin's code as a string: `'429000'` or `429000`; anything else (objects, NaN, huge strings) is no code. */
+function codeOf(value: unknown): string | undefined {
+  if (typeof value === 'string') return value.length <= 32 ? value : undefined;
+  if (typeof value === 'number') return Number.isFinite(value) ? String(value) : undefined;
+  if (typeof value === 'bigint') return String(value);
+  return undefined;
+}
+
+function parseBody(body: unknown, depth = 0): { code?: string; msg?: string; text?: string } {
   if (body === undefined || body === null) return {};
   if (typeof body === 'object' && !(body instanceof Uint8Array)) {
-    const o = body as { code?: unknown; msg?: unknown; message?: unknown };
-    const msg = o.msg ?? o.message;
-    return { code: o.code === undefined || o.code === null ? undefined : String(o.code), msg: typeof msg === 'string' ? msg : undefined };
+    const msg = read(body, 'msg') ?? read(body, 'message');
+    return { code: codeOf(read(body, 'code')), msg: typeof msg === 'string' ? msg : undefined };
   }
-  const text = body instanceof Uint8Array ? new TextDecoder().decode(body) : String(body);
+  let text: string;
+  if (body instanceof Uint8Array) text = new TextDecoder().decode(body.subarray(0, MAX_BODY_CHARS));
+  else if (typeof body === 'string') text = body;
+  else if (typeof body === 'number' || typeof body === 'boolean' || typeof body === 'bigint') text = String(body);
+  else return {}; // a symbol or a function is no body
+  if (text.length > MAX_BODY_CHARS) text = text.slice(0, MAX_BODY_CHARS);
   const trimmed = text.trim();
-  if (trimmed.startsWith('{')) {
+  if (trimmed.startsWith('{') && depth === 0) {
     try {
-      return { ...parseBody(JSON.parse(trimmed)), text };
+      return { ...parseBody(JSON.parse(trimmed), depth + 1), text };
     } catch {
       // truncated or not JSON: fall through to text
     }
@@ -104,17 +128,31 @@ function parseBody(body: unknown): { code?: string; msg?: string; text?: string 
   return { text };
 }
 
-/** Reads one reply: its KuCoin code, rate-limit headers, and which signal (if any) it is. */
+function safeParseBody(body: unknown): { code?: string; msg?: string; text?: string } {
+  try {
+    return parseBody(body);
+  } catch {
+    return {}; // a Proxy body whose traps throw: no code, no text
+  }
+}
+
+/**
+ * Reads one reply: its KuCoin code, rate-limit headers, and which signal (if any) it is. Never throws:
+ * a reply that is not an object, a Proxy, throwing getters or garbage fields read as "nothing known".
+ */
 export function classifyReply(reply: GatewayReply): Classified {
-  const status = typeof reply.status === 'number' && Number.isFinite(reply.status) ? reply.status : undefined;
-  const { code, msg, text } = parseBody(reply.body);
-  const rateLimit = parseRateLimitHeaders(reply.headers);
-  let retryAfterMs = parseRetryAfterMs(reply.headers);
+  const r: object = reply !== null && typeof reply === 'object' ? reply : {};
+  const rawStatus = read(r, 'status');
+  const status = typeof rawStatus === 'number' && Number.isFinite(rawStatus) ? rawStatus : undefined;
+  const headers = read(r, 'headers') as HeaderBag;
+  const { code, msg, text } = safeParseBody(read(r, 'body'));
+  const rateLimit = parseRateLimitHeaders(headers);
+  let retryAfterMs = parseRetryAfterMs(headers);
   let signal: RateLimitSignal | undefined;
   if (code === '429000' || code === '429001' || code === '429002') signal = code;
-  else if (code === '200002' && msg !== undefined && TOO_MANY.test(msg)) signal = '200002';
+  else if (code === '200002' && msg !== undefined && TOO_MANY.test(msg.slice(0, MAX_BODY_CHARS))) signal = '200002';
   else if (code === undefined) {
-    const cloudflare = /cloudflare/i.test(header(reply.headers, 'server') ?? '') || header(reply.headers, 'cf-ray') !== undefined;
+    const cloudflare = /cloudflare/i.test(header(headers, 'server') ?? '') || header(headers, 'cf-ray') !== undefined;
     if ((text !== undefined && CLOUDFLARE_1015.test(text)) || (cloudflare && (status === 429 || status === 403))) signal = '1015';
     else if (status === 429) signal = 'http-429';
     else if (status === 403) signal = 'http-403';
@@ -129,47 +167,75 @@ export function classifyReply(reply: GatewayReply): Classified {
  * inside the message), or plain objects carrying `code` / `status` / `headers`. Undefined when none is found.
  */
 export function replyFromError(err: unknown, depth = 0): GatewayReply | undefined {
+  try {
+    return findReply(err, depth);
+  } catch {
+    return undefined; // a hostile error object (throwing getters, a Proxy): no reply can be read from it
+  }
+}
+
+function findReply(err: unknown, depth: number): GatewayReply | undefined {
   if (err === null || typeof err !== 'object' || depth > 4) return undefined;
   const e = err as Record<string, unknown>;
   // axios (and the SDK's wrapped AxiosError)
-  const response = e.response as { status?: number; headers?: HeaderBag; data?: unknown } | undefined;
+  const response = read(e, 'response') as { status?: number; headers?: HeaderBag; data?: unknown } | undefined;
   if (response && typeof response === 'object' && ('status' in response || 'data' in response)) {
-    return { status: response.status, headers: response.headers, body: response.data };
+    return { status: read(response, 'status') as number | undefined, headers: read(response, 'headers') as HeaderBag, body: read(response, 'data') };
   }
   // kucoin-universal-sdk RestError: getError() holds the cause, getCommonResponse() the parsed envelope
-  if (typeof e.getError === 'function') {
-    const inner = replyFromError((e.getError as () => unknown).call(err), depth + 1);
+  const getError = read(e, 'getError');
+  if (typeof getError === 'function') {
+    const inner = replyFromError(call(getError, err), depth + 1);
     if (inner) return inner;
   }
-  if (typeof e.getCommonResponse === 'function') {
-    const common = (e.getCommonResponse as () => { code?: string; message?: string; rateLimit?: { limit: number; remaining: number; reset: number } } | null).call(err);
-    if (common) {
-      const rl = common.rateLimit;
-      const headers = rl ? { 'gw-ratelimit-limit': String(rl.limit), 'gw-ratelimit-remaining': String(rl.remaining), 'gw-ratelimit-reset': String(rl.reset) } : undefined;
-      return { status: 200, headers, body: { code: common.code, msg: common.message } };
+  const getCommonResponse = read(e, 'getCommonResponse');
+  if (typeof getCommonResponse === 'function') {
+    const common = call(getCommonResponse, err) as { code?: unknown; message?: unknown; rateLimit?: unknown } | null | undefined;
+    if (common && typeof common === 'object') {
+      const rl = read(common, 'rateLimit') as { limit?: unknown; remaining?: unknown; reset?: unknown } | null | undefined;
+      const headers =
+        rl && typeof rl === 'object'
+          ? { 'gw-ratelimit-limit': codeOf(read(rl, 'limit')), 'gw-ratelimit-remaining': codeOf(read(rl, 'remaining')), 'gw-ratelimit-reset': codeOf(read(rl, 'reset')) }
+          : undefined;
+      return { status: 200, headers, body: { code: read(common, 'code'), msg: read(common, 'message') } };
     }
   }
-  if (e.cause) {
-    const inner = replyFromError(e.cause, depth + 1);
+  const cause = read(e, 'cause');
+  if (cause) {
+    const inner = replyFromError(cause, depth + 1);
     if (inner) return inner;
   }
   // plain objects: { code, status, headers, body | msg }
   if ('code' in e || 'status' in e || 'statusCode' in e || 'headers' in e) {
-    const status = typeof e.status === 'number' ? e.status : typeof e.statusCode === 'number' ? e.statusCode : undefined;
-    const code = typeof e.code === 'string' || typeof e.code === 'number' ? String(e.code) : undefined;
+    const rawStatus = read(e, 'status');
+    const rawStatusCode = read(e, 'statusCode');
+    const status = typeof rawStatus === 'number' ? rawStatus : typeof rawStatusCode === 'number' ? rawStatusCode : undefined;
+    const code = codeOf(read(e, 'code'));
     const kucoinCode = code !== undefined && /^\d{6}$/.test(code) ? code : undefined;
-    if (kucoinCode || status !== undefined || e.headers) {
-      const msg = typeof e.msg === 'string' ? e.msg : typeof e.message === 'string' ? e.message : undefined;
-      const body = e.body ?? (kucoinCode ? { code: kucoinCode, msg } : undefined);
-      if (body !== undefined || status !== undefined) return { status, headers: e.headers as HeaderBag, body };
+    const headers = read(e, 'headers') as HeaderBag;
+    if (kucoinCode || status !== undefined || headers) {
+      const rawMsg = read(e, 'msg');
+      const rawMessage = read(e, 'message');
+      const msg = typeof rawMsg === 'string' ? rawMsg : typeof rawMessage === 'string' ? rawMessage : undefined;
+      const body = read(e, 'body') ?? (kucoinCode ? { code: kucoinCode, msg } : undefined);
+      if (body !== undefined || status !== undefined) return { status, headers, body };
     }
   }
   // ccxt: the body (JSON or the Cloudflare page) inside the message
-  const message = typeof e.message === 'string' ? e.message : undefined;
+  const rawMessage = read(e, 'message');
+  const message = typeof rawMessage === 'string' ? rawMessage.slice(0, MAX_BODY_CHARS) : undefined;
   if (message) {
     const json = /\{[^{}]*"code"\s*:\s*"?\d+"?[^{}]*\}/.exec(message)?.[0];
     if (json) return { body: json };
     if (CLOUDFLARE_1015.test(message)) return { status: 429, body: message };
   }
   return undefined;
+}
+
+function call(fn: unknown, self: unknown): unknown {
+  try {
+    return (fn as () => unknown).call(self);
+  } catch {
+    return undefined;
+  }
 }

@@ -1,10 +1,86 @@
+/** Every `code` this library's errors carry. Stable: match on these, never on message text. */
+export const ERROR_CODES = [
+  'KS_INVALID_ARGUMENT',
+  'KS_UNKNOWN_POOL',
+  'KS_INVALID_ENDPOINT',
+  'KS_AMBIGUOUS_ENDPOINT',
+  'KS_INVALID_WEIGHT',
+  'KS_INVALID_PRIORITY',
+  'KS_QUEUE_FULL',
+  'KS_ABORTED',
+  'KS_MAX_WAIT_EXCEEDED',
+  'KS_CLOSED',
+  'KS_STORE',
+  'KS_STORE_UNAVAILABLE',
+  'KS_KUCOIN_API',
+  'KS_REQUEST_FAILED',
+  // the WebSocket side (src/ws/errors.ts)
+  'KS_WS_TOPIC_REFUSED',
+  'KS_WS_NO_CAPACITY',
+  'KS_WS_CONNECT_FAILED',
+  'KS_WS_PROTOCOL',
+  'KS_WS_CLOSED',
+] as const;
+
+export type KucoinSchedulerErrorCode = (typeof ERROR_CODES)[number];
+
+const DESCRIBE_MAX_CHARS = 60;
+
+function clip(text: string): string {
+  return text.length > DESCRIBE_MAX_CHARS ? `${text.slice(0, DESCRIBE_MAX_CHARS)}...` : text;
+}
+
+/**
+ * A short, safe description of any value for an error message: `"abc"`, `NaN`, `10n (a bigint)`,
+ * `Symbol(x)`, `an array (length 3)`, `an instance of Date`, `a TypeError ("boom")`. Never throws: not on
+ * a Symbol, a BigInt, a circular object, a revoked Proxy or an object whose getters or `toString` throw.
+ */
+export function describeValue(value: unknown): string {
+  try {
+    switch (typeof value) {
+      case 'string':
+        return value.length > DESCRIBE_MAX_CHARS
+          ? `${JSON.stringify(value.slice(0, DESCRIBE_MAX_CHARS))}... (${value.length} characters)`
+          : JSON.stringify(value);
+      case 'number':
+        return Object.is(value, -0) ? '-0' : String(value);
+      case 'bigint':
+        return `${clip(value.toString())}n (a bigint)`;
+      case 'symbol':
+        return clip(value.toString());
+      case 'boolean':
+      case 'undefined':
+        return String(value);
+      case 'function':
+        return 'a function';
+      default:
+        return describeObject(value as object | null);
+    }
+  } catch {
+    return 'an unreadable value';
+  }
+}
+
+function describeObject(value: object | null): string {
+  if (value === null) return 'null';
+  if (Array.isArray(value)) return `an array (length ${(value as unknown[]).length})`;
+  const proto: unknown = Object.getPrototypeOf(value);
+  const ctor: unknown = proto && typeof proto === 'object' ? Object.getOwnPropertyDescriptor(proto, 'constructor')?.value : undefined;
+  const name = typeof ctor === 'function' && typeof ctor.name === 'string' && ctor.name !== '' ? clip(ctor.name) : undefined;
+  if (value instanceof Error) {
+    const message: unknown = Object.getOwnPropertyDescriptor(value, 'message')?.value;
+    return `${/^[AEIOU]/.test(name ?? 'Error') ? 'an' : 'a'} ${name ?? 'Error'}${typeof message === 'string' ? ` (${describeValue(message)})` : ''}`;
+  }
+  return name === undefined || name === 'Object' ? 'an object' : `an instance of ${name}`;
+}
+
 /**
  * Every error this library throws or rejects with is a `KucoinSchedulerError` with a stable `code`.
  * Match on `code` (or `instanceof`), never on the message text.
  */
 export class KucoinSchedulerError extends Error {
-  readonly code: string;
-  constructor(code: string, message: string, options?: { cause?: unknown }) {
+  readonly code: KucoinSchedulerErrorCode;
+  constructor(code: KucoinSchedulerErrorCode, message: string, options?: { cause?: unknown }) {
     super(message, options);
     this.name = new.target.name;
     this.code = code;
@@ -13,22 +89,26 @@ export class KucoinSchedulerError extends Error {
 
 /** An option or argument is malformed: wrong type, out of range, missing. Nothing was charged or queued. */
 export class InvalidArgumentError extends KucoinSchedulerError {
-  constructor(message: string) {
-    super('KS_INVALID_ARGUMENT', message);
+  declare readonly code: 'KS_INVALID_ARGUMENT';
+  constructor(message: string, options?: { cause?: unknown }) {
+    super('KS_INVALID_ARGUMENT', message, options);
   }
 }
 
 /** The pool name is not one the scheduler knows. */
 export class UnknownPoolError extends KucoinSchedulerError {
+  declare readonly code: 'KS_UNKNOWN_POOL';
+  /** The name given; a description of the value when it was not a string. */
   readonly pool: string;
-  constructor(pool: string, known: readonly string[]) {
-    super('KS_UNKNOWN_POOL', `Unknown pool ${JSON.stringify(pool)}: expected one of ${known.join(', ')}`);
-    this.pool = pool;
+  constructor(pool: unknown, known: readonly string[]) {
+    super('KS_UNKNOWN_POOL', `Expected a pool name, one of ${known.join(', ')} (any case), got ${describeValue(pool)}`);
+    this.pool = typeof pool === 'string' ? pool : describeValue(pool);
   }
 }
 
 /** The endpoint string is not of the form `METHOD /path`, or names a host the scheduler does not know. */
 export class InvalidEndpointError extends KucoinSchedulerError {
+  declare readonly code: 'KS_INVALID_ENDPOINT';
   constructor(message: string) {
     super('KS_INVALID_ENDPOINT', message);
   }
@@ -36,11 +116,12 @@ export class InvalidEndpointError extends KucoinSchedulerError {
 
 /** The path exists on several hosts with different pools, and no `host` was given to decide. */
 export class AmbiguousEndpointError extends KucoinSchedulerError {
+  declare readonly code: 'KS_AMBIGUOUS_ENDPOINT';
   readonly hosts: readonly string[];
   constructor(endpoint: string, hosts: readonly string[]) {
     super(
       'KS_AMBIGUOUS_ENDPOINT',
-      `Endpoint ${JSON.stringify(endpoint)} exists on hosts ${hosts.join(' and ')}: pass \`host\` to say which`,
+      `Endpoint ${describeValue(endpoint)} exists on hosts ${hosts.join(' and ')}: pass \`host\` to say which`,
     );
     this.hosts = hosts;
   }
@@ -48,6 +129,7 @@ export class AmbiguousEndpointError extends KucoinSchedulerError {
 
 /** The weight is not a finite number > 0, or can never be admitted (above the pool's limit). */
 export class InvalidWeightError extends KucoinSchedulerError {
+  declare readonly code: 'KS_INVALID_WEIGHT';
   constructor(message: string) {
     super('KS_INVALID_WEIGHT', message);
   }
@@ -55,16 +137,15 @@ export class InvalidWeightError extends KucoinSchedulerError {
 
 /** The priority is not one of critical, high, normal, low. */
 export class InvalidPriorityError extends KucoinSchedulerError {
+  declare readonly code: 'KS_INVALID_PRIORITY';
   constructor(priority: unknown) {
-    super(
-      'KS_INVALID_PRIORITY',
-      `Expected priority to be one of critical, high, normal, low, got ${JSON.stringify(priority)}`,
-    );
+    super('KS_INVALID_PRIORITY', `Expected priority to be one of critical, high, normal, low, got ${describeValue(priority)}`);
   }
 }
 
 /** The per-priority queue of this process is full (option `maxQueued`). The request was not queued. */
 export class QueueFullError extends KucoinSchedulerError {
+  declare readonly code: 'KS_QUEUE_FULL';
   readonly priority: string;
   readonly depth: number;
   constructor(priority: string, depth: number) {
@@ -79,6 +160,7 @@ export class QueueFullError extends KucoinSchedulerError {
 
 /** The caller's AbortSignal fired before the request was admitted. Nothing was charged, nothing was sent. */
 export class AbortError extends KucoinSchedulerError {
+  declare readonly code: 'KS_ABORTED';
   constructor(reason?: unknown) {
     super('KS_ABORTED', 'The request was aborted before it was admitted', { cause: reason });
   }
@@ -86,6 +168,7 @@ export class AbortError extends KucoinSchedulerError {
 
 /** The request could not be admitted within `maxWaitMs`. Nothing was charged, nothing was sent. */
 export class MaxWaitExceededError extends KucoinSchedulerError {
+  declare readonly code: 'KS_MAX_WAIT_EXCEEDED';
   readonly maxWaitMs: number;
   /** How much longer the store said the request would have had to wait, when known. */
   readonly retryAfterMs: number | undefined;
@@ -103,6 +186,7 @@ export class MaxWaitExceededError extends KucoinSchedulerError {
 
 /** `close()` was called: pending requests are rejected with this, new ones too. */
 export class SchedulerClosedError extends KucoinSchedulerError {
+  declare readonly code: 'KS_CLOSED';
   constructor() {
     super('KS_CLOSED', 'The scheduler is closed');
   }
@@ -110,6 +194,7 @@ export class SchedulerClosedError extends KucoinSchedulerError {
 
 /** The store (Redis) failed or answered something unexpected. */
 export class StoreError extends KucoinSchedulerError {
+  declare readonly code: 'KS_STORE';
   constructor(message: string, cause?: unknown) {
     super('KS_STORE', message, { cause });
   }
@@ -117,6 +202,7 @@ export class StoreError extends KucoinSchedulerError {
 
 /** The store is degraded (Redis unreachable) and this priority is set to fail closed (`failClosed`). */
 export class StoreUnavailableError extends KucoinSchedulerError {
+  declare readonly code: 'KS_STORE_UNAVAILABLE';
   readonly priority: string;
   constructor(priority: string) {
     super('KS_STORE_UNAVAILABLE', `Redis is unreachable and ${priority} requests fail closed (option \`failClosed\`); nothing was sent`);
@@ -136,6 +222,7 @@ export interface ReplyRateLimit {
  * every attempt. `kucoinCode` is KuCoin's code; no credential is ever part of it.
  */
 export class KucoinApiError extends KucoinSchedulerError {
+  declare readonly code: 'KS_KUCOIN_API';
   readonly kucoinCode: string | undefined;
   readonly msg: string | undefined;
   readonly status: number;
@@ -148,7 +235,7 @@ export class KucoinApiError extends KucoinSchedulerError {
   constructor(init: { kucoinCode: string | undefined; msg: string | undefined; status: number; rateLimit: ReplyRateLimit; signal: string | undefined; method: string; path: string; attempts: number }) {
     super(
       'KS_KUCOIN_API',
-      `${init.method} ${init.path} failed: HTTP ${init.status}, KuCoin code ${init.kucoinCode ?? 'none'}${init.msg ? ` (${init.msg})` : ''}${init.signal ? `, rate-limit signal ${init.signal} after ${init.attempts} attempt(s)` : ''}`,
+      `${init.method} ${init.path} failed: HTTP ${init.status}, KuCoin code ${init.kucoinCode ?? 'none'}${init.msg ? ` (${init.msg.length > 200 ? `${init.msg.slice(0, 200)}...` : init.msg})` : ''}${init.signal ? `, rate-limit signal ${init.signal} after ${init.attempts} attempt(s)` : ''}`,
     );
     Object.assign(this, init);
     this.kucoinCode = init.kucoinCode;
@@ -167,6 +254,7 @@ export class KucoinApiError extends KucoinSchedulerError {
  * because that could duplicate it: only reads and orders with a `clientOid` are retried.
  */
 export class KucoinRequestError extends KucoinSchedulerError {
+  declare readonly code: 'KS_REQUEST_FAILED';
   readonly method: string;
   readonly path: string;
   readonly attempts: number;
@@ -175,7 +263,7 @@ export class KucoinRequestError extends KucoinSchedulerError {
   constructor(method: string, path: string, attempts: number, cause: unknown, status?: number) {
     super(
       'KS_REQUEST_FAILED',
-      `${method} ${path} failed after ${attempts} attempt(s): ${status ? `HTTP ${status}` : cause instanceof Error ? cause.message : String(cause)}`,
+      `${method} ${path} failed after ${attempts} attempt(s): ${status ? `HTTP ${status}` : describeCause(cause)}`,
       { cause },
     );
     this.method = method;
@@ -183,4 +271,13 @@ export class KucoinRequestError extends KucoinSchedulerError {
     this.attempts = attempts;
     this.maybeExecuted = true;
   }
+}
+
+function describeCause(cause: unknown): string {
+  try {
+    if (cause instanceof Error && typeof cause.message === 'string') return cause.message;
+  } catch {
+    // a hostile error object: describe it instead
+  }
+  return describeValue(cause);
 }

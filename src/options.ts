@@ -1,13 +1,14 @@
 import { MemoryStore } from './buckets/memoryStore.js';
-import type { Priority, Store } from './buckets/types.js';
-import { InvalidArgumentError, UnknownPoolError } from './errors.js';
+import { PRIORITIES, type Priority, type Store } from './buckets/types.js';
+import { describeValue, InvalidArgumentError, KucoinSchedulerError, UnknownPoolError } from './errors.js';
+import { EndpointTable, parseEndpoint, parseHost } from './kucoin/endpointTable.js';
 import { CLOUDFLARE_IP_LIMIT, parsePoolName, POOL_NAMES, POOLS, quotaFor, type PoolName } from './kucoin/pools.js';
 
 /** Per-pool overrides. Every field is optional; the rest comes from KuCoin's published table. */
 export interface PoolOptions {
-  /** Weight per window. @default the VIP table's quota for `vipLevel` */
+  /** Weight per window, an integer 1..1e9. @default the VIP table's quota for `vipLevel` */
   readonly limit?: number;
-  /** @default 30_000 */
+  /** An integer 1..86_400_000. @default 30_000 */
   readonly windowMs?: number;
   /** Token-bucket capacity for pacing, in weight; 0 turns pacing off. @default 25 % of the limit */
   readonly burst?: number;
@@ -16,7 +17,9 @@ export interface PoolOptions {
 }
 
 export interface WindowLimit {
+  /** Requests (or weight) per window, an integer 1..1e9. */
   readonly limit: number;
+  /** An integer 1..86_400_000. */
   readonly windowMs: number;
 }
 
@@ -24,9 +27,11 @@ export interface SchedulerOptions {
   /** The account (UID): private pools are shared by every process with the same UID. Required. */
   readonly uid: string;
   /**
-   * The egress IP identity: the Public pool and Cloudflare's request limit are shared by every process
-   * with the same value. Processes behind one NAT must use the same value.
-   * @default 'default' (every process of the deployment shares one IP budget: safe, if conservative)
+   * The egress IP identity: the Public pool and Cloudflare's limit are shared by every process
+   * with the same value. Set it to the host's egress IP address; hosts behind one NAT use the same value.
+   * @default 'default': every process of the deployment shares one IP budget, and since those processes
+   * may leave through several IPs, whose replies describe several server windows, the IP buckets never
+   * align to a server window's phase (safe whatever the IPs; a set `ip` gets the last ~1 % of the Public pool)
    */
   readonly ip?: string;
   /** The account's VIP level (0..12): picks the quotas. @default 0 */
@@ -48,7 +53,8 @@ export interface SchedulerOptions {
   readonly cloudflare?: (WindowLimit & { readonly burst?: number }) | false;
   /**
    * Optional per-(UID, endpoint) limits, e.g. the legacy futures limits that answer 200002:
-   * `{ 'futures POST /api/v1/orders': { limit: 30, windowMs: 3000 } }`. Keys are `host METHOD /path-template`.
+   * `{ 'futures POST /api/v1/orders': { limit: 30, windowMs: 3000 } }`. Keys are `host METHOD /path`, with
+   * the path as a template or a concrete path (it is matched to the endpoint table's template).
    * @default {}
    */
   readonly endpointLimits?: Readonly<Record<string, WindowLimit>>;
@@ -62,13 +68,13 @@ export interface SchedulerOptions {
   readonly shares?: Partial<Record<Exclude<Priority, 'critical'>, number>>;
   /** Weight charged for an endpoint missing from the table or listed without a weight. @default 30 */
   readonly unknownEndpointWeight?: number;
-  /** Most requests queued per priority in this process; more reject with QueueFullError. @default 10_000 */
+  /** Most requests queued per priority in this process (an integer >= 1); more reject with QueueFullError. @default 10_000 */
   readonly maxQueued?: number;
   /** A request waiting this long moves up one tier (up to high), so low priority never starves. @default 60_000 */
   readonly agingMs?: number;
-  /** Random delay up to this added to each non-critical wait, so processes do not wake in step. @default 20 */
+  /** Random delay up to this (0..60_000) added to each non-critical wait, so processes do not wake in step. @default 20 */
   readonly jitterMs?: number;
-  /** Longest wait for admission when a request sets no `maxWaitMs`. @default 120_000 */
+  /** Longest wait for admission when a request sets no `maxWaitMs` (Infinity waits for ever). @default 120_000 */
   readonly maxWaitMs?: number;
   /** How the scheduler reacts to the gateway's signals (see FEEDBACK_RULES). */
   readonly feedback?: FeedbackOptions;
@@ -90,6 +96,8 @@ export interface FeedbackOptions {
   readonly systemBackoff?: { readonly baseMs?: number; readonly maxMs?: number; readonly jitter?: number; readonly resetAfterMs?: number };
   /** Pause of a (UID, endpoint) after a rate-limit 200002. @default 10_000 */
   readonly endpointPauseMs?: number;
+  /** Longest pause a reply's `Retry-After` may impose (a garbage value cannot stop requests for days). @default 120_000 */
+  readonly maxRetryAfterMs?: number;
   /** Attempts of one request (first send included) when the gateway refuses it with a signal. @default 4 */
   readonly maxAttempts?: number;
 }
@@ -100,6 +108,7 @@ export interface ResolvedFeedback {
   readonly recoverStep: number;
   readonly systemBackoff: { readonly baseMs: number; readonly maxMs: number; readonly jitter: number; readonly resetAfterMs: number };
   readonly endpointPauseMs: number;
+  readonly maxRetryAfterMs: number;
   readonly maxAttempts: number;
 }
 
@@ -115,12 +124,15 @@ export interface ResolvedPool {
 export interface ResolvedOptions {
   readonly uid: string;
   readonly ip: string;
+  /** True when `ip` was left at its default: it may stand for several egress IPs. */
+  readonly ipIsDefault: boolean;
   readonly vipLevel: number;
   readonly store: Store;
   readonly ownsStore: boolean;
   readonly quotaGroup: string;
   readonly pools: Readonly<Record<PoolName, ResolvedPool>>;
   readonly cloudflare: (WindowLimit & { readonly burst: number }) | false;
+  /** By canonical key `host METHOD /path-template` (host spot, futures or broker). */
   readonly endpointLimits: ReadonlyMap<string, WindowLimit>;
   readonly transitMarginMs: number;
   readonly shares: Readonly<Record<Priority, number>>;
@@ -133,114 +145,212 @@ export interface ResolvedOptions {
   readonly failClosed: ReadonlySet<Priority>;
 }
 
-function expect(ok: boolean, name: string, what: string, got: unknown): void {
-  if (!ok) throw new InvalidArgumentError(`Expected ${name} to be ${what}, got ${typeof got === 'string' ? JSON.stringify(got) : String(got)}`);
+/** Largest limit, burst or weight an option may name (KuCoin's largest quota is 40_000). */
+export const MAX_LIMIT = 1_000_000_000;
+/** Longest window or pause an option may name: one day. */
+export const MAX_WINDOW_MS = 86_400_000;
+/** The methods every store must have (the Store interface). */
+const STORE_METHODS = ['acquire', 'inspect', 'observe', 'penalize', 'pause', 'setFactor', 'close'] as const;
+
+/** The range a number option must fall within; `above` makes `min` exclusive. Infinity passes only when `max` is Infinity. */
+export interface NumberRange {
+  readonly min: number;
+  readonly max: number;
+  readonly above?: boolean;
+  readonly integer?: boolean;
 }
 
-function positive(name: string, value: unknown, allowZero = false): number {
-  expect(typeof value === 'number' && Number.isFinite(value) && (allowZero ? value >= 0 : value > 0), name, allowZero ? 'a finite number >= 0' : 'a finite number > 0', value);
+function rangeText(r: NumberRange): string {
+  const kind = r.integer ? 'an integer' : 'a number';
+  const low = `${r.above ? '>' : '>='} ${r.min}`;
+  return r.max === Number.POSITIVE_INFINITY ? `${kind} ${low} (Infinity allowed)` : `${kind} ${low} and <= ${r.max}`;
+}
+
+/** Throws InvalidArgumentError naming the option, what was expected and what was got. */
+export function expectOption(ok: boolean, name: string, what: string, got: unknown): void {
+  if (!ok) throw new InvalidArgumentError(`Expected ${name} to be ${what}, got ${describeValue(got)}`);
+}
+
+/** A number within `range`, else InvalidArgumentError. Rejects NaN, non-numbers, BigInts and out-of-range values. */
+export function numberOption(name: string, value: unknown, range: NumberRange): number {
+  const ok =
+    typeof value === 'number' &&
+    !Number.isNaN(value) &&
+    (range.above ? value > range.min : value >= range.min) &&
+    value <= range.max &&
+    (!range.integer || Number.isInteger(value));
+  expectOption(ok, name, rangeText(range), value);
   return value as number;
 }
 
+/** An options sub-object: undefined for undefined or null (the default applies), else a plain object. */
+export function objectOption(name: string, value: unknown): Readonly<Record<string, unknown>> | undefined {
+  if (value === undefined || value === null) return undefined;
+  expectOption(typeof value === 'object' && !Array.isArray(value), name, 'an object', value);
+  return value as Readonly<Record<string, unknown>>;
+}
+
+const LIMIT: NumberRange = { min: 1, max: MAX_LIMIT, integer: true };
+const WINDOW: NumberRange = { min: 1, max: MAX_WINDOW_MS, integer: true };
+const BURST: NumberRange = { min: 0, max: MAX_LIMIT };
+const DELAY: NumberRange = { min: 0, max: MAX_WINDOW_MS };
+const PAUSE: NumberRange = { min: 0, max: MAX_WINDOW_MS, above: true };
+const FRACTION: NumberRange = { min: 0, max: 1, above: true };
+
 function identity(name: string, value: unknown): string {
-  if (typeof value === 'number' && Number.isSafeInteger(value)) value = String(value);
-  expect(typeof value === 'string' && value.length > 0 && value.length <= 128 && !/[{}\s]/.test(value), name, 'a non-empty string without spaces or braces', value);
+  if (typeof value === 'number' && Number.isSafeInteger(value) && value >= 0) value = String(value);
+  expectOption(
+    typeof value === 'string' && value.length > 0 && value.length <= 128 && !/[{}\s\p{Cc}]/u.test(value),
+    name,
+    'a non-empty string (at most 128 characters) without spaces, control characters or braces',
+    value,
+  );
   return value as string;
 }
 
-/** Applies every default in one place and validates eagerly. */
+/**
+ * Applies every default in one place and validates eagerly: each option is read once, and anything malformed
+ * (wrong type, NaN, out of range, a getter that throws) is an InvalidArgumentError naming the option.
+ */
 export function resolveOptions(options: SchedulerOptions): ResolvedOptions {
-  if (!options || typeof options !== 'object') throw new InvalidArgumentError('Expected an options object with at least `uid`');
+  try {
+    return resolve(options);
+  } catch (error) {
+    if (error instanceof KucoinSchedulerError) throw error;
+    throw new InvalidArgumentError(`Expected readable scheduler options, but reading them threw ${describeValue(error)}`, { cause: error });
+  }
+}
+
+function resolve(options: SchedulerOptions): ResolvedOptions {
+  expectOption(options !== null && typeof options === 'object', 'the scheduler options', 'an object with at least `uid`', options);
   const uid = identity('uid', options.uid);
-  const ip = identity('ip', options.ip ?? 'default');
-  const vipLevel = options.vipLevel ?? 0;
-  expect(Number.isInteger(vipLevel) && vipLevel >= 0 && vipLevel <= 12, 'vipLevel', 'an integer 0..12', vipLevel);
-  const store = options.store ?? new MemoryStore();
-  expect(typeof store.acquire === 'function', 'store', 'a Store (MemoryStore or RedisStore)', store);
-
-  const overrides = new Map<PoolName, PoolOptions>();
-  for (const [key, value] of Object.entries(options.pools ?? {})) {
-    const name = parsePoolName(key);
-    if (!name) throw new UnknownPoolError(key, POOL_NAMES);
-    if (value) overrides.set(name, value);
-  }
-  const pools = Object.fromEntries(
-    POOL_NAMES.map((name) => {
-      const o = overrides.get(name) ?? {};
-      const limit = positive(`pools.${name}.limit`, o.limit ?? quotaFor(name, vipLevel));
-      const windowMs = positive(`pools.${name}.windowMs`, o.windowMs ?? POOLS[name].windowMs);
-      const burst = positive(`pools.${name}.burst`, o.burst ?? limit * 0.25, true);
-      const refillPerMs = positive(`pools.${name}.refillPerSec`, o.refillPerSec ?? (limit * 1000) / windowMs) / 1000;
-      const pool: ResolvedPool = { name, subject: POOLS[name].subject, limit, windowMs, burst, refillPerMs };
-      return [name, pool];
-    }),
-  ) as Record<PoolName, ResolvedPool>;
-
-  let cloudflare: ResolvedOptions['cloudflare'] = false;
-  if (options.cloudflare !== false) {
-    const cf = options.cloudflare ?? CLOUDFLARE_IP_LIMIT;
-    const limit = positive('cloudflare.limit', cf.limit);
-    cloudflare = { limit, windowMs: positive('cloudflare.windowMs', cf.windowMs), burst: positive('cloudflare.burst', (cf as { burst?: number }).burst ?? limit * 0.25, true) };
-  }
-  const endpointLimits = new Map<string, WindowLimit>();
-  for (const [key, value] of Object.entries(options.endpointLimits ?? {})) {
-    positive(`endpointLimits[${key}].limit`, value?.limit);
-    positive(`endpointLimits[${key}].windowMs`, value?.windowMs);
-    endpointLimits.set(key, value);
-  }
-
-  const s = options.shares ?? {};
-  const shares: Record<Priority, number> = { critical: 1, high: s.high ?? 0.95, normal: s.normal ?? 0.85, low: s.low ?? 0.7 };
-  for (const p of ['high', 'normal', 'low'] as const) {
-    expect(shares[p] > 0 && shares[p] <= 1, `shares.${p}`, 'a number in (0, 1]', shares[p]);
-  }
+  const givenIp: unknown = options.ip;
+  const ip = identity('ip', givenIp ?? 'default');
+  const vipLevel = numberOption('vipLevel', options.vipLevel ?? 0, { min: 0, max: 12, integer: true });
+  const givenStore: unknown = options.store ?? undefined;
+  const store = (givenStore ?? new MemoryStore()) as Store;
+  expectOption(
+    typeof store === 'object' && store !== null && STORE_METHODS.every((m) => typeof (store as unknown as Record<string, unknown>)[m] === 'function'),
+    'store',
+    'a Store (MemoryStore, RedisStore or ResilientStore)',
+    store,
+  );
+  const quotaGroup = identity('quotaGroup', options.quotaGroup ?? uid);
 
   return {
     uid,
     ip,
+    ipIsDefault: givenIp === undefined || givenIp === null,
     vipLevel,
     store,
-    ownsStore: options.store === undefined,
-    quotaGroup: identity('quotaGroup', options.quotaGroup ?? uid),
-    pools,
-    cloudflare,
-    endpointLimits,
-    transitMarginMs: positive('transitMarginMs', options.transitMarginMs ?? 250, true),
-    shares,
-    unknownEndpointWeight: positive('unknownEndpointWeight', options.unknownEndpointWeight ?? 30),
-    maxQueued: positive('maxQueued', options.maxQueued ?? 10_000),
-    agingMs: positive('agingMs', options.agingMs ?? 60_000),
-    jitterMs: positive('jitterMs', options.jitterMs ?? 20, true),
-    maxWaitMs: positive('maxWaitMs', options.maxWaitMs ?? 120_000, true),
-    feedback: resolveFeedback(options.feedback ?? {}),
+    ownsStore: givenStore === undefined,
+    quotaGroup,
+    pools: resolvePools(options.pools, vipLevel),
+    cloudflare: resolveCloudflare(options.cloudflare),
+    endpointLimits: resolveEndpointLimits(options.endpointLimits, options.unknownEndpointWeight),
+    transitMarginMs: numberOption('transitMarginMs', options.transitMarginMs ?? 250, DELAY),
+    shares: resolveShares(options.shares),
+    unknownEndpointWeight: numberOption('unknownEndpointWeight', options.unknownEndpointWeight ?? 30, { min: 0, max: MAX_LIMIT, above: true }),
+    maxQueued: numberOption('maxQueued', options.maxQueued ?? 10_000, { min: 1, max: Number.MAX_SAFE_INTEGER, integer: true }),
+    agingMs: numberOption('agingMs', options.agingMs ?? 60_000, { min: 0, max: Number.MAX_SAFE_INTEGER, above: true }),
+    jitterMs: numberOption('jitterMs', options.jitterMs ?? 20, { min: 0, max: 60_000 }),
+    maxWaitMs: numberOption('maxWaitMs', options.maxWaitMs ?? 120_000, { min: 0, max: Number.POSITIVE_INFINITY }),
+    feedback: resolveFeedback(objectOption('feedback', options.feedback) ?? {}),
     failClosed: resolveFailClosed(options.failClosed ?? []),
   };
 }
 
-function resolveFailClosed(list: readonly Priority[]): ReadonlySet<Priority> {
-  expect(Array.isArray(list) && list.every((p) => ['critical', 'high', 'normal', 'low'].includes(p)), 'failClosed', 'an array of priorities', list);
-  return new Set(list);
+function resolvePools(value: unknown, vipLevel: number): Record<PoolName, ResolvedPool> {
+  const overrides = new Map<PoolName, Readonly<Record<string, unknown>>>();
+  for (const [key, override] of Object.entries(objectOption('pools', value) ?? {})) {
+    const name = parsePoolName(key);
+    if (!name) throw new UnknownPoolError(key, POOL_NAMES);
+    const o = objectOption(`pools.${key}`, override);
+    if (o) overrides.set(name, o);
+  }
+  return Object.fromEntries(
+    POOL_NAMES.map((name) => {
+      const o = overrides.get(name) ?? {};
+      const limit = numberOption(`pools.${name}.limit`, o.limit ?? quotaFor(name, vipLevel), LIMIT);
+      const windowMs = numberOption(`pools.${name}.windowMs`, o.windowMs ?? POOLS[name].windowMs, WINDOW);
+      const burst = numberOption(`pools.${name}.burst`, o.burst ?? limit * 0.25, BURST);
+      const refillPerSec = numberOption(`pools.${name}.refillPerSec`, o.refillPerSec ?? (limit * 1000) / windowMs, { min: 0, max: MAX_LIMIT, above: true });
+      const pool: ResolvedPool = { name, subject: POOLS[name].subject, limit, windowMs, burst, refillPerMs: refillPerSec / 1000 };
+      return [name, pool];
+    }),
+  ) as Record<PoolName, ResolvedPool>;
 }
 
-function resolveFeedback(f: FeedbackOptions): ResolvedFeedback {
-  const fraction = (name: string, v: number) => {
-    expect(typeof v === 'number' && v > 0 && v <= 1, `feedback.${name}`, 'a number in (0, 1]', v);
-    return v;
-  };
-  const b = f.systemBackoff ?? {};
-  const maxAttempts = f.maxAttempts ?? 4;
-  expect(Number.isInteger(maxAttempts) && maxAttempts >= 1 && maxAttempts <= 20, 'feedback.maxAttempts', 'an integer 1..20', maxAttempts);
+function resolveCloudflare(value: unknown): ResolvedOptions['cloudflare'] {
+  if (value === false) return false;
+  const cf = value === undefined || value === null ? CLOUDFLARE_IP_LIMIT : value;
+  expectOption(typeof cf === 'object' && !Array.isArray(cf), 'cloudflare', 'false or { limit, windowMs, burst? }', cf);
+  const o = cf as Readonly<Record<string, unknown>>;
+  const limit = numberOption('cloudflare.limit', o.limit, LIMIT);
+  const windowMs = numberOption('cloudflare.windowMs', o.windowMs, WINDOW);
+  return { limit, windowMs, burst: numberOption('cloudflare.burst', o.burst ?? limit * 0.25, BURST) };
+}
+
+/** Keys become canonical (`futures POST /api/v1/orders/{orderId}`), so a concrete path or another spelling still matches. */
+function resolveEndpointLimits(value: unknown, unknownEndpointWeight: unknown): Map<string, WindowLimit> {
+  const limits = new Map<string, WindowLimit>();
+  const entries = Object.entries(objectOption('endpointLimits', value) ?? {});
+  if (entries.length === 0) return limits;
+  const table = new EndpointTable({ unknownWeight: typeof unknownEndpointWeight === 'number' ? unknownEndpointWeight : 30 });
+  for (const [key, entry] of entries) {
+    const name = `endpointLimits[${describeValue(key)}]`;
+    const match = /^\s*(\S+)\s+(\S+\s+\S+)\s*$/.exec(key);
+    let canonical: string;
+    try {
+      if (!match) throw new InvalidArgumentError('not of the form "host METHOD /path"');
+      const host = parseHost(match[1]!);
+      const { method } = parseEndpoint(match[2]!);
+      canonical = `${host} ${method} ${table.lookup(match[2]!, host).path}`;
+    } catch (error) {
+      throw new InvalidArgumentError(
+        `Expected endpointLimits keys to be "host METHOD /path" (e.g. "futures POST /api/v1/orders"), got ${describeValue(key)}: ${(error as Error).message}`,
+      );
+    }
+    const o = objectOption(name, entry);
+    expectOption(o !== undefined, name, '{ limit, windowMs }', entry);
+    if (limits.has(canonical)) throw new InvalidArgumentError(`Expected one endpointLimits entry per endpoint, got two for ${canonical}`);
+    limits.set(canonical, { limit: numberOption(`${name}.limit`, o!.limit, LIMIT), windowMs: numberOption(`${name}.windowMs`, o!.windowMs, WINDOW) });
+  }
+  return limits;
+}
+
+function resolveShares(value: unknown): Record<Priority, number> {
+  const s = objectOption('shares', value) ?? {};
   return {
-    tightenBy: fraction('tightenBy', f.tightenBy ?? 0.9),
-    minFactor: fraction('minFactor', f.minFactor ?? 0.5),
-    recoverStep: fraction('recoverStep', f.recoverStep ?? 0.1),
+    critical: 1,
+    high: numberOption('shares.high', s.high ?? 0.95, FRACTION),
+    normal: numberOption('shares.normal', s.normal ?? 0.85, FRACTION),
+    low: numberOption('shares.low', s.low ?? 0.7, FRACTION),
+  };
+}
+
+function resolveFailClosed(list: unknown): ReadonlySet<Priority> {
+  const what = 'an array of priorities (critical, high, normal, low)';
+  expectOption(Array.isArray(list) && list.length <= PRIORITIES.length * 4, 'failClosed', what, list);
+  (list as unknown[]).forEach((p, i) => expectOption(typeof p === 'string' && (PRIORITIES as readonly string[]).includes(p), `failClosed[${i}]`, 'a priority (critical, high, normal, low)', p));
+  return new Set(list as Priority[]);
+}
+
+function resolveFeedback(f: Readonly<Record<string, unknown>>): ResolvedFeedback {
+  const b = objectOption('feedback.systemBackoff', f.systemBackoff) ?? {};
+  const baseMs = numberOption('feedback.systemBackoff.baseMs', b.baseMs ?? 500, PAUSE);
+  return {
+    tightenBy: numberOption('feedback.tightenBy', f.tightenBy ?? 0.9, FRACTION),
+    minFactor: numberOption('feedback.minFactor', f.minFactor ?? 0.5, FRACTION),
+    recoverStep: numberOption('feedback.recoverStep', f.recoverStep ?? 0.1, FRACTION),
     systemBackoff: {
-      baseMs: positive('feedback.systemBackoff.baseMs', b.baseMs ?? 500),
-      maxMs: positive('feedback.systemBackoff.maxMs', b.maxMs ?? 30_000),
-      jitter: fraction('systemBackoff.jitter', b.jitter ?? 0.5),
-      resetAfterMs: positive('feedback.systemBackoff.resetAfterMs', b.resetAfterMs ?? 60_000),
+      baseMs,
+      maxMs: numberOption('feedback.systemBackoff.maxMs', b.maxMs ?? Math.max(30_000, baseMs), { ...PAUSE, min: baseMs, above: false }),
+      jitter: numberOption('feedback.systemBackoff.jitter', b.jitter ?? 0.5, FRACTION),
+      resetAfterMs: numberOption('feedback.systemBackoff.resetAfterMs', b.resetAfterMs ?? 60_000, PAUSE),
     },
-    endpointPauseMs: positive('feedback.endpointPauseMs', f.endpointPauseMs ?? 10_000),
-    maxAttempts,
+    endpointPauseMs: numberOption('feedback.endpointPauseMs', f.endpointPauseMs ?? 10_000, PAUSE),
+    maxRetryAfterMs: numberOption('feedback.maxRetryAfterMs', f.maxRetryAfterMs ?? 120_000, PAUSE),
+    maxAttempts: numberOption('feedback.maxAttempts', f.maxAttempts ?? 4, { min: 1, max: 20, integer: true }),
   };
 }

@@ -1,6 +1,9 @@
 import { describe, expect, it } from 'vitest';
-import { AmbiguousEndpointError, EndpointTable, InvalidEndpointError } from '../src/index.js';
+import { AmbiguousEndpointError, createScheduler, EndpointTable, InvalidEndpointError, MemoryStore } from '../src/index.js';
+import { guessTemplate } from '../src/kucoin/endpointTable.js';
 import { ENDPOINT_ROWS } from '../src/kucoin/endpoints.generated.js';
+import { resolveOptions } from '../src/options.js';
+import { MAX_ENDPOINT_BUCKETS, RequestPlanner } from '../src/requestPlan.js';
 
 const table = new EndpointTable({ unknownWeight: 30 });
 
@@ -44,5 +47,104 @@ describe('EndpointTable', () => {
       expect(() => table.lookup(bad), bad).toThrow(InvalidEndpointError);
     }
     expect(() => table.lookup('GET /api/v1/accounts', 'binance.com')).toThrow(InvalidEndpointError);
+  });
+});
+
+describe('EndpointTable: unknown paths and hostile input', () => {
+  it('guesses a template for a path it does not know: id-like segments become {id}', () => {
+    const cases: [string, string][] = [
+      ['/api/v9/things/123', '/api/v9/things/{id}'],
+      ['/api/v9/things/456/details', '/api/v9/things/{id}/details'],
+      ['/api/v9/orders/5c35c02703aa673ceec2a168', '/api/v9/orders/{id}'],
+      ['/api/v9/orders/8f14e45f-ceea-467f-a0e4-3d1f2b7c9a10', '/api/v9/orders/{id}'],
+      ['/api/v9/orders/sim-a1b2c3d4', '/api/v9/orders/{id}'],
+      ['/api/v9/items/x123y', '/api/v9/items/{id}'],
+      ['/api/v9/users/alice%40example.com', '/api/v9/users/{id}'],
+      ['/api/v9/things/{thingId}', '/api/v9/things/{id}'],
+      [`/api/v9/tokens/${'A'.repeat(40)}`, '/api/v9/tokens/{id}'],
+      // names stay: versions, words, symbols
+      ['/api/v9/market/level2/BTC-USDT', '/api/v9/market/level2/BTC-USDT'],
+      ['/api/v1/allTickers', '/api/v1/allTickers'],
+    ];
+    for (const [path, template] of cases) expect(guessTemplate(path), path).toBe(template);
+    const a = table.lookup('DELETE /api/v9/things/123');
+    const b = table.lookup('DELETE /api/v9/things/456');
+    expect(a).toMatchObject({ known: false, path: '/api/v9/things/{id}' });
+    expect(b.path).toBe(a.path);
+  });
+
+  it('rejects a non-string host or endpoint, control characters and huge endpoints with a typed error', () => {
+    const bad: [unknown, unknown][] = [
+      ['GET /api/v1/accounts', 42],
+      ['GET /api/v1/accounts', Symbol('spot')],
+      ['GET /api/v1/accounts', '__proto__'],
+      ['GET /api/v1/accounts', 'constructor'],
+      ['GET /api/v1/accounts', 'x'.repeat(100_000)],
+      [Symbol('GET /x'), undefined],
+      [10n, undefined],
+      [{ toString: () => 'GET /api/v1/accounts' }, undefined],
+      ['GET /api/v1/acc\u0000ounts', undefined],
+      ['GET /api/v1/acc\u007founts', undefined],
+      ['GET /api/v1/acc\u0085ounts', undefined],
+      [`GET /${'a'.repeat(9000)}`, undefined],
+    ];
+    for (const [endpoint, host] of bad) {
+      expect(() => table.lookup(endpoint as string, host as string), String(typeof endpoint === 'string' ? endpoint.slice(0, 40) : typeof endpoint)).toThrow(InvalidEndpointError);
+    }
+  });
+});
+
+describe('RequestPlanner: endpoint buckets stay bounded', () => {
+  const planner = () => new RequestPlanner(resolveOptions({ uid: 'u1', store: new MemoryStore() }));
+  /** A distinct, all-letter path segment per i (no id-like look, so the template guess keeps it). */
+  const word = (i: number) => {
+    let w = '';
+    for (let n = i + 1; n > 0; n = Math.floor((n - 1) / 26)) w = String.fromCharCode(97 + ((n - 1) % 26)) + w;
+    return w;
+  };
+
+  it('20k ids of one unknown endpoint share one endpoint bucket', () => {
+    const p = planner();
+    const ids = new Set<string>();
+    for (let i = 0; i < 20_000; i++) ids.add(p.plan({ endpoint: `GET /api/v9/things/${i}`, maxWaitMs: 0 }).endpointBucket!.id);
+    console.log(`20k ids of one unknown endpoint: ${ids.size} endpoint bucket(s), ${p.allBuckets().length} buckets listed`);
+    expect([...ids]).toEqual(['uid:u1:ep:spot GET /api/v9/things/{id}']);
+  });
+
+  it('20k distinct unknown endpoints keep at most MAX_ENDPOINT_BUCKETS configs; a dropped one is rebuilt identical', () => {
+    const p = planner();
+    const first = p.plan({ endpoint: `GET /api/v9/${word(0)}/list` }).endpointBucket!;
+    for (let i = 1; i < 20_000; i++) p.plan({ endpoint: `GET /api/v9/${word(i)}/list` });
+    const listed = p.allBuckets().length;
+    console.log(`20k distinct unknown endpoints: ${listed} buckets listed (limit ${MAX_ENDPOINT_BUCKETS} endpoint buckets + 10 fixed)`);
+    expect(MAX_ENDPOINT_BUCKETS).toBe(1024);
+    expect(listed).toBeLessThanOrEqual(MAX_ENDPOINT_BUCKETS + 10);
+    expect(p.allBuckets().some((b) => b.id === first.id)).toBe(false); // the least recently used went first
+    expect(p.plan({ endpoint: `GET /api/v9/${word(0)}/list` }).endpointBucket).toEqual(first);
+  });
+
+  it('an endpoint bucket id is bounded in length and free of control characters', () => {
+    const p = planner();
+    const long = (n: number) => `GET /api/v9/${Array.from({ length: n }, (_, i) => word(i)).join('/')}`;
+    const a = p.plan({ endpoint: long(900) }).endpointBucket!.id;
+    const b = p.plan({ endpoint: long(901) }).endpointBucket!.id;
+    console.log(`endpoint bucket id of a ${long(900).length}-character endpoint: ${a.length} characters`);
+    expect(a.length).toBeLessThanOrEqual(200);
+    expect(a).not.toBe(b);
+    expect(a).toMatch(/^uid:u1:ep:spot GET \/api\/v9\/a\/b\/c\/.*~#[0-9a-f]{24}$/);
+    for (const id of [a, b]) expect(id).not.toMatch(/[\p{Cc}]/u);
+    expect(() => p.plan({ endpoint: 'GET /api/v9/a\u0001b' })).toThrow(InvalidEndpointError);
+  });
+
+  it('endpointLimits keys are matched by template, whatever their spelling', async () => {
+    const s = createScheduler({ uid: 'u1', store: new MemoryStore(), jitterMs: 0, endpointLimits: { 'api-futures.kucoin.com delete /api/v1/orders/abc123': { limit: 1, windowMs: 60_000 } } });
+    await s.schedule({ endpoint: 'DELETE /api/v1/orders/o-1', host: 'futures', priority: 'critical' }, () => undefined);
+    const second = await s.schedule({ endpoint: 'DELETE /api/v1/orders/o-2', host: 'futures', priority: 'critical', maxWaitMs: 0 }, () => 'ran').catch((e) => e.code);
+    expect(second).toBe('KS_MAX_WAIT_EXCEEDED'); // the configured limit of 1 applies to the template
+    // a limit of 1 leaves 0.85 to normal requests: refused at once, not left to wait for ever
+    await expect(s.schedule({ endpoint: 'DELETE /api/v1/orders/o-3', host: 'futures' }, () => 'ran')).rejects.toMatchObject({ code: 'KS_INVALID_WEIGHT' });
+    expect(() => createScheduler({ uid: 'u1', endpointLimits: { 'GET /api/v1/orders': { limit: 1, windowMs: 1000 } } })).toThrow(expect.objectContaining({ code: 'KS_INVALID_ARGUMENT' }));
+    expect(() => createScheduler({ uid: 'u1', endpointLimits: { 'binance GET /x': { limit: 1, windowMs: 1000 } } })).toThrow(expect.objectContaining({ code: 'KS_INVALID_ARGUMENT' }));
+    await s.close();
   });
 });

@@ -61,6 +61,92 @@ describe('replyFromError', () => {
   });
 });
 
+describe('classifyReply and replyFromError on hostile input', () => {
+  const throwing = () => {
+    throw new Error('getter');
+  };
+  const trap = new Proxy({}, { get: throwing, has: throwing, ownKeys: throwing, getPrototypeOf: throwing });
+  const revoked = Proxy.revocable({}, {});
+  revoked.revoke();
+
+  it('classifyReply never throws: garbage reads as "nothing known"', () => {
+    const replies: [string, unknown][] = [
+      ['null', null],
+      ['a string', 'HTTP 429'],
+      ['a Proxy that throws', trap],
+      ['a revoked Proxy', revoked.proxy],
+      ['throwing status getter', { get status() { return throwing(); } }],
+      ['headers Proxy', { status: 429, headers: trap }],
+      ['headers get() throws', { status: 429, headers: { get: throwing } }],
+      ['header value with throwing toString', { status: 429, headers: { 'retry-after': { toString: throwing } } }],
+      ['header value Symbol', { status: 200, headers: { 'gw-ratelimit-limit': Symbol('x') } }],
+      ['body Proxy', { status: 429, body: trap }],
+      ['body code getter throws', { status: 429, body: { get code() { return throwing(); } } }],
+      ['body code object with throwing toString', { status: 200, body: { code: { toString: throwing } } }],
+      ['body code Symbol', { status: 200, body: { code: Symbol('429000') } }],
+      ['body Symbol', { status: 200, body: Symbol('x') }],
+      ['body BigInt', { status: 200, body: 429000n }],
+      ['body function', { status: 200, body: throwing }],
+      ['body 5 MB text', { status: 200, body: `{"code":"200000","pad":"${'x'.repeat(5_000_000)}` }],
+      ['body nested JSON string', { status: 200, body: JSON.stringify(JSON.stringify({ code: '429000' })) }],
+    ];
+    const threw: string[] = [];
+    for (const [name, reply] of replies) {
+      try {
+        const c = classifyReply(reply as never);
+        expect(c.rateLimit, name).toEqual({ limit: -1, remaining: -1, resetMs: -1 });
+      } catch (error) {
+        threw.push(`${name}: ${(error as Error).message}`);
+      }
+    }
+    expect(threw).toEqual([]);
+    expect(classifyReply({ status: 429, body: { code: 429000 } }).signal).toBe('429000'); // a numeric code still reads
+  });
+
+  it('a polluted Object.prototype teaches nothing', () => {
+    const proto = Object.prototype as Record<string, unknown>;
+    proto['retry-after'] = '86400';
+    proto['gw-ratelimit-limit'] = '1';
+    try {
+      expect(classifyReply({ status: 200, headers: {}, body: { code: '200000' } })).toMatchObject({ retryAfterMs: undefined, rateLimit: { limit: -1 } });
+    } finally {
+      delete proto['retry-after'];
+      delete proto['gw-ratelimit-limit'];
+    }
+  });
+
+  it('replyFromError never throws on a hostile error, and still finds a reply where one is readable', () => {
+    const cyclic: Record<string, unknown> = { message: 'loop' };
+    cyclic.cause = cyclic;
+    const errors: [string, unknown][] = [
+      ['a Proxy that throws', trap],
+      ['a revoked Proxy', revoked.proxy],
+      ['response getter throws', { get response() { return throwing(); }, message: 'x' }],
+      ['getError throws', { getError: throwing, getCommonResponse: throwing, message: 'x' }],
+      ['getCommonResponse returns garbage', { getCommonResponse: () => ({ rateLimit: trap, code: trap }) }],
+      ['cause Proxy', { cause: trap }],
+      ['cyclic cause', cyclic],
+      ['message getter throws', { get message() { return throwing(); } }],
+      ['code object with throwing toString', { code: { toString: throwing }, status: 429 }],
+      ['Symbol code', { code: Symbol('429000') }],
+      ['10 MB message', new Error(`${'{'.repeat(10)}${'x'.repeat(10_000_000)}`)],
+    ];
+    const threw: string[] = [];
+    for (const [name, err] of errors) {
+      try {
+        const reply = replyFromError(err);
+        if (reply) classifyReply(reply);
+      } catch (error) {
+        threw.push(`${name}: ${(error as Error).message}`);
+      }
+    }
+    expect(threw).toEqual([]);
+    // the readable parts still count: a throwing message getter beside a real response
+    const mixed = { get message() { return throwing(); }, response: { status: 429, data: { code: '429000' } } };
+    expect(classifyReply(replyFromError(mixed)!).signal).toBe('429000');
+  });
+});
+
 describe('Scheduler.feedback and wrap', () => {
   const T0 = 1_700_000_000_000;
   beforeEach(() => vi.useFakeTimers({ now: T0 }));
@@ -128,11 +214,19 @@ describe('Scheduler.feedback and wrap', () => {
     vi.restoreAllMocks();
   });
 
-  it('a response with headers teaches the limit for every later request', async () => {
+  it('replies teach the limit for every later request: a raise once a later reply confirms it, a cut at once', async () => {
     const s = make();
+    const spot = async () => (await s.snapshot()).buckets.find((b) => b.id === 'uid:u1:Spot')!;
     const a = await admit(s, { pool: 'spot', weight: 1, priority: 'critical' });
     await s.feedback(a, { status: 200, headers: rl(10_000, 9_999, 20_000), body: { code: '200000' } });
-    expect((await s.snapshot()).buckets.find((b) => b.id === 'uid:u1:Spot')).toMatchObject({ limit: 10_000, effectiveLimit: 10_000 });
+    expect(await spot()).toMatchObject({ limit: 100 }); // pending
+    await vi.advanceTimersByTimeAsync(1);
+    const b = await admit(s, { pool: 'spot', weight: 1, priority: 'critical' });
+    await s.feedback(b, { status: 200, headers: rl(10_000, 9_998, 19_999), body: { code: '200000' } });
+    expect(await spot()).toMatchObject({ limit: 10_000, effectiveLimit: 10_000 });
+    const c = await admit(s, { pool: 'spot', weight: 1, priority: 'critical' });
+    await s.feedback(c, { status: 200, headers: rl(6_000, 5_997, 19_998), body: { code: '200000' } });
+    expect(await spot()).toMatchObject({ limit: 6_000 });
   });
 
   it('wrap sends a refused request again after the pause, keeps other errors, and bounds attempts', async () => {

@@ -29,11 +29,13 @@ describe('KucoinClient', () => {
     expect(accounts.code).toBe('200000');
   });
 
-  it('learns a VIP level other than the configured one within one response', async () => {
+  it('learns a VIP level other than the configured one once a second reply confirms it', async () => {
     const { client, scheduler } = await setup({ accounts: [{ key: CREDS.key, secret: CREDS.secret, passphrase: CREDS.passphrase, uid: 'u1', vipLevel: 3 }] });
+    const spot = async () => (await scheduler.snapshot()).buckets.find((b) => b.id === 'uid:u1:Spot')!;
     await client.request({ method: 'GET', path: '/api/v1/hf/orders/active', query: { symbol: 'BTC-USDT' } });
-    const spot = (await scheduler.snapshot()).buckets.find((b) => b.id === 'uid:u1:Spot')!;
-    expect(spot).toMatchObject({ limit: 10_000, effectiveLimit: 10_000 });
+    expect(await spot()).toMatchObject({ limit: 4000 }); // a raise waits for a second, later reply
+    await client.request({ method: 'GET', path: '/api/v1/hf/orders/active', query: { symbol: 'BTC-USDT' } });
+    expect(await spot()).toMatchObject({ limit: 10_000, effectiveLimit: 10_000 });
   });
 
   it('sends again a request refused by a signal, after the pause, and reports it in attempts', async () => {
@@ -158,22 +160,186 @@ describe('KucoinClient', () => {
   });
 });
 
+/** A local HTTP server on port 0 that counts what reaches it and answers `{"code":"200000"}` (or hangs). */
+async function countingServer(hang = false) {
+  const { createServer } = await import('node:http');
+  let requests = 0;
+  const srv = createServer((req, res) => {
+    requests++;
+    req.resume();
+    if (!hang) res.writeHead(200, { 'content-type': 'application/json' }).end('{"code":"200000","data":null}');
+  });
+  await new Promise<void>((r) => srv.listen(0, '127.0.0.1', r));
+  const url = `http://127.0.0.1:${(srv.address() as { port: number }).port}`;
+  return {
+    url,
+    requests: () => requests,
+    close: () => new Promise<void>((r) => (srv.closeAllConnections(), srv.close(() => r()))),
+  };
+}
+
+const spotUsed = async (scheduler: ReturnType<typeof createScheduler>) => (await scheduler.snapshot()).buckets.find((b) => b.id === 'uid:u1:Spot')!.used;
+
+describe('KucoinClient input validation', () => {
+  it('rejects malformed options at construction with KS_INVALID_ARGUMENT (timeoutMs 0 hung, -1 charged unsent requests)', async () => {
+    const scheduler = createScheduler({ uid: 'u1' });
+    const bad: [string, Record<string, unknown>][] = [
+      ['timeoutMs 0', { timeoutMs: 0 }],
+      ['timeoutMs NaN', { timeoutMs: Number.NaN }],
+      ['timeoutMs -1', { timeoutMs: -1 }],
+      ['timeoutMs Infinity', { timeoutMs: Number.POSITIVE_INFINITY }],
+      ['timeoutMs 1e12', { timeoutMs: 1e12 }],
+      ['timeoutMs "100"', { timeoutMs: '100' }],
+      ['connections 0', { connections: 0 }],
+      ['connections 1.5', { connections: 1.5 }],
+      ['connections "4"', { connections: '4' }],
+      ['transportRetries -1', { transportRetries: -1 }],
+      ['transportRetries 0.5', { transportRetries: 0.5 }],
+      ['transportRetries 1e6', { transportRetries: 1e6 }],
+      ['headers value 5', { headers: { 'x-id': 5 } }],
+      ['headers CRLF', { headers: { 'x-id': 'a\r\nx-evil: 1' } }],
+      ['headers bad name', { headers: { 'bad name': 'x' } }],
+      ['headers host', { headers: { Host: 'evil' } }],
+      ['headers signing', { headers: { 'KC-API-KEY': 'other' } }],
+      ['headers string', { headers: 'x-id: 1' }],
+      ['baseUrls ftp', { baseUrls: { spot: 'ftp://127.0.0.1' } }],
+      ['baseUrls number', { baseUrls: { spot: 5 } }],
+      ['baseUrls unknown host', { baseUrls: { binance: 'https://api.binance.com' } }],
+      ['baseUrls with query', { baseUrls: { spot: 'https://api.kucoin.com/?x=1' } }],
+      ['baseUrls with credentials', { baseUrls: { spot: 'https://user:hunter2@api.kucoin.com' } }],
+      ['credentials secret 5', { credentials: { key: 'k', secret: 5, passphrase: 'p' } }],
+      ['credentials key CRLF', { credentials: { key: 'k\r\n', secret: 's', passphrase: 'p' } }],
+      ['credentials keyVersion 9', { credentials: { key: 'k', secret: 's', passphrase: 'p', keyVersion: 9 } }],
+      ['scheduler {}', { scheduler: {} }],
+    ];
+    const accepted: string[] = [];
+    for (const [name, options] of bad) {
+      try {
+        const c = new KucoinClient({ scheduler, ...options } as never);
+        accepted.push(name);
+        await c.close();
+      } catch (error) {
+        expect(error, name).toMatchObject({ code: 'KS_INVALID_ARGUMENT' });
+        expect((error as Error).message, name).not.toContain('hunter2');
+      }
+    }
+    expect(accepted).toEqual([]);
+    expect(() => new KucoinClient(null as never)).toThrow(expect.objectContaining({ code: 'KS_INVALID_ARGUMENT' }));
+    const hostile = new Proxy({}, { get: () => { throw new Error('trap'); } });
+    expect(() => new KucoinClient(hostile as never)).toThrow(expect.objectContaining({ code: 'KS_INVALID_ARGUMENT' }));
+    // valid edge values still work
+    const ok = new KucoinClient({ scheduler, timeoutMs: 1, connections: 1, transportRetries: 0, headers: { 'x-id': 'bot-1' }, baseUrls: { spot: 'http://127.0.0.1:1/prefix' } });
+    await ok.close();
+    await scheduler.close();
+  });
+
+  it('request input faults reject with a typed error at once: nothing sent, nothing charged', async () => {
+    const server = await countingServer();
+    const scheduler = createScheduler({ uid: 'u1', store: new MemoryStore(), jitterMs: 0 });
+    const c = new KucoinClient({ scheduler, baseUrls: { spot: server.url }, transportRetries: 0 });
+    const circular: Record<string, unknown> = {};
+    circular.self = circular;
+    const base = { method: 'POST', path: '/api/v1/hf/orders' };
+    const bad: [string, unknown][] = [
+      ['null', null],
+      ['a string', 'GET /api/v1/accounts'],
+      ['method 5', { method: 5, path: '/api/v1/accounts' }],
+      ['method Symbol', { method: Symbol('GET'), path: '/api/v1/accounts' }],
+      ['path 5', { method: 'GET', path: 5 }],
+      ['path with a space', { method: 'GET', path: '/api/v1/acc ounts' }],
+      ['path with CRLF', { method: 'GET', path: '/api/v1/accounts\r\nx: 1' }],
+      ['path with #', { method: 'GET', path: '/api/v1/accounts#x' }],
+      ['path non-ASCII', { method: 'GET', path: '/api/v1/accounts/é' }],
+      ['path 1 MB', { method: 'GET', path: `/${'a'.repeat(1_000_000)}` }],
+      ['query NaN', { method: 'GET', path: '/api/v1/accounts', query: { a: Number.NaN } }],
+      ['query object', { method: 'GET', path: '/api/v1/accounts', query: { a: {} } }],
+      ['query Symbol', { method: 'GET', path: '/api/v1/accounts', query: { a: Symbol('x') } }],
+      ['query BigInt', { method: 'GET', path: '/api/v1/accounts', query: { a: 1n } }],
+      ['query lone surrogate', { method: 'GET', path: '/api/v1/accounts', query: { a: '\ud800' } }],
+      ['query array', { method: 'GET', path: '/api/v1/accounts', query: ['a'] }],
+      ['query huge', { method: 'GET', path: '/api/v1/accounts', query: { a: 'x'.repeat(100_000) } }],
+      ['body circular', { ...base, body: circular }],
+      ['body BigInt', { ...base, body: { size: 1n } }],
+      ['body function', { ...base, body: () => 1 }],
+      ['body throwing toJSON', { ...base, body: { toJSON: () => { throw new Error('nope'); } } }],
+      ['body 2 MB', { ...base, body: { pad: 'x'.repeat(2_000_000) } }],
+      ['host 5', { ...base, host: 5 }],
+      ['host Symbol', { ...base, host: Symbol('spot') }],
+      ['host __proto__', { ...base, host: '__proto__' }],
+      ['priority BigInt', { ...base, priority: 1n }],
+      ['priority urgent', { ...base, priority: 'urgent' }],
+      ['signal {}', { ...base, signal: { aborted: false } }],
+      ['maxWaitMs NaN', { ...base, maxWaitMs: Number.NaN }],
+      ['maxWaitMs -1', { ...base, maxWaitMs: -1 }],
+      ['maxWaitMs "5"', { ...base, maxWaitMs: '5' }],
+      ['throwing getter', Object.defineProperty({ ...base }, 'body', { get: () => { throw new Error('getter'); }, enumerable: true })],
+      ['Proxy', new Proxy(base, { get: () => { throw new Error('trap'); } })],
+    ];
+    const outcomes: string[] = [];
+    for (const [name, req] of bad) {
+      const outcome = await c.request(req as never).then(
+        () => 'resolved',
+        (e: { code?: string; constructor: { name: string } }) => e.code ?? `untyped ${e.constructor.name}`,
+      );
+      outcomes.push(`${name}: ${outcome}`);
+    }
+    const untyped = outcomes.filter((o) => !/: KS_INVALID_(ARGUMENT|ENDPOINT|PRIORITY)$/.test(o));
+    expect(untyped).toEqual([]);
+    expect(server.requests()).toBe(0);
+    expect(await spotUsed(scheduler)).toBe(0);
+    // and a good request still goes through
+    await expect(c.request({ method: 'GET', path: '/api/v1/hf/orders/active', query: { symbol: 'BTC-USDT', n: 1, flag: true, skip: undefined } })).resolves.toMatchObject({ code: '200000' });
+    expect(server.requests()).toBe(1);
+    await c.close();
+    await scheduler.close();
+    await server.close();
+  });
+
+  it('the clientOid deciding a retry is the one serialised, not one a getter answers later', async () => {
+    const { createServer } = await import('node:http');
+    const bodies: string[] = [];
+    const srv = createServer((req, res) => {
+      let text = '';
+      req.on('data', (d) => (text += d)).on('end', () => {
+        bodies.push(text);
+        res.writeHead(503).end('unavailable');
+      });
+    });
+    await new Promise<void>((r) => srv.listen(0, '127.0.0.1', r));
+    const url = `http://127.0.0.1:${(srv.address() as { port: number }).port}`;
+    const scheduler = createScheduler({ uid: 'u1', jitterMs: 0 });
+    const c = new KucoinClient({ scheduler, baseUrls: { spot: url }, transportRetries: 2 });
+    let reads = 0;
+    // serialised without a clientOid (the getter answers undefined first), then claims one
+    const body = { symbol: 'BTC-USDT', get clientOid() { return reads++ === 0 ? undefined : 'late-oid'; } };
+    const err = await c.request({ method: 'POST', path: '/api/v1/hf/orders', body }).catch((e) => e);
+    expect(err).toMatchObject({ code: 'KS_REQUEST_FAILED', attempts: 1 });
+    expect(bodies).toEqual(['{"symbol":"BTC-USDT"}']); // sent once: an order without clientOid is never repeated
+    await c.close();
+    await scheduler.close();
+    await new Promise<void>((r) => srv.close(() => r()));
+  });
+});
+
 describe('kucoinScheduling (undici interceptor)', () => {
   it('schedules requests made through a composed undici dispatcher and feeds their headers back', async () => {
     sim = await startGatewaySimulator({ accounts: [{ key: 'k', secret: 's', passphrase: 'p', uid: 'u1', vipLevel: 5 }], requireSignature: false });
-    const scheduler = createScheduler({ uid: 'u1', jitterMs: 0, pools: { public: { limit: 30, burst: 0 } } });
+    // room for two requests of weight 15 under the configured limit: the second reply confirms the raise
+    const scheduler = createScheduler({ uid: 'u1', jitterMs: 0, pools: { public: { limit: 40, burst: 0 } } });
     const admitted: string[] = [];
     scheduler.on('admitted', (e) => admitted.push(`${e.pool}:${e.weight}`));
     const agent = new Agent().compose(kucoinScheduling({ scheduler, host: 'spot' }));
-    const res = await request(`${sim.urls.spot}/api/v1/market/allTickers`, { dispatcher: agent });
-    expect(res.statusCode).toBe(200);
-    expect(((await res.body.json()) as { code: string }).code).toBe('200000');
+    const publicLimit = async () => (await scheduler.snapshot()).buckets.find((b) => b.id === 'ip:default:Public')!.limit;
+    for (let i = 0; i < 2; i++) {
+      const res = await request(`${sim.urls.spot}/api/v1/market/allTickers`, { dispatcher: agent });
+      expect(res.statusCode).toBe(200);
+      expect(((await res.body.json()) as { code: string }).code).toBe('200000');
+      await new Promise((r) => setTimeout(r, 20));
+    }
+    expect(await publicLimit()).toBe(2000); // learned from the simulator's headers, not the configured 40
     const twice = await Promise.all([1, 2].map(() => request(`${sim!.urls.spot}/api/v1/market/allTickers`, { dispatcher: agent }).then((r) => r.body.text())));
     expect(twice).toHaveLength(2);
-    expect(admitted).toEqual(['Public:15', 'Public:15', 'Public:15']);
-    await new Promise((r) => setTimeout(r, 20));
-    const pub = (await scheduler.snapshot()).buckets.find((b) => b.id === 'ip:default:Public')!;
-    expect(pub.limit).toBe(2000); // learned from the simulator's header, not the configured 30
+    expect(admitted).toEqual(['Public:15', 'Public:15', 'Public:15', 'Public:15']);
     const err = await request(`${sim.urls.spot}/api/v1/market/allTickers`, { dispatcher: new Agent().compose(kucoinScheduling({ scheduler: createScheduler({ uid: 'u2', pools: { public: { limit: 10 } } }) })) }).catch((e) => e);
     expect(err).toMatchObject({ code: 'KS_INVALID_WEIGHT' }); // weight 15 can never fit a limit of 10
     await agent.close();

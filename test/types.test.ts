@@ -1,5 +1,6 @@
 import { describe, expectTypeOf, it } from 'vitest';
-import { createScheduler, type BucketState, type Priority, type Scheduler, type SchedulerEvents } from '../src/index.js';
+import { createScheduler, InvalidArgumentError, KucoinSchedulerError, MaxWaitExceededError, type BucketState, type Priority, type Scheduler, type SchedulerEvents } from '../src/index.js';
+import { ERROR_CODES, type KucoinSchedulerErrorCode } from '../src/errors.js';
 
 describe('public API types', () => {
   it('schedule and wrap keep the function types', () => {
@@ -24,5 +25,44 @@ describe('public API types', () => {
     // @ts-expect-error unknown event name
     s.on('nope', () => {});
     void s.close();
+  });
+
+  it('error codes are literal types: a switch on `code` can be exhaustive', () => {
+    expectTypeOf<KucoinSchedulerError['code']>().toEqualTypeOf<KucoinSchedulerErrorCode>();
+    expectTypeOf<InvalidArgumentError['code']>().toEqualTypeOf<'KS_INVALID_ARGUMENT'>();
+    expectTypeOf<MaxWaitExceededError['code']>().toEqualTypeOf<'KS_MAX_WAIT_EXCEEDED'>();
+    expectTypeOf<(typeof ERROR_CODES)[number]>().toEqualTypeOf<KucoinSchedulerErrorCode>();
+    const code = (e: KucoinSchedulerError): string => {
+      switch (e.code) {
+        case 'KS_INVALID_ARGUMENT':
+        case 'KS_UNKNOWN_POOL':
+        case 'KS_INVALID_ENDPOINT':
+        case 'KS_AMBIGUOUS_ENDPOINT':
+        case 'KS_INVALID_WEIGHT':
+        case 'KS_INVALID_PRIORITY':
+          return 'bad input';
+        case 'KS_QUEUE_FULL':
+        case 'KS_ABORTED':
+        case 'KS_MAX_WAIT_EXCEEDED':
+        case 'KS_CLOSED':
+        case 'KS_STORE':
+        case 'KS_STORE_UNAVAILABLE':
+          return 'not admitted';
+        case 'KS_KUCOIN_API':
+        case 'KS_REQUEST_FAILED':
+          return 'sent';
+        case 'KS_WS_TOPIC_REFUSED':
+        case 'KS_WS_NO_CAPACITY':
+        case 'KS_WS_CONNECT_FAILED':
+        case 'KS_WS_PROTOCOL':
+        case 'KS_WS_CLOSED':
+          return 'websocket';
+        default: {
+          const never: never = e.code;
+          return never;
+        }
+      }
+    };
+    expectTypeOf(code).returns.toEqualTypeOf<string>();
   });
 });

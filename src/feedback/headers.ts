@@ -5,20 +5,39 @@ export type HeaderBag =
   | undefined
   | null;
 
-/** One header's value as a string (first value of a list), case-insensitive; undefined when absent. */
+/** Longest header value read; a longer one is ignored (no rate-limit header is that long). */
+const MAX_HEADER_CHARS = 1024;
+
+function headerText(value: unknown): string | undefined {
+  if (typeof value === 'string') return value.length <= MAX_HEADER_CHARS ? value : undefined;
+  if (typeof value === 'number' || typeof value === 'bigint' || typeof value === 'boolean') return String(value);
+  return undefined; // objects, symbols, functions: not a header value
+}
+
+/**
+ * One header's value as a string (first value of a list), case-insensitive; undefined when absent or not
+ * readable. Never throws, whatever the bag is (a Proxy, throwing getters, a `get` that throws).
+ */
 export function header(headers: HeaderBag, name: string): string | undefined {
-  if (!headers || typeof headers !== 'object') return undefined;
-  const lower = name.toLowerCase();
-  let value: unknown;
-  if (typeof (headers as { get?: unknown }).get === 'function' && !(lower in headers)) {
-    value = (headers as { get(n: string): unknown }).get(lower);
-  } else {
-    const record = headers as Record<string, unknown>;
-    value = record[lower] ?? Object.entries(record).find(([k]) => k.toLowerCase() === lower)?.[1];
+  try {
+    if (!headers || typeof headers !== 'object') return undefined;
+    const lower = name.toLowerCase();
+    let value: unknown;
+    if (typeof (headers as { get?: unknown }).get === 'function' && !(lower in headers)) {
+      value = (headers as { get(n: string): unknown }).get(lower);
+    } else {
+      const record = headers as Record<string, unknown>;
+      value = Object.hasOwn(record, lower) ? record[lower] : undefined;
+      if (value === undefined || value === null) {
+        const key = Object.keys(record).find((k) => k.toLowerCase() === lower);
+        value = key === undefined ? undefined : record[key];
+      }
+    }
+    if (Array.isArray(value)) value = value[0];
+    return headerText(value);
+  } catch {
+    return undefined;
   }
-  if (Array.isArray(value)) value = value[0];
-  if (value === undefined || value === null) return undefined;
-  return String(value);
 }
 
 /** What `gw-ratelimit-*` said; -1 for missing, -1 or garbage ("unknown", as the official SDKs do). */
@@ -50,6 +69,7 @@ export function parseRetryAfterMs(headers: HeaderBag, now: number = Date.now()):
   const raw = header(headers, 'retry-after')?.trim();
   if (!raw) return undefined;
   if (/^\d+(\.\d+)?$/.test(raw)) return Math.min(Number(raw) * 1000, 3_600_000);
+  if (!Number.isFinite(now)) return undefined;
   const at = Date.parse(raw);
   return Number.isNaN(at) ? undefined : Math.max(0, Math.min(at - now, 3_600_000));
 }

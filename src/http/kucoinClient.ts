@@ -1,11 +1,13 @@
 import type { Dispatcher } from 'undici';
 import type { Admission } from '../admission.js';
-import type { Priority } from '../buckets/types.js';
-import { InvalidArgumentError, KucoinApiError, KucoinRequestError } from '../errors.js';
+import { PRIORITIES, type Priority } from '../buckets/types.js';
+import { describeValue, InvalidArgumentError, KucoinApiError, KucoinRequestError, KucoinSchedulerError } from '../errors.js';
 import type { RateLimitHeaders } from '../feedback/headers.js';
 import { parseHost } from '../kucoin/endpointTable.js';
 import type { HostName } from '../kucoin/endpointTypes.js';
 import { authHeaders, type Credentials } from '../kucoin/signing.js';
+import { expectOption, numberOption, objectOption } from '../options.js';
+import { isAbortSignal } from '../requestPlan.js';
 import type { Scheduler } from '../scheduler.js';
 import { watchAbort } from '../util/abortWatch.js';
 import { sleep } from '../util/sleep.js';
@@ -21,15 +23,21 @@ export interface KucoinClientOptions {
   readonly scheduler: Scheduler;
   /** Needed for private endpoints. Never logged, never part of an error or event. */
   readonly credentials?: Credentials;
-  /** @default KuCoin's production hosts */
+  /** `http:` or `https:` URLs (a path prefix allowed), by host. @default KuCoin's production hosts */
   readonly baseUrls?: Partial<Record<HostName, string>>;
-  /** Headers and body timeout per attempt. @default 10_000 */
+  /** Headers and body timeout per attempt, a number > 0 and <= 600_000. @default 10_000 */
   readonly timeoutMs?: number;
-  /** Connections per origin. @default 16 */
+  /** Connections per origin, an integer 1..1024. @default 16 */
   readonly connections?: number;
-  /** Transport retries (timeouts, resets, 5xx) of requests that are safe to repeat: reads, and orders with a clientOid. @default 2 */
+  /**
+   * Transport retries (timeouts, resets, 5xx) of requests that are safe to repeat: reads, and orders with a
+   * clientOid. An integer 0..10. @default 2
+   */
   readonly transportRetries?: number;
-  /** Extra headers sent with every request (e.g. an identification header for your proxy). */
+  /**
+   * Extra headers sent with every request (e.g. an identification header for your proxy): string values.
+   * Not the signing headers (`KC-API-*`) nor those the transport sets (`host`, `content-length`...).
+   */
   readonly headers?: Readonly<Record<string, string>>;
 }
 
@@ -68,11 +76,165 @@ interface RawReply {
   readonly admission: Admission;
 }
 
-function buildQuery(query: KucoinRequest['query']): string {
-  if (!query) return '';
+/** Longest path with its query; longer is an InvalidArgumentError (nothing is charged). */
+const MAX_PATH_LENGTH = 8000;
+/** Largest JSON body accepted, in characters. */
+const MAX_BODY_LENGTH = 1_048_576;
+const HTTP_METHODS: readonly string[] = ['GET', 'POST', 'PUT', 'DELETE', 'PATCH'];
+/** Printable ASCII but `#` (undici refuses some others, and only after the request was charged); percent-encode the rest. */
+const PATH_CHARACTERS = /^\/[\u0021-\u0022\u0024-\u007e]*$/;
+/** A lone UTF-16 surrogate: `encodeURIComponent` throws on it. */
+const LONE_SURROGATE = /\p{Cs}/u;
+const HEADER_NAME = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/;
+const HEADER_VALUE = /^[\t\u0020-\u007e\u0080-\u00ff]*$/;
+/** Headers the transport or the signing sets: an extra header may not name them. */
+const RESERVED_HEADER = /^(host|content-length|transfer-encoding|connection|keep-alive|upgrade|expect|te|trailer|kc-api-.*)$/i;
+
+interface ResolvedClientOptions {
+  readonly scheduler: Scheduler;
+  readonly credentials: Credentials | undefined;
+  readonly baseUrls: Record<HostName, string>;
+  readonly timeoutMs: number;
+  readonly connections: number;
+  readonly transportRetries: number;
+  readonly headers: Readonly<Record<string, string>>;
+}
+
+/** Validates every client option eagerly (each read once); a malformed one is an InvalidArgumentError naming it. */
+function resolveClientOptions(options: KucoinClientOptions): ResolvedClientOptions {
+  try {
+    expectOption(options !== null && typeof options === 'object', 'the client options', 'an object with at least `scheduler`', options);
+    const scheduler = options.scheduler as Partial<Scheduler> | undefined;
+    if (!scheduler || typeof scheduler.schedule !== 'function' || typeof scheduler.feedback !== 'function') {
+      throw new InvalidArgumentError(`Expected options.scheduler to be a Scheduler (createScheduler(...)), got ${describeValue(scheduler)}`);
+    }
+    const baseUrls: Record<HostName, string> = { ...KUCOIN_BASE_URLS };
+    for (const [host, url] of Object.entries(objectOption('baseUrls', options.baseUrls) ?? {})) {
+      if (!Object.hasOwn(KUCOIN_BASE_URLS, host)) throw new InvalidArgumentError(`Expected baseUrls keys to be spot, futures or broker, got ${describeValue(host)}`);
+      if (url !== undefined) baseUrls[host as HostName] = baseUrl(`baseUrls.${host}`, url);
+    }
+    const headers: Record<string, string> = {};
+    for (const [name, value] of Object.entries(objectOption('headers', options.headers) ?? {})) {
+      expectOption(HEADER_NAME.test(name) && !RESERVED_HEADER.test(name), `headers[${describeValue(name)}]`, 'a header name that the transport or signing does not set', name);
+      expectOption(typeof value === 'string' && value.length <= MAX_PATH_LENGTH && HEADER_VALUE.test(value), `headers[${describeValue(name)}]`, 'a string of header characters (no CR, LF or NUL)', value);
+      headers[name] = value as string;
+    }
+    return {
+      scheduler: scheduler as Scheduler,
+      credentials: resolveCredentials(options.credentials),
+      baseUrls,
+      timeoutMs: numberOption('timeoutMs', options.timeoutMs ?? 10_000, { min: 0, max: 600_000, above: true }),
+      connections: numberOption('connections', options.connections ?? 16, { min: 1, max: 1024, integer: true }),
+      transportRetries: numberOption('transportRetries', options.transportRetries ?? 2, { min: 0, max: 10, integer: true }),
+      headers,
+    };
+  } catch (error) {
+    if (error instanceof KucoinSchedulerError) throw error;
+    throw new InvalidArgumentError(`Expected readable client options, but reading them threw ${describeValue(error)}`, { cause: error });
+  }
+}
+
+function baseUrl(name: string, value: unknown): string {
+  let url: URL | undefined;
+  try {
+    url = typeof value === 'string' && value.length <= 2048 ? new URL(value) : undefined;
+  } catch {
+    url = undefined;
+  }
+  // never echo a URL that carries credentials
+  const shown = url && (url.username || url.password) ? 'a URL with credentials' : value;
+  expectOption(
+    url !== undefined && (url.protocol === 'http:' || url.protocol === 'https:') && !url.username && !url.password && !url.search && !url.hash,
+    name,
+    'an http: or https: URL without credentials, query or fragment',
+    shown,
+  );
+  return value as string;
+}
+
+/** Credentials are checked for shape only: no value of theirs ever appears in a message. */
+function resolveCredentials(value: unknown): Credentials | undefined {
+  if (value === undefined || value === null) return undefined;
+  const fail = (what: string): never => {
+    throw new InvalidArgumentError(`Expected credentials { key, secret, passphrase } as non-empty strings without control characters: ${what}`);
+  };
+  if (typeof value !== 'object') fail(`got ${typeof value}`);
+  const c = value as Record<string, unknown>;
+  const out: Record<string, unknown> = {};
+  for (const field of ['key', 'secret', 'passphrase'] as const) {
+    const v = c[field];
+    if (typeof v !== 'string' || v.length === 0 || v.length > 1024 || /[\p{Cc}]/u.test(v)) fail(`${field} is ${typeof v === 'string' ? 'malformed' : typeof v}`);
+    out[field] = v;
+  }
+  const keyVersion = c.keyVersion;
+  if (keyVersion !== undefined && !['1', '2', '3', 1, 2, 3].includes(keyVersion as string)) fail(`keyVersion must be 1, 2 or 3, got ${describeValue(keyVersion)}`);
+  if (keyVersion !== undefined) out.keyVersion = keyVersion;
+  return out as unknown as Credentials;
+}
+
+interface CheckedRequest {
+  readonly method: string;
+  readonly path: string;
+  readonly pathWithQuery: string;
+  readonly bodyText: string;
+  readonly clientOid: unknown;
+  readonly host: HostName;
+  readonly priority: Priority | undefined;
+  readonly signal: AbortSignal | undefined;
+  readonly maxWaitMs: number | undefined;
+}
+
+/** Reads and validates a request (each field once) before anything is scheduled: every fault is typed, nothing is charged. */
+function checkRequest(req: KucoinRequest): CheckedRequest {
+  try {
+    expectOption(req !== null && typeof req === 'object', 'the request', 'an object { method, path, ... }', req);
+    const { method: rawMethod, path, query, body, host, priority, signal, maxWaitMs } = req;
+    const method = typeof rawMethod === 'string' ? rawMethod.toUpperCase() : undefined;
+    expectOption(method !== undefined && HTTP_METHODS.includes(method), 'method', 'GET, POST, PUT, DELETE or PATCH', rawMethod);
+    expectOption(typeof path === 'string' && path.length <= MAX_PATH_LENGTH && PATH_CHARACTERS.test(path), 'path', `a path starting with "/" (at most ${MAX_PATH_LENGTH} printable ASCII characters, no spaces or "#")`, path);
+    const pathWithQuery = withQuery(path, query);
+    expectOption(priority === undefined || (PRIORITIES as readonly unknown[]).includes(priority), 'priority', 'one of critical, high, normal, low', priority);
+    expectOption(signal === undefined || isAbortSignal(signal), 'signal', 'an AbortSignal', signal);
+    if (maxWaitMs !== undefined) numberOption('maxWaitMs', maxWaitMs, { min: 0, max: Number.POSITIVE_INFINITY });
+    const bodyText = serializeBody(body);
+    return { method: method!, path, pathWithQuery, bodyText, clientOid: clientOidOf(bodyText), host: parseHost(host ?? 'spot'), priority, signal, maxWaitMs };
+  } catch (error) {
+    if (error instanceof KucoinSchedulerError) throw error;
+    throw new InvalidArgumentError(`Expected a readable request, but reading it threw ${describeValue(error)}`, { cause: error });
+  }
+}
+
+function withQuery(path: string, query: unknown): string {
+  const q = objectOption('query', query);
   const parts: string[] = [];
-  for (const [k, v] of Object.entries(query)) if (v !== undefined) parts.push(`${encodeURIComponent(k)}=${encodeURIComponent(String(v))}`);
-  return parts.join('&');
+  for (const [k, v] of Object.entries(q ?? {})) {
+    if (v === undefined || v === null) continue;
+    const ok = typeof v === 'string' || typeof v === 'boolean' || (typeof v === 'number' && Number.isFinite(v));
+    expectOption(ok && !LONE_SURROGATE.test(k) && (typeof v !== 'string' || !LONE_SURROGATE.test(v)), `query[${describeValue(k)}]`, 'a string, a finite number, a boolean or undefined', v);
+    parts.push(`${encodeURIComponent(k)}=${encodeURIComponent(String(v))}`);
+  }
+  const full = parts.length === 0 ? path : `${path}${path.includes('?') ? '&' : '?'}${parts.join('&')}`;
+  expectOption(full.length <= MAX_PATH_LENGTH, 'path with its query', `at most ${MAX_PATH_LENGTH} characters`, `${full.length} characters`);
+  return full;
+}
+
+function serializeBody(body: unknown): string {
+  if (body === undefined) return '';
+  let text: string | undefined;
+  try {
+    text = JSON.stringify(body);
+  } catch (error) {
+    throw new InvalidArgumentError(`Expected body to be JSON-serialisable, but JSON.stringify threw ${describeValue(error)}`, { cause: error });
+  }
+  expectOption(typeof text === 'string', 'body', 'a JSON value (object, array, string, number, boolean or null)', body);
+  expectOption(text!.length <= MAX_BODY_LENGTH, 'body', `at most ${MAX_BODY_LENGTH} characters of JSON`, `${text!.length} characters`);
+  return text!;
+}
+
+/** The clientOid as sent (read from the serialised bytes, not from getters that could answer differently). */
+function clientOidOf(bodyText: string): unknown {
+  if (!bodyText.startsWith('{')) return undefined;
+  return (JSON.parse(bodyText) as { clientOid?: unknown }).clientOid;
 }
 
 function parseJson(text: string): { code?: unknown; msg?: unknown; data?: unknown } | undefined {
@@ -102,41 +264,25 @@ export class KucoinClient {
   readonly #originDelayUntil = new Map<string, number>();
 
   constructor(options: KucoinClientOptions) {
-    if (!options?.scheduler) throw new InvalidArgumentError('Expected options.scheduler (createScheduler(...))');
-    const c = options.credentials;
-    if (c && (typeof c.key !== 'string' || typeof c.secret !== 'string' || typeof c.passphrase !== 'string' || !c.key || !c.secret)) {
-      throw new InvalidArgumentError('Expected credentials { key, secret, passphrase } as non-empty strings');
-    }
-    this.#scheduler = options.scheduler;
-    this.#credentials = c;
-    this.#baseUrls = { ...KUCOIN_BASE_URLS, ...options.baseUrls };
-    for (const [host, url] of Object.entries(this.#baseUrls)) {
-      try {
-        new URL(url);
-      } catch {
-        throw new InvalidArgumentError(`Expected baseUrls.${host} to be a URL, got ${JSON.stringify(url)}`);
-      }
-    }
-    const timeoutMs = options.timeoutMs ?? 10_000;
-    this.#pools = new OriginPools({ connections: options.connections ?? 16, headersTimeoutMs: timeoutMs, bodyTimeoutMs: timeoutMs, keepAliveTimeoutMs: 30_000 });
-    this.#transportRetries = options.transportRetries ?? 2;
-    this.#extraHeaders = options.headers ?? {};
+    const o = resolveClientOptions(options);
+    this.#scheduler = o.scheduler;
+    this.#credentials = o.credentials;
+    this.#baseUrls = o.baseUrls;
+    this.#pools = new OriginPools({ connections: o.connections, headersTimeoutMs: o.timeoutMs, bodyTimeoutMs: o.timeoutMs, keepAliveTimeoutMs: 30_000 });
+    this.#transportRetries = o.transportRetries;
+    this.#extraHeaders = o.headers;
   }
 
   /** Requests per connection the client uses now on a host (lowered after 429002). */
   requestsPerConnection(host: HostName = 'spot'): number {
-    return this.#pools.requestsPerConnection(new URL(this.#baseUrls[host]).origin);
+    return this.#pools.requestsPerConnection(new URL(this.#baseUrls[parseHost(host)]).origin);
   }
 
-  async request<T = unknown>(req: KucoinRequest): Promise<KucoinResponse<T>> {
-    const host = parseHost(req.host ?? 'spot');
-    const method = req.method?.toUpperCase();
-    if (!method || !['GET', 'POST', 'PUT', 'DELETE', 'PATCH'].includes(method)) throw new InvalidArgumentError(`Expected method GET, POST, PUT, DELETE or PATCH, got ${JSON.stringify(req.method)}`);
-    if (typeof req.path !== 'string' || !req.path.startsWith('/')) throw new InvalidArgumentError(`Expected path to start with "/", got ${JSON.stringify(req.path)}`);
-    const query = buildQuery(req.query);
-    const pathWithQuery = query ? `${req.path}${req.path.includes('?') ? '&' : '?'}${query}` : req.path;
-    const bodyText = req.body === undefined ? '' : JSON.stringify(req.body);
-    const clientOid = (req.body as { clientOid?: unknown } | undefined)?.clientOid;
+  async request<T = unknown>(input: KucoinRequest): Promise<KucoinResponse<T>> {
+    // every field read once and checked before anything is scheduled: a bad request is typed and never charged
+    const checked = checkRequest(input);
+    const { host, method, pathWithQuery, bodyText, clientOid } = checked;
+    const req = { path: checked.path, priority: checked.priority, signal: checked.signal, maxWaitMs: checked.maxWaitMs };
     const safeToRepeat = method === 'GET' || (typeof clientOid === 'string' && clientOid.length > 0);
     const origin = new URL(this.#baseUrls[host]).origin;
     const basePath = new URL(this.#baseUrls[host]).pathname.replace(/\/$/, '');

@@ -1,4 +1,4 @@
-import { AmbiguousEndpointError, InvalidEndpointError } from '../errors.js';
+import { AmbiguousEndpointError, describeValue, InvalidEndpointError } from '../errors.js';
 import type { EndpointInfo, EndpointRow, HostName } from './endpointTypes.js';
 import { ENDPOINT_ROWS } from './endpoints.generated.js';
 import type { PoolName } from './pools.js';
@@ -21,21 +21,28 @@ const DEFAULT_POOL_BY_HOST: Readonly<Record<HostName, PoolName>> = {
 
 const METHODS = new Set(['GET', 'POST', 'PUT', 'DELETE', 'PATCH']);
 
+/** Longest endpoint string (`METHOD /path?query`) accepted; longer is an InvalidEndpointError. */
+export const MAX_ENDPOINT_LENGTH = 8192;
+const MAX_HOST_LENGTH = 256;
+/** Control characters (C0, DEL, C1) and Unicode line/paragraph separators: never part of an endpoint. */
+const CONTROL = /[\p{Cc}\u2028\u2029]/u;
+
 /** `spot`, `api-futures.kucoin.com` or `https://api-futures.kucoin.com/...` name a host. */
 export function parseHost(host: string): HostName {
+  if (typeof host !== 'string' || host.length > MAX_HOST_LENGTH) {
+    throw new InvalidEndpointError(`Expected host to be spot, futures, broker or a KuCoin hostname, got ${describeValue(host)}`);
+  }
   let name = host.trim().toLowerCase();
   if (name.includes('://')) {
     try {
       name = new URL(name).hostname;
     } catch {
-      throw new InvalidEndpointError(`Expected host to be spot, futures, broker or a KuCoin URL, got ${JSON.stringify(host)}`);
+      throw new InvalidEndpointError(`Expected host to be spot, futures, broker or a KuCoin URL, got ${describeValue(host)}`);
     }
   }
-  const parsed = HOST_ALIASES[name];
+  const parsed = Object.hasOwn(HOST_ALIASES, name) ? HOST_ALIASES[name] : undefined;
   if (!parsed) {
-    throw new InvalidEndpointError(
-      `Expected host to be spot, futures, broker or a KuCoin hostname, got ${JSON.stringify(host)}`,
-    );
+    throw new InvalidEndpointError(`Expected host to be spot, futures, broker or a KuCoin hostname, got ${describeValue(host)}`);
   }
   return parsed;
 }
@@ -43,18 +50,46 @@ export function parseHost(host: string): HostName {
 /** Splits `'DELETE /api/v1/hf/orders/123?symbol=BTC-USDT'` into method and path (query dropped). */
 export function parseEndpoint(endpoint: string): { method: string; path: string } {
   if (typeof endpoint !== 'string') {
-    throw new InvalidEndpointError(`Expected endpoint to be a string like "GET /api/v1/accounts", got ${typeof endpoint}`);
+    throw new InvalidEndpointError(`Expected endpoint to be a string like "GET /api/v1/accounts", got ${describeValue(endpoint)}`);
+  }
+  if (endpoint.length > MAX_ENDPOINT_LENGTH) {
+    throw new InvalidEndpointError(`Expected endpoint to be at most ${MAX_ENDPOINT_LENGTH} characters, got ${endpoint.length}`);
   }
   const match = /^\s*([A-Za-z]+)\s+(\/\S*)\s*$/.exec(endpoint);
   const method = match?.[1]?.toUpperCase();
-  if (!match || !method || !METHODS.has(method)) {
+  if (!match || !method || !METHODS.has(method) || CONTROL.test(match[2]!)) {
     throw new InvalidEndpointError(
-      `Expected endpoint to be "METHOD /path" (e.g. "POST /api/v1/hf/orders"), got ${JSON.stringify(endpoint)}`,
+      `Expected endpoint to be "METHOD /path" (e.g. "POST /api/v1/hf/orders", no control characters), got ${describeValue(endpoint)}`,
     );
   }
   let path = match[2]!.split('?')[0]!.split('#')[0]!;
   if (path.length > 1 && path.endsWith('/')) path = path.slice(0, -1);
   return { method, path };
+}
+
+/**
+ * Whether a path segment of an endpoint missing from the table looks like a value rather than a name:
+ * a `{param}`, a number, hex of 12+ characters, a UUID, a mixed alphanumeric of 8+ characters with digits,
+ * 3+ digits anywhere, anything over 32 characters, or characters no KuCoin path name uses (`%`, `@`, `:`...).
+ */
+function looksLikeId(segment: string): boolean {
+  if (segment === '') return false;
+  if (/^\{.*\}$/.test(segment) || /^\d+$/.test(segment) || /^[0-9a-f]{12,}$/i.test(segment)) return true;
+  if (/^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i.test(segment)) return true;
+  if (segment.length > 32 || /[^A-Za-z0-9_.~-]/.test(segment)) return true;
+  const digits = segment.replace(/\D/g, '').length;
+  return digits >= 3 || (digits > 0 && segment.length >= 8 && /[A-Za-z]/.test(segment));
+}
+
+/**
+ * A template for a path the table does not know: segments that look like ids become `{id}`, so
+ * `/api/v9/things/123` and `/api/v9/things/456` are one endpoint (one endpoint bucket, one lane).
+ */
+export function guessTemplate(path: string): string {
+  return path
+    .split('/')
+    .map((segment) => (looksLikeId(segment) ? '{id}' : segment))
+    .join('/');
 }
 
 interface CompiledRow {
@@ -72,6 +107,9 @@ function matches(compiled: CompiledRow, parts: readonly string[]): boolean {
   if (compiled.segments.length !== parts.length) return false;
   return compiled.segments.every((s, i) => s === null || s === parts[i]);
 }
+
+const MAX_CACHED_ENDPOINTS = 10_000;
+const MAX_CACHED_ENDPOINT_LENGTH = 512;
 
 export interface EndpointTableOptions {
   /** Weight charged for an endpoint the table does not know, or knows without a weight. */
@@ -103,15 +141,21 @@ export class EndpointTable {
    * Resolves `'DELETE /api/v1/hf/orders/123'` to `/api/v1/hf/orders/{orderId}`. A literal segment beats a
    * template (`/orders/multi` beats `/orders/{orderId}`). Where the path exists on several hosts, `host`
    * decides; without it, the lookup fails with `AmbiguousEndpointError` unless all hosts agree.
-   * An endpoint the table lacks resolves with `known: false` and the conservative default weight.
+   * An endpoint the table lacks resolves with `known: false`, the conservative default weight, the host's
+   * pool (a guess) and a guessed template (`guessTemplate`).
    */
   lookup(endpoint: string, host?: string): EndpointInfo {
     const hostName = host === undefined ? undefined : parseHost(host);
-    const cacheKey = `${hostName ?? '*'} ${endpoint}`;
-    const cached = this.#cache.get(cacheKey);
+    const cacheable = typeof endpoint === 'string' && endpoint.length <= MAX_CACHED_ENDPOINT_LENGTH;
+    const cacheKey = cacheable ? `${hostName ?? '*'} ${endpoint}` : undefined;
+    const cached = cacheKey === undefined ? undefined : this.#cache.get(cacheKey);
     if (cached) return cached;
     const info = this.#resolve(endpoint, hostName);
-    if (this.#cache.size < 10_000) this.#cache.set(cacheKey, info);
+    if (cacheKey !== undefined) {
+      // bounded: the oldest entry goes first (it is rebuilt on its next use)
+      if (this.#cache.size >= MAX_CACHED_ENDPOINTS) this.#cache.delete(this.#cache.keys().next().value!);
+      this.#cache.set(cacheKey, info);
+    }
     return info;
   }
 
@@ -131,7 +175,7 @@ export class EndpointTable {
       return {
         host: h,
         method,
-        path,
+        path: guessTemplate(path),
         pool: DEFAULT_POOL_BY_HOST[h],
         weight: this.#unknownWeight,
         weightAssumed: true,
