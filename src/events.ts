@@ -25,6 +25,16 @@ export interface SchedulerEvents {
     reason: string;
     endpoint: string | undefined;
   };
+  /**
+   * A reply's `gw-ratelimit-limit` was learned, is waiting for a second reply to confirm a raise, or was
+   * refused (outside KuCoin's VIP range for the pool, widened to the configured limit).
+   */
+  limit: { bucketId: string; offered: number; outcome: 'learned' | 'pending' | 'refused'; limitInForce: number };
+  /**
+   * Replies of one bucket described two server windows (several egress IPs behind one `ip` identity, or a
+   * hostile network): the bucket stops aligning to the server's phase for a while (conservative).
+   */
+  phaseConflict: { bucketId: string };
   /** Redis became unreachable: every process admits under its local share of each quota. */
   degraded: { error: Error | undefined };
   /** Redis answers again: what was admitted meanwhile was charged to it; shared admission resumes. */

@@ -1,4 +1,4 @@
-import { PRIORITIES, type BucketState, type Priority } from './buckets/types.js';
+import { type BucketState, type Priority } from './buckets/types.js';
 import { AbortError, InvalidArgumentError, KucoinSchedulerError, MaxWaitExceededError, SchedulerClosedError, UnknownPoolError } from './errors.js';
 import type { Admission } from './admission.js';
 import { replyFromError, type GatewayReply } from './errorFeedback.js';
@@ -11,8 +11,9 @@ import { parsePoolName, POOL_NAMES, type PoolName } from './kucoin/pools.js';
 import { resolveOptions, type ResolvedOptions, type SchedulerOptions } from './options.js';
 import type { Job } from './queue/job.js';
 import { watchAbort } from './util/abortWatch.js';
+import { setLongTimeout, type LongTimeout } from './util/longTimeout.js';
 import { Lane } from './queue/lane.js';
-import { RequestPlanner, type ScheduleOptions } from './requestPlan.js';
+import { rejectedFields, RequestPlanner, snapshotScheduleOptions, type ScheduleOptions } from './requestPlan.js';
 
 export interface SchedulerSnapshot {
   /** Every bucket this scheduler can charge, as the store sees it now. */
@@ -25,6 +26,9 @@ export interface SchedulerSnapshot {
 
 /** Bucket targets that can be paused or tightened: a pool, the egress IP (Cloudflare), or the system guard. */
 export type BucketTarget = PoolName | Lowercase<PoolName> | 'cloudflare' | 'system';
+
+/** What `resume` clears: a bucket target, or one endpoint's (UID, endpoint) pause (after a 200002). */
+export type ResumeTarget = BucketTarget | { readonly endpoint: string; readonly host?: string };
 
 /** Options of `wrap`: the schedule options, plus how to read the wrapped function's result. */
 export interface WrapOptions extends ScheduleOptions {
@@ -93,13 +97,13 @@ export class Scheduler {
       if (typeof fn !== 'function') throw new InvalidArgumentError('Expected fn to be a function');
       plan = this.#planner.plan(opts);
     } catch (error) {
-      const priority = PRIORITIES.includes(opts?.priority as Priority) ? opts.priority : undefined;
-      throw this.#rejected(error as Error, priority, typeof opts?.endpoint === 'string' ? opts.endpoint : undefined);
+      const { priority, endpoint } = rejectedFields(opts);
+      throw this.#rejected(error as Error, priority, endpoint);
     }
     if (plan.assumed && this.#events.has('unknownEndpoint')) {
       this.#events.emit('unknownEndpoint', { endpoint: `${plan.assumed.method} ${plan.assumed.path}`, host: plan.assumed.host, pool: plan.pool, weight: plan.weight });
     }
-    const signal = opts.signal;
+    const signal = plan.signal;
     if (signal?.aborted) throw this.#rejected(new AbortError(signal.reason), plan.priority, plan.endpoint);
 
     let lane = this.#lanes.get(plan.lane);
@@ -114,17 +118,21 @@ export class Scheduler {
         failsClosed: (priority) => this.#options.failClosed.has(priority) && this.#health() === 'degraded',
         now: Date.now,
         random: Math.random,
+        // a lane that has nothing to do is dropped: one per endpoint ever used would grow without bound
+        onIdle: (idle) => {
+          if (this.#lanes.get(idle.id) === idle) this.#lanes.delete(idle.id);
+        },
       });
       this.#lanes.set(plan.lane, lane);
     }
     const theLane = lane;
 
     return new Promise<T>((resolve, reject) => {
-      let deadlineTimer: NodeJS.Timeout | undefined;
+      let deadlineTimer: LongTimeout | undefined;
       let unwatch: (() => void) | undefined;
       const now = Date.now();
       const cleanup = (): void => {
-        if (deadlineTimer !== undefined) clearTimeout(deadlineTimer);
+        deadlineTimer?.clear();
         unwatch?.();
       };
       const job: Job = {
@@ -132,6 +140,8 @@ export class Scheduler {
         enqueuedAt: now,
         deadline: now + plan.maxWaitMs,
         settled: false,
+        inFlight: false,
+        pendingError: undefined,
         admit: (waitedMs, sentAt) => {
           job.settled = true;
           cleanup();
@@ -150,14 +160,16 @@ export class Scheduler {
       };
       const endWhileQueued = (error: Error): void => {
         if (job.settled) return;
+        if (job.inFlight) {
+          // the store is answering for it: the lane ends it after a charge is given back (never rejected charged)
+          job.pendingError ??= error;
+          return;
+        }
         theLane.forget(job);
         job.fail(error);
       };
       if (signal) unwatch = watchAbort(signal, () => endWhileQueued(new AbortError(signal.reason)));
-      if (Number.isFinite(plan.maxWaitMs)) {
-        deadlineTimer = setTimeout(() => endWhileQueued(new MaxWaitExceededError(plan.maxWaitMs)), plan.maxWaitMs);
-        deadlineTimer.unref?.();
-      }
+      deadlineTimer = setLongTimeout(() => endWhileQueued(new MaxWaitExceededError(plan.maxWaitMs)), plan.maxWaitMs, true);
       try {
         theLane.push(job);
       } catch (error) {
@@ -173,7 +185,8 @@ export class Scheduler {
    */
   async feedback(admission: Admission, reply: GatewayReply): Promise<FeedbackOutcome> {
     const outcome = await this.#feedback.apply(admission.plan, admission.sentAt, reply);
-    if (outcome.pausedUntil > 0) for (const lane of this.#lanes.values()) lane.wake();
+    // a pause or a new limit changes every lane's wait: let each ask the store again
+    if (outcome.pausedUntil > 0 || outcome.limitLearned) for (const lane of this.#lanes.values()) lane.wake();
     return outcome;
   }
 
@@ -185,20 +198,33 @@ export class Scheduler {
    */
   wrap<A extends unknown[], R>(fn: (...args: A) => R | PromiseLike<R>, opts: WrapOptions): (...args: A) => Promise<R> {
     if (typeof fn !== 'function') throw new InvalidArgumentError('Expected fn to be a function');
-    this.#planner.plan(opts); // validate now, not at the first call
-    const replyOf = opts.replyOf ?? sdkReplyOf;
+    const snapshot = snapshotScheduleOptions(opts); // read once: every call and attempt uses these values
+    this.#planner.plan(snapshot); // validate now, not at the first call
+    let replyOf: WrapOptions['replyOf'];
+    try {
+      replyOf = opts.replyOf ?? sdkReplyOf;
+    } catch (error) {
+      throw new InvalidArgumentError('Expected a readable `replyOf` option', { cause: error });
+    }
+    if (typeof replyOf !== 'function') throw new InvalidArgumentError('Expected replyOf to be a function');
     return async (...args: A) => {
-      const deadline = Date.now() + (opts.maxWaitMs ?? this.#options.maxWaitMs);
+      const deadline = Date.now() + (snapshot.maxWaitMs ?? this.#options.maxWaitMs);
       for (let attempt = 1; ; attempt++) {
         let admission: Admission | undefined;
         try {
           const maxWaitMs = Math.max(0, deadline - Date.now());
-          const result = await this.#schedule({ ...opts, maxWaitMs }, (a) => {
+          const result = await this.#schedule({ ...snapshot, maxWaitMs }, (a) => {
             admission = a;
             return fn(...args);
           }, attempt);
-          const reply = replyOf(result);
-          if (reply && admission) await this.feedback(admission, reply).catch(() => undefined);
+          // the call was executed: nothing after it (a throwing replyOf, a store fault) may lose its result
+          let reply: GatewayReply | undefined;
+          try {
+            reply = replyOf(result);
+          } catch {
+            reply = undefined;
+          }
+          if (reply && admission) await this.feedback(admission, reply);
           return result;
         } catch (error) {
           if (!admission) throw error; // the scheduler's own rejection: nothing was sent
@@ -206,7 +232,7 @@ export class Scheduler {
           if (!reply) throw error;
           const outcome = await this.feedback(admission, reply);
           if (!outcome.signal || attempt >= this.#options.feedback.maxAttempts) throw error;
-          if (outcome.localDelayMs > 0) await sleep(outcome.localDelayMs, opts.signal);
+          if (outcome.localDelayMs > 0) await sleep(outcome.localDelayMs, snapshot.signal);
         }
       }
     };
@@ -223,6 +249,23 @@ export class Scheduler {
   /** Admits nothing on the bucket before `untilMs` (epoch ms, store clock), for every process. Never shortens a pause. */
   async pause(target: BucketTarget, untilMs: number): Promise<void> {
     await this.#options.store.pause(this.#bucketOf(target), untilMs);
+  }
+
+  /**
+   * Clears a pause, for every process: the pause itself, the spent marking a 429000 left, and the backoff
+   * level of a 429001 storm. An operator's override for a pause known to be wrong (a garbage reply, a block
+   * lifted early). Without a target, every bucket this scheduler knows is resumed.
+   */
+  async resume(target?: ResumeTarget): Promise<void> {
+    let buckets;
+    if (target === undefined) buckets = this.#planner.allBuckets();
+    else if (typeof target === 'object' && target !== null) {
+      const bucket = this.#planner.plan({ endpoint: target.endpoint, host: target.host, priority: 'critical' }).endpointBucket;
+      if (!bucket) throw new InvalidArgumentError(`Expected an endpoint "METHOD /path", got ${JSON.stringify(target.endpoint)}`);
+      buckets = [bucket];
+    } else buckets = [this.#bucketOf(target)];
+    for (const bucket of buckets) await this.#options.store.resume(bucket);
+    for (const lane of this.#lanes.values()) lane.wake();
   }
 
   /** Tightens (or restores) a bucket for every process: effective limit = floor(limit x factor). */
@@ -253,7 +296,13 @@ export class Scheduler {
     const deadline = Date.now() + drainMs;
     while (Date.now() < deadline && [...this.#lanes.values()].some((l) => l.size > 0)) await sleep(Math.min(20, Math.max(1, deadline - Date.now())));
     this.#unsubscribeHealth?.();
-    for (const lane of this.#lanes.values()) for (const job of lane.drain()) job.fail(new SchedulerClosedError());
+    for (const lane of this.#lanes.values()) {
+      for (const job of lane.drain()) {
+        // one the store is answering for ends when it answers (given back if it was charged)
+        if (job.inFlight) job.pendingError ??= new SchedulerClosedError();
+        else job.fail(new SchedulerClosedError());
+      }
+    }
     this.#lanes.clear();
     while (this.#running > 0) await sleep(5);
     if (this.#options.ownsStore) await this.#options.store.close();

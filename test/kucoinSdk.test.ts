@@ -38,15 +38,17 @@ const order = (clientOid?: string) => {
 const spotOf = async (s: Scheduler) => (await s.snapshot()).buckets.find((b) => b.id === 'uid:sdk-uid:Spot')!;
 
 describe('kucoin-universal-sdk with withKucoinScheduler', () => {
-  it('schedules every SDK call with its pool and weight, and learns the VIP quota from the first reply', async () => {
+  it('schedules every SDK call with its pool and weight, and learns the VIP quota once a second reply confirms it', async () => {
     const { scheduler, admitted, orders, market, sim } = await setup(2);
     const ticker = await market.getTicker(Spot.Market.GetTickerReq.builder().setSymbol('BTC-USDT').build());
     expect(ticker.commonResponse?.rateLimit?.limit).toBe(2000);
     const placed = await orders.addOrder(order('sdk-1'));
     expect(placed.orderId).toMatch(/^sim-/);
     expect(admitted).toEqual(['normal Public:2', 'high Spot:1']);
+    expect(await spotOf(scheduler)).toMatchObject({ limit: 4000 }); // a raise waits for a second reply
+    await orders.addOrder(order('sdk-2'));
     expect(await spotOf(scheduler)).toMatchObject({ limit: 8000 }); // VIP2, configured as VIP0
-    expect(sim.stats().outcomes.ok).toBe(2); // signatures (key version 3) accepted
+    expect(sim.stats().outcomes.ok).toBe(3); // signatures (key version 3) accepted
   });
 
   it('keeps each SDK client on its own scheduler (kucoin-universal-sdk shares one interceptor list between builders)', async () => {

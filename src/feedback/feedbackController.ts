@@ -1,6 +1,7 @@
-import type { BucketConfig, Penalty, Store } from '../buckets/types.js';
+import type { BucketConfig, ObserveResult, Penalty, PenaltyResult, Store } from '../buckets/types.js';
 import { classifyReply, FEEDBACK_RULES, type Classified, type GatewayReply, type RateLimitSignal, type SignalScope } from '../errorFeedback.js';
 import type { SchedulerEvents, TypedEmitter } from '../events.js';
+import { quotaRange } from '../kucoin/pools.js';
 import type { ResolvedOptions } from '../options.js';
 import type { RequestPlan, RequestPlanner } from '../requestPlan.js';
 
@@ -16,9 +17,16 @@ export interface FeedbackOutcome {
   readonly pausedUntil: number;
   /** For `connection`: how long this process should hold back before sending again on that origin. */
   readonly localDelayMs: number;
+  /** True when the reply changed the limit in force (a raise may admit waiting requests at once). */
+  readonly limitLearned: boolean;
 }
 
-/** Applies replies to the store: header sync for every reply, and the FEEDBACK_RULES table for signals. */
+/**
+ * Applies replies to the store: header sync for every reply, and the FEEDBACK_RULES table for signals.
+ * Every pause taken from a reply is bounded (a garbage reset or Retry-After cannot stop a pool for days),
+ * and a reply's headers only teach the bucket they describe. A store fault here never reaches the caller:
+ * the request was executed, its result is the caller's; the fault is a `storeError` event.
+ */
 export class FeedbackController {
   constructor(
     private readonly store: Store,
@@ -32,14 +40,31 @@ export class FeedbackController {
     const classified = classifyReply(reply);
     const { rateLimit } = classified;
     const poolBucket = plan.charges[0]!.bucket;
-    if (rateLimit.limit >= 0 || rateLimit.remaining >= 0 || rateLimit.resetMs >= 0) {
-      await this.store.observe(poolBucket, { sentAt, ...rateLimit, recoverStep: this.options.feedback.recoverStep });
+    const hasHeaders = rateLimit.limit >= 0 || rateLimit.remaining >= 0 || rateLimit.resetMs >= 0;
+    let limitLearned = false;
+    // an endpoint missing from the table was charged to a guessed pool: its headers describe another one
+    if (hasHeaders && !plan.poolAssumed) {
+      const { min, max } = quotaRange(plan.pool);
+      const observation = {
+        sentAt,
+        ...rateLimit,
+        recoverStep: this.options.feedback.recoverStep,
+        minLimit: Math.min(min, poolBucket.limit),
+        maxLimit: Math.max(max, poolBucket.limit),
+      };
+      const observed = await this.#guard('observe', () => this.store.observe(poolBucket, observation));
+      if (observed) this.#reportObservation(poolBucket, rateLimit.limit, observed);
+      limitLearned = observed?.limit === 'learned';
     }
     const signal = classified.signal;
-    if (!signal) return { classified, signal, scope: undefined, bucketId: undefined, pausedUntil: 0, localDelayMs: 0 };
+    if (!signal) return { classified, signal, scope: undefined, bucketId: undefined, pausedUntil: 0, localDelayMs: 0, limitLearned };
 
     const rule = FEEDBACK_RULES[signal];
     const f = this.options.feedback;
+    const span = poolBucket.windowMs + poolBucket.marginMs;
+    // a reset is never longer than a window (plus the margin): anything longer is garbage
+    const resetMs = rateLimit.resetMs >= 0 ? Math.min(rateLimit.resetMs, span) : undefined;
+    const retryAfterMs = classified.retryAfterMs === undefined ? undefined : Math.min(classified.retryAfterMs, f.maxRetryAfterMs);
     let bucket: BucketConfig | undefined;
     let penalty: Penalty | undefined;
     let localDelayMs = 0;
@@ -47,7 +72,7 @@ export class FeedbackController {
       case '429000':
         bucket = poolBucket;
         penalty = {
-          pauseMs: rateLimit.resetMs >= 0 ? rateLimit.resetMs : (classified.retryAfterMs ?? poolBucket.windowMs),
+          pauseMs: Math.min(resetMs ?? retryAfterMs ?? poolBucket.windowMs, span),
           spent: true,
           tighten: { by: f.tightenBy, min: f.minFactor },
         };
@@ -61,7 +86,7 @@ export class FeedbackController {
         break;
       case '1015':
         bucket = this.planner.ipBucket();
-        penalty = { pauseMs: classified.retryAfterMs ?? rule.defaultPauseMs };
+        penalty = { pauseMs: retryAfterMs ?? rule.defaultPauseMs };
         break;
       case '200002':
         // without an endpoint the pool is the narrowest scope known
@@ -71,10 +96,11 @@ export class FeedbackController {
       case 'http-429':
       case 'http-403':
         bucket = poolBucket;
-        penalty = { pauseMs: classified.retryAfterMs ?? (rateLimit.resetMs >= 0 ? rateLimit.resetMs : rule.defaultPauseMs) };
+        penalty = { pauseMs: retryAfterMs ?? resetMs ?? rule.defaultPauseMs };
         break;
     }
-    const result = bucket && penalty ? await this.store.penalize(bucket, penalty) : undefined;
+    const target = bucket;
+    const result: PenaltyResult | undefined = target && penalty ? await this.#guard('penalize', () => this.store.penalize(target, penalty)) : undefined;
     if (this.events.has('feedback')) {
       this.events.emit('feedback', {
         signal,
@@ -88,6 +114,25 @@ export class FeedbackController {
         endpoint: plan.endpoint,
       });
     }
-    return { classified, signal, scope: rule.scope, bucketId: bucket?.id, pausedUntil: result?.pausedUntil ?? 0, localDelayMs };
+    return { classified, signal, scope: rule.scope, bucketId: bucket?.id, pausedUntil: result?.pausedUntil ?? 0, localDelayMs, limitLearned };
+  }
+
+  /** Runs a store step of the feedback; a fault becomes a `storeError` event and `undefined`. */
+  async #guard<T>(step: string, run: () => Promise<T>): Promise<T | undefined> {
+    try {
+      return await run();
+    } catch (error) {
+      if (this.events.has('storeError')) this.events.emit('storeError', { lane: `feedback:${step}`, error: error as Error, retryInMs: 0 });
+      return undefined;
+    }
+  }
+
+  #reportObservation(bucket: BucketConfig, offered: number, observed: ObserveResult): void {
+    if (observed.limit !== 'none' && observed.limit !== 'same' && this.events.has('limit')) {
+      this.events.emit('limit', { bucketId: bucket.id, offered, outcome: observed.limit, limitInForce: observed.limitInForce });
+    }
+    if (observed.phaseConflict && this.events.has('phaseConflict')) {
+      this.events.emit('phaseConflict', { bucketId: bucket.id });
+    }
   }
 }

@@ -56,3 +56,13 @@ export function quotaFor(pool: PoolName, vipLevel: number): number {
   const table = POOLS[pool].quotaByVip;
   return table[Math.min(vipLevel, table.length - 1)] ?? table[0]!;
 }
+
+/**
+ * The limits KuCoin may really give a pool: its VIP table's range (for a pool whose quota KuCoin does not
+ * publish, anything up to the table's value: lower is only more conservative). A `gw-ratelimit-limit`
+ * outside this range (widened to the configured limit) is not learned.
+ */
+export function quotaRange(pool: PoolName): { readonly min: number; readonly max: number } {
+  const table = POOLS[pool].quotaByVip;
+  return { min: POOLS[pool].assumed ? 1 : Math.min(...table), max: Math.max(...table) };
+}

@@ -10,6 +10,13 @@ export interface Job {
   readonly deadline: number;
   /** True once admitted or rejected; a settled job is skipped and dropped. */
   settled: boolean;
+  /**
+   * True while the job is offered to the store: an abort or a deadline then waits for the store's answer
+   * (`pendingError`), so a job the store charged is given back before it is rejected, never rejected charged.
+   */
+  inFlight: boolean;
+  /** Why the job must end once the store has answered (set while `inFlight`). */
+  pendingError: Error | undefined;
   /** Runs the request (it was admitted and charged at store time `sentAt`). */
   admit(waitedMs: number, sentAt: number): void;
   /** Ends the request without running it. */

@@ -1,5 +1,6 @@
 import type { Priority, Store } from '../buckets/types.js';
 import { MaxWaitExceededError, QueueFullError, StoreUnavailableError } from '../errors.js';
+import { MAX_TIMER_MS } from '../util/longTimeout.js';
 import type { SchedulerEvents, TypedEmitter } from '../events.js';
 import { Fifo } from './fifo.js';
 import { effectiveTier, TIER, TIER_NAMES, type Job } from './job.js';
@@ -16,6 +17,8 @@ export interface LaneContext {
   /** Local clock (ms) for aging and deadlines. */
   readonly now: () => number;
   readonly random: () => number;
+  /** Called when the lane has nothing queued and nothing scheduled: the owner may drop it. */
+  readonly onIdle?: (lane: Lane) => void;
 }
 
 const STORE_RETRY_MIN_MS = 50;
@@ -63,7 +66,13 @@ export class Lane {
 
   /** A job settled while queued (aborted, timed out): it no longer counts. */
   forget(job: Job): void {
-    this.#depth[TIER[job.plan.priority]]!--;
+    const tier = TIER[job.plan.priority];
+    this.#depth[tier] = Math.max(0, this.#depth[tier]! - 1);
+  }
+
+  /** True when nothing waits, nothing is being dispatched and no wake-up is scheduled. */
+  get idle(): boolean {
+    return this.size === 0 && !this.#busy && this.#timer === undefined;
   }
 
   /** Dispatch now: capacity may have returned, or a better request arrived. */
@@ -93,11 +102,12 @@ export class Lane {
   #sleep(ms: number, tier: number): void {
     this.#clearTimer();
     this.#sleepingTier = tier;
+    // a longer wait (a month-long pause) wakes once per timer span and asks the store again
     this.#timer = setTimeout(() => {
       this.#timer = undefined;
       this.#sleepingTier = Number.POSITIVE_INFINITY;
       this.wake();
-    }, ms);
+    }, Math.min(ms, MAX_TIMER_MS));
   }
 
   /** The first unsettled job of each tier, best effective tier first, then oldest first. */
@@ -146,7 +156,44 @@ export class Lane {
     const q = this.#queues[TIER[job.plan.priority]]!;
     while (q.peek() !== undefined && q.peek() !== job && q.peek()!.settled) q.shift();
     if (q.peek() === job) q.shift();
-    this.#depth[TIER[job.plan.priority]]!--;
+    this.forget(job);
+  }
+
+  /** Ends the jobs of a batch whose abort or deadline came while the store answered (they were not charged). */
+  #endPending(jobs: readonly Job[]): void {
+    for (const job of jobs) {
+      job.inFlight = false;
+      if (job.pendingError && !job.settled) {
+        this.#take(job);
+        job.fail(job.pendingError);
+      }
+    }
+  }
+
+  /**
+   * Admits the first `count` jobs of a batch the store charged at `at`. Those aborted (or closed) while the
+   * store answered are given back to the store first, then rejected: rejected means not charged. Those whose
+   * deadline passed meanwhile run: they were offered in time, and the store admitted them.
+   */
+  async #admitBatch(batch: readonly Job[], count: number, share: number, at: number, enqueueNow: number): Promise<void> {
+    const refund: Job[] = [];
+    for (const job of batch.slice(0, count)) {
+      job.inFlight = false;
+      if (!job.settled) this.#take(job);
+      // a deadline that passed while the store answered does not undo an admission asked for in time
+      if (job.pendingError instanceof MaxWaitExceededError) job.pendingError = undefined;
+      if (job.settled || job.pendingError) refund.push(job);
+      else job.admit(enqueueNow - job.enqueuedAt, at);
+    }
+    this.#endPending(batch.slice(count));
+    if (refund.length === 0) return;
+    try {
+      await this.ctx.store.release({ charges: refund[0]!.plan.charges, share, count: refund.length }, refund.length, at);
+    } catch (error) {
+      // the refund failed: the store over-counts (the safe side); the jobs still end unsent
+      if (this.ctx.events.has('storeError')) this.ctx.events.emit('storeError', { lane: this.id, error: error as Error, retryInMs: 0 });
+    }
+    for (const job of refund) if (!job.settled) job.fail(job.pendingError!);
   }
 
   async #dispatch(): Promise<void> {
@@ -155,7 +202,10 @@ export class Lane {
       for (;;) {
         this.#again = false;
         const candidates = this.#candidates(this.ctx.now());
-        if (candidates.length === 0) return;
+        if (candidates.length === 0) {
+          this.#depth.fill(0); // every queue is empty
+          return;
+        }
         let minWait = Number.POSITIVE_INFINITY;
         let blocked: { tier: number; job: Job; bucketId: string; reason: SchedulerEvents['waited']['reason'] } | undefined;
         let progressed = false;
@@ -171,10 +221,13 @@ export class Lane {
             break;
           }
           const batch = this.#batch(job, tier);
+          for (const b of batch) b.inFlight = true;
+          const share = this.ctx.shares[TIER_NAMES[tier]!];
           let result;
           try {
-            result = await this.ctx.store.acquire({ charges: job.plan.charges, share: this.ctx.shares[TIER_NAMES[tier]!], count: batch.length });
+            result = await this.ctx.store.acquire({ charges: job.plan.charges, share, count: batch.length });
           } catch (error) {
+            this.#endPending(batch);
             const retryInMs = this.#storeRetryMs;
             this.#storeRetryMs = Math.min(STORE_RETRY_MAX_MS, this.#storeRetryMs * 2);
             if (this.ctx.events.has('storeError')) {
@@ -186,15 +239,11 @@ export class Lane {
           this.#storeRetryMs = STORE_RETRY_MIN_MS;
           const now = this.ctx.now();
           if (result.admitted) {
-            // the first `count` of the batch were charged: run them; one settled meanwhile only over-counts
-            for (const admitted of batch.slice(0, result.count)) {
-              if (admitted.settled) continue;
-              this.#take(admitted);
-              admitted.admit(now - admitted.enqueuedAt, result.now);
-            }
+            await this.#admitBatch(batch, result.count, share, result.now, now);
             progressed = true;
             break;
           }
+          this.#endPending(batch);
           if (job.settled) {
             progressed = true; // aborted or timed out while the store answered
             break;
@@ -226,6 +275,8 @@ export class Lane {
       if (this.#again && this.#timer === undefined) {
         this.#again = false;
         void this.#dispatch();
+      } else if (this.idle) {
+        this.ctx.onIdle?.(this);
       }
     }
   }
