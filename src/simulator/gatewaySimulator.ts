@@ -47,7 +47,7 @@ export interface GatewaySimulator {
 const JSON_LIMIT = 1 << 20;
 
 /**
- * A real HTTP server that behaves like KuCoin's gateway (RATE-LIMITS.md): pools per UID and per IP in fixed
+ * A real HTTP server that behaves like KuCoin's gateway (docs/RATE-LIMITS.md): pools per UID and per IP in fixed
  * windows that open at the first arrival, weights from the endpoint table, gw-ratelimit-* headers, 429000
  * (not charged), Cloudflare 1015 with a 30 s IP block, 200002 per (UID, endpoint) with a 10 s block, 429001
  * storms, 429002 per connection, signature checks, duplicate-clientOid rejection, latency, hidden consumers.
@@ -210,7 +210,7 @@ export async function startGatewaySimulator(options: GatewaySimulatorOptions = {
       }
     }
 
-    let data: unknown = {};
+    let data: unknown = options.websocket && /^\/api\/v1\/bullet-(public|private)$/.test(info.path) ? options.websocket.issueToken({ kind: isPublic ? 'public' : 'private', uid, ip }) : {};
     if (method === 'POST' && /orders/.test(info.path)) {
       let parsed: { clientOid?: unknown } = {};
       try {

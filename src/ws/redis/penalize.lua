@@ -1,0 +1,47 @@
+-- A reaction every process shares. kind 'sessions' (509 session count): learn the server's limit for
+-- learnForMs (learnedLimit '' when the text had none) and pause new connects pauseMs. kind 'busy': one step
+-- of the shared backoff; a report while a pause is in force joins it (one step per round, not per report).
+-- Mirrors busyPause and the 'sessions' branch of WsMemoryStore.penalize.
+local now = now_ms(ARGV[ARG.time])
+local kind = ARGV[ARG.kind]
+local state = KEYS[KEY.state]
+local paused_until = tonumber(redis.call('HGET', state, 'pausedUntil') or '0') or 0
+local keep_ms = 0
+if kind == 'sessions' then
+  local pause_ms = num_arg('pauseMs', 0)
+  local learn_for = num_arg('learnForMs', 0)
+  if pause_ms == nil then return redis.error_reply('KS_BAD_ARG:pauseMs') end
+  if learn_for == nil then return redis.error_reply('KS_BAD_ARG:learnForMs') end
+  local learned = tonumber(ARGV[ARG.learnedLimit])
+  if learned ~= nil and learned >= 1 then
+    local current = tonumber(redis.call('HGET', state, 'learnedLimit') or '0') or 0
+    local current_until = tonumber(redis.call('HGET', state, 'learnedUntil') or '0') or 0
+    if current_until > now and current > 0 and current < learned then learned = current end
+    redis.call('HSET', state, 'learnedLimit', learned, 'learnedUntil', now + learn_for)
+    keep_ms = learn_for
+  end
+  paused_until = math.max(paused_until, now + pause_ms)
+elseif kind == 'busy' then
+  local base = num_arg('baseMs', 1)
+  local max = num_arg('maxMs', 1)
+  local jitter = num_arg('jitter', 0)
+  local reset_after = num_arg('resetAfterMs', 0)
+  local random = num_arg('random', 0)
+  if base == nil or max == nil or jitter == nil or reset_after == nil or random == nil then return redis.error_reply('KS_BAD_ARG:backoff') end
+  if paused_until <= now then
+    local level = tonumber(redis.call('HGET', state, 'backoffLevel') or '0') or 0
+    local at = tonumber(redis.call('HGET', state, 'backoffAt') or '0') or 0
+    if now - at > reset_after then level = 1 else level = level + 1 end
+    local full = math.min(max, base * 2 ^ (level - 1))
+    local pause = math.max(1, math.floor(full * (1 - jitter * random) + 0.5))
+    paused_until = now + pause
+    redis.call('HSET', state, 'backoffLevel', level, 'backoffAt', now)
+    keep_ms = math.max(keep_ms, reset_after)
+  end
+else
+  return redis.error_reply('KS_BAD_ARG:kind')
+end
+redis.call('HSET', state, 'pausedUntil', paused_until)
+local ttl = redis.call('PTTL', state)
+keep(state, math.max(ttl, keep_ms, paused_until - now) + 1000)
+return pack({ pausedUntil = paused_until, now = now })

@@ -1,0 +1,20 @@
+-- Extends the leases of a process's sessions (space-separated ids); a lapsed lease is taken again when a
+-- slot is free. Reply: now, and the ids that could not be kept (space-separated, '' when none).
+local now = now_ms(ARGV[ARG.time])
+local limit = num_arg('sessionLimit', 1)
+local lease_ms = num_arg('leaseMs', 1)
+if limit == nil then return redis.error_reply('KS_BAD_ARG:sessionLimit') end
+if lease_ms == nil then return redis.error_reply('KS_BAD_ARG:leaseMs') end
+local sessions = KEYS[KEY.sessions]
+purge_sessions(sessions, now)
+local effective = effective_limit(KEYS[KEY.state], limit, now)
+local lost = {}
+for id in string.gmatch(ARGV[ARG.sessionIds], '%S+') do
+  if redis.call('ZSCORE', sessions, id) or redis.call('ZCARD', sessions) < effective then
+    redis.call('ZADD', sessions, now + lease_ms, id)
+  else
+    lost[#lost + 1] = id
+  end
+end
+keep(sessions, lease_ms * 2)
+return pack({ now = now, lost = table.concat(lost, ' ') })

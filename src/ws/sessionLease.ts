@@ -1,0 +1,126 @@
+import type { TypedEmitter } from '../events.js';
+import { pause } from './backoff.js';
+import type { WsWaitReason } from './errors.js';
+import type { WsGrant, WsPenalty } from './store/wsStoreTypes.js';
+import type { WsManagerEvents } from './wsEvents.js';
+import type { ResolvedWsOptions } from './wsOptions.js';
+
+/** Longest sleep between two looks at a full session budget (another process may release any time). */
+const SLOT_POLL_MS = 1_000;
+/** Sleep after a store failure before the call is tried again. */
+const STORE_RETRY_MS = 1_000;
+
+export interface LeaseContext {
+  readonly options: ResolvedWsOptions;
+  readonly events: TypedEmitter<WsManagerEvents>;
+  /** Names this process's leases. */
+  readonly processId: string;
+  /** Waits `ms`, or less when a slot of this process frees, or until `signal` aborts. */
+  waitForSlot(ms: number, signal: AbortSignal): Promise<void>;
+  /** A lease of this process ended: waiting connections look again. */
+  slotFreed(): void;
+}
+
+/**
+ * The session slot of one connection in the shared store: taken before the token is fetched, charged a
+ * connect right before each dial, renewed by the manager's heartbeat, released (or held for the server's
+ * ping timeout) when the connection ends. A store failure is an event and a retry, never a connect without
+ * the store's grant.
+ */
+export class SessionLease {
+  #id: string | undefined;
+  #gen = 0;
+
+  constructor(
+    private readonly ctx: LeaseContext,
+    private readonly connectionId: number,
+    /** Aborts when the connection stops. */
+    private readonly signal: AbortSignal,
+    /** False once the connection has no topic left: waits end. */
+    private readonly wanted: () => boolean,
+    private readonly phase: (reason: WsWaitReason) => void,
+  ) {}
+
+  /** The lease held, if any (the heartbeat renews it). */
+  get id(): string | undefined {
+    return this.#id;
+  }
+
+  /** Forgets the lease without releasing it (it lapsed and another process took the slot). */
+  drop(): void {
+    this.#id = undefined;
+  }
+
+  /** Waits for a slot under a fresh id; false when the connection stopped or lost its topics first. */
+  async acquire(): Promise<boolean> {
+    const { store, limits } = this.ctx.options;
+    const id = `${this.ctx.processId}.${this.connectionId}.${++this.#gen}`;
+    this.phase('sessions');
+    while (!this.signal.aborted && this.wanted()) {
+      const grant = await this.#store(() => store.acquireSession(limits, id));
+      if (!grant) continue;
+      if (grant.granted) {
+        this.#id = id;
+        return true;
+      }
+      const waitMs = Math.min(grant.waitMs, SLOT_POLL_MS) + Math.floor(Math.random() * 50);
+      this.ctx.events.emit('waiting', { connectionId: this.connectionId, reason: grant.reason, waitMs });
+      await this.ctx.waitForSlot(waitMs, this.signal);
+    }
+    return false;
+  }
+
+  /** Takes a connect from the shared window for this lease: `lost` when the lease lapsed and no slot is free. */
+  async connect(): Promise<'granted' | 'lost' | 'stopped'> {
+    const { store, limits } = this.ctx.options;
+    while (!this.signal.aborted && this.wanted()) {
+      const id = this.#id;
+      if (!id) return 'lost';
+      const grant = await this.#store(() => store.acquireConnect(limits, id));
+      if (!grant) continue;
+      if (grant.granted) return 'granted';
+      if (grant.reason === 'lease') {
+        this.#id = undefined;
+        return 'lost';
+      }
+      this.phase(grant.reason === 'paused' ? 'paused' : 'connects');
+      const waitMs = grant.waitMs + Math.floor(Math.random() * 50);
+      this.ctx.events.emit('waiting', { connectionId: this.connectionId, reason: grant.reason, waitMs });
+      await pause(waitMs, this.signal);
+    }
+    return 'stopped';
+  }
+
+  /** Frees the slot now (`holdMs` 0) or after `holdMs`; the connection takes a new lease if it dials again. */
+  async release(holdMs: number): Promise<void> {
+    const id = this.#id;
+    this.#id = undefined;
+    if (!id) return;
+    try {
+      await this.ctx.options.store.release(this.ctx.options.limits, id, holdMs);
+    } catch (error) {
+      // the lease ends on its own after leaseMs
+      this.ctx.events.emit('storeError', { error: error as Error, retryInMs: 0 });
+    }
+    this.ctx.slotFreed();
+  }
+
+  /** A reaction every process shares (a pause, a learned limit); a store failure is only an event. */
+  async penalize(penalty: WsPenalty): Promise<void> {
+    try {
+      await this.ctx.options.store.penalize(this.ctx.options.limits, penalty);
+    } catch (error) {
+      this.ctx.events.emit('storeError', { error: error as Error, retryInMs: 0 });
+    }
+  }
+
+  async #store(call: () => Promise<WsGrant>): Promise<WsGrant | undefined> {
+    try {
+      return await call();
+    } catch (error) {
+      this.ctx.events.emit('storeError', { error: error as Error, retryInMs: STORE_RETRY_MS });
+      await pause(STORE_RETRY_MS, this.signal);
+      return undefined;
+    }
+  }
+}

@@ -1,0 +1,84 @@
+/**
+ * KuCoin's WebSocket error codes (seed page 001, docs/ws-error-codes.md) and what the manager does about
+ * each. The server sends them as `{ id?, type: 'error', code, data }`; several share a code (400, 509) and
+ * differ only in `data`, so a rule matches the code, the text and where it came (on connect, in reply to a
+ * command, or unprompted).
+ */
+
+/** What the manager does about a code. */
+export type WsReaction =
+  /** The topic is refused for good: its subscribe rejects with WsTopicError (after splitting a batch to find it). */
+  | 'refuse-topic'
+  /** Too many topics in one message: halve the batch size for every connection and send the batch again. */
+  | 'split-message'
+  /** The connection holds all the topics it may: the rest go to another connection. */
+  | 'session-full'
+  /** Too many uplink messages: this connection sends nothing but pings for a whole window, then again. */
+  | 'slow-down'
+  /** The token is invalid: drop it, fetch a new one (through the scheduler), reconnect. */
+  | 'new-token'
+  /** Every session of the account is taken at the server: learn its limit, pause new sessions (all processes), wait for a slot. */
+  | 'wait-session-slot'
+  /** The server is busy or dropped us: reconnect after a shared, jittered backoff (all processes). */
+  | 'reconnect-later'
+  /** The server closed us for a missing ping: ping sooner, reconnect. */
+  | 'ping-sooner'
+  /** Our message was not understood: the command rejects with WsProtocolError. */
+  | 'protocol'
+  /** The server failed: send the command again after a backoff, a few times. */
+  | 'retry-later';
+
+/** Where the error came: while connecting (before `welcome`), in reply to a command (same `id`), or unprompted. */
+export type WsErrorPhase = 'connect' | 'command' | 'any';
+
+export interface WsCodeRule {
+  readonly code: number;
+  /** The server's text, as the seed page gives it; matched case-insensitively. */
+  readonly text: RegExp;
+  readonly phase: WsErrorPhase;
+  readonly reaction: WsReaction;
+  readonly meaning: string;
+}
+
+/** Every code of the seed page, in the order it lists them, then the gateway's disconnect codes. */
+export const WS_CODE_RULES: readonly WsCodeRule[] = [
+  { code: 400, text: /ping timeout/i, phase: 'any', reaction: 'ping-sooner', meaning: 'ping timeout' },
+  { code: 400, text: /./, phase: 'command', reaction: 'refuse-topic', meaning: 'topic is invalid' },
+  { code: 403, text: /./, phase: 'command', reaction: 'refuse-topic', meaning: 'login is required' },
+  { code: 404, text: /./, phase: 'command', reaction: 'refuse-topic', meaning: 'topic does not exist' },
+  { code: 406, text: /./, phase: 'command', reaction: 'refuse-topic', meaning: 'topic is required' },
+  { code: 509, text: /per time/i, phase: 'command', reaction: 'split-message', meaning: 'exceed max subscription count limitation of 100 per time' },
+  { code: 509, text: /per session/i, phase: 'command', reaction: 'session-full', meaning: 'exceed max subscription count limitation of 300 per session' },
+  { code: 509, text: /permits/i, phase: 'any', reaction: 'slow-down', meaning: 'exceed max permits per second' },
+  { code: 401, text: /./, phase: 'any', reaction: 'new-token', meaning: 'token is invalid' },
+  { code: 509, text: /session count/i, phase: 'any', reaction: 'wait-session-slot', meaning: 'exceed max session count limitation of 50' },
+  { code: 509, text: /busy/i, phase: 'any', reaction: 'reconnect-later', meaning: 'service busy, please retry later' },
+  { code: 415, text: /./, phase: 'command', reaction: 'protocol', meaning: 'command type is invalid' },
+  { code: 500, text: /./, phase: 'command', reaction: 'retry-later', meaning: 'system error' },
+  { code: 500, text: /./, phase: 'any', reaction: 'reconnect-later', meaning: 'system error' },
+  { code: 420001, text: /./, phase: 'any', reaction: 'reconnect-later', meaning: 'Too many errors, disconnected. Please try again later.' },
+  { code: 420002, text: /./, phase: 'any', reaction: 'reconnect-later', meaning: 'Error receiving data.' },
+  { code: 501000, text: /./, phase: 'any', reaction: 'reconnect-later', meaning: 'The service has stopped running. Please disconnect' },
+];
+
+/** Anything else the server sends as an error: treated like "busy" on a connection, like a system error on a command. */
+const FALLBACK: Record<WsErrorPhase, WsCodeRule> = {
+  connect: { code: 0, text: /./, phase: 'connect', reaction: 'reconnect-later', meaning: 'unknown error' },
+  command: { code: 0, text: /./, phase: 'command', reaction: 'retry-later', meaning: 'unknown error' },
+  any: { code: 0, text: /./, phase: 'any', reaction: 'reconnect-later', meaning: 'unknown error' },
+};
+
+/** The rule for an error message: `code` as sent (number or numeric string), `data` its text. */
+export function classifyWsError(code: unknown, data: unknown, phase: WsErrorPhase): WsCodeRule {
+  const n = typeof code === 'number' ? code : typeof code === 'string' && /^\d+$/.test(code) ? Number(code) : Number.NaN;
+  const text = typeof data === 'string' ? data : '';
+  const fits = (r: WsCodeRule) => r.code === n && r.text.test(text) && (r.phase === 'any' || r.phase === phase);
+  return WS_CODE_RULES.find(fits) ?? FALLBACK[phase];
+}
+
+/** The limit in "exceed max session count limitation of 50", when the text carries one. */
+export function sessionLimitIn(data: unknown): number | undefined {
+  const m = typeof data === 'string' ? /limitation of (\d+)/i.exec(data) : null;
+  const n = m ? Number(m[1]) : Number.NaN;
+  return Number.isSafeInteger(n) && n > 0 ? n : undefined;
+}

@@ -1,0 +1,36 @@
+import type { KucoinWsError } from './errors.js';
+import type { WsDenyReason } from './store/wsStoreTypes.js';
+import type { WsErrorPhase, WsReaction } from './wsCodes.js';
+
+/** A push from the server: `{ type: 'message', topic, subject, data }`. */
+export interface WsPush {
+  readonly topic: string;
+  readonly subject: string | undefined;
+  readonly data: unknown;
+  /** The whole message as received. */
+  readonly raw: Readonly<Record<string, unknown>>;
+}
+
+/** Every event of a WsManager, by name. Listeners get them synchronously; a throwing listener is ignored. */
+export interface WsManagerEvents {
+  /** A connection got its `welcome` (attempt 1 for a first connect, more for a reconnect). */
+  connected: { connectionId: number; attempt: number };
+  /** A connection ended; `clean` when the close handshake completed. */
+  disconnected: { connectionId: number; clean: boolean; code: number; reason: string };
+  /** A connection waits: for a session slot, the connect budget, a shared pause, a lapsed lease, or its own backoff. */
+  waiting: { connectionId: number; reason: WsDenyReason | 'backoff' | 'store'; waitMs: number };
+  /** The server sent an error code and the manager reacted (see WS_CODE_RULES). */
+  serverError: { connectionId: number; code: number; text: string; phase: WsErrorPhase; reaction: WsReaction };
+  /** A limit was learned from the server: topics per message or per session, or the account's session limit. */
+  learned: { what: 'topicsPerMessage' | 'topicsPerSession' | 'sessionLimit'; value: number };
+  /** Another process took this connection's session slot while its lease had lapsed: it reconnects when a slot frees. */
+  leaseLost: { connectionId: number };
+  /** A subscribed topic ended for good (refused on resubscription, or its connection gave up). */
+  topicEnded: { topic: string; error: KucoinWsError };
+  /** Fetching a token failed; the connection counts it as a failed attempt and backs off. */
+  tokenError: { connectionId: number; error: Error };
+  /** The budget store failed; the operation is retried after `retryInMs`. */
+  storeError: { error: Error; retryInMs: number };
+  /** A push on any topic of this manager. */
+  message: WsPush;
+}

@@ -1,0 +1,289 @@
+import { randomUUID } from 'node:crypto';
+import { AbortError, describeValue, InvalidArgumentError } from '../errors.js';
+import { TypedEmitter, type Listener } from '../events.js';
+import { WsCapacityError, WsClosedError, type KucoinWsError } from './errors.js';
+import type { WsBudgetState } from './store/wsStoreTypes.js';
+import { TokenCache } from './tokenSource.js';
+import { TopicHandle, TopicRequest, type WsSubscription } from './topicRequest.js';
+import { parseTopic } from './topics.js';
+import { WsConnection, type ConnectionContext } from './wsConnection.js';
+import type { WsManagerEvents, WsPush } from './wsEvents.js';
+import { resolveWsOptions, type ResolvedWsOptions, type WsManagerOptions } from './wsOptions.js';
+
+/** Longest maxWaitMs of a subscribe: one day. */
+const MAX_WAIT_LIMIT_MS = 86_400_000;
+
+export interface WsSubscribeOptions {
+  /** Sent as `privateChannel` (private topics on a private connection). @default false */
+  readonly privateChannel?: boolean;
+  /** Called with every push of this topic while the subscription lasts. */
+  readonly onMessage?: (push: WsPush) => void;
+  /** Longest wait until the topic is served; then the subscribe rejects with WsCapacityError. @default the manager's maxWaitMs */
+  readonly maxWaitMs?: number;
+  /** Aborting rejects a subscribe still waiting with AbortError (KS_ABORTED). */
+  readonly signal?: AbortSignal;
+}
+
+export interface WsManagerSnapshot {
+  readonly connections: readonly { readonly id: number; readonly open: boolean; readonly phase: string; readonly topics: number; readonly subscribed: number; readonly holdsSession: boolean }[];
+  readonly topics: { readonly waiting: number; readonly subscribed: number };
+  /** In force: configured, or lower when learned from the server. */
+  readonly topicsPerMessage: number;
+  readonly topicsPerSession: number;
+}
+
+/**
+ * KuCoin WebSocket connections whose budgets hold across every process of the account (with a
+ * WsRedisStore): session slots as leases with heartbeats, connects per minute, topics per message and per
+ * session, uplink messages per connection; tokens fetched through the REST scheduler; a reaction to every
+ * WebSocket error code (WS_CODE_RULES). Create it with `createWsManager(options)`.
+ */
+export class WsManager {
+  readonly #options: ResolvedWsOptions;
+  readonly #events = new TypedEmitter<WsManagerEvents>();
+  readonly #tokens: TokenCache;
+  readonly #closing = new AbortController();
+  readonly #connections = new Set<WsConnection>();
+  readonly #requests = new Map<string, TopicRequest>();
+  readonly #slotWaiters = new Set<() => void>();
+  readonly #heartbeat: NodeJS.Timeout;
+  readonly #processId = `${process.pid}-${randomUUID().slice(0, 8)}`;
+  #topicsPerMessage: number;
+  #topicsPerSession: number;
+  #nextConnectionId = 1;
+  #closed: Promise<void> | undefined;
+  #renewing = false;
+
+  constructor(options: WsManagerOptions) {
+    this.#options = resolveWsOptions(options);
+    this.#tokens = new TokenCache(this.#options.tokenSource, this.#options.tokenMaxAgeMs);
+    this.#topicsPerMessage = this.#options.topicsPerMessage;
+    this.#topicsPerSession = this.#options.topicsPerSession;
+    this.#heartbeat = setInterval(() => void this.#renew(), this.#options.heartbeatMs);
+    this.#heartbeat.unref();
+  }
+
+  /**
+   * Resolves when the server has acknowledged the topic (or at once if this manager already has it).
+   * Rejects with WsTopicError (400/403/404/406), WsCapacityError (not served within maxWaitMs),
+   * WsConnectError, WsProtocolError, WsClosedError, AbortError or InvalidArgumentError.
+   */
+  async subscribe(topic: string, options: WsSubscribeOptions = {}): Promise<WsSubscription> {
+    if (this.#closed) throw new WsClosedError();
+    const name = parseTopic(topic);
+    const privateChannel = options.privateChannel ?? false;
+    if (typeof privateChannel !== 'boolean') throw new InvalidArgumentError(`Expected privateChannel to be a boolean, got ${describeValue(privateChannel)}`);
+    const maxWaitMs = options.maxWaitMs ?? this.#options.maxWaitMs;
+    if (typeof maxWaitMs !== 'number' || !(maxWaitMs >= 0 && maxWaitMs <= MAX_WAIT_LIMIT_MS)) {
+      throw new InvalidArgumentError(`Expected maxWaitMs to be a number >= 0 and <= ${MAX_WAIT_LIMIT_MS}, got ${describeValue(maxWaitMs)}`);
+    }
+    if (options.onMessage !== undefined && typeof options.onMessage !== 'function') throw new InvalidArgumentError(`Expected onMessage to be a function, got ${describeValue(options.onMessage)}`);
+    const { signal } = options;
+    if (signal !== undefined && !(signal instanceof AbortSignal)) throw new InvalidArgumentError(`Expected signal to be an AbortSignal, got ${describeValue(signal)}`);
+    if (signal?.aborted) throw new AbortError(signal.reason);
+
+    const key = requestKey(name.topic, privateChannel);
+    let request = this.#requests.get(key);
+    if (!request) {
+      request = new TopicRequest(name, privateChannel);
+      this.#requests.set(key, request);
+      this.#place(request);
+    }
+    const handle = new TopicHandle(request, options.onMessage, (h) => this.#leave(h));
+    request.handles.add(handle);
+    if (request.state === 'subscribed') handle.serve();
+    if (!handle.pending) return handle.promise;
+
+    const timer = setTimeout(() => {
+      if (!handle.pending) return;
+      handle.end(new WsCapacityError(name.topic, maxWaitMs, handle.request.waitReason));
+      void this.#leave(handle);
+    }, maxWaitMs);
+    const onAbort = () => {
+      if (!handle.pending) return;
+      handle.end(new AbortError(signal!.reason));
+      void this.#leave(handle);
+    };
+    signal?.addEventListener('abort', onAbort, { once: true });
+    const cleanup = () => {
+      clearTimeout(timer);
+      signal?.removeEventListener('abort', onAbort);
+    };
+    handle.promise.then(cleanup, cleanup);
+    return handle.promise;
+  }
+
+  /** `on(name, listener)` returns a function that removes the listener. */
+  on<K extends keyof WsManagerEvents>(name: K, listener: Listener<WsManagerEvents[K]>): () => void {
+    return this.#events.on(name, listener);
+  }
+
+  snapshot(): WsManagerSnapshot {
+    let waiting = 0;
+    let subscribed = 0;
+    for (const r of this.#requests.values()) r.state === 'subscribed' ? subscribed++ : waiting++;
+    return {
+      connections: [...this.#connections].map((c) => ({
+        id: c.id,
+        open: c.open,
+        phase: c.phase,
+        topics: c.requests.size,
+        subscribed: [...c.requests].filter((r) => r.state === 'subscribed').length,
+        holdsSession: c.sessionId !== undefined,
+      })),
+      topics: { waiting, subscribed },
+      topicsPerMessage: this.#topicsPerMessage,
+      topicsPerSession: this.#topicsPerSession,
+    };
+  }
+
+  /** The shared budgets as the store holds them now (every process of the subject). */
+  budgets(): Promise<WsBudgetState> {
+    return this.#options.store.inspect(this.#options.limits);
+  }
+
+  /**
+   * Closes every connection with the close handshake and releases its session slot. Topics still waiting
+   * reject with WsClosedError; served subscriptions end (`ended` settles with undefined).
+   */
+  close(): Promise<void> {
+    this.#closed ??= (async () => {
+      clearInterval(this.#heartbeat);
+      this.#closing.abort();
+      for (const r of this.#requests.values()) {
+        for (const h of r.handles) h.end(h.pending ? new WsClosedError() : undefined);
+        r.end(undefined);
+      }
+      this.#requests.clear();
+      const all = [...this.#connections];
+      for (const c of all) c.stop();
+      await Promise.all(all.map((c) => c.done));
+      this.#events.clear();
+    })();
+    return this.#closed;
+  }
+
+  #context(): ConnectionContext {
+    return {
+      options: this.#options,
+      tokens: this.#tokens,
+      events: this.#events,
+      processId: this.#processId,
+      closing: this.#closing.signal,
+      topicsPerMessage: () => this.#topicsPerMessage,
+      topicsPerSession: () => this.#topicsPerSession,
+      learn: (what, value) => {
+        const before = what === 'topicsPerMessage' ? this.#topicsPerMessage : this.#topicsPerSession;
+        if (value >= before) return;
+        if (what === 'topicsPerMessage') this.#topicsPerMessage = value;
+        else this.#topicsPerSession = value;
+        this.#events.emit('learned', { what, value });
+      },
+      rehome: (request, from) => this.#place(request, from),
+      topicEnded: (request, error) => this.#topicEnded(request, error),
+      waitForSlot: (ms, signal) => this.#waitForSlot(ms, signal),
+      slotFreed: () => {
+        for (const wake of [...this.#slotWaiters]) wake();
+      },
+      route: (message) => this.#route(message),
+      ended: (connection) => {
+        this.#connections.delete(connection);
+        // topics it still had (it was stopped with topics waiting): place them again
+        for (const r of [...connection.requests]) {
+          connection.requests.delete(r);
+          if (!this.#closed && r.state !== 'ended' && r.wanted) this.#place(r);
+        }
+      },
+    };
+  }
+
+  /** Puts a topic on the first connection with room (not `exclude`), or on a new one (which waits for a session slot). */
+  #place(request: TopicRequest, exclude?: WsConnection): void {
+    if (this.#closed) return;
+    for (const c of this.#connections) {
+      if (c !== exclude && !c.stopped && c.requests.size < this.#topicsPerSession) {
+        c.add(request);
+        return;
+      }
+    }
+    this.#connections.add(new WsConnection(this.#context(), this.#nextConnectionId++, request));
+  }
+
+  #connectionOf(request: TopicRequest): WsConnection | undefined {
+    for (const c of this.#connections) if (c.requests.has(request)) return c;
+    return undefined;
+  }
+
+  async #leave(handle: TopicHandle): Promise<void> {
+    const request = handle.request;
+    request.handles.delete(handle);
+    if (request.wanted || request.state === 'ended') return;
+    this.#requests.delete(requestKey(request.topic, request.privateChannel));
+    this.#connectionOf(request)?.remove(request);
+    request.state = 'ended';
+  }
+
+  #topicEnded(request: TopicRequest, error: KucoinWsError): void {
+    const wasServed = [...request.handles].some((h) => h.active);
+    this.#requests.delete(requestKey(request.topic, request.privateChannel));
+    request.end(error);
+    if (wasServed) this.#events.emit('topicEnded', { topic: request.topic, error });
+  }
+
+  #waitForSlot(ms: number, signal: AbortSignal): Promise<void> {
+    return new Promise((resolve) => {
+      const done = () => {
+        clearTimeout(timer);
+        signal.removeEventListener('abort', done);
+        this.#slotWaiters.delete(done);
+        resolve();
+      };
+      const timer = setTimeout(done, ms);
+      this.#slotWaiters.add(done);
+      signal.addEventListener('abort', done, { once: true });
+    });
+  }
+
+  async #renew(): Promise<void> {
+    const held = new Map<string, WsConnection>();
+    for (const c of this.#connections) if (c.sessionId) held.set(c.sessionId, c);
+    if (held.size === 0 || this.#renewing) return;
+    this.#renewing = true;
+    try {
+      const lost = await this.#options.store.renew(this.#options.limits, [...held.keys()]);
+      for (const id of lost) held.get(id)?.leaseLost();
+    } catch (error) {
+      // the leases last leaseMs; the next beat tries again
+      this.#events.emit('storeError', { error: error as Error, retryInMs: this.#options.heartbeatMs });
+    } finally {
+      this.#renewing = false;
+    }
+  }
+
+  #route(message: Readonly<Record<string, unknown>>): void {
+    const topic = typeof message.topic === 'string' ? message.topic : '';
+    const push: WsPush = { topic, subject: typeof message.subject === 'string' ? message.subject : undefined, data: message.data, raw: message };
+    for (const privateChannel of [false, true]) {
+      const r = this.#requests.get(requestKey(topic, privateChannel));
+      if (!r) continue;
+      for (const h of r.handles) {
+        if (!h.active || !h.onMessage) continue;
+        try {
+          h.onMessage(push);
+        } catch {
+          // a caller's fault must not break the connection
+        }
+      }
+    }
+    this.#events.emit('message', push);
+  }
+}
+
+function requestKey(topic: string, privateChannel: boolean): string {
+  return `${privateChannel ? 'p' : 'u'} ${topic}`;
+}
+
+/** A WsManager for one account and kind (public or private), e.g. `createWsManager({ client, kind: 'private', uid, store })`. */
+export function createWsManager(options: WsManagerOptions): WsManager {
+  return new WsManager(options);
+}
