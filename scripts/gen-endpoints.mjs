@@ -1,13 +1,13 @@
 #!/usr/bin/env node
-// Generates src/kucoin/endpoints.generated.ts from the shared endpoint-weights.tsv.
+// Generates src/kucoin/endpoints.generated.ts from data/endpoint-weights.tsv (see data/README.md).
 // Usage: node scripts/gen-endpoints.mjs [path/to/endpoint-weights.tsv]
-// Default input: ../shared/kucoin/endpoint-weights.tsv (relative to the repository root).
+// Default input: data/endpoint-weights.tsv (relative to the repository root).
 import { readFileSync, writeFileSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '..');
-const input = resolve(process.argv[2] ?? resolve(root, '../shared/kucoin/endpoint-weights.tsv'));
+const input = resolve(process.argv[2] ?? resolve(root, 'data/endpoint-weights.tsv'));
 const output = resolve(root, 'src/kucoin/endpoints.generated.ts');
 
 const HOSTS = { 'api.kucoin.com': 'spot', 'api-futures.kucoin.com': 'futures', 'api-broker.kucoin.com': 'broker' };

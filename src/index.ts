@@ -1,4 +1,4 @@
-export { createScheduler, Scheduler, type BucketTarget, type SchedulerSnapshot, type WrapOptions } from './scheduler.js';
+export { createScheduler, Scheduler, type BucketTarget, type ResumeTarget, type SchedulerSnapshot, type WrapOptions } from './scheduler.js';
 export type { Admission } from './admission.js';
 export {
   FEEDBACK_RULES,
@@ -31,10 +31,11 @@ export {
   type AcquireResult,
   type DenyReason,
   type Observation,
+  type ObserveResult,
   type Penalty,
   type PenaltyResult,
 } from './buckets/types.js';
-export { POOLS, POOL_NAMES, CLOUDFLARE_IP_LIMIT, quotaFor, type PoolName, type PoolDefinition } from './kucoin/pools.js';
+export { POOLS, POOL_NAMES, CLOUDFLARE_IP_LIMIT, quotaFor, quotaRange, type PoolName, type PoolDefinition } from './kucoin/pools.js';
 export { EndpointTable, parseEndpoint, parseHost } from './kucoin/endpointTable.js';
 export { authHeaders, signRequest, type Credentials } from './kucoin/signing.js';
 export { KucoinClient, KUCOIN_BASE_URLS, type KucoinClientOptions, type KucoinRequest, type KucoinResponse } from './http/kucoinClient.js';
@@ -59,3 +60,24 @@ export {
   KucoinRequestError,
   type ReplyRateLimit,
 } from './errors.js';
+export { WsManager, createWsManager, type WsSubscribeOptions, type WsManagerSnapshot } from './ws/wsManager.js';
+export type { WsManagerOptions } from './ws/wsOptions.js';
+export type { WsSubscription } from './ws/topicRequest.js';
+export type { WsManagerEvents, WsPush } from './ws/wsEvents.js';
+export { kucoinTokenSource, parseBullet, type TokenSource, type WsToken, type WsKind, type KucoinTokenSourceOptions } from './ws/tokenSource.js';
+export { WsMemoryStore, type WsMemoryStoreOptions } from './ws/store/wsMemoryStore.js';
+export { WsRedisStore, type WsRedisStoreOptions } from './ws/redis/wsRedisStore.js';
+export type { WsBudgetStore, WsSubjectLimits, WsGrant, WsDenyReason, WsPenalty, WsPenaltyResult, WsBudgetState } from './ws/store/wsStoreTypes.js';
+export { WS_CODE_RULES, classifyWsError, type WsCodeRule, type WsReaction, type WsErrorPhase } from './ws/wsCodes.js';
+export {
+  WS_ERROR_CODES,
+  KucoinWsError,
+  WsTopicError,
+  WsCapacityError,
+  WsConnectError,
+  WsProtocolError,
+  WsClosedError,
+  type WsErrorCode,
+  type WsWaitReason,
+  type TopicRefusalCode,
+} from './ws/errors.js';

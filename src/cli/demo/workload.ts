@@ -1,7 +1,7 @@
-// The multi-bot workload of the demo and the bench: market-data pollers, order placers, an open-orders
+// The multi-bot workload of the demo: market-data pollers, order placers, an open-orders
 // poller, a balance poller, and cancel bursts on risk events; all on one UID and one IP.
 import { Pool } from 'undici';
-import { authHeaders, KucoinClient, type Credentials, type Priority, type Scheduler } from '../src/index.js';
+import { authHeaders, KucoinClient, type Credentials, type Priority, type Scheduler } from '../../index.js';
 
 export const DEMO_ACCOUNT = { key: 'demo-key', secret: 'demo-secret', passphrase: 'demo-pass', uid: 'demo-uid' } as const;
 
@@ -69,11 +69,19 @@ export function rawSender(urls: { spot: string }, credentials: Credentials, clie
   };
 }
 
-const sleep = (ms: number, signal: AbortSignal) =>
-  new Promise<void>((resolve) => {
-    const t = setTimeout(resolve, ms);
-    signal.addEventListener('abort', () => (clearTimeout(t), resolve()), { once: true });
+/** Sleeps `ms`, or less when `signal` aborts; its abort listener goes when the sleep ends (none piles up). */
+export function sleep(ms: number, signal: AbortSignal): Promise<void> {
+  if (signal.aborted) return Promise.resolve();
+  return new Promise<void>((resolve) => {
+    const done = () => {
+      clearTimeout(timer);
+      signal.removeEventListener('abort', done);
+      resolve();
+    };
+    const timer = setTimeout(done, ms);
+    signal.addEventListener('abort', done, { once: true });
   });
+}
 
 /**
  * Runs the bots until `signal` aborts. `scale` multiplies the number of each kind of bot.

@@ -1,0 +1,53 @@
+import { KucoinSchedulerError } from '../errors.js';
+import { CliFailure, UsageError } from './cliErrors.js';
+import type { CliIo } from './cliIo.js';
+
+export const MAIN_HELP = `Usage: kucoin-scheduler <command> [options]
+
+Commands:
+  status    every bucket of an account as its processes share it in Redis (--json, --watch)
+  resume    clear a pause for every process of an account (a pool, the IP, the system guard, an endpoint)
+  reset     delete every key of an account's quota group
+  demo      bots sharing one quota against a local KuCoin-like gateway (no Redis needed)
+
+Run kucoin-scheduler <command> --help for a command's options.
+Exit codes: 0 done, 1 failed (e.g. Redis unreachable), 2 bad command line.
+`;
+
+type Command = (argv: readonly string[], io: CliIo) => Promise<number>;
+
+const COMMANDS: Record<string, () => Promise<Command>> = {
+  status: async () => (await import('./statusCommand.js')).statusCommand,
+  resume: async () => (await import('./resumeCommand.js')).resumeCommand,
+  reset: async () => (await import('./resetCommand.js')).resetCommand,
+  demo: async () => (await import('./demo/demoCommand.js')).demoCommand,
+};
+
+/**
+ * Runs one command line and returns the exit code. User errors print one message (no stack trace):
+ * a bad command line exits 2, a failure the user can act on exits 1.
+ */
+export async function runCli(argv: readonly string[], io: CliIo): Promise<number> {
+  const [name, ...rest] = argv;
+  if (name === undefined || name === '--help' || name === '-h' || name === 'help') {
+    const load = rest[0] !== undefined ? COMMANDS[rest[0]] : undefined;
+    if (load) return (await load())(['--help'], io);
+    (name === undefined ? io.stderr : io.stdout).write(MAIN_HELP);
+    return name === undefined ? 2 : 0;
+  }
+  const load = COMMANDS[name];
+  try {
+    if (!load) throw new UsageError(`unknown command ${JSON.stringify(name)}: expected one of ${Object.keys(COMMANDS).join(', ')}`);
+    return await (await load())(rest, io);
+  } catch (err) {
+    if (err instanceof UsageError) {
+      io.stderr.write(`kucoin-scheduler: ${err.message}\nSee: kucoin-scheduler ${err.command ? `${err.command} ` : ''}--help\n`);
+      return 2;
+    }
+    if (err instanceof CliFailure || err instanceof KucoinSchedulerError) {
+      io.stderr.write(`kucoin-scheduler: ${err.message}\n`);
+      return 1;
+    }
+    throw err; // a bug: let node print it in full
+  }
+}

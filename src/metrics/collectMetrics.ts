@@ -1,0 +1,164 @@
+import { Counter, Gauge, Histogram, register as globalRegistry, type Registry } from 'prom-client';
+import { InvalidArgumentError } from '../errors.js';
+import type { Scheduler, SchedulerSnapshot } from '../scheduler.js';
+import { PRIORITIES } from '../buckets/types.js';
+
+/** Options of `collectMetrics`. */
+export interface MetricsOptions {
+  /** Where the metrics are registered. @default prom-client's global `register` */
+  readonly registry?: Registry;
+  /** Prefix of every metric name. @default 'kucoin_scheduler_' */
+  readonly prefix?: string;
+  /** Labels added to every metric, e.g. `{ account: 'main' }` when one process runs several schedulers. @default {} */
+  readonly labels?: Readonly<Record<string, string>>;
+  /** Upper bounds (seconds) of the wait histogram's buckets. @default [0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1, 5, 10, 30, 60, 120] */
+  readonly waitBuckets?: readonly number[];
+}
+
+const WAIT_BUCKETS = [0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1, 5, 10, 30, 60, 120];
+
+/** Every metric name, after the prefix. */
+export const METRIC_NAMES = [
+  'scrape_errors_total',
+  'bucket_used_weight',
+  'bucket_limit_weight',
+  'bucket_effective_limit_weight',
+  'bucket_factor',
+  'bucket_paused',
+  'bucket_hidden_weight',
+  'queued_requests',
+  'running_requests',
+  'admission_wait_seconds',
+  'admitted_weight_total',
+  'rejected_total',
+  'signals_total',
+  'store_degraded',
+  'store_degraded_total',
+  'store_errors_total',
+] as const;
+
+/**
+ * Exposes a scheduler to Prometheus through prom-client (an optional peer dependency):
+ *
+ * - per bucket, read from `snapshot()` at each scrape (so what every process shares in Redis):
+ *   `bucket_used_weight`, `bucket_limit_weight`, `bucket_effective_limit_weight`, `bucket_factor`,
+ *   `bucket_paused` (1 while paused), `bucket_hidden_weight`; and this process's `queued_requests{priority}`,
+ *   `running_requests`;
+ * - `admission_wait_seconds{priority,pool}` (histogram: its `_count` is admissions per priority) and
+ *   `admitted_weight_total{priority,pool}`, from `admitted` events; `rejected_total{priority,code}`;
+ * - `signals_total{signal,scope}`, from `feedback` events (429000, 1015, 429001, 429002, 200002...);
+ * - store health: `store_degraded` (1 while Redis is unreachable and the local share admits),
+ *   `store_degraded_total`, `store_errors_total`, `scrape_errors_total` (a snapshot that failed; the
+ *   bucket gauges then keep their last values).
+ *
+ * Returns a function that removes the listeners and unregisters the metrics. One call per scheduler and
+ * registry; with several schedulers in one registry, give each its own `prefix`.
+ */
+export function collectMetrics(scheduler: Scheduler, options: MetricsOptions = {}): () => void {
+  const registry = options.registry ?? globalRegistry;
+  const prefix = options.prefix ?? 'kucoin_scheduler_';
+  if (!/^[a-zA-Z_:][a-zA-Z0-9_:]*$/.test(prefix)) throw new InvalidArgumentError(`Expected prefix to be a Prometheus metric name prefix ([a-zA-Z_:][a-zA-Z0-9_:]*), got ${JSON.stringify(prefix)}`);
+  const constLabels = options.labels ?? {};
+  const labelNames = Object.keys(constLabels);
+  const registers = [registry];
+  const taken = METRIC_NAMES.find((n) => registry.getSingleMetric(`${prefix}${n}`));
+  if (taken) throw new InvalidArgumentError(`Expected a registry without ${prefix}${taken}: give each scheduler of one registry its own prefix (or call the function collectMetrics returned first)`);
+  const named = (name: (typeof METRIC_NAMES)[number]) => `${prefix}${name}`;
+
+  // one snapshot per scrape: every gauge's collect() starts in the same tick and shares the one in flight
+  let inFlight: Promise<SchedulerSnapshot | undefined> | undefined;
+  const snapshot = () =>
+    (inFlight ??= scheduler
+      .snapshot()
+      .catch(() => {
+        scrapeErrors.inc(constLabels);
+        return undefined;
+      })
+      .finally(() => queueMicrotask(() => (inFlight = undefined))));
+
+  const bucketGauge = (name: (typeof METRIC_NAMES)[number], help: string, value: (b: SchedulerSnapshot['buckets'][number]) => number) =>
+    new Gauge({
+      name: named(name),
+      help,
+      labelNames: [...labelNames, 'bucket'],
+      registers,
+      async collect() {
+        const snap = await snapshot();
+        if (!snap) return;
+        for (const b of snap.buckets) this.set({ ...constLabels, bucket: b.id }, value(b));
+      },
+    });
+
+  const scrapeErrors = new Counter({
+    name: named('scrape_errors_total'),
+    help: 'Scrapes whose snapshot failed (bucket gauges kept their last values)',
+    labelNames,
+    registers,
+    async collect() {
+      await snapshot(); // so this scrape already counts its own failure
+    },
+  });
+  // registered by being created (registers), read at scrape by their collect()
+  bucketGauge('bucket_used_weight', 'Weight admitted in the current span of the bucket, by every process sharing it', (b) => b.used);
+  bucketGauge('bucket_limit_weight', 'Limit of the bucket (learned from replies when known)', (b) => b.limit);
+  bucketGauge('bucket_effective_limit_weight', 'What is admitted now: floor(limit x factor)', (b) => b.effectiveLimit);
+  bucketGauge('bucket_factor', 'Factor a 429000 tightened the bucket to (1 = untouched)', (b) => b.factor);
+  bucketGauge('bucket_paused', '1 while the bucket is paused (a rate-limit signal or an operator)', (b) => (b.pausedUntil > b.now ? 1 : 0));
+  bucketGauge('bucket_hidden_weight', 'Weight the server charged that the scheduler did not send', (b) => b.hidden);
+  new Gauge({
+    name: named('queued_requests'),
+    help: 'Requests waiting in this process, per priority',
+    labelNames: [...labelNames, 'priority'],
+    registers,
+    async collect() {
+      const snap = await snapshot();
+      if (!snap) return;
+      for (const p of PRIORITIES) this.set({ ...constLabels, priority: p }, Object.values(snap.queued).reduce((x, lane) => x + lane[p], 0));
+    },
+  });
+  new Gauge({
+    name: named('running_requests'),
+    help: 'Requests admitted by this process whose function has not settled',
+    labelNames,
+    registers,
+    async collect() {
+      const snap = await snapshot();
+      if (snap) this.set(constLabels, snap.running);
+    },
+  });
+
+  const wait = new Histogram({
+    name: named('admission_wait_seconds'),
+    help: 'Time from schedule() to admission, per priority and pool (count = admissions)',
+    labelNames: [...labelNames, 'priority', 'pool'],
+    buckets: [...(options.waitBuckets ?? WAIT_BUCKETS)],
+    registers,
+  });
+  const weight = new Counter({ name: named('admitted_weight_total'), help: 'Weight admitted, per priority and pool', labelNames: [...labelNames, 'priority', 'pool'], registers });
+  const rejected = new Counter({ name: named('rejected_total'), help: 'Requests that ended without admission, per priority and error code', labelNames: [...labelNames, 'priority', 'code'], registers });
+  const signals = new Counter({ name: named('signals_total'), help: 'Rate-limit signals the gateway sent, per signal and scope', labelNames: [...labelNames, 'signal', 'scope'], registers });
+  const degraded = new Gauge({ name: named('store_degraded'), help: '1 while Redis is unreachable and this process admits under its local share', labelNames, registers });
+  const degradedTotal = new Counter({ name: named('store_degraded_total'), help: 'Times Redis became unreachable', labelNames, registers });
+  const storeErrors = new Counter({ name: named('store_errors_total'), help: 'Store calls that failed (the lane retried)', labelNames, registers });
+  degraded.set(constLabels, 0);
+
+  const off = [
+    scheduler.on('admitted', (e) => {
+      wait.observe({ ...constLabels, priority: e.priority, pool: e.pool }, e.waitedMs / 1000);
+      weight.inc({ ...constLabels, priority: e.priority, pool: e.pool }, e.weight);
+    }),
+    scheduler.on('rejected', (e) => rejected.inc({ ...constLabels, priority: e.priority ?? 'none', code: e.code })),
+    scheduler.on('feedback', (e) => signals.inc({ ...constLabels, signal: e.signal, scope: e.scope })),
+    scheduler.on('degraded', () => {
+      degraded.set(constLabels, 1);
+      degradedTotal.inc(constLabels);
+    }),
+    scheduler.on('recovered', () => degraded.set(constLabels, 0)),
+    scheduler.on('storeError', () => storeErrors.inc(constLabels)),
+  ];
+
+  return () => {
+    for (const f of off) f();
+    for (const name of METRIC_NAMES) registry.removeSingleMetric(`${prefix}${name}`);
+  };
+}

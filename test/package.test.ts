@@ -1,0 +1,146 @@
+// What a new user gets from `npm pack`: the tarball is built by prepack, ships dist (no dead source maps),
+// installs into an empty project, and the README quick start runs from it with plain node.
+import { execFile } from 'node:child_process';
+import { randomUUID } from 'node:crypto';
+import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, relative } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { promisify } from 'node:util';
+import ts from 'typescript';
+import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+
+const run = promisify(execFile);
+const root = fileURLToPath(new URL('..', import.meta.url));
+const work = mkdtempSync(join(tmpdir(), 'ks-package-'));
+const app = join(work, 'app');
+
+interface PackedFile {
+  readonly path: string;
+}
+let files: string[] = [];
+
+const node = (file: string, env: Record<string, string> = {}) =>
+  run(process.execPath, [file], { cwd: app, timeout: 20_000, env: { ...process.env, ...env } });
+
+beforeAll(async () => {
+  // prepack builds dist/: no build step before `npm pack`, as in a fresh clone
+  const { stdout } = await run('npm', ['pack', '--pack-destination', work, '--json'], { cwd: root, timeout: 120_000, maxBuffer: 16 << 20 });
+  const [packed] = JSON.parse(stdout.slice(stdout.indexOf('[\n'))) as { filename: string; files: PackedFile[] }[];
+  files = packed!.files.map((f) => f.path);
+  await run('mkdir', ['-p', app]);
+  writeFileSync(join(app, 'package.json'), JSON.stringify({ name: 'ks-package-test', private: true, type: 'module' }));
+  // ioredis and prom-client are optional peers: the user installs them next to the package to use Redis, metrics
+  await run('npm', ['install', join(work, packed!.filename), 'ioredis@6', 'prom-client@15', '--prefer-offline', '--no-audit', '--no-fund', '--loglevel=error'], {
+    cwd: app,
+    timeout: 120_000,
+  });
+}, 240_000);
+
+afterAll(() => rmSync(work, { recursive: true, force: true }));
+
+describe('the npm tarball', () => {
+  it('ships the built package and its licence, and no source maps and no loose .lua file', () => {
+    expect(files).toEqual(expect.arrayContaining(['LICENSE', 'README.md', 'package.json', 'dist/index.js', 'dist/index.d.ts', 'dist/simulator/index.js', 'dist/cli/main.js', 'dist/cli/demo/botProcess.js']));
+    expect(files).toEqual(expect.arrayContaining(['dist/buckets/redis/luaSources.generated.js', 'dist/ws/redis/luaSources.generated.js']));
+    expect(files.filter((f) => f.endsWith('.map') || f.endsWith('.lua'))).toEqual([]);
+    expect(files.filter((f) => !f.startsWith('dist/') && !['LICENSE', 'README.md', 'package.json'].includes(f))).toEqual([]);
+  });
+
+  it('declares its licence, repository, Node engine, and ioredis as an optional peer only', () => {
+    const pkg = JSON.parse(readFileSync(join(app, 'node_modules/kucoin-scheduler/package.json'), 'utf8'));
+    expect(pkg.license).toBe('MIT');
+    expect(pkg.repository.url).toContain('github.com/kucoin-scheduler/kucoin-scheduler');
+    expect(pkg.engines.node).toBe('>=20.0.0');
+    expect(pkg.dependencies.ioredis).toBeUndefined();
+    expect(pkg.peerDependenciesMeta.ioredis.optional).toBe(true);
+    expect(pkg.peerDependenciesMeta['prom-client'].optional).toBe(true);
+    expect(Object.keys(pkg.dependencies)).toEqual(['undici']);
+  });
+
+  it('inlines every Lua script of src/ into the JavaScript, text unchanged (bundlers need no .lua file)', async () => {
+    const folders = [...new Set(readdirSync(join(root, 'src'), { recursive: true, withFileTypes: true }).filter((e) => e.isFile() && e.name.endsWith('.lua')).map((e) => relative(join(root, 'src'), e.parentPath)))];
+    expect(folders).toEqual(expect.arrayContaining(['buckets/redis', 'ws/redis']));
+    for (const folder of folders) {
+      const { LUA_SOURCES } = (await import(join(app, 'node_modules/kucoin-scheduler/dist', folder, 'luaSources.generated.js'))) as { LUA_SOURCES: Record<string, string> };
+      const mine = readdirSync(join(root, 'src', folder)).filter((f) => f.endsWith('.lua'));
+      expect(Object.keys(LUA_SOURCES).sort()).toEqual(mine.map((f) => f.slice(0, -4)).sort());
+      for (const f of mine) expect(LUA_SOURCES[f.slice(0, -4)]).toBe(readFileSync(join(root, 'src', folder, f), 'utf8'));
+    }
+  });
+
+  it('runs the README quick start (examples/quickstart.ts, compiled) from the installed package', async () => {
+    const source = readFileSync(join(root, 'examples/quickstart.ts'), 'utf8').replace("'../src/index.js'", "'kucoin-scheduler'");
+    expect(source).toContain("from 'kucoin-scheduler'");
+    const js = ts.transpileModule(source, { compilerOptions: { module: ts.ModuleKind.ESNext, target: ts.ScriptTarget.ES2022 } }).outputText;
+    writeFileSync(join(app, 'quickstart.mjs'), js);
+    const { stdout, stderr } = await node('quickstart.mjs');
+    expect(stdout).toBe('Spot: 2 of 4000 used in the current window\n');
+    expect(stderr).toBe('');
+  });
+
+  it('runs a RedisStore from the installed package (its Lua scripts are found) and the simulator entry point', async () => {
+    writeFileSync(
+      join(app, 'redis.mjs'),
+      `import { Redis } from 'ioredis';
+import { createScheduler, RedisStore } from 'kucoin-scheduler';
+import { startGatewaySimulator } from 'kucoin-scheduler/simulator';
+const client = new Redis(process.env.REDIS_URL);
+const scheduler = createScheduler({ uid: 'pkg', store: new RedisStore({ client, prefix: process.env.PREFIX }) });
+await scheduler.schedule({ pool: 'spot', weight: 3 }, async () => 'ok');
+const spot = (await scheduler.snapshot()).buckets.find((b) => b.id === 'uid:pkg:Spot');
+const sim = await startGatewaySimulator({ accounts: [] });
+console.log(\`used \${spot.used} simulator \${typeof sim.urls.spot}\`);
+await sim.close();
+await scheduler.close();
+client.disconnect();
+`,
+    );
+    const { stdout } = await node('redis.mjs', { REDIS_URL: inject('redisUrl'), PREFIX: `ks-test-${randomUUID()}` });
+    expect(stdout).toBe('used 3 simulator string\n');
+  });
+
+  it('installs the kucoin-scheduler command: --help, status against Redis, and the demo with 2 bot processes', async () => {
+    const bin = join(app, 'node_modules/.bin/kucoin-scheduler');
+    const help = await run(bin, ['--help'], { cwd: app, timeout: 20_000 });
+    expect(help.stdout).toContain('Usage: kucoin-scheduler <command>');
+    const status = await run(bin, ['status', '--redis', inject('redisUrl'), '--prefix', `ks-test-${randomUUID()}`, '--uid', 'pkg', '--json'], { cwd: app, timeout: 20_000 });
+    expect(JSON.parse(status.stdout).buckets.length).toBeGreaterThan(8);
+    const demo = await run(bin, ['demo', '--help'], { cwd: app, timeout: 20_000 });
+    expect(demo.stdout).toContain('--no-scheduler');
+    // the compiled demo forks its compiled bot processes (no tsx in the user's project)
+    const fleet = await run(bin, ['demo', '--seconds', '2', '--processes', '2', '--redis', inject('redisUrl')], { cwd: app, timeout: 40_000 });
+    expect(fleet.stdout).toMatch(/^kucoin-scheduler demo: 2 bot process\(es\), RedisStore at /m);
+    expect(Number(/executed (\d+)/.exec(fleet.stdout)?.[1])).toBeGreaterThan(20);
+    expect(fleet.stderr).toBe('');
+  }, 60_000);
+
+  it('serves Prometheus metrics from kucoin-scheduler/metrics; only that entry point loads prom-client', async () => {
+    writeFileSync(
+      join(app, 'metrics.mjs'),
+      `import { Registry } from 'prom-client';
+import { createScheduler } from 'kucoin-scheduler';
+import { collectMetrics } from 'kucoin-scheduler/metrics';
+const scheduler = createScheduler({ uid: 'pkg' });
+const registry = new Registry();
+const stop = collectMetrics(scheduler, { registry });
+await scheduler.schedule({ pool: 'spot', weight: 4 }, async () => 'ok');
+const text = await registry.metrics();
+console.log(text.split('\\n').find((l) => l.startsWith('kucoin_scheduler_bucket_used_weight{bucket="uid:pkg:Spot"}')));
+stop();
+await scheduler.close();
+`,
+    );
+    expect((await node('metrics.mjs')).stdout).toBe('kucoin_scheduler_bucket_used_weight{bucket="uid:pkg:Spot"} 4\n');
+    const dist = join(app, 'node_modules/kucoin-scheduler/dist');
+    const loaders = files.filter((f) => f.endsWith('.js') && readFileSync(join(dist, '..', f), 'utf8').includes("from 'prom-client'"));
+    expect(loaders).toEqual(['dist/metrics/collectMetrics.js']);
+  });
+
+  it('is ESM; on Node >= 20.19 require() loads it too', async () => {
+    writeFileSync(join(app, 'require.cjs'), `console.log(typeof require('kucoin-scheduler').createScheduler);`);
+    const features = process.features as { require_module?: boolean };
+    if (features.require_module) expect((await node('require.cjs')).stdout).toBe('function\n');
+    else expect((await node('require.cjs').catch((e: { stderr: string }) => e)).stderr).toContain('ERR_REQUIRE_ESM');
+  });
+});
