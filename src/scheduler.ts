@@ -50,6 +50,8 @@ export class Scheduler {
   readonly #lanes = new Map<string, Lane>();
   readonly #feedback: FeedbackController;
   #running = 0;
+  /** Called when the last running request settles, or the last lane empties (close waits on them). */
+  #onQuiet: (() => void) | undefined;
   #closed = false;
 
   constructor(options: SchedulerOptions) {
@@ -121,6 +123,7 @@ export class Scheduler {
         // a lane that has nothing to do is dropped: one per endpoint ever used would grow without bound
         onIdle: (idle) => {
           if (this.#lanes.get(idle.id) === idle) this.#lanes.delete(idle.id);
+          this.#onQuiet?.();
         },
       });
       this.#lanes.set(plan.lane, lane);
@@ -150,7 +153,10 @@ export class Scheduler {
           }
           this.#running++;
           const admission: Admission = { sentAt, pool: plan.pool, weight: plan.weight, priority: plan.priority, endpoint: plan.endpoint, attempt, plan };
-          new Promise<T>((res) => res(fn(admission))).then(resolve, reject).finally(() => this.#running--);
+          new Promise<T>((res) => res(fn(admission))).then(resolve, reject).finally(() => {
+            this.#running--;
+            this.#onQuiet?.();
+          });
         },
         fail: (error) => {
           job.settled = true;
@@ -293,8 +299,8 @@ export class Scheduler {
     if (!(drainMs >= 0)) throw new InvalidArgumentError(`Expected drainMs to be a number >= 0, got ${String(options.drainMs)}`);
     if (this.#closed) return;
     this.#closed = true;
-    const deadline = Date.now() + drainMs;
-    while (Date.now() < deadline && [...this.#lanes.values()].some((l) => l.size > 0)) await sleep(Math.min(20, Math.max(1, deadline - Date.now())));
+    // settles on the events themselves (the last lane empties, the last request settles), never by polling
+    if (drainMs > 0) await this.#until(() => [...this.#lanes.values()].every((l) => l.size === 0), drainMs);
     this.#unsubscribeHealth?.();
     for (const lane of this.#lanes.values()) {
       for (const job of lane.drain()) {
@@ -304,8 +310,24 @@ export class Scheduler {
       }
     }
     this.#lanes.clear();
-    while (this.#running > 0) await sleep(5);
+    await this.#until(() => this.#running === 0, Number.POSITIVE_INFINITY);
     if (this.#options.ownsStore) await this.#options.store.close();
+  }
+
+  /** Resolves when `done()` holds, checked at every lane-idle and request-settled event, or after `ms`. */
+  #until(done: () => boolean, ms: number): Promise<void> {
+    if (done()) return Promise.resolve();
+    return new Promise<void>((resolve) => {
+      const finish = (): void => {
+        timer.clear();
+        this.#onQuiet = undefined;
+        resolve();
+      };
+      const timer = setLongTimeout(finish, ms, true);
+      this.#onQuiet = () => {
+        if (done()) finish();
+      };
+    });
   }
 
   #rejected(error: Error, priority: Priority | undefined, endpoint: string | undefined): Error {
