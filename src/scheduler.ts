@@ -9,7 +9,7 @@ import { sdkReplyOf } from './integrations/sdkReply.js';
 import { sleep } from './util/sleep.js';
 import { parsePoolName, POOL_NAMES, type PoolName } from './kucoin/pools.js';
 import { resolveOptions, type ResolvedOptions, type SchedulerOptions } from './options.js';
-import type { Job } from './queue/job.js';
+import { deferEnd, type Job } from './queue/job.js';
 import { watchAbort } from './util/abortWatch.js';
 import { setLongTimeout, type LongTimeout } from './util/longTimeout.js';
 import { Lane } from './queue/lane.js';
@@ -168,7 +168,7 @@ export class Scheduler {
         if (job.settled) return;
         if (job.inFlight) {
           // the store is answering for it: the lane ends it after a charge is given back (never rejected charged)
-          job.pendingError ??= error;
+          deferEnd(job, error);
           return;
         }
         theLane.forget(job);
@@ -305,12 +305,14 @@ export class Scheduler {
     for (const lane of this.#lanes.values()) {
       for (const job of lane.drain()) {
         // one the store is answering for ends when it answers (given back if it was charged)
-        if (job.inFlight) job.pendingError ??= new SchedulerClosedError();
+        if (job.inFlight) deferEnd(job, new SchedulerClosedError());
         else job.fail(new SchedulerClosedError());
       }
     }
+    // requests the store is answering for end when it answers (given back first): wait for those lanes too
+    const lanes = [...this.#lanes.values()];
     this.#lanes.clear();
-    await this.#until(() => this.#running === 0, Number.POSITIVE_INFINITY);
+    await this.#until(() => this.#running === 0 && lanes.every((l) => l.idle), Number.POSITIVE_INFINITY);
     if (this.#options.ownsStore) await this.#options.store.close();
   }
 

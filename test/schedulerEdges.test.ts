@@ -291,3 +291,83 @@ describe('edges: unknown paths do not grow memory', () => {
     await scheduler.close();
   });
 });
+
+describe('edges: an abort or a close always wins over a deadline that lapsed while the store answered (review)', () => {
+  class HeldStore extends MemoryStore {
+    acquireGate: Promise<void> | undefined;
+    openAcquire!: () => void;
+    releaseGate: Promise<void> | undefined;
+    openRelease!: () => void;
+    holdAcquire(): void {
+      this.acquireGate = new Promise((r) => (this.openAcquire = r));
+    }
+    holdRelease(): void {
+      this.releaseGate = new Promise((r) => (this.openRelease = r));
+    }
+    override async acquire(r: AcquireRequest): Promise<AcquireResult> {
+      const gate = this.acquireGate;
+      const result = await super.acquire(r);
+      if (gate) await gate;
+      return result;
+    }
+    override async release(r: AcquireRequest, count: number, at: number): Promise<void> {
+      const gate = this.releaseGate;
+      await super.release(r, count, at);
+      if (gate) await gate;
+    }
+  }
+  const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+  it('a deadline passes while the store answers, then the caller aborts: the request is not sent, and is given back', async () => {
+    const store = new HeldStore();
+    const { scheduler } = make({}, store);
+    store.holdAcquire();
+    const ac = new AbortController();
+    let ran = false;
+    const p = scheduler.schedule({ pool: 'spot', maxWaitMs: 10, signal: ac.signal }, () => (ran = true)).catch((e) => e.code);
+    await sleep(30);
+    ac.abort();
+    store.openAcquire();
+    expect(await p).toBe('KS_ABORTED');
+    expect(ran).toBe(false);
+    expect((await spotState(scheduler)).used).toBe(0);
+  });
+
+  it('close() resolves only once a request the store is answering for has ended (and never runs it after)', async () => {
+    const store = new HeldStore();
+    const { scheduler } = make({}, store);
+    store.holdAcquire();
+    let closed = false;
+    let ranAfterClose = false;
+    const p = scheduler.schedule({ pool: 'spot', maxWaitMs: 10 }, () => (ranAfterClose = closed)).catch((e) => e.code);
+    await sleep(30);
+    const closing = scheduler.close().then(() => (closed = true));
+    await sleep(10);
+    expect(closed).toBe(false); // the store has not answered yet
+    store.openAcquire();
+    await closing;
+    expect(await p).toBe('KS_CLOSED');
+    expect(ranAfterClose).toBe(false);
+    expect((await store.inspect([{ group: 'u1', id: 'uid:u1:Spot', limit: 100, windowMs: 3000, marginMs: 0, burst: 0, refillPerMs: 0 }]))[0]!.used).toBe(0);
+  });
+
+  it('a deadline during the refund round trip does not count the job out twice (the queue depth stays right)', async () => {
+    const store = new HeldStore();
+    const { scheduler } = make({ pools: { spot: { limit: 1, windowMs: 3000, burst: 0 } } }, store);
+    store.holdAcquire();
+    store.holdRelease();
+    const ac = new AbortController();
+    const r = scheduler.schedule({ pool: 'spot', priority: 'critical', signal: ac.signal, maxWaitMs: 100 }, () => 'R sent').catch((e) => e.code);
+    const x = scheduler.schedule({ pool: 'spot', priority: 'critical', maxWaitMs: 10_000 }, () => 'X sent').catch((e) => e.code);
+    await sleep(5);
+    ac.abort();
+    store.openAcquire();
+    await sleep(150); // R's deadline passes while its charge is being given back
+    const queued = Object.values((await scheduler.snapshot()).queued).reduce((n, q) => n + q.critical, 0);
+    expect(queued).toBe(1); // X still waits and is counted
+    store.openRelease();
+    expect(await r).toBe('KS_ABORTED');
+    expect(await x).toBe('X sent');
+    await scheduler.close();
+  });
+});

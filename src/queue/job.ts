@@ -1,4 +1,5 @@
 import type { Priority } from '../buckets/types.js';
+import { MaxWaitExceededError } from '../errors.js';
 import type { RequestPlan } from '../requestPlan.js';
 
 /** One request waiting in this process for admission. */
@@ -34,4 +35,15 @@ export function effectiveTier(job: Job, now: number, agingMs: number): number {
   const own = TIER[job.plan.priority];
   if (own === 0) return 0;
   return Math.max(1, own - Math.floor((now - job.enqueuedAt) / agingMs));
+}
+
+/**
+ * Records why an in-flight job must end once the store has answered. An abort or a close overrides a
+ * deadline that passed meanwhile (a deadline alone does not undo an admission asked for in time; an abort
+ * always does); otherwise the first reason stands.
+ */
+export function deferEnd(job: Job, error: Error): void {
+  if (job.pendingError === undefined || (job.pendingError instanceof MaxWaitExceededError && !(error instanceof MaxWaitExceededError))) {
+    job.pendingError = error;
+  }
 }

@@ -178,12 +178,15 @@ export class Lane {
   async #admitBatch(batch: readonly Job[], count: number, share: number, at: number, enqueueNow: number): Promise<void> {
     const refund: Job[] = [];
     for (const job of batch.slice(0, count)) {
-      job.inFlight = false;
       if (!job.settled) this.#take(job);
       // a deadline that passed while the store answered does not undo an admission asked for in time
       if (job.pendingError instanceof MaxWaitExceededError) job.pendingError = undefined;
-      if (job.settled || job.pendingError) refund.push(job);
-      else job.admit(enqueueNow - job.enqueuedAt, at);
+      if (job.settled || job.pendingError) {
+        refund.push(job); // stays in flight until it has ended: a later abort or deadline only defers
+        continue;
+      }
+      job.inFlight = false;
+      job.admit(enqueueNow - job.enqueuedAt, at);
     }
     this.#endPending(batch.slice(count));
     if (refund.length === 0) return;
@@ -193,7 +196,10 @@ export class Lane {
       // the refund failed: the store over-counts (the safe side); the jobs still end unsent
       if (this.ctx.events.has('storeError')) this.ctx.events.emit('storeError', { lane: this.id, error: error as Error, retryInMs: 0 });
     }
-    for (const job of refund) if (!job.settled) job.fail(job.pendingError!);
+    for (const job of refund) {
+      job.inFlight = false;
+      if (!job.settled) job.fail(job.pendingError!);
+    }
   }
 
   async #dispatch(): Promise<void> {
