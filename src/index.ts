@@ -81,3 +81,19 @@ export {
   type WsWaitReason,
   type TopicRefusalCode,
 } from './ws/errors.js';
+export {
+  lookupKucoinCode,
+  KUCOIN_ERROR_CODES,
+  KUCOIN_CODE_CATEGORIES,
+  KUCOIN_CODE_CATEGORY_NAMES,
+  KUCOIN_PRODUCTS,
+  type KucoinCodeQuery,
+  type KucoinCodeInfo,
+  type KucoinCodeEntry,
+  type KucoinCodeCategory,
+  type KucoinCodeCategoryInfo,
+  type KucoinCodeAction,
+  type KucoinRestAction,
+  type KucoinCodeSignal,
+  type KucoinProduct,
+} from './kucoin/errorCodes.js';

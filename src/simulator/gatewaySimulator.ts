@@ -185,6 +185,8 @@ export async function startGatewaySimulator(options: GatewaySimulatorOptions = {
     }
     const subject = isPublic ? `ip:${ip}` : `uid:${uid ?? 'anonymous'}`;
     const pool = poolCounter(subject, info.pool, uid);
+    // codes injected on demand (src/simulator/injectedCodes.ts): answered here, charged or not as KuCoin does
+    if (options.codes?.answer({ at, host, method, endpoint: info.path, uid, ip, counter: pool, weight: info.weight, res, record: (outcome, weight) => record({ ...base, uid, endpoint: info.path, pool: info.pool, weight, outcome }) })) return;
     const charged = pool.charge(at, info.weight);
     const headers = rateLimitHeaders(pool.limit, pool.limit - charged.window.weight, charged.window.end - at);
     const arrival = { ...base, uid, endpoint: info.path, pool: info.pool, weight: info.weight };

@@ -4,3 +4,4 @@ export { FixedWindowCounter, type ServerWindow } from './fixedWindow.js';
 export type { SimAccount } from './auth.js';
 export type { Arrival, Block, SimulatorStats } from './simStats.js';
 export { startWsSimulator, type WsSimulator, type WsSimulatorOptions, type WsSimulatorStats, type WsConnectRecord, type BulletData } from './wsSimulator.js';
+export { InjectedCodes, type CodeInjection, type InjectionHandle, type InjectedCodesOptions } from './injectedCodes.js';
