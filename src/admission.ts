@@ -10,8 +10,13 @@ export interface Admission {
   readonly weight: number;
   readonly priority: Priority;
   readonly endpoint: string | undefined;
-  /** 1 for the first send; higher when the request is sent again after a rate-limit signal. */
+  /** 1 for the first send; higher when the request is sent again (after a rate-limit signal or a safe transport retry). */
   readonly attempt: number;
+  /**
+   * The request's `signal` (p-queue style: `schedule(opts, ({ signal }) => fetch(url, { signal }))`), so an
+   * abort reaches the call in flight too. Undefined when the request has none.
+   */
+  readonly signal: AbortSignal | undefined;
   /** @internal the buckets the request was charged to */
   readonly plan: RequestPlan;
 }

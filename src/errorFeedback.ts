@@ -190,14 +190,15 @@ function findReply(err: unknown, depth: number): GatewayReply | undefined {
   }
   const getCommonResponse = read(e, 'getCommonResponse');
   if (typeof getCommonResponse === 'function') {
-    const common = call(getCommonResponse, err) as { code?: unknown; message?: unknown; rateLimit?: unknown } | null | undefined;
+    const common = call(getCommonResponse, err) as { code?: unknown; msg?: unknown; message?: unknown; rateLimit?: unknown } | null | undefined;
     if (common && typeof common === 'object') {
       const rl = read(common, 'rateLimit') as { limit?: unknown; remaining?: unknown; reset?: unknown } | null | undefined;
       const headers =
         rl && typeof rl === 'object'
           ? { 'gw-ratelimit-limit': codeOf(read(rl, 'limit')), 'gw-ratelimit-remaining': codeOf(read(rl, 'remaining')), 'gw-ratelimit-reset': codeOf(read(rl, 'reset')) }
           : undefined;
-      return { status: 200, headers, body: { code: read(common, 'code'), msg: read(common, 'message') } };
+      // the SDK's RestResponse names it `msg` (KuCoin's envelope); `message` for look-alikes
+      return { status: 200, headers, body: { code: read(common, 'code'), msg: read(common, 'msg') ?? read(common, 'message') } };
     }
   }
   const cause = read(e, 'cause');

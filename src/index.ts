@@ -42,6 +42,9 @@ export { KucoinClient, KUCOIN_BASE_URLS, type KucoinClientOptions, type KucoinRe
 export { kucoinScheduling, type SchedulingInterceptorOptions } from './http/schedulingInterceptor.js';
 export { kucoinSdkInterceptor, withKucoinScheduler, type KucoinSdkSchedulingOptions, type SdkInterceptor } from './integrations/kucoinUniversalSdk.js';
 export type { EndpointInfo, HostName } from './kucoin/endpointTypes.js';
+export { withCcxtScheduler, CCXT_EXCHANGES, ccxtDefaultPriority, type CcxtSchedulingOptions, type CcxtExchangeLike } from './integrations/ccxt.js';
+export { withPriority } from './integrations/callPriority.js';
+export { AttemptLoop, sendWithAttempts, type AttemptRequest, type AttemptPolicy, type AttemptsDone } from './send/attemptLoop.js';
 export {
   KucoinSchedulerError,
   InvalidArgumentError,

@@ -2,11 +2,11 @@ import { type BucketState, type Priority } from './buckets/types.js';
 import { AbortError, InvalidArgumentError, KucoinSchedulerError, MaxWaitExceededError, SchedulerClosedError, UnknownPoolError } from './errors.js';
 import type { Admission } from './admission.js';
 import { replyFromError, type GatewayReply } from './errorFeedback.js';
+import { sendWithAttempts } from './send/attemptLoop.js';
 import { TypedEmitter, type Listener, type SchedulerEvents } from './events.js';
 import type { ResilientStore } from './buckets/resilientStore.js';
 import { FeedbackController, type FeedbackOutcome } from './feedback/feedbackController.js';
 import { sdkReplyOf } from './integrations/sdkReply.js';
-import { sleep } from './util/sleep.js';
 import { parsePoolName, POOL_NAMES, type PoolName } from './kucoin/pools.js';
 import { resolveOptions, type ResolvedOptions, type SchedulerOptions } from './options.js';
 import { deferEnd, type Job } from './queue/job.js';
@@ -78,6 +78,11 @@ export class Scheduler {
     return this.#options.feedback.maxAttempts;
   }
 
+  /** Default longest wait for admission (`maxWaitMs`), ms. */
+  get maxWaitMs(): number {
+    return this.#options.maxWaitMs;
+  }
+
   /** Adds a listener; returns a function that removes it. */
   on<K extends keyof SchedulerEvents>(name: K, listener: Listener<SchedulerEvents[K]>): () => void {
     return this.#events.on(name, listener);
@@ -86,10 +91,15 @@ export class Scheduler {
   /**
    * Waits until every bucket the request needs admits it, charges them all, then runs `fn` and settles
    * with its result. Rejects with a typed error, without charging anything, on bad input, abort, timeout,
-   * a full queue or close.
+   * a full queue or close. `fn` gets the admission, with the request's `signal` (p-queue style).
    */
   async schedule<T>(opts: ScheduleOptions, fn: (admission: Admission) => T | PromiseLike<T>): Promise<T> {
     return this.#schedule(opts, fn, 1);
+  }
+
+  /** @internal `schedule` for the n-th send of one request (the attempt loop, `src/send/attemptLoop.ts`). */
+  async scheduleAttempt<T>(opts: ScheduleOptions, fn: (admission: Admission) => T | PromiseLike<T>, attempt: number): Promise<T> {
+    return this.#schedule(opts, fn, attempt);
   }
 
   async #schedule<T>(opts: ScheduleOptions, fn: (admission: Admission) => T | PromiseLike<T>, attempt: number): Promise<T> {
@@ -152,7 +162,7 @@ export class Scheduler {
             this.#events.emit('admitted', { priority: plan.priority, pool: plan.pool, weight: plan.weight, waitedMs, endpoint: plan.endpoint });
           }
           this.#running++;
-          const admission: Admission = { sentAt, pool: plan.pool, weight: plan.weight, priority: plan.priority, endpoint: plan.endpoint, attempt, plan };
+          const admission: Admission = { sentAt, pool: plan.pool, weight: plan.weight, priority: plan.priority, endpoint: plan.endpoint, attempt, signal, plan };
           new Promise<T>((res) => res(fn(admission))).then(resolve, reject).finally(() => {
             this.#running--;
             this.#onQuiet?.();
@@ -200,7 +210,8 @@ export class Scheduler {
    * Returns a function that schedules every call of `fn` with the same options. Errors thrown by `fn` are
    * read for rate-limit signals (kucoin-universal-sdk, ccxt, plain objects with code/status/headers): the
    * signal is fed back and, since the request was not executed, it is scheduled again with its priority
-   * and deadline, up to `feedback.maxAttempts`. Any other error is thrown as it is.
+   * and deadline, up to `feedback.maxAttempts` (the one attempt loop, `src/send/attemptLoop.ts`). Any other
+   * error is thrown as it is.
    */
   wrap<A extends unknown[], R>(fn: (...args: A) => R | PromiseLike<R>, opts: WrapOptions): (...args: A) => Promise<R> {
     if (typeof fn !== 'function') throw new InvalidArgumentError('Expected fn to be a function');
@@ -213,34 +224,10 @@ export class Scheduler {
       throw new InvalidArgumentError('Expected a readable `replyOf` option', { cause: error });
     }
     if (typeof replyOf !== 'function') throw new InvalidArgumentError('Expected replyOf to be a function');
+    const reader = replyOf;
     return async (...args: A) => {
-      const deadline = Date.now() + (snapshot.maxWaitMs ?? this.#options.maxWaitMs);
-      for (let attempt = 1; ; attempt++) {
-        let admission: Admission | undefined;
-        try {
-          const maxWaitMs = Math.max(0, deadline - Date.now());
-          const result = await this.#schedule({ ...snapshot, maxWaitMs }, (a) => {
-            admission = a;
-            return fn(...args);
-          }, attempt);
-          // the call was executed: nothing after it (a throwing replyOf, a store fault) may lose its result
-          let reply: GatewayReply | undefined;
-          try {
-            reply = replyOf(result);
-          } catch {
-            reply = undefined;
-          }
-          if (reply && admission) await this.feedback(admission, reply);
-          return result;
-        } catch (error) {
-          if (!admission) throw error; // the scheduler's own rejection: nothing was sent
-          const reply = replyFromError(error);
-          if (!reply) throw error;
-          const outcome = await this.feedback(admission, reply);
-          if (!outcome.signal || attempt >= this.#options.feedback.maxAttempts) throw error;
-          if (outcome.localDelayMs > 0) await sleep(outcome.localDelayMs, snapshot.signal);
-        }
-      }
+      const done = await sendWithAttempts(this, { schedule: snapshot, send: () => fn(...args), replyOf: (result) => reader(result), replyOfError: replyFromError });
+      return done.value;
     };
   }
 

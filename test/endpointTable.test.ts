@@ -50,6 +50,33 @@ describe('EndpointTable', () => {
   });
 });
 
+describe('EndpointTable: every template form matches (issue 10, 4)', () => {
+  /** A concrete value for a template parameter: sizes are numbers, everything else an id-like value. */
+  const valueFor = (name: string): string => (/size|depth/i.test(name) ? '20' : `x${name.length}y7`);
+  const concrete = (template: string): string => template.replace(/\{([^{}]+)\}/g, (_, name: string) => valueFor(name));
+
+  it('a concrete path made from each of the 250 templates resolves to that template, its pool and weight', () => {
+    const misses: string[] = [];
+    for (const [host, method, template, pool, weight] of ENDPOINT_ROWS) {
+      const path = concrete(template);
+      const info = table.lookup(`${method} ${path}`, host);
+      if (info.path !== template || info.pool !== pool || info.weight !== (weight ?? 30) || !info.known) {
+        misses.push(`${host} ${method} ${path} -> ${info.path} ${info.pool}:${info.weight} (want ${template} ${pool}:${weight ?? 30})`);
+      }
+    }
+    expect(misses).toEqual([]);
+  });
+
+  it('a parameter inside a segment: level2_20 is the Public pool at weight 2, depth20 too; the literal parts must match', () => {
+    expect(table.lookup('GET /api/v1/market/orderbook/level2_20?symbol=BTC-USDT')).toMatchObject({ path: '/api/v1/market/orderbook/level2_{size}', pool: 'Public', weight: 2, known: true });
+    expect(table.lookup('GET /api/v1/market/orderbook/level2_100')).toMatchObject({ path: '/api/v1/market/orderbook/level2_{size}', pool: 'Public', known: true });
+    expect(table.lookup('GET /api/v1/market/orderbook/callauction/level2_50')).toMatchObject({ path: '/api/v1/market/orderbook/callauction/level2_{size}', known: true });
+    expect(table.lookup('GET /api/v1/level2/depth20', 'futures')).toMatchObject({ path: '/api/v1/level2/depth{size}', pool: 'Public', known: true });
+    expect(table.lookup('GET /api/v1/market/orderbook/level2_', 'spot').known).toBe(false); // the parameter takes a character at least
+    expect(table.lookup('GET /api/v1/market/orderbook/level3_20', 'spot').known).toBe(false);
+  });
+});
+
 describe('EndpointTable: unknown paths and hostile input', () => {
   it('guesses a template for a path it does not know: id-like segments become {id}', () => {
     const cases: [string, string][] = [

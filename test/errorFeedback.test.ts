@@ -47,6 +47,13 @@ describe('replyFromError', () => {
     expect(classifyReply(replyFromError(restError)!)).toMatchObject({ signal: '429000', rateLimit: { resetMs: 900 } });
   });
 
+  it('reads the 200002 of a kucoin-universal-sdk RestError from its RestResponse, which names it `msg` (issue 10, 3)', () => {
+    // the SDK's checkRestResponseError: new RestError(this, new Error('Server returned error, code: {200002}, ...'))
+    const common = { code: '200002', msg: 'Too many requests in a short period of time, please retry later', data: null, rateLimit: { limit: 4000, remaining: 3990, reset: 20_000 } };
+    const restError = { getCommonResponse: () => common, getError: () => new Error('Server returned error, code: {200002}, message: {Too many requests...}'), message: 'Server returned error' };
+    expect(classifyReply(replyFromError(restError)!)).toMatchObject({ signal: '200002', msg: common.msg, rateLimit: { limit: 4000, remaining: 3990 } });
+  });
+
   it('finds it in a ccxt exception message (JSON body or Cloudflare page)', () => {
     expect(classifyReply(replyFromError(new Error('kucoin {"code":"429000","msg":"Too Many Requests"}'))!).signal).toBe('429000');
     expect(classifyReply(replyFromError(new Error(`kucoin GET https://api.kucoin.com/api/v1/timestamp 429 ${CF_PAGE}`))!).signal).toBe('1015');

@@ -344,4 +344,23 @@ describe('kucoinScheduling (undici interceptor)', () => {
     expect(err).toMatchObject({ code: 'KS_INVALID_WEIGHT' }); // weight 15 can never fit a limit of 10
     await agent.close();
   });
+
+  it('a refusal through the interceptor is fed back and re-sent: the caller sees only the last reply (issue 10: one attempt loop)', async () => {
+    sim = await startGatewaySimulator({ cloudflare: { limit: 2, windowMs: 10_000, blockMs: 1_000 }, requireSignature: false });
+    const scheduler = createScheduler({ uid: 'u1', jitterMs: 0 });
+    const signals: string[] = [];
+    scheduler.on('feedback', (e) => signals.push(e.signal));
+    const agent = new Agent().compose(kucoinScheduling({ scheduler, host: 'spot' }));
+    const codes: string[] = [];
+    for (let i = 0; i < 3; i++) {
+      const res = await request(`${sim.urls.spot}/api/v1/timestamp`, { dispatcher: agent });
+      codes.push(`${res.statusCode} ${((await res.body.json()) as { code: string }).code}`);
+    }
+    const outcomes = sim.stats().arrivals.map((a) => a.outcome);
+    console.log(`undici interceptor under a 1015 block: caller saw ${JSON.stringify(codes)}; gateway ${JSON.stringify(outcomes)}; feedback ${JSON.stringify(signals)}`);
+    expect(codes).toEqual(['200 200000', '200 200000', '200 200000']);
+    expect(outcomes).toEqual(['ok', 'ok', '1015', 'ok']);
+    expect(signals).toEqual(['1015']);
+    await agent.close();
+  });
 });

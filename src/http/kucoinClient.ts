@@ -10,7 +10,8 @@ import { expectOption, numberOption, objectOption } from '../options.js';
 import { isAbortSignal } from '../requestPlan.js';
 import type { Scheduler } from '../scheduler.js';
 import { watchAbort } from '../util/abortWatch.js';
-import { sleep } from '../util/sleep.js';
+import { classifyReply } from '../errorFeedback.js';
+import { AttemptLoop } from '../send/attemptLoop.js';
 import { OriginPools } from './originPools.js';
 
 export const KUCOIN_BASE_URLS: Readonly<Record<HostName, string>> = {
@@ -73,6 +74,7 @@ interface RawReply {
   readonly status: number;
   readonly headers: Record<string, string | string[] | undefined>;
   readonly text: string;
+  readonly json: { code?: unknown; msg?: unknown; data?: unknown } | undefined;
   readonly admission: Admission;
 }
 
@@ -249,7 +251,8 @@ function parseJson(text: string): { code?: unknown; msg?: unknown; data?: unknow
 
 /**
  * A KuCoin REST client over undici whose every request is scheduled with its endpoint's pool and weight,
- * signed at send time, and fed back (headers and signals) to the scheduler. A request the gateway refused
+ * signed at send time, and fed back (headers and signals) to the scheduler, through the one attempt loop
+ * (src/send/attemptLoop.ts). A request the gateway refused
  * with a rate-limit signal was not executed: it is sent again, keeping its priority and deadline, up to the
  * scheduler's `feedback.maxAttempts`. After a timeout or a 5xx only reads and orders with a `clientOid` are
  * sent again; nothing else, so no order is ever sent twice.
@@ -281,77 +284,46 @@ export class KucoinClient {
   async request<T = unknown>(input: KucoinRequest): Promise<KucoinResponse<T>> {
     // every field read once and checked before anything is scheduled: a bad request is typed and never charged
     const checked = checkRequest(input);
-    const { host, method, pathWithQuery, bodyText, clientOid } = checked;
-    const req = { path: checked.path, priority: checked.priority, signal: checked.signal, maxWaitMs: checked.maxWaitMs };
-    const safeToRepeat = method === 'GET' || (typeof clientOid === 'string' && clientOid.length > 0);
+    const { host, method, pathWithQuery, bodyText, clientOid, signal } = checked;
+    const path = checked.path;
     const origin = new URL(this.#baseUrls[host]).origin;
     const basePath = new URL(this.#baseUrls[host]).pathname.replace(/\/$/, '');
-    const endpoint = `${method} ${req.path.split('?')[0]}`;
-    const scheduler = this.#scheduler;
-    const deadline = Date.now() + (req.maxWaitMs ?? Number.POSITIVE_INFINITY);
-    const maxSignalAttempts = scheduler.maxAttempts;
-    let signalAttempts = 0;
-    let transportAttempts = 0;
-    let waitedMs = 0;
-
-    for (let attempt = 1; ; attempt++) {
-      const delayUntil = this.#originDelayUntil.get(origin) ?? 0;
-      if (delayUntil > Date.now()) await sleep(delayUntil - Date.now(), req.signal);
-      let reply: RawReply;
-      const queuedAt = Date.now();
-      try {
-        reply = await scheduler.schedule(
-          {
-            endpoint,
-            host,
-            priority: req.priority,
-            signal: req.signal,
-            ...(Number.isFinite(deadline) ? { maxWaitMs: Math.max(0, deadline - Date.now()) } : {}),
-          },
-          (admission) => {
-            waitedMs += Date.now() - queuedAt;
-            return this.#send(origin, method, basePath + pathWithQuery, pathWithQuery, bodyText, req.signal, admission);
-          },
-        );
-      } catch (error) {
-        if (error instanceof TransportFailure) {
-          if (error.aborted) throw new KucoinRequestError(method, req.path, attempt, error.cause); // the caller's abort, mid-flight
-          transportAttempts++;
-          if (safeToRepeat && transportAttempts <= this.#transportRetries && !req.signal?.aborted) {
-            await sleep(100 * 2 ** (transportAttempts - 1), req.signal);
-            continue;
-          }
-          throw new KucoinRequestError(method, req.path, attempt, error.cause);
-        }
-        throw error; // the scheduler's own typed errors: nothing was sent
-      }
-
-      const json = parseJson(reply.text);
-      const outcome = await scheduler.feedback(reply.admission, { status: reply.status, headers: reply.headers, body: json ?? reply.text });
-      const rateLimit = outcome.classified.rateLimit;
-      const code = outcome.classified.code;
-      if (outcome.signal) {
-        signalAttempts++;
-        if (outcome.signal === '429002') {
+    const loop = new AttemptLoop<RawReply>(
+      this.#scheduler,
+      {
+        schedule: {
+          endpoint: `${method} ${path.split('?')[0]}`,
+          host,
+          priority: checked.priority,
+          signal,
+          ...(checked.maxWaitMs !== undefined ? { maxWaitMs: checked.maxWaitMs } : {}),
+        },
+        safeToRepeat: method === 'GET' || (typeof clientOid === 'string' && clientOid.length > 0),
+        send: (admission) => this.#send(origin, method, basePath + pathWithQuery, pathWithQuery, bodyText, signal, admission),
+        replyOf: (reply) => ({ status: reply.status, headers: reply.headers, body: reply.json ?? reply.text }),
+        onConnectionLimited: () => {
           const delay = this.#pools.connectionLimited(origin);
           this.#originDelayUntil.set(origin, Math.max(this.#originDelayUntil.get(origin) ?? 0, Date.now() + delay));
-        }
-        if (signalAttempts < maxSignalAttempts && !req.signal?.aborted) continue; // not executed: safe to send again
-        throw new KucoinApiError({ kucoinCode: code, msg: outcome.classified.msg, status: reply.status, rateLimit, signal: outcome.signal, method, path: req.path, attempts: attempt });
-      }
-      if (reply.status >= 500) {
-        transportAttempts++;
-        if (safeToRepeat && transportAttempts <= this.#transportRetries) {
-          await sleep(100 * 2 ** (transportAttempts - 1), req.signal);
-          continue;
-        }
-        throw new KucoinRequestError(method, req.path, attempt, undefined, reply.status);
-      }
-      if (code === '200000' && reply.status < 300) {
-        return { data: json?.data as T, code, status: reply.status, rateLimit, attempts: attempt, waitedMs };
-      }
-      throw new KucoinApiError({ kucoinCode: code, msg: outcome.classified.msg, status: reply.status, rateLimit, signal: undefined, method, path: req.path, attempts: attempt });
+          return delay;
+        },
+        holdUntil: () => this.#originDelayUntil.get(origin) ?? 0,
+      },
+      { transportRetries: this.#transportRetries },
+    );
+    let done;
+    try {
+      done = await loop.run();
+    } catch (error) {
+      if (error instanceof TransportFailure) throw new KucoinRequestError(method, path, loop.attempts, error.cause);
+      throw error; // the scheduler's own typed errors: nothing was sent
     }
+    const { value: reply, attempts, waitedMs } = done;
+    const classified = done.outcome?.classified ?? classifyReply({ status: reply.status, headers: reply.headers, body: reply.json ?? reply.text });
+    const { rateLimit, code, signal: refusal } = classified;
+    if (refusal) throw new KucoinApiError({ kucoinCode: code, msg: classified.msg, status: reply.status, rateLimit, signal: refusal, method, path, attempts });
+    if (reply.status >= 500) throw new KucoinRequestError(method, path, attempts, undefined, reply.status);
+    if (code === '200000' && reply.status < 300) return { data: reply.json?.data as T, code, status: reply.status, rateLimit, attempts, waitedMs };
+    throw new KucoinApiError({ kucoinCode: code, msg: classified.msg, status: reply.status, rateLimit, signal: undefined, method, path, attempts });
   }
 
   async #send(origin: string, method: string, urlPath: string, signedPath: string, body: string, signal: AbortSignal | undefined, admission: Admission): Promise<RawReply> {
@@ -369,7 +341,7 @@ export class KucoinClient {
         ...(local ? { signal: local.signal } : {}),
       });
       const text = await res.body.text();
-      return { status: res.statusCode, headers: res.headers, text, admission };
+      return { status: res.statusCode, headers: res.headers, text, json: parseJson(text), admission };
     } catch (error) {
       throw new TransportFailure(error, signal?.aborted === true);
     } finally {

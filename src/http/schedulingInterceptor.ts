@@ -1,6 +1,6 @@
 import type { Dispatcher } from 'undici';
-import type { Admission } from '../admission.js';
 import type { Priority } from '../buckets/types.js';
+import { AttemptLoop } from '../send/attemptLoop.js';
 import type { Scheduler } from '../scheduler.js';
 
 export interface SchedulingInterceptorOptions {
@@ -11,77 +11,103 @@ export interface SchedulingInterceptorOptions {
   readonly priority?: Priority;
   /** Bytes of each response body kept to classify it (KuCoin envelopes and Cloudflare pages are small). @default 16_384 */
   readonly maxBodyBytes?: number;
+  /** Sends again after a transport failure or a 5xx, of reads and orders with a clientOid only. @default 2 */
+  readonly transportRetries?: number;
 }
 
 type Handler = Dispatcher.DispatchHandler;
 type Controller = Dispatcher.DispatchController;
+type Headers = Record<string, string | string[] | undefined>;
 
-/** Forwards every callback unchanged, keeping status, headers and the start of the body for feedback. */
-class FeedbackHandler implements Handler {
+/** One attempt's response, held until the attempt loop decides it is the one the caller gets. */
+interface Captured {
+  readonly status: number;
+  readonly statusMessage: string | undefined;
+  readonly headers: Headers;
+  readonly chunks: readonly Buffer[];
+  readonly trailers: Headers;
+  readonly controller: Controller;
+}
+
+/** Keeps one attempt's whole response (KuCoin replies are small) instead of passing it on. */
+class CaptureHandler implements Handler {
   #status = 0;
-  #headers: Record<string, string | string[] | undefined> = {};
+  #statusMessage: string | undefined;
+  #headers: Headers = {};
   readonly #chunks: Buffer[] = [];
-  #size = 0;
 
   constructor(
-    private readonly handler: Handler,
-    private readonly done: (reply: { status: number; headers: Record<string, string | string[] | undefined>; body: string } | undefined) => void,
-    private readonly maxBodyBytes: number,
+    private readonly onStart: (controller: Controller) => void,
+    private readonly resolve: (captured: Captured) => void,
+    private readonly reject: (error: Error) => void,
   ) {}
 
-  onRequestStart(controller: Controller, context: unknown): void {
-    this.handler.onRequestStart?.(controller, context);
+  onRequestStart(controller: Controller): void {
+    this.onStart(controller);
   }
 
-  onRequestUpgrade(controller: Controller, statusCode: number, headers: Record<string, string | string[]>, socket: never): void {
-    this.handler.onRequestUpgrade?.(controller, statusCode, headers, socket);
-  }
-
-  onResponseStart(controller: Controller, statusCode: number, headers: Record<string, string | string[] | undefined>, statusMessage?: string): void {
+  onResponseStart(_controller: Controller, statusCode: number, headers: Headers, statusMessage?: string): void {
     this.#status = statusCode;
     this.#headers = headers;
-    this.handler.onResponseStart?.(controller, statusCode, headers, statusMessage);
+    this.#statusMessage = statusMessage;
   }
 
-  onResponseData(controller: Controller, chunk: Buffer): void {
-    if (this.#size < this.maxBodyBytes) {
-      this.#chunks.push(chunk);
-      this.#size += chunk.length;
-    }
-    this.handler.onResponseData?.(controller, chunk);
+  onResponseData(_controller: Controller, chunk: Buffer): void {
+    this.#chunks.push(chunk);
   }
 
-  onResponseEnd(controller: Controller, trailers: Record<string, string | string[] | undefined>): void {
-    this.done({ status: this.#status, headers: this.#headers, body: Buffer.concat(this.#chunks).subarray(0, this.maxBodyBytes).toString('utf8') });
-    this.handler.onResponseEnd?.(controller, trailers);
+  onResponseEnd(controller: Controller, trailers: Headers): void {
+    this.resolve({ status: this.#status, statusMessage: this.#statusMessage, headers: this.#headers, chunks: this.#chunks, trailers, controller });
   }
 
-  onResponseError(controller: Controller, error: Error): void {
-    this.done(undefined);
-    this.handler.onResponseError?.(controller, error);
+  onResponseError(_controller: Controller, error: Error): void {
+    this.reject(error);
   }
 }
 
-const noController: Controller = {
-  abort() {},
-  pause() {},
-  resume() {},
-  get aborted() {
+/** The caller's controller: aborts whichever attempt is running. */
+class AttemptController implements Controller {
+  current: Controller | undefined;
+  #aborted = false;
+  #reason: Error | null = null;
+  abort(reason: Error): void {
+    this.#aborted = true;
+    this.#reason = reason;
+    this.current?.abort(reason);
+  }
+  pause(): void {}
+  resume(): void {}
+  get aborted(): boolean {
+    return this.#aborted;
+  }
+  get paused(): boolean {
     return false;
-  },
-  get paused() {
+  }
+  get reason(): Error | null {
+    return this.#reason;
+  }
+}
+
+/** A body that can be sent twice: none, a string or bytes (a stream can be sent once). */
+function replayable(body: unknown): boolean {
+  return body === undefined || body === null || typeof body === 'string' || body instanceof Uint8Array;
+}
+
+function hasClientOid(body: unknown): boolean {
+  const text = typeof body === 'string' ? body : body instanceof Uint8Array ? Buffer.from(body).toString('utf8') : '';
+  try {
+    return text.startsWith('{') && typeof (JSON.parse(text) as { clientOid?: unknown }).clientOid === 'string';
+  } catch {
     return false;
-  },
-  get reason() {
-    return null;
-  },
-};
+  }
+}
 
 /**
  * An undici interceptor for code that already uses undici: `new Agent().compose(kucoinScheduling({ scheduler }))`.
- * Each request waits for admission with its endpoint's pool and weight, then its response is fed back
- * (headers and signals) to the scheduler. Responses pass through unchanged; a request that the scheduler
- * rejects (abort, timeout, queue full) fails with the scheduler's typed error.
+ * Wiring only: each request goes through the one attempt loop (src/send/attemptLoop.ts), which admits it with
+ * its endpoint's pool and weight, feeds every reply back (headers and signals), and sends a refused request
+ * again (it was not executed). The caller's handler sees the last attempt's response only; a request that the
+ * scheduler rejects (abort, timeout, queue full) fails with the scheduler's typed error.
  */
 export function kucoinScheduling(options: SchedulingInterceptorOptions): Dispatcher.DispatcherComposeInterceptor {
   const { scheduler } = options;
@@ -90,19 +116,39 @@ export function kucoinScheduling(options: SchedulingInterceptorOptions): Dispatc
     const method = (opts.method ?? 'GET').toUpperCase();
     const priority = (opts as { priority?: Priority }).priority ?? options.priority;
     const signal = (opts as { signal?: unknown }).signal;
-    scheduler
-      .schedule(
-        { endpoint: `${method} ${opts.path}`, host: options.host ?? 'spot', ...(priority ? { priority } : {}), ...(signal instanceof AbortSignal ? { signal } : {}) },
-        (admission: Admission) =>
-          new Promise<void>((resolve) => {
-            const onDone = (reply: { status: number; headers: Record<string, string | string[] | undefined>; body: string } | undefined) => {
-              if (reply) void scheduler.feedback(admission, reply).catch(() => undefined);
-              resolve();
+    const controller = new AttemptController();
+    let started = false;
+    const repeatable = replayable(opts.body);
+    const loop = new AttemptLoop<Captured>(
+      scheduler,
+      {
+        schedule: { endpoint: `${method} ${opts.path}`, host: options.host ?? 'spot', ...(priority ? { priority } : {}), ...(signal instanceof AbortSignal ? { signal } : {}) },
+        safeToRepeat: repeatable && (method === 'GET' || hasClientOid(opts.body)),
+        send: () =>
+          new Promise<Captured>((resolve, reject) => {
+            const onStart = (c: Controller): void => {
+              controller.current = c;
+              if (controller.aborted) c.abort(controller.reason!);
+              if (!started) {
+                started = true;
+                handler.onRequestStart?.(controller, undefined);
+              }
             };
-            dispatch(opts, new FeedbackHandler(handler, onDone, maxBodyBytes));
+            dispatch(opts, new CaptureHandler(onStart, resolve, reject));
           }),
-      )
-      .catch((error: Error) => handler.onResponseError?.(noController, error));
+        replyOf: (c) => ({ status: c.status, headers: c.headers, body: Buffer.concat(c.chunks).subarray(0, maxBodyBytes).toString('utf8') }),
+      },
+      { transportRetries: repeatable ? (options.transportRetries ?? 2) : 0, ...(repeatable ? {} : { maxAttempts: 1 }) },
+    );
+    loop.run().then(
+      ({ value }) => {
+        if (!started) handler.onRequestStart?.(controller, undefined);
+        handler.onResponseStart?.(controller, value.status, value.headers, value.statusMessage);
+        for (const chunk of value.chunks) handler.onResponseData?.(controller, chunk);
+        handler.onResponseEnd?.(controller, value.trailers);
+      },
+      (error: Error) => handler.onResponseError?.(controller, error),
+    );
     return true;
   };
 }

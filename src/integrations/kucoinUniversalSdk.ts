@@ -7,12 +7,14 @@
  * ```
  * The SDK is not imported here: the types below are the structural shape of its `Interceptor`.
  */
-import type { Admission } from '../admission.js';
+import { createRequire } from 'node:module';
 import type { Priority } from '../buckets/types.js';
-import { KucoinRequestError } from '../errors.js';
+import type { GatewayReply } from '../errorFeedback.js';
 import type { HostName } from '../kucoin/endpointTypes.js';
 import { authHeaders, type Credentials } from '../kucoin/signing.js';
 import type { Scheduler } from '../scheduler.js';
+import { sendWithAttempts } from '../send/attemptLoop.js';
+import { callPriority, defaultPriority } from './callPriority.js';
 
 /** The parts of an axios request config the interceptor reads and writes. */
 export interface SdkRequestConfig {
@@ -40,22 +42,21 @@ export interface KucoinSdkSchedulingOptions {
   readonly scheduler: Scheduler;
   /** The endpoints the SDK was given (`setSpotEndpoint`...), to tell spot from futures. @default KuCoin's hosts */
   readonly baseUrls?: Partial<Record<HostName, string>>;
-  /** Priority of a call. @default DELETE critical, POST high, anything else normal */
+  /** Priority of a call (`withPriority(...)` around a call overrides it). @default DELETE critical, POST high, anything else normal */
   readonly priorityOf?: (method: string, path: string) => Priority;
   /**
    * The SDK signs before the interceptor runs and KuCoin refuses a timestamp more than 5 s old: with the
    * credentials, a call that waited for admission is signed again at send time.
    */
   readonly credentials?: Credentials;
-  /** Longest wait for admission. @default the scheduler's maxWaitMs */
+  /** Longest wait for admission, over every attempt. @default the scheduler's maxWaitMs */
   readonly maxWaitMs?: number;
+  /** Sends again after a timeout or a 5xx, of reads and orders with a clientOid only. @default 2 */
+  readonly transportRetries?: number;
 }
 
-const ADMISSION = Symbol('kucoin-scheduler admission');
 const DEFAULT_HOSTS: Readonly<Record<string, HostName>> = { 'api.kucoin.com': 'spot', 'api-futures.kucoin.com': 'futures', 'api-broker.kucoin.com': 'broker' };
 const RESIGN_AFTER_MS = 1_000;
-
-const defaultPriority = (method: string): Priority => (method === 'DELETE' ? 'critical' : method === 'POST' ? 'high' : 'normal');
 
 function hasClientOid(data: unknown): boolean {
   if (typeof data !== 'string') return typeof (data as { clientOid?: unknown } | undefined)?.clientOid === 'string';
@@ -71,49 +72,84 @@ function setHeader(config: SdkRequestConfig, name: string, value: string): void 
   else config.headers = { ...config.headers, [name]: value };
 }
 
-/** Interceptors for `TransportOptionBuilder.addInterceptor(...)`. */
+type Adapter = (config: SdkRequestConfig) => Promise<SdkResponse>;
+let axiosAdapters: ((names: unknown) => Adapter) | undefined;
+
+/**
+ * The adapter axios would use for `config.adapter` (a function, or names like `['xhr', 'http', 'fetch']`),
+ * resolved with the axios the SDK itself loads (the SDK is installed wherever this integration is used).
+ */
+function adapterOf(config: SdkRequestConfig): Adapter {
+  if (typeof config.adapter === 'function') return config.adapter as Adapter;
+  if (!axiosAdapters) {
+    const require = createRequire(import.meta.url);
+    const axios = createRequire(require.resolve('kucoin-universal-sdk'))('axios') as { getAdapter: (names: unknown) => Adapter; default?: { getAdapter: (names: unknown) => Adapter } };
+    const getAdapter = axios.getAdapter ?? axios.default?.getAdapter;
+    axiosAdapters = (names) => getAdapter(names);
+  }
+  return axiosAdapters(config.adapter ?? ['http']);
+}
+
+const replyOfResponse = (response: { status: number; headers: unknown; data: unknown } | undefined): GatewayReply | undefined =>
+  response && typeof response === 'object' && typeof response.status === 'number' ? { status: response.status, headers: response.headers as never, body: response.data } : undefined;
+
+/**
+ * Interceptors for `TransportOptionBuilder.addInterceptor(...)`. The request interceptor hands axios an adapter
+ * that runs the attempt loop (src/send/attemptLoop.ts) around the SDK's own: each send is admitted with its
+ * endpoint's pool and weight, (re)signed at send time, and its reply fed back before axios-retry or the SDK
+ * see it. A refusal (429000, 1015, 200002...) was not executed and is sent again, a cancel too; after a
+ * timeout or a 5xx only reads and orders with a clientOid are sent again. axios-retry is turned off for the
+ * request (`retries: 0`): it would re-send refusals unscheduled and unseen, and DELETEs that may have run.
+ */
 export function kucoinSdkInterceptor(options: KucoinSdkSchedulingOptions): SdkInterceptor {
   const { scheduler } = options;
   const hosts = new Map<string, HostName>(Object.entries(DEFAULT_HOSTS));
   for (const [host, url] of Object.entries(options.baseUrls ?? {})) hosts.set(new URL(url).host, host as HostName);
   const priorityOf = options.priorityOf ?? defaultPriority;
+  const transportRetries = options.transportRetries ?? 2;
 
   return {
     before: {
       onFulfilled: async (config) => {
         const method = (config.method ?? 'GET').toUpperCase();
         const url = new URL(String(config.url));
-        const retry = (config['axios-retry'] as { retryCount?: number } | undefined)?.retryCount ?? 0;
-        if (retry > 0 && method !== 'GET' && !hasClientOid(config.data)) {
-          // the SDK retries POSTs after timeouts and 5xx: the first may have been executed
-          throw new KucoinRequestError(method, url.pathname, retry + 1, new Error('refused to send a non-idempotent request again without a clientOid (it may have been executed)'));
-        }
-        const queuedAt = Date.now();
-        const admission = await scheduler.schedule(
-          { endpoint: `${method} ${url.pathname}`, host: hosts.get(url.host) ?? 'spot', priority: priorityOf(method, url.pathname), ...(options.maxWaitMs !== undefined ? { maxWaitMs: options.maxWaitMs } : {}) },
-          (a: Admission) => a,
-        );
-        Object.defineProperty(config, ADMISSION, { value: admission, enumerable: false, configurable: true });
-        if (options.credentials && Date.now() - queuedAt > RESIGN_AFTER_MS) {
-          const body = typeof config.data === 'string' ? config.data : '';
-          const signedPath = url.pathname + (url.search ? decodeURIComponent(url.search) : '');
-          const signed = authHeaders({ keyVersion: '3', ...options.credentials }, method, signedPath, body);
-          for (const name of ['KC-API-TIMESTAMP', 'KC-API-SIGN'] as const) setHeader(config, name, signed[name]!);
-        }
+        const priority = callPriority() ?? priorityOf(method, url.pathname);
+        const original = adapterOf(config);
+        const signal = config.signal instanceof AbortSignal ? config.signal : undefined;
+        // the loop below is the only one that re-sends: axios-retry would re-send refusals behind the scheduler's back
+        config['axios-retry'] = { ...(config['axios-retry'] as object | undefined), retries: 0 };
+        config.adapter = async (cfg: SdkRequestConfig) => {
+          const queuedAt = Date.now();
+          const done = await sendWithAttempts(
+            scheduler,
+            {
+              schedule: { endpoint: `${method} ${url.pathname}`, host: hosts.get(url.host) ?? 'spot', priority, ...(signal ? { signal } : {}), ...(options.maxWaitMs !== undefined ? { maxWaitMs: options.maxWaitMs } : {}) },
+              safeToRepeat: method === 'GET' || hasClientOid(cfg.data),
+              send: (admission) => {
+                // KuCoin refuses a timestamp more than 5 s old: sign again what waited or is sent again
+                if (options.credentials && (admission.attempt > 1 || Date.now() - queuedAt > RESIGN_AFTER_MS)) {
+                  const body = typeof cfg.data === 'string' ? cfg.data : '';
+                  const signedPath = url.pathname + (url.search ? decodeURIComponent(url.search) : '');
+                  const signed = authHeaders({ keyVersion: '3', ...options.credentials }, method, signedPath, body);
+                  for (const name of ['KC-API-TIMESTAMP', 'KC-API-SIGN'] as const) setHeader(cfg, name, signed[name]!);
+                }
+                return original(cfg);
+              },
+              replyOf: replyOfResponse,
+              replyOfError: (error) => replyOfResponse((error as { response?: SdkResponse } | null)?.response),
+            },
+            { transportRetries },
+          );
+          return done.value;
+        };
         return config;
       },
       onRejected: null,
     },
     after: {
-      onFulfilled: async (response) => {
-        const admission = (response.config as Record<symbol, unknown> | undefined)?.[ADMISSION] as Admission | undefined;
-        if (admission) await scheduler.feedback(admission, { status: response.status, headers: response.headers as never, body: response.data }).catch(() => undefined);
-        return response;
-      },
+      // every reply was fed back inside the adapter, before axios-retry's interceptor could swallow it
+      onFulfilled: async (response) => response,
       onRejected: async (error) => {
-        const e = error as { config?: SdkRequestConfig; response?: { status: number; headers: unknown; data: unknown } };
-        const admission = (e.config as Record<symbol, unknown> | undefined)?.[ADMISSION] as Admission | undefined;
-        if (admission && e.response) await scheduler.feedback(admission, { status: e.response.status, headers: e.response.headers as never, body: e.response.data }).catch(() => undefined);
         throw error;
       },
     },

@@ -92,20 +92,38 @@ export function guessTemplate(path: string): string {
     .join('/');
 }
 
+/** One segment of a template: a literal, any value (`{orderId}`), or a literal with a parameter inside (`level2_{size}`, `depth{size}`). */
+type SegmentMatcher = string | null | RegExp;
+
 interface CompiledRow {
   readonly row: EndpointRow;
-  readonly segments: readonly (string | null)[]; // null = {param}
+  readonly segments: readonly SegmentMatcher[];
+  /** How literal the template is: 1 per literal segment, 0.5 per partial one (a literal beats a partial beats a `{param}`). */
   readonly literals: number;
 }
 
+const escapeRegExp = (text: string): string => text.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+
+function compileSegment(segment: string): SegmentMatcher {
+  if (/^\{[^{}]+\}$/.test(segment)) return null;
+  if (!/\{[^{}]+\}/.test(segment)) return segment;
+  // a parameter inside a segment: the literal parts must match, each parameter takes at least one character
+  const source = segment
+    .split(/(\{[^{}]+\})/)
+    .map((part) => (/^\{[^{}]+\}$/.test(part) ? '[^/]+' : escapeRegExp(part)))
+    .join('');
+  return new RegExp(`^${source}$`);
+}
+
 function compile(row: EndpointRow): CompiledRow {
-  const segments = row[2].split('/').map((s) => (/^\{.+\}$/.test(s) ? null : s));
-  return { row, segments, literals: segments.filter((s) => s !== null).length };
+  const segments = row[2].split('/').map(compileSegment);
+  const literals = segments.reduce<number>((n, s) => n + (s === null ? 0 : typeof s === 'string' ? 1 : 0.5), 0);
+  return { row, segments, literals };
 }
 
 function matches(compiled: CompiledRow, parts: readonly string[]): boolean {
   if (compiled.segments.length !== parts.length) return false;
-  return compiled.segments.every((s, i) => s === null || s === parts[i]);
+  return compiled.segments.every((s, i) => s === null || (typeof s === 'string' ? s === parts[i] : s.test(parts[i]!)));
 }
 
 const MAX_CACHED_ENDPOINTS = 10_000;
