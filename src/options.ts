@@ -150,7 +150,7 @@ export const MAX_LIMIT = 1_000_000_000;
 /** Longest window or pause an option may name: one day. */
 export const MAX_WINDOW_MS = 86_400_000;
 /** The methods every store must have (the Store interface). */
-const STORE_METHODS = ['acquire', 'inspect', 'observe', 'penalize', 'pause', 'setFactor', 'close'] as const;
+const STORE_METHODS = ['acquire', 'release', 'inspect', 'observe', 'penalize', 'pause', 'resume', 'setFactor', 'close'] as const;
 
 /** The range a number option must fall within; `above` makes `min` exclusive. Infinity passes only when `max` is Infinity. */
 export interface NumberRange {

@@ -253,7 +253,7 @@ it('while recovering the fleet count is read again: a second failure seeds from 
 it('release gives back on Redis and on the local mirror; what was admitted locally and released never reaches Redis', async () => {
   const server = await redisServer();
   const clock = fakeClock();
-  const b: BucketConfig = { group: 'gr', id: 'uid:gr:Spot', limit: 100, windowMs: 60_000, marginMs: 0, burst: 2, refillPerMs: 1 };
+  const b: BucketConfig = { group: 'gr', id: 'uid:gr:Spot', limit: 100, windowMs: 60_000, marginMs: 0, burst: 20, refillPerMs: 1 };
   const store = createRedisStore({ client: await client(server.url), prefix: 'r', heartbeatMs: HEARTBEAT_MS, commandTimeoutMs: 300, clock: clock.now });
   stores.push(store);
   const req = (weight: number) => ({ charges: [{ bucket: b, weight }], share: 1 });
@@ -266,14 +266,15 @@ it('release gives back on Redis and on the local mirror; what was admitted local
   await settle('gr', 1, store);
   await server.stop();
   await until(() => store.health === 'degraded'); // a heartbeat failed
-  // the share counts max(own 5, the fleet's 5 counted + burst 2) = 7: the local mirror gave the 10 back too
-  expect((await store.inspect([b]))[0]!.used).toBe(7);
+  // the share counts max(own 5, the fleet's 5 counted + burst 20) = 25: the local mirror gave the 10 back too
+  // (burst 20: a weight-10 charge heavier than the burst would make the bucket count as unpaced, the whole limit)
+  expect((await store.inspect([b]))[0]!.used).toBe(25);
   clock.t += 10; // the local share's tokens refill
   const local = (await store.acquire(req(10))) as Extract<AcquireResult, { admitted: true }>;
   expect(local).toMatchObject({ admitted: true, count: 1 });
-  expect((await store.inspect([b]))[0]!.used).toBe(17);
+  expect((await store.inspect([b]))[0]!.used).toBe(35);
   await store.release(req(10), 1, local.now);
-  expect((await store.inspect([b]))[0]!.used).toBe(7);
+  expect((await store.inspect([b]))[0]!.used).toBe(25);
   await redisServer(server.port);
   clock.t += 1;
   await until(() => store.health === 'recovering');

@@ -49,6 +49,15 @@ interface Reading {
   usedAt: number;
   /** Counts this process's own changes of the bucket's state, so a read that began before one does not undo it. */
   changes: number;
+  /** A charge seen here may have taken fewer tokens than its weight (heavier than burst x share): pacing bounds nothing. */
+  heavy: boolean;
+}
+
+/** What this process applied to a bucket's pause and factor while degraded, replayed to Redis on recovery. */
+interface Journaled {
+  readonly bucket: BucketConfig;
+  pausedUntil: number;
+  factor: number | undefined;
 }
 
 /** A bucket unused for this many spans is no longer read (a failure then assumes its limit spent). */
@@ -67,7 +76,7 @@ function fleetUseBound(bucket: BucketConfig, reading: Reading | undefined, faile
   const limit = reading?.limit ?? bucket.limit;
   const factor = reading?.factor ?? 1;
   const inForce = Math.floor(limit * factor);
-  if (reading?.counted === undefined || !(bucket.burst > 0) || !(bucket.refillPerMs > 0)) return inForce;
+  if (reading?.counted === undefined || reading.heavy || !(bucket.burst > 0) || !(bucket.refillPerMs > 0)) return inForce;
   const scale = (limit * factor) / bucket.limit; // pacing scales with the limit in force (bucketMath)
   const since = Math.max(0, failedAt - reading.countedAt);
   return Math.min(inForce, reading.counted + bucket.burst * scale + bucket.refillPerMs * scale * since);
@@ -96,6 +105,14 @@ function fleetUseBound(bucket: BucketConfig, reading: Reading | undefined, faile
  * heartbeats of the failure may not have counted every other one yet.) A group whose live processes were
  * never counted has no share: acquire rejects with a StoreError.
  *
+ * A share never rounds up: floor(L / n) may be 0 (more processes than the limit), which admits nothing. A charge
+ * heavier than burst x share takes fewer tokens than it weighs, so a bucket that saw one counts as unpaced in U.
+ * Pauses and factors taken while degraded are journaled and replayed to Redis (longer pause, lower factor win)
+ * before recovering, so a 1015 received during an outage holds fleet-wide; a resume is not replayed.
+ *
+ * Known gap: a process cut off from a Redis the others still reach admits under its share while they admit up to
+ * the whole limit through Redis (test/resilientPartial.test.ts, marked failing).
+ *
  * Recovering: when a heartbeat sent after the failure answers, the weight admitted locally is charged to Redis
  * (absorb: an over-count, it expires later than it would have), including what is admitted while those calls
  * run, and for one span both Redis and the local share must admit, so processes that reconnect at different
@@ -117,6 +134,8 @@ export class ResilientStore implements Store {
   readonly #listeners = new Set<HealthListener>();
   readonly #scaled = new Map<string, BucketConfig>();
   readonly #readings = new Map<string, Reading>();
+  /** Pauses and factors applied while degraded, by bucket: replayed to Redis before recovering. */
+  readonly #journal = new Map<string, Journaled>();
   /** Admissions Redis made, by their `now`: the local time their mirror was charged at (for release). */
   readonly #mirroredAt = new Map<number, number>();
   #absorbed: Absorbed[] = [];
@@ -213,7 +232,8 @@ export class ResilientStore implements Store {
     let scaled = this.#scaled.get(key);
     if (!scaled) {
       const scale = limit / bucket.limit / n;
-      scaled = { ...bucket, limit: Math.max(1, Math.floor(limit / n)), burst: bucket.burst * scale, refillPerMs: bucket.refillPerMs * scale };
+      // floor: n shares never add up to more than the limit, even when n > limit (a share of 0 admits nothing)
+      scaled = { ...bucket, limit: Math.floor(limit / n), burst: bucket.burst * scale, refillPerMs: bucket.refillPerMs * scale };
       if (this.#scaled.size > 10_000) this.#scaled.clear();
       this.#scaled.set(key, scaled);
     }
@@ -254,11 +274,15 @@ export class ResilientStore implements Store {
       this.#maxSpan = Math.max(this.#maxSpan, spanMs(c.bucket));
       if (c.weight <= 0) continue;
       const r = this.#readings.get(keyOf(c.bucket));
+      // the fewest tokens this charge may take (bucketMath tokensNeeded: capped at capacity x share, capacity scaled down
+      // by a factor < 1); a heavier charge is paced by fewer tokens than it weighs
+      const heavy = c.weight > c.bucket.burst * request.share * Math.min(1, r?.factor ?? 1);
       if (r) {
         r.bucket = c.bucket;
         r.usedAt = now;
+        r.heavy ||= heavy;
       } else {
-        this.#readings.set(keyOf(c.bucket), { bucket: c.bucket, counted: undefined, countedAt: 0, limit: undefined, factor: undefined, usedAt: now, changes: 0 });
+        this.#readings.set(keyOf(c.bucket), { bucket: c.bucket, counted: undefined, countedAt: 0, limit: undefined, factor: undefined, usedAt: now, changes: 0, heavy });
       }
     }
     if (!this.#timer && !this.#closed) {
@@ -335,6 +359,8 @@ export class ResilientStore implements Store {
   async #acquireLocally(request: AcquireRequest): Promise<AcquireResult> {
     const local = this.#localRequest(request);
     if (!local) throw this.#noShare(request);
+    const none = local.charges.find((c) => c.weight > 0 && c.bucket.limit < 1);
+    if (none) return { admitted: false, now: this.#clock(), waitMs: spanMs(none.bucket), bucketId: none.bucket.id, reason: 'window' };
     this.#seedLater(request.charges.filter((c) => c.weight > 0).map((c) => c.bucket)); // those first used since
     await this.#seeding;
     const result = await this.#local.acquire(local);
@@ -423,11 +449,35 @@ export class ResilientStore implements Store {
 
   /** Charges Redis with what was admitted locally, then holds both checks for a span. */
   async #recover(): Promise<void> {
+    await this.#replay();
     do await this.#drain();
     while (this.#absorbed.length > 0);
     // no await from the check above to the switch: nothing admitted locally can fall between the two
     this.#recoveringUntil = this.#clock() + this.#maxSpan;
     this.#setHealth('recovering');
+  }
+
+  /** Applies to Redis the pauses and factors taken while degraded (a longer pause and a lower factor win). */
+  async #replay(): Promise<void> {
+    const entries = [...this.#journal.values()];
+    if (entries.length === 0) return;
+    const states = await this.#primary.inspect(entries.map((e) => e.bucket));
+    for (const [i, e] of entries.entries()) {
+      if (e.pausedUntil > this.#clock()) await this.#primary.pause(e.bucket, e.pausedUntil);
+      if (e.factor !== undefined && e.factor < states[i]!.factor) await this.#primary.setFactor(e.bucket, e.factor);
+      this.#journal.delete(keyOf(e.bucket));
+      this.#changed(e.bucket);
+    }
+  }
+
+  /** Keeps what a degraded change did to the local share, for #replay. */
+  async #journalLocal(bucket: BucketConfig): Promise<void> {
+    const [state] = await this.#local.inspect([this.#mirror(bucket)]);
+    if (!state) return;
+    const e = this.#journal.get(keyOf(bucket)) ?? { bucket, pausedUntil: 0, factor: undefined };
+    e.pausedUntil = state.pausedUntil > state.now ? state.pausedUntil : 0;
+    e.factor = state.factor;
+    this.#journal.set(keyOf(bucket), e);
   }
 
   /** Reads every bucket this process uses: the fleet's counted weight, the limit in force, the factor, the pause. */
@@ -464,14 +514,14 @@ export class ResilientStore implements Store {
   async pause(bucket: BucketConfig, untilMs: number): Promise<void> {
     this.#changed(bucket);
     await this.#local.pause(this.#mirror(bucket), untilMs);
-    if (this.#health === 'degraded') return;
+    if (this.#health === 'degraded') return this.#journalLocal(bucket);
     await this.#primary.pause(bucket, untilMs).catch((e) => this.#outage(e));
   }
 
   async setFactor(bucket: BucketConfig, factor: number): Promise<void> {
     this.#changed(bucket);
     await this.#local.setFactor(this.#mirror(bucket), factor);
-    if (this.#health === 'degraded') return;
+    if (this.#health === 'degraded') return this.#journalLocal(bucket);
     await this.#primary.setFactor(bucket, factor).catch((e) => this.#outage(e));
   }
 
@@ -515,14 +565,17 @@ export class ResilientStore implements Store {
   async resume(bucket: BucketConfig): Promise<void> {
     this.#changed(bucket);
     await this.#local.resume(this.#mirror(bucket));
-    if (this.#health === 'degraded') return;
+    if (this.#health === 'degraded') return this.#journalLocal(bucket);
     await this.#primary.resume(bucket).catch((e) => this.#outage(e));
   }
 
   async penalize(bucket: BucketConfig, penalty: Penalty): Promise<PenaltyResult> {
     this.#changed(bucket);
     const local = await this.#local.penalize(this.#mirror(bucket), penalty);
-    if (this.#health === 'degraded') return local;
+    if (this.#health === 'degraded') {
+      await this.#journalLocal(bucket);
+      return local;
+    }
     try {
       return await this.#primary.penalize(bucket, penalty);
     } catch (error) {
