@@ -100,3 +100,4 @@ export {
   type KucoinCodeSignal,
   type KucoinProduct,
 } from './kucoin/errorCodes.js';
+export { withKucoinNodeSdk, type KucoinNodeSdkSchedulingOptions, type KucoinNodeSdkLike } from './integrations/kucoinNodeSdk.js';
