@@ -14,6 +14,7 @@ export const ERROR_CODES = [
   'KS_STORE_UNAVAILABLE',
   'KS_KUCOIN_API',
   'KS_REQUEST_FAILED',
+  'KS_KEY_CIRCUIT_OPEN',
   // the WebSocket side (src/ws/errors.ts)
   'KS_WS_TOPIC_REFUSED',
   'KS_WS_NO_CAPACITY',
@@ -217,6 +218,20 @@ export interface ReplyRateLimit {
   readonly resetMs: number;
 }
 
+/** What the attempt loop made of a KuCoin error reply (src/send/errorActions.ts, docs/error-codes.md). */
+export interface ErrorClassification {
+  /** The code's category: rate-limit, retry-later, clock, auth, region-kyc, restricted, business, request, service-stopping. */
+  readonly category: string;
+  /** Whether the library may send the same request again (for retry-later: only reads and clientOid orders). */
+  readonly retryable: boolean;
+  /**
+   * What was done: `resent` (sent again and failed again), `clock-synced` (400002: clock offset learned, sent
+   * again once), `key-circuit-opened`, `host-paused` (501000), `host-backoff` (retry later, not sent again),
+   * `paused` (a rate-limit signal), `none` (business, request, region-kyc, restricted: failed at once).
+   */
+  readonly action: string;
+}
+
 /**
  * KuCoin answered with an error envelope (`{ code, msg }`), or kept refusing with a rate-limit signal after
  * every attempt. `kucoinCode` is KuCoin's code; no credential is ever part of it.
@@ -232,12 +247,17 @@ export class KucoinApiError extends KucoinSchedulerError {
   readonly method: string;
   readonly path: string;
   readonly attempts: number;
-  constructor(init: { kucoinCode: string | undefined; msg: string | undefined; status: number; rateLimit: ReplyRateLimit; signal: string | undefined; method: string; path: string; attempts: number }) {
+  /** The code's category (undefined for a code none of KuCoin's pages lists). */
+  readonly category: string | undefined;
+  /** Whether the library may send such a request again. */
+  readonly retryable: boolean;
+  /** What the library did about it (see ErrorClassification). */
+  readonly action: string;
+  constructor(init: { kucoinCode: string | undefined; msg: string | undefined; status: number; rateLimit: ReplyRateLimit; signal: string | undefined; method: string; path: string; attempts: number; classification?: ErrorClassification | undefined }) {
     super(
       'KS_KUCOIN_API',
       `${init.method} ${init.path} failed: HTTP ${init.status}, KuCoin code ${init.kucoinCode ?? 'none'}${init.msg ? ` (${init.msg.length > 200 ? `${init.msg.slice(0, 200)}...` : init.msg})` : ''}${init.signal ? `, rate-limit signal ${init.signal} after ${init.attempts} attempt(s)` : ''}`,
     );
-    Object.assign(this, init);
     this.kucoinCode = init.kucoinCode;
     this.msg = init.msg;
     this.status = init.status;
@@ -246,6 +266,35 @@ export class KucoinApiError extends KucoinSchedulerError {
     this.method = init.method;
     this.path = init.path;
     this.attempts = init.attempts;
+    this.category = init.classification?.category;
+    this.retryable = init.classification?.retryable ?? false;
+    this.action = init.classification?.action ?? 'none';
+  }
+}
+
+/**
+ * The API key's circuit is open: an auth failure (400003 key not found, 400004 passphrase, 400005 signature,
+ * 400006 IP not allowed, 411100 frozen...) stopped every process from sending with it. Nothing was sent. After
+ * the open time one request goes as a probe: success closes the circuit, an auth failure opens it longer.
+ * `keyId` is a short hash of the key, never the key.
+ */
+export class KeyCircuitOpenError extends KucoinSchedulerError {
+  declare readonly code: 'KS_KEY_CIRCUIT_OPEN';
+  readonly keyId: string;
+  /** Epoch ms until which the circuit is open; 0 while a probe is in flight. */
+  readonly openUntil: number;
+  /** The KuCoin code that opened it, when this process saw it. */
+  readonly kucoinCode: string | undefined;
+  constructor(keyId: string, openUntil: number, kucoinCode: string | undefined) {
+    super(
+      'KS_KEY_CIRCUIT_OPEN',
+      openUntil > 0
+        ? `The circuit of key ${keyId} is open (auth failure${kucoinCode ? ` ${kucoinCode}` : ''}) for ${Math.max(0, Math.ceil((openUntil - Date.now()) / 1000))} s more; nothing was sent`
+        : `The circuit of key ${keyId} is half-open: its probe request is in flight; nothing was sent`,
+    );
+    this.keyId = keyId;
+    this.openUntil = openUntil;
+    this.kucoinCode = kucoinCode;
   }
 }
 

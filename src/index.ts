@@ -37,14 +37,15 @@ export {
 } from './buckets/types.js';
 export { POOLS, POOL_NAMES, CLOUDFLARE_IP_LIMIT, quotaFor, quotaRange, type PoolName, type PoolDefinition } from './kucoin/pools.js';
 export { EndpointTable, parseEndpoint, parseHost } from './kucoin/endpointTable.js';
-export { authHeaders, signRequest, type Credentials } from './kucoin/signing.js';
+export { authHeaders, keyIdOf, signRequest, type Credentials } from './kucoin/signing.js';
 export { KucoinClient, KUCOIN_BASE_URLS, type KucoinClientOptions, type KucoinRequest, type KucoinResponse } from './http/kucoinClient.js';
 export { kucoinScheduling, type SchedulingInterceptorOptions } from './http/schedulingInterceptor.js';
 export { kucoinSdkInterceptor, withKucoinScheduler, type KucoinSdkSchedulingOptions, type SdkInterceptor } from './integrations/kucoinUniversalSdk.js';
 export type { EndpointInfo, HostName } from './kucoin/endpointTypes.js';
 export { withCcxtScheduler, CCXT_EXCHANGES, ccxtDefaultPriority, type CcxtSchedulingOptions, type CcxtExchangeLike } from './integrations/ccxt.js';
 export { withPriority } from './integrations/callPriority.js';
-export { AttemptLoop, sendWithAttempts, type AttemptRequest, type AttemptPolicy, type AttemptsDone } from './send/attemptLoop.js';
+export { AttemptLoop, sendWithAttempts, classificationOf, type AttemptRequest, type AttemptPolicy, type AttemptsDone } from './send/attemptLoop.js';
+export { type ErrorActionOptions } from './send/errorActions.js';
 export {
   KucoinSchedulerError,
   InvalidArgumentError,
@@ -61,6 +62,8 @@ export {
   StoreUnavailableError,
   KucoinApiError,
   KucoinRequestError,
+  KeyCircuitOpenError,
+  type ErrorClassification,
   type ReplyRateLimit,
 } from './errors.js';
 export { WsManager, createWsManager, type WsSubscribeOptions, type WsManagerSnapshot } from './ws/wsManager.js';

@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto';
 import { PRIORITIES, type BucketCharge, type BucketConfig, type Priority } from './buckets/types.js';
 import { describeValue, InvalidArgumentError, InvalidEndpointError, InvalidPriorityError, InvalidWeightError, UnknownPoolError } from './errors.js';
 import { EndpointTable, parseHost } from './kucoin/endpointTable.js';
-import type { EndpointInfo } from './kucoin/endpointTypes.js';
+import type { EndpointInfo, HostName } from './kucoin/endpointTypes.js';
 import { parsePoolName, POOL_NAMES, type PoolName } from './kucoin/pools.js';
 import type { ResolvedOptions } from './options.js';
 
@@ -25,6 +25,11 @@ export interface ScheduleOptions {
   readonly signal?: AbortSignal;
   /** Longest wait for admission, a number >= 0 (Infinity waits for ever); past it the request rejects with MaxWaitExceededError. @default the scheduler's maxWaitMs */
   readonly maxWaitMs?: number;
+  /**
+   * An id of the API key the request is signed with (a short hash, never the key): adds the key's circuit guard
+   * `key:<keyId>:circuit` (charged nothing) that an auth failure pauses for every process. @default none
+   */
+  readonly keyId?: string;
 }
 
 export interface RequestPlan {
@@ -47,10 +52,15 @@ export interface RequestPlan {
   readonly signal: AbortSignal | undefined;
   /** Set when the endpoint was not in the table (or had no weight there). */
   readonly assumed: EndpointInfo | undefined;
+  /** The host the endpoint was found on (undefined for a request naming only a pool and no host). */
+  readonly host: HostName | undefined;
+  /** The key's circuit guard (`keyId` given), and the host's guard (a 501000 or a retry-later backoff pauses it). */
+  readonly keyGuard: BucketConfig | undefined;
+  readonly hostGuard: BucketConfig | undefined;
 }
 
 const PRIORITY_SET = new Set<string>(PRIORITIES);
-const SCHEDULE_FIELDS = ['endpoint', 'host', 'pool', 'weight', 'priority', 'signal', 'maxWaitMs'] as const;
+const SCHEDULE_FIELDS = ['endpoint', 'host', 'pool', 'weight', 'priority', 'signal', 'maxWaitMs', 'keyId'] as const;
 type ScheduleFields = { readonly [K in (typeof SCHEDULE_FIELDS)[number]]: unknown };
 
 /** Endpoint bucket configs kept; past this the least recently used is dropped (rebuilt on its next use). */
@@ -129,6 +139,8 @@ export class RequestPlanner {
   readonly #buckets = new Map<string, BucketConfig>();
   /** Endpoint buckets, least recently used first; bounded by MAX_ENDPOINT_BUCKETS. */
   readonly #endpointBuckets = new Map<string, BucketConfig>();
+  /** Key circuit and host guards. */
+  readonly #guards = new Map<string, BucketConfig>();
 
   constructor(options: ResolvedOptions) {
     this.#options = options;
@@ -174,6 +186,27 @@ export class RequestPlanner {
   /** A guard charged nothing, in every request: a 429001 (system-wide) backoff pauses it. */
   systemBucket(): BucketConfig {
     return this.#bucket('system', 1, 1000, 0, 0);
+  }
+
+  /** A guard charged nothing: an auth failure with the key `keyId` (a short hash) pauses it for every process. */
+  keyGuard(keyId: string): BucketConfig {
+    return this.#guard(`key:${keyId}:circuit`);
+  }
+
+  /** A guard charged nothing: a 501000 (service stopping) or a retry-later backoff pauses the host for every process. */
+  hostGuard(host: HostName): BucketConfig {
+    return this.#guard(`host:${host}:guard`);
+  }
+
+  /** The key and host guards used so far (not in `allBuckets`: one per key and host, kept apart from the pools). */
+  guardBuckets(): BucketConfig[] {
+    return [...this.#guards.values()];
+  }
+
+  #guard(id: string): BucketConfig {
+    let b = this.#guards.get(id);
+    if (!b) this.#guards.set(id, (b = this.#config(id, 1, 1000, 0, 0)));
+    return b;
   }
 
   /**
@@ -225,7 +258,10 @@ export class RequestPlanner {
       throw new InvalidWeightError(`Expected weight to be a finite number > 0, got ${describeValue(o.weight)}`);
     }
     const host = o.host as string | undefined;
-    if (host !== undefined) parseHost(host); // a bad host is refused even when only a pool is named
+    const parsedHost = host !== undefined ? parseHost(host) : undefined; // a bad host is refused even when only a pool is named
+    if (o.keyId !== undefined && (typeof o.keyId !== 'string' || !/^[A-Za-z0-9_-]{1,64}$/.test(o.keyId))) {
+      throw new InvalidArgumentError(`Expected keyId to be 1-64 characters of A-Z a-z 0-9 _ - (a short hash, never the key), got ${describeValue(o.keyId)}`);
+    }
     const named = o.pool === undefined ? undefined : parsePoolName(o.pool as string);
     if (o.pool !== undefined && !named) throw new UnknownPoolError(o.pool, POOL_NAMES);
     const explicitWeight = o.weight as number | undefined;
@@ -279,6 +315,11 @@ export class RequestPlanner {
       }
       charges.push(endpointCharge);
     }
+    const planHost = info?.host ?? parsedHost;
+    const hostGuard = planHost ? this.hostGuard(planHost) : undefined;
+    const keyGuard = o.keyId !== undefined ? this.keyGuard(o.keyId as string) : undefined;
+    if (hostGuard) charges.push({ bucket: hostGuard, weight: 0 });
+    if (keyGuard) charges.push({ bucket: keyGuard, weight: 0 });
     return {
       // requests with the same buckets queue together: a paused endpoint never holds back another one
       lane: endpointCharge ? `${bucket.id}|${endpointCharge.bucket.id}` : bucket.id,
@@ -292,6 +333,9 @@ export class RequestPlanner {
       maxWaitMs,
       signal,
       assumed: info && (info.weightAssumed || !info.known) && explicitWeight === undefined ? info : undefined,
+      host: planHost,
+      keyGuard,
+      hostGuard,
     };
   }
 }

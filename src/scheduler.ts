@@ -8,10 +8,12 @@ import type { ResilientStore } from './buckets/resilientStore.js';
 import { FeedbackController, type FeedbackOutcome } from './feedback/feedbackController.js';
 import { sdkReplyOf } from './integrations/sdkReply.js';
 import { parsePoolName, POOL_NAMES, type PoolName } from './kucoin/pools.js';
+import type { HostName } from './kucoin/endpointTypes.js';
+import type { Penalty, PenaltyResult } from './buckets/types.js';
 import { resolveOptions, type ResolvedOptions, type SchedulerOptions } from './options.js';
 import { deferEnd, type Job } from './queue/job.js';
 import { watchAbort } from './util/abortWatch.js';
-import { setLongTimeout, type LongTimeout } from './util/longTimeout.js';
+import { setLongTimeout } from './util/longTimeout.js';
 import { Lane } from './queue/lane.js';
 import { rejectedFields, RequestPlanner, snapshotScheduleOptions, type ScheduleOptions } from './requestPlan.js';
 
@@ -24,8 +26,11 @@ export interface SchedulerSnapshot {
   readonly running: number;
 }
 
-/** Bucket targets that can be paused or tightened: a pool, the egress IP (Cloudflare), or the system guard. */
-export type BucketTarget = PoolName | Lowercase<PoolName> | 'cloudflare' | 'system';
+/**
+ * Bucket targets that can be paused or tightened: a pool, the egress IP (Cloudflare), the system guard, a key's
+ * circuit guard (`key:<keyId>`, keyId a short hash) or a host's guard (`host:spot`).
+ */
+export type BucketTarget = PoolName | Lowercase<PoolName> | 'cloudflare' | 'system' | `key:${string}` | `host:${HostName}`;
 
 /** What `resume` clears: a bucket target, or one endpoint's (UID, endpoint) pause (after a 200002). */
 export type ResumeTarget = BucketTarget | { readonly endpoint: string; readonly host?: string };
@@ -141,11 +146,12 @@ export class Scheduler {
     const theLane = lane;
 
     return new Promise<T>((resolve, reject) => {
-      let deadlineTimer: LongTimeout | undefined;
+      // fires after the job below exists (a timer never fires synchronously); Infinity never fires
+      const deadlineTimer = setLongTimeout(() => endWhileQueued(new MaxWaitExceededError(plan.maxWaitMs)), plan.maxWaitMs, true);
       let unwatch: (() => void) | undefined;
       const now = Date.now();
       const cleanup = (): void => {
-        deadlineTimer?.clear();
+        deadlineTimer.clear();
         unwatch?.();
       };
       const job: Job = {
@@ -185,7 +191,6 @@ export class Scheduler {
         job.fail(error);
       };
       if (signal) unwatch = watchAbort(signal, () => endWhileQueued(new AbortError(signal.reason)));
-      deadlineTimer = setLongTimeout(() => endWhileQueued(new MaxWaitExceededError(plan.maxWaitMs)), plan.maxWaitMs, true);
       try {
         theLane.push(job);
       } catch (error) {
@@ -234,6 +239,12 @@ export class Scheduler {
   #bucketOf(target: BucketTarget) {
     if (target === 'cloudflare') return this.#planner.ipBucket();
     if (target === 'system') return this.#planner.systemBucket();
+    if (typeof target === 'string' && target.startsWith('key:')) {
+      const keyId = target.slice(4);
+      if (!/^[A-Za-z0-9_-]{1,64}$/.test(keyId)) throw new InvalidArgumentError(`Expected key:<keyId> with a keyId of A-Z a-z 0-9 _ -, got ${JSON.stringify(target.slice(0, 80))}`);
+      return this.#planner.keyGuard(keyId);
+    }
+    if (target === 'host:spot' || target === 'host:futures' || target === 'host:broker') return this.#planner.hostGuard(target.slice(5) as HostName);
     const pool = typeof target === 'string' ? parsePoolName(target) : undefined;
     if (!pool) throw new UnknownPoolError(String(target), [...POOL_NAMES, 'cloudflare', 'system']);
     return this.#planner.poolBucket(pool);
@@ -251,7 +262,7 @@ export class Scheduler {
    */
   async resume(target?: ResumeTarget): Promise<void> {
     let buckets;
-    if (target === undefined) buckets = this.#planner.allBuckets();
+    if (target === undefined) buckets = [...this.#planner.allBuckets(), ...this.#planner.guardBuckets()];
     else if (typeof target === 'object' && target !== null) {
       const bucket = this.#planner.plan({ endpoint: target.endpoint, host: target.host, priority: 'critical' }).endpointBucket;
       if (!bucket) throw new InvalidArgumentError(`Expected an endpoint "METHOD /path", got ${JSON.stringify(target.endpoint)}`);
@@ -259,6 +270,23 @@ export class Scheduler {
     } else buckets = [this.#bucketOf(target)];
     for (const bucket of buckets) await this.#options.store.resume(bucket);
     for (const lane of this.#lanes.values()) lane.wake();
+  }
+
+  /** @internal The attempt loop's actions (key circuit, host backoff): a penalty on a guard, for every process. */
+  async penalizeTarget(target: BucketTarget, penalty: Penalty): Promise<PenaltyResult> {
+    const result = await this.#options.store.penalize(this.#bucketOf(target), penalty);
+    for (const lane of this.#lanes.values()) lane.wake();
+    return result;
+  }
+
+  /** @internal One guard's state as the store sees it now (the attempt loop reads a key's circuit with it). */
+  async inspectTarget(target: BucketTarget): Promise<BucketState | undefined> {
+    return (await this.#options.store.inspect([this.#bucketOf(target)]))[0];
+  }
+
+  /** @internal Emits an event of the attempt loop's actions (src/send/actionEvents.ts). */
+  notify<K extends keyof SchedulerEvents>(name: K, event: SchedulerEvents[K]): void {
+    if (this.#events.has(name)) this.#events.emit(name, event);
   }
 
   /** Tightens (or restores) a bucket for every process: effective limit = floor(limit x factor). */
@@ -269,7 +297,7 @@ export class Scheduler {
 
   /** Every bucket's state and this process's queues. */
   async snapshot(): Promise<SchedulerSnapshot> {
-    const buckets = await this.#options.store.inspect(this.#planner.allBuckets());
+    const buckets = await this.#options.store.inspect([...this.#planner.allBuckets(), ...this.#planner.guardBuckets()]);
     const queued: Record<string, Record<Priority, number>> = {};
     for (const [id, lane] of this.#lanes) queued[id] = lane.depth;
     return { buckets, queued, running: this.#running };

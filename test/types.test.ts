@@ -47,6 +47,7 @@ describe('public API types', () => {
         case 'KS_CLOSED':
         case 'KS_STORE':
         case 'KS_STORE_UNAVAILABLE':
+        case 'KS_KEY_CIRCUIT_OPEN':
           return 'not admitted';
         case 'KS_KUCOIN_API':
         case 'KS_REQUEST_FAILED':

@@ -5,7 +5,7 @@ import { describeValue, InvalidArgumentError, KucoinApiError, KucoinRequestError
 import type { RateLimitHeaders } from '../feedback/headers.js';
 import { parseHost } from '../kucoin/endpointTable.js';
 import type { HostName } from '../kucoin/endpointTypes.js';
-import { authHeaders, type Credentials } from '../kucoin/signing.js';
+import { authHeaders, keyIdOf, type Credentials } from '../kucoin/signing.js';
 import { expectOption, numberOption, objectOption } from '../options.js';
 import { isAbortSignal } from '../requestPlan.js';
 import type { Scheduler } from '../scheduler.js';
@@ -13,6 +13,7 @@ import { watchAbort } from '../util/abortWatch.js';
 import { classifyReply } from '../errorFeedback.js';
 import { AttemptLoop } from '../send/attemptLoop.js';
 import { OriginPools } from './originPools.js';
+import type { ErrorActionOptions } from '../send/errorActions.js';
 
 export const KUCOIN_BASE_URLS: Readonly<Record<HostName, string>> = {
   spot: 'https://api.kucoin.com',
@@ -40,6 +41,13 @@ export interface KucoinClientOptions {
    * Not the signing headers (`KC-API-*`) nor those the transport sets (`host`, `content-length`...).
    */
   readonly headers?: Readonly<Record<string, string>>;
+  /**
+   * The local clock signing uses (ms since the epoch). After a 400002 the client learns its offset to KuCoin's
+   * clock (`GET /api/v1/timestamp`, scheduled like any request) and signs with `clock() + offset`. @default Date.now
+   */
+  readonly clock?: () => number;
+  /** Timings of the actions on KuCoin's codes (key circuit, 501000 host pause, retry-later backoff). @default see ErrorActionOptions */
+  readonly errorActions?: ErrorActionOptions;
 }
 
 export interface KucoinRequest {
@@ -100,6 +108,8 @@ interface ResolvedClientOptions {
   readonly connections: number;
   readonly transportRetries: number;
   readonly headers: Readonly<Record<string, string>>;
+  readonly clock: () => number;
+  readonly errorActions: ErrorActionOptions | undefined;
 }
 
 /** Validates every client option eagerly (each read once); a malformed one is an InvalidArgumentError naming it. */
@@ -129,11 +139,18 @@ function resolveClientOptions(options: KucoinClientOptions): ResolvedClientOptio
       connections: numberOption('connections', options.connections ?? 16, { min: 1, max: 1024, integer: true }),
       transportRetries: numberOption('transportRetries', options.transportRetries ?? 2, { min: 0, max: 10, integer: true }),
       headers,
+      clock: functionOption('clock', options.clock) ?? Date.now,
+      errorActions: objectOption('errorActions', options.errorActions) as ErrorActionOptions | undefined,
     };
   } catch (error) {
     if (error instanceof KucoinSchedulerError) throw error;
     throw new InvalidArgumentError(`Expected readable client options, but reading them threw ${describeValue(error)}`, { cause: error });
   }
+}
+
+function functionOption<F>(name: string, value: unknown): F | undefined {
+  expectOption(value === undefined || typeof value === 'function', name, 'a function', value);
+  return value as F | undefined;
 }
 
 function baseUrl(name: string, value: unknown): string {
@@ -265,6 +282,12 @@ export class KucoinClient {
   readonly #transportRetries: number;
   readonly #extraHeaders: Readonly<Record<string, string>>;
   readonly #originDelayUntil = new Map<string, number>();
+  readonly #clock: () => number;
+  readonly #errorActions: ErrorActionOptions | undefined;
+  readonly #keyId: string | undefined;
+  /** KuCoin's clock minus the local one (ms), learned after a 400002. */
+  #clockOffsetMs = 0;
+  #clockSync: Promise<void> | undefined;
 
   constructor(options: KucoinClientOptions) {
     const o = resolveClientOptions(options);
@@ -274,6 +297,32 @@ export class KucoinClient {
     this.#pools = new OriginPools({ connections: o.connections, headersTimeoutMs: o.timeoutMs, bodyTimeoutMs: o.timeoutMs, keepAliveTimeoutMs: 30_000 });
     this.#transportRetries = o.transportRetries;
     this.#extraHeaders = o.headers;
+    this.#clock = o.clock;
+    this.#errorActions = o.errorActions;
+    this.#keyId = o.credentials ? keyIdOf(o.credentials.key) : undefined;
+  }
+
+  /** KuCoin's clock minus the local one (ms), as learned after a 400002; 0 until then. */
+  get clockOffsetMs(): number {
+    return this.#clockOffsetMs;
+  }
+
+  /**
+   * Learns the offset to KuCoin's clock: `GET /api/v1/timestamp` on the host (scheduled, charged to the Public
+   * pool), the local clock read before and after, the server's time taken as the midpoint. One at a time.
+   */
+  syncClock(host: HostName | string = 'spot'): Promise<void> {
+    this.#clockSync ??= (async () => {
+      try {
+        const before = this.#clock();
+        const reply = await this.#request<number>({ method: 'GET', path: '/api/v1/timestamp', host, priority: 'critical' }, false);
+        const after = this.#clock();
+        if (typeof reply.data === 'number' && Number.isFinite(reply.data)) this.#clockOffsetMs = Math.round(reply.data - (before + after) / 2);
+      } finally {
+        this.#clockSync = undefined;
+      }
+    })();
+    return this.#clockSync;
   }
 
   /** Requests per connection the client uses now on a host (lowered after 429002). */
@@ -282,6 +331,11 @@ export class KucoinClient {
   }
 
   async request<T = unknown>(input: KucoinRequest): Promise<KucoinResponse<T>> {
+    return this.#request<T>(input, true);
+  }
+
+  /** `signed` false: no KC-API-* headers (the server-time read after a 400002 must not need the clock it learns). */
+  async #request<T>(input: KucoinRequest, signed: boolean): Promise<KucoinResponse<T>> {
     // every field read once and checked before anything is scheduled: a bad request is typed and never charged
     const checked = checkRequest(input);
     const { host, method, pathWithQuery, bodyText, clientOid, signal } = checked;
@@ -297,9 +351,11 @@ export class KucoinClient {
           priority: checked.priority,
           signal,
           ...(checked.maxWaitMs !== undefined ? { maxWaitMs: checked.maxWaitMs } : {}),
+          ...(signed && this.#keyId !== undefined ? { keyId: this.#keyId } : {}),
         },
+        ...(signed && this.#credentials ? { syncClock: () => this.syncClock(host) } : {}),
         safeToRepeat: method === 'GET' || (typeof clientOid === 'string' && clientOid.length > 0),
-        send: (admission) => this.#send(origin, method, basePath + pathWithQuery, pathWithQuery, bodyText, signal, admission),
+        send: (admission) => this.#send(origin, method, basePath + pathWithQuery, pathWithQuery, bodyText, signal, admission, signed),
         replyOf: (reply) => ({ status: reply.status, headers: reply.headers, body: reply.json ?? reply.text }),
         onConnectionLimited: () => {
           const delay = this.#pools.connectionLimited(origin);
@@ -308,7 +364,7 @@ export class KucoinClient {
         },
         holdUntil: () => this.#originDelayUntil.get(origin) ?? 0,
       },
-      { transportRetries: this.#transportRetries },
+      { transportRetries: this.#transportRetries, ...(this.#errorActions ? { actions: this.#errorActions } : {}) },
     );
     let done;
     try {
@@ -317,18 +373,18 @@ export class KucoinClient {
       if (error instanceof TransportFailure) throw new KucoinRequestError(method, path, loop.attempts, error.cause);
       throw error; // the scheduler's own typed errors: nothing was sent
     }
-    const { value: reply, attempts, waitedMs } = done;
+    const { value: reply, attempts, waitedMs, classification } = done;
     const classified = done.outcome?.classified ?? classifyReply({ status: reply.status, headers: reply.headers, body: reply.json ?? reply.text });
     const { rateLimit, code, signal: refusal } = classified;
-    if (refusal) throw new KucoinApiError({ kucoinCode: code, msg: classified.msg, status: reply.status, rateLimit, signal: refusal, method, path, attempts });
-    if (reply.status >= 500) throw new KucoinRequestError(method, path, attempts, undefined, reply.status);
+    if (refusal) throw new KucoinApiError({ kucoinCode: code, msg: classified.msg, status: reply.status, rateLimit, signal: refusal, method, path, attempts, classification });
+    if (reply.status >= 500 && classification?.category !== 'service-stopping') throw new KucoinRequestError(method, path, attempts, undefined, reply.status);
     if (code === '200000' && reply.status < 300) return { data: reply.json?.data as T, code, status: reply.status, rateLimit, attempts, waitedMs };
-    throw new KucoinApiError({ kucoinCode: code, msg: classified.msg, status: reply.status, rateLimit, signal: undefined, method, path, attempts });
+    throw new KucoinApiError({ kucoinCode: code, msg: classified.msg, status: reply.status, rateLimit, signal: undefined, method, path, attempts, classification });
   }
 
-  async #send(origin: string, method: string, urlPath: string, signedPath: string, body: string, signal: AbortSignal | undefined, admission: Admission): Promise<RawReply> {
+  async #send(origin: string, method: string, urlPath: string, signedPath: string, body: string, signal: AbortSignal | undefined, admission: Admission, signed: boolean): Promise<RawReply> {
     const headers: Record<string, string> = { 'content-type': 'application/json', ...this.#extraHeaders };
-    if (this.#credentials) Object.assign(headers, authHeaders(this.#credentials, method, signedPath, body));
+    if (this.#credentials && signed) Object.assign(headers, authHeaders(this.#credentials, method, signedPath, body, this.#clock() + this.#clockOffsetMs));
     // one listener on the caller's signal however many requests share it (undici adds one per request)
     const local = signal ? new AbortController() : undefined;
     const unwatch = signal ? watchAbort(signal, () => local!.abort(signal.reason)) : undefined;

@@ -1,6 +1,7 @@
 import type { Dispatcher } from 'undici';
 import type { Priority } from '../buckets/types.js';
 import { AttemptLoop } from '../send/attemptLoop.js';
+import { keyIdOf } from '../kucoin/signing.js';
 import type { Scheduler } from '../scheduler.js';
 
 export interface SchedulingInterceptorOptions {
@@ -109,6 +110,22 @@ function hasClientOid(body: unknown): boolean {
  * again (it was not executed). The caller's handler sees the last attempt's response only; a request that the
  * scheduler rejects (abort, timeout, queue full) fails with the scheduler's typed error.
  */
+/** The key's circuit id from a signed request's KC-API-KEY header (a short hash, never the key); none when unsigned. */
+function keyIdOfHeaders(headers: unknown): { keyId?: string } {
+  try {
+    let key: unknown;
+    if (Array.isArray(headers)) {
+      for (let i = 0; i + 1 < headers.length; i += 2) if (String(headers[i]).toLowerCase() === 'kc-api-key') key = headers[i + 1];
+    } else if (headers && typeof headers === 'object') {
+      for (const [name, value] of Object.entries(headers)) if (name.toLowerCase() === 'kc-api-key') key = value;
+    }
+    if (Array.isArray(key)) key = key[0];
+    return typeof key === 'string' && key !== '' ? { keyId: keyIdOf(key) } : {};
+  } catch {
+    return {}; // unreadable headers: no circuit for this request
+  }
+}
+
 export function kucoinScheduling(options: SchedulingInterceptorOptions): Dispatcher.DispatcherComposeInterceptor {
   const { scheduler } = options;
   const maxBodyBytes = options.maxBodyBytes ?? 16_384;
@@ -122,7 +139,7 @@ export function kucoinScheduling(options: SchedulingInterceptorOptions): Dispatc
     const loop = new AttemptLoop<Captured>(
       scheduler,
       {
-        schedule: { endpoint: `${method} ${opts.path}`, host: options.host ?? 'spot', ...(priority ? { priority } : {}), ...(signal instanceof AbortSignal ? { signal } : {}) },
+        schedule: { endpoint: `${method} ${opts.path}`, host: options.host ?? 'spot', ...(priority ? { priority } : {}), ...(signal instanceof AbortSignal ? { signal } : {}), ...keyIdOfHeaders(opts.headers) },
         safeToRepeat: repeatable && (method === 'GET' || hasClientOid(opts.body)),
         send: () =>
           new Promise<Captured>((resolve, reject) => {

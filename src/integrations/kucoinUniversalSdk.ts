@@ -11,7 +11,7 @@ import { createRequire } from 'node:module';
 import type { Priority } from '../buckets/types.js';
 import type { GatewayReply } from '../errorFeedback.js';
 import type { HostName } from '../kucoin/endpointTypes.js';
-import { authHeaders, type Credentials } from '../kucoin/signing.js';
+import { authHeaders, keyIdOf, type Credentials } from '../kucoin/signing.js';
 import type { Scheduler } from '../scheduler.js';
 import { sendWithAttempts } from '../send/attemptLoop.js';
 import { callPriority, defaultPriority } from './callPriority.js';
@@ -123,7 +123,7 @@ export function kucoinSdkInterceptor(options: KucoinSdkSchedulingOptions): SdkIn
           const done = await sendWithAttempts(
             scheduler,
             {
-              schedule: { endpoint: `${method} ${url.pathname}`, host: hosts.get(url.host) ?? 'spot', priority, ...(signal ? { signal } : {}), ...(options.maxWaitMs !== undefined ? { maxWaitMs: options.maxWaitMs } : {}) },
+              schedule: { endpoint: `${method} ${url.pathname}`, host: hosts.get(url.host) ?? 'spot', priority, ...(signal ? { signal } : {}), ...(options.maxWaitMs !== undefined ? { maxWaitMs: options.maxWaitMs } : {}), ...(options.credentials ? { keyId: keyIdOf(options.credentials.key) } : {}) },
               safeToRepeat: method === 'GET' || hasClientOid(cfg.data),
               send: (admission) => {
                 // KuCoin refuses a timestamp more than 5 s old: sign again what waited or is sent again

@@ -1,4 +1,4 @@
-import { createHmac } from 'node:crypto';
+import { createHash, createHmac } from 'node:crypto';
 
 /** An API key's credentials. `keyVersion` 2 and 3 send the passphrase HMAC-signed; 1 sends it plain. */
 export interface Credentials {
@@ -33,4 +33,9 @@ export function authHeaders(credentials: Credentials, method: string, pathWithQu
     'KC-API-PASSPHRASE': version === '1' ? credentials.passphrase : hmacBase64(credentials.secret, credentials.passphrase),
     'KC-API-KEY-VERSION': version,
   };
+}
+
+/** A short id of an API key for its circuit, events and errors (first 12 hex digits of its SHA-256): never the key itself. */
+export function keyIdOf(key: string): string {
+  return createHash('sha256').update(key).digest('hex').slice(0, 12);
 }

@@ -10,14 +10,28 @@
  * - after a transport failure (timeout, reset: no reply) or a 5xx, only a request that is safe to repeat (a
  *   read, an order with a clientOid) is sent again, up to `transportRetries` times: nothing else may be sent
  *   twice, it may have been executed;
- * - the scheduler's own rejections (abort, deadline, queue full, close) end the loop at once: nothing was sent.
+ * - the scheduler's own rejections (abort, deadline, queue full, close) end the loop at once: nothing was sent;
+ *
+ * and every other KuCoin code acts as its row of the error-code table says (src/send/errorActions.ts):
+ * - clock (400002): `syncClock` learns the offset to KuCoin's clock, the request is signed with it and sent again once;
+ * - retry later (500000, 503000, 230005, HTTP 5xx...): the host's guard takes a bounded, jittered backoff shared by
+ *   every process; only a request safe to repeat is sent again (after it), up to `transportRetries` times;
+ * - auth (400003-400007, 411100...): the key's circuit opens for every process (src/send/keyCircuits.ts);
+ * - service stopping (501000): the host's guard is paused for every process, the request is not sent again;
+ * - business, request, region-kyc, restricted: failed at once, never sent again, never a rate signal.
+ * What was done is `classification` on the result (and on the loop, when `run()` rejects).
  */
 import type { Admission } from '../admission.js';
-import type { GatewayReply } from '../errorFeedback.js';
+import { KeyCircuitOpenError, MaxWaitExceededError, type ErrorClassification } from '../errors.js';
+import { classifyReply, type GatewayReply } from '../errorFeedback.js';
 import type { FeedbackOutcome } from '../feedback/feedbackController.js';
 import type { ScheduleOptions } from '../requestPlan.js';
 import type { Scheduler } from '../scheduler.js';
+import type { Penalty } from '../buckets/types.js';
+import type { HostName } from '../kucoin/endpointTypes.js';
 import { sleep } from '../util/sleep.js';
+import { meaningOf, resolveErrorActions, type ErrorActionOptions, type ReplyMeaning, type ResolvedErrorActions } from './errorActions.js';
+import { keyCircuitsOf } from './keyCircuits.js';
 
 /** What one request asks of the loop. */
 export interface AttemptRequest<T> {
@@ -41,6 +55,11 @@ export interface AttemptRequest<T> {
   readonly onConnectionLimited?: () => number;
   /** Epoch ms before which no attempt is queued (an origin every request of the process holds back). */
   readonly holdUntil?: () => number;
+  /**
+   * After a 400002 (the timestamp was refused): learns the offset to KuCoin's clock so the next send is signed
+   * with it; the request is then sent again, once. Without it a 400002 fails at once (e.g. an SDK that signs itself).
+   */
+  readonly syncClock?: () => Promise<void>;
 }
 
 /** How the loop may repeat a request; the scheduler's `feedback.maxAttempts` gives `maxAttempts`. */
@@ -51,6 +70,8 @@ export interface AttemptPolicy {
   readonly transportRetries?: number;
   /** Wait before the n-th transport retry (n = 1, 2, ...). @default 100 ms doubling */
   readonly transportBackoffMs?: (n: number) => number;
+  /** The actions' timings: key circuit, 501000 host pause, retry-later backoff. @default see ErrorActionOptions */
+  readonly actions?: ErrorActionOptions;
 }
 
 /** The last send's value and what the loop saw. */
@@ -61,17 +82,26 @@ export interface AttemptsDone<T> {
   readonly attempts: number;
   /** Time spent waiting for admission over every attempt (ms). */
   readonly waitedMs: number;
+  /** The last reply's category and what the loop did about it; undefined after a success. */
+  readonly classification: ErrorClassification | undefined;
 }
 
 const defaultBackoff = (n: number): number => 100 * 2 ** (n - 1);
+
+/** Categories KuCoin answers only after the key was checked: such a reply to a probe closes the key's circuit. */
+const PAST_THE_KEY_CHECK: ReadonlySet<string> = new Set(['business', 'region-kyc', 'restricted', 'retry-later', 'service-stopping']);
 
 /** One request's attempts. Read `attempts` after `run()` settles (also when it rejects). */
 export class AttemptLoop<T> {
   /** Sends made so far. */
   attempts = 0;
   waitedMs = 0;
+  /** The last reply's category and what was done about it (undefined after a success or a transport failure). */
+  classification: ErrorClassification | undefined;
   #transportRetries = 0;
   #holdUntil = 0;
+  #clockSynced = false;
+  #actions: ResolvedErrorActions | undefined;
 
   constructor(
     private readonly scheduler: Scheduler,
@@ -83,36 +113,131 @@ export class AttemptLoop<T> {
     const { scheduler, request } = this;
     const maxAttempts = this.policy.maxAttempts ?? scheduler.maxAttempts;
     const signal = request.schedule.signal;
+    const keyId = request.schedule.keyId;
+    const circuits = keyId !== undefined ? keyCircuitsOf(scheduler) : undefined;
     const deadline = Date.now() + (request.schedule.maxWaitMs ?? scheduler.maxWaitMs);
     for (;;) {
       const holdUntil = Math.max(this.#holdUntil, request.holdUntil?.() ?? 0);
       if (holdUntil > Date.now()) await sleep(holdUntil - Date.now(), signal);
+      // the key's circuit: open -> KeyCircuitOpenError now, nothing queued; over -> this request is the probe
+      const probe = circuits ? circuits.admit(keyId!) : false;
+      const circuitAbort = circuits ? new AbortController() : undefined;
+      const unwatch = circuits ? circuits.watch(keyId!, circuitAbort!) : undefined;
+      const attemptSignal = circuitAbort ? (signal ? AbortSignal.any([signal, circuitAbort.signal]) : circuitAbort.signal) : signal;
       let admission: Admission | undefined;
       let value: T;
       const queuedAt = Date.now();
       try {
         const maxWaitMs = Number.isFinite(deadline) ? Math.max(0, deadline - Date.now()) : Number.POSITIVE_INFINITY;
-        value = await scheduler.scheduleAttempt({ ...request.schedule, maxWaitMs }, (a) => {
+        value = await scheduler.scheduleAttempt({ ...request.schedule, maxWaitMs, ...(attemptSignal ? { signal: attemptSignal } : {}) }, (a) => {
           admission = a;
+          unwatch?.();
           this.attempts++;
           this.waitedMs += Date.now() - queuedAt;
-          return request.send(a);
+          return request.send(signal === attemptSignal ? a : { ...a, signal });
         }, this.attempts + 1);
       } catch (error) {
-        if (!admission) throw error; // the scheduler's own rejection: nothing was sent
+        unwatch?.();
+        if (!admission) {
+          if (probe) circuits!.release(keyId!, probe);
+          // the circuit opened while the request was queued: nothing was sent
+          if (circuitAbort?.signal.aborted && circuitAbort.signal.reason instanceof KeyCircuitOpenError) throw circuitAbort.signal.reason;
+          if (circuits && error instanceof MaxWaitExceededError) throw (await circuits.check(keyId!)) ?? error;
+          throw error; // the scheduler's own rejection: nothing was sent
+        }
         const reply = this.#read(() => request.replyOfError?.(error));
         if (!reply) {
+          if (probe) circuits!.release(keyId!, probe);
+          this.classification = undefined;
           if (await this.#mayRepeat(signal)) continue; // a transport failure: no reply at all
           throw error;
         }
         const outcome = await this.#feedback(admission, reply);
-        if (await this.#again(outcome, reply, maxAttempts, signal)) continue;
+        if (await this.#act(admission, outcome, reply, probe, maxAttempts, signal)) continue;
+        markClassification(error, this.classification);
         throw error;
       }
       const reply = this.#read(() => request.replyOf(value));
       const outcome = reply && admission ? await this.#feedback(admission, reply) : undefined;
-      if (reply && (await this.#again(outcome, reply, maxAttempts, signal))) continue;
-      return { value, outcome, attempts: this.attempts, waitedMs: this.waitedMs };
+      if (reply && admission && (await this.#act(admission, outcome, reply, probe, maxAttempts, signal))) continue;
+      if (!reply && probe) circuits!.release(keyId!, probe);
+      return { value, outcome, attempts: this.attempts, waitedMs: this.waitedMs, classification: this.classification };
+    }
+  }
+
+  /**
+   * Acts on one reply as its category says (module comment); true when the request is sent again. Sets
+   * `classification` (undefined for a success).
+   */
+  async #act(admission: Admission, outcome: FeedbackOutcome | undefined, reply: GatewayReply, probe: boolean, maxAttempts: number, signal: AbortSignal | undefined): Promise<boolean> {
+    const classified = outcome?.classified ?? classifyReply(reply);
+    const meaning = meaningOf(admission.plan.host, classified);
+    const keyId = this.request.schedule.keyId;
+    const actions = (this.#actions ??= resolveErrorActions(this.policy.actions));
+    const classify = (action: string): void => {
+      this.classification = meaning ? { category: meaning.category, retryable: meaning.retryable, action } : undefined;
+    };
+    if (keyId !== undefined) {
+      const circuits = keyCircuitsOf(this.scheduler);
+      if (meaning?.category === 'auth') {
+        await circuits.fail(keyId, meaning.code, actions);
+        classify('key-circuit-opened');
+        return false;
+      }
+      // a reply the gateway could only give past the key check proves the key; others leave the probe to another request
+      if (!meaning || PAST_THE_KEY_CHECK.has(meaning.category)) await circuits.succeed(keyId, probe);
+      else circuits.release(keyId, probe);
+    }
+    if (!meaning) {
+      this.classification = undefined;
+      return false;
+    }
+    if (outcome?.signal || meaning.category === 'rate-limit') {
+      const again = await this.#again(outcome, reply, maxAttempts, signal);
+      classify(again ? 'resent' : 'paused');
+      return again;
+    }
+    switch (meaning.category) {
+      case 'clock':
+        if (this.request.syncClock && !this.#clockSynced && !signal?.aborted) {
+          this.#clockSynced = true;
+          try {
+            await this.request.syncClock();
+          } catch {
+            classify('none'); // the server's time could not be read: the 400002 stands
+            return false;
+          }
+          classify('clock-synced');
+          return true;
+        }
+        classify(this.#clockSynced ? 'clock-synced' : 'none');
+        return false;
+      case 'retry-later': {
+        const host = admission.plan.host;
+        if (host) await this.#pauseHost(host, meaning, { backoff: { ...actions.retryLaterBackoff, random: Math.random(), resetAfterMs: actions.retryLaterBackoff.maxMs * 6 } });
+        const again = host ? this.#mayRepeatNow(signal) : await this.#mayRepeat(signal);
+        classify(again ? 'resent' : 'host-backoff');
+        return again;
+      }
+      case 'service-stopping': {
+        const host = admission.plan.host;
+        if (host) await this.#pauseHost(host, meaning, { pauseMs: actions.serviceStoppingPauseMs });
+        classify(host ? 'host-paused' : 'none');
+        return false;
+      }
+      default:
+        // business, request, region-kyc, restricted, auth without a key id, unknown: fail at once
+        classify('none');
+        return false;
+    }
+  }
+
+  async #pauseHost(host: HostName, meaning: ReplyMeaning, penalty: Penalty): Promise<void> {
+    try {
+      const result = await this.scheduler.penalizeTarget(`host:${host}`, penalty);
+      this.scheduler.notify('hostPaused', { host, category: meaning.category === 'service-stopping' ? 'service-stopping' : 'retry-later', pausedUntil: result.pausedUntil, kucoinCode: meaning.code });
+    } catch {
+      // a store fault never turns a reply into another error; the request is not sent again on this account
     }
   }
 
@@ -127,6 +252,13 @@ export class AttemptLoop<T> {
     }
     const status = outcome?.classified.status ?? (typeof reply.status === 'number' ? reply.status : 0);
     return status >= 500 && (await this.#mayRepeat(signal));
+  }
+
+  /** A retry-later reply on a host whose guard holds the backoff: repeats only what is safe to repeat. */
+  #mayRepeatNow(signal: AbortSignal | undefined): boolean {
+    if (!this.request.safeToRepeat || this.#transportRetries >= (this.policy.transportRetries ?? 0) || signal?.aborted) return false;
+    this.#transportRetries++;
+    return true;
   }
 
   /** A transport failure or 5xx: repeats only what is safe to repeat, after a backoff. */
@@ -153,6 +285,34 @@ export class AttemptLoop<T> {
     } catch {
       return undefined; // a throwing replyOf: the value is the caller's all the same
     }
+  }
+}
+
+const CLASSIFICATION = Symbol.for('kucoin-scheduler.classification');
+
+/** Tags a caller's error (an SDK's, thrown through `wrap`) with what the loop made of it; never throws. */
+function markClassification(error: unknown, classification: ErrorClassification | undefined): void {
+  if (!classification || error === null || typeof error !== 'object') return;
+  try {
+    Object.defineProperty(error, CLASSIFICATION, { value: classification, enumerable: false, configurable: true });
+  } catch {
+    // a frozen or exotic error: the classification stays on the loop only
+  }
+}
+
+/**
+ * What the attempt loop made of an error thrown through `wrap` or an SDK integration (category, retryable, action);
+ * a KucoinApiError carries the same as fields. Undefined for an error the loop did not read a KuCoin reply from.
+ */
+export function classificationOf(error: unknown): ErrorClassification | undefined {
+  try {
+    if (error === null || typeof error !== 'object') return undefined;
+    const own = Object.getOwnPropertyDescriptor(error, CLASSIFICATION)?.value as ErrorClassification | undefined;
+    if (own) return own;
+    const e = error as { category?: unknown; retryable?: unknown; action?: unknown };
+    return typeof e.category === 'string' && typeof e.action === 'string' ? { category: e.category, retryable: e.retryable === true, action: e.action } : undefined;
+  } catch {
+    return undefined;
   }
 }
 

@@ -213,6 +213,7 @@ export async function startGatewaySimulator(options: GatewaySimulatorOptions = {
     }
 
     let data: unknown = options.websocket && /^\/api\/v1\/bullet-(public|private)$/.test(info.path) ? options.websocket.issueToken({ kind: isPublic ? 'public' : 'private', uid, ip }) : {};
+    if (info.path === '/api/v1/timestamp') data = clock(); // the server's time, as KuCoin answers it
     if (method === 'POST' && /orders/.test(info.path)) {
       let parsed: { clientOid?: unknown } = {};
       try {

@@ -121,7 +121,10 @@ export class WsManager {
   snapshot(): WsManagerSnapshot {
     let waiting = 0;
     let subscribed = 0;
-    for (const r of this.#requests.values()) r.state === 'subscribed' ? subscribed++ : waiting++;
+    for (const r of this.#requests.values()) {
+      if (r.state === 'subscribed') subscribed++;
+      else waiting++;
+    }
     return {
       connections: [...this.#connections].map((c) => ({
         id: c.id,
