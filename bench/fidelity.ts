@@ -4,15 +4,25 @@ import { randomUUID } from 'node:crypto';
 import { fileURLToPath } from 'node:url';
 import type { Priority } from '../src/index.js';
 import { startGatewaySimulator } from '../src/simulator/gatewaySimulator.js';
+import { loopsFor, type FidelityCase } from './fidelityCases.js';
 import type { FidelityReport, FidelityWorkerConfig, Mode } from './fidelityWorker.js';
 import { quantile } from './stats.js';
 
 export interface FidelityRow {
   readonly mode: Mode;
+  /** The case's name (fidelityCases.ts); absent in results written before cases existed. */
+  readonly case?: string;
   readonly processes: number;
   readonly windows: number;
   /** Weight executed in the first `windows` whole windows of time from the first arrival / their quota. */
   readonly utilization: number;
+  /**
+   * Per server window wholly within the run (from the first arrival of a bot to its last): weight executed /
+   * (quota - the hidden consumer's weight in it), summed over those windows.
+   */
+  readonly utilizationOfRest?: number;
+  /** The same for the first of those windows (the first full window after start). */
+  readonly firstWindow?: number;
   readonly rejected429000: number;
   readonly blocks1015: number;
   readonly waits: Record<Priority, { p50: number; p99: number; n: number; failed: number }>;
@@ -23,17 +33,33 @@ export interface FidelityRow {
 export const FIDELITY = { limit: 2000, windowMs: 5000, windows: 4.5, cloudflare: { limit: 5000, windowMs: 10_000 } };
 const ACCOUNT = { key: 'bench-key', secret: 'bench-secret', passphrase: 'bench-pass', uid: 'bench-uid' };
 
-export async function runFidelity(redisUrl: string, mode: Mode, processes: number): Promise<FidelityRow> {
+export async function runFidelity(redisUrl: string, mode: Mode, processes: number, benchCase: FidelityCase): Promise<FidelityRow> {
+  const hiddenEveryMs = 100;
+  const hiddenWeight = (FIDELITY.limit * benchCase.hiddenShare * hiddenEveryMs) / FIDELITY.windowMs;
   const sim = await startGatewaySimulator({
     accounts: [ACCOUNT],
     pools: { Spot: { limit: FIDELITY.limit, windowMs: FIDELITY.windowMs } },
     cloudflare: { ...FIDELITY.cloudflare, blockMs: 30_000 },
-    latencyMs: { min: 1, max: 5 },
+    latencyMs: benchCase.latencyMs,
+    ...(hiddenWeight > 0 ? { hiddenConsumers: [{ uid: ACCOUNT.uid, pool: 'Spot' as const, weight: hiddenWeight, everyMs: hiddenEveryMs }] } : {}),
   });
   const prefix = `bench-fid-${randomUUID()}`;
   const file = fileURLToPath(new URL('./fidelityWorker.ts', import.meta.url));
   const children = Array.from({ length: processes }, (_, i) => {
-    const config: FidelityWorkerConfig = { id: `p${i + 1}`, mode, redisUrl, prefix, urls: sim.urls, account: ACCOUNT, limit: FIDELITY.limit, windowMs: FIDELITY.windowMs, cloudflare: FIDELITY.cloudflare };
+    const config: FidelityWorkerConfig = {
+      id: `p${i + 1}`,
+      mode,
+      redisUrl,
+      prefix,
+      urls: sim.urls,
+      account: ACCOUNT,
+      limit: FIDELITY.limit,
+      windowMs: FIDELITY.windowMs,
+      cloudflare: FIDELITY.cloudflare,
+      workload: benchCase.workload,
+      loops: loopsFor(benchCase),
+      ...(benchCase.tunedMarginMs === undefined ? {} : { transitMarginMs: benchCase.tunedMarginMs }),
+    };
     return fork(file, [], { execArgv: ['--import', 'tsx'], env: { ...process.env, KS_WORKER: JSON.stringify(config) }, stdio: ['ignore', 'ignore', 'inherit', 'ipc'] });
   });
   const message = (c: (typeof children)[number], type: string) =>
@@ -46,16 +72,26 @@ export async function runFidelity(redisUrl: string, mode: Mode, processes: numbe
   const stats = sim.stats();
   await sim.close();
 
-  const windows = stats.windows[`uid:${ACCOUNT.uid}:Spot`] ?? [];
-  const t0 = windows[0]?.start ?? 0;
+  const spot = stats.arrivals.filter((a) => a.pool === 'Spot');
+  const t0 = spot.find((a) => a.client !== 'hidden')?.at ?? 0;
   // weight executed over a fixed span of whole windows from the first arrival, the same for every mode
   const spanWindows = Math.floor(FIDELITY.windows);
-  const executed = stats.arrivals.filter((a) => a.pool === 'Spot' && a.outcome === 'ok' && a.at < t0 + spanWindows * FIDELITY.windowMs).reduce((x, a) => x + a.weight, 0);
+  const sum = (from: number, until: number, outcome: string) => spot.filter((a) => a.outcome === outcome && a.at >= from && a.at < until).reduce((x, a) => x + a.weight, 0);
+  const end = t0 + spanWindows * FIDELITY.windowMs;
+  const executed = sum(t0, end, 'ok');
+  // beside a hidden consumer (which opens the server windows), by server window: those wholly within the run
+  const lastBot = spot.reduce((x, a) => (a.client !== 'hidden' ? Math.max(x, a.at) : x), 0);
+  const whole = (stats.windows[`uid:${ACCOUNT.uid}:Spot`] ?? []).filter((w) => w.start >= t0 && w.end <= lastBot + 1);
+  const ofRest = (ws: readonly { start: number; end: number }[]) => {
+    const done = ws.reduce((x, w) => x + sum(w.start, w.end, 'ok'), 0);
+    const left = ws.reduce((x, w) => x + FIDELITY.limit - sum(w.start, w.end, 'hidden'), 0);
+    return left > 0 ? done / left : Number.NaN;
+  };
   const seconds = Math.ceil(durationMs / 1000) + 1;
   const series = Array.from({ length: seconds }, (_, t) => ({ t, weight: 0, refused: 0 }));
-  for (const a of stats.arrivals) {
+  for (const a of spot) {
     const s = series[Math.floor((a.at - t0) / 1000)];
-    if (!s || a.pool !== 'Spot') continue;
+    if (!s) continue;
     if (a.outcome === 'ok') s.weight += a.weight;
     if (a.outcome === '429000') s.refused++;
   }
@@ -65,11 +101,15 @@ export async function runFidelity(redisUrl: string, mode: Mode, processes: numbe
       return [p, { p50: quantile(w, 0.5), p99: quantile(w, 0.99), n: reports.reduce((x, r) => x + r[p].ok, 0), failed: reports.reduce((x, r) => x + r[p].failed, 0) }];
     }),
   ) as FidelityRow['waits'];
+  const quota = FIDELITY.limit * spanWindows;
   return {
     mode,
+    case: benchCase.name,
     processes,
     windows: spanWindows,
-    utilization: executed / (FIDELITY.limit * spanWindows),
+    utilization: executed / quota,
+    utilizationOfRest: ofRest(whole),
+    firstWindow: ofRest(whole.slice(0, 1)),
     rejected429000: stats.outcomes['429000'] ?? 0,
     blocks1015: stats.blocks.filter((b) => b.scope === 'ip').length,
     waits,

@@ -3,10 +3,11 @@
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { cpus } from 'node:os';
 import { fileURLToPath } from 'node:url';
-import { benchArgs, benchRedisUrl } from './benchArgs.js';
+import { benchArgs, benchNumber, benchRedisUrl } from './benchArgs.js';
 import { runFidelity, FIDELITY, type FidelityRow } from './fidelity.js';
+import { FIDELITY_CASES } from './fidelityCases.js';
 import { runOverhead, type OverheadRow } from './overhead.js';
-import { toMarkdown, toSvg, targets, type BenchResult } from './report.js';
+import { toFidelityMarkdown, toMarkdown, toSvg, targets, type BenchResult } from './report.js';
 import { runScaling } from './scaling.js';
 import type { Measured } from './stats.js';
 
@@ -15,20 +16,47 @@ const USAGE = `Usage: npm run bench -- [options]
 Measures, each against its baseline in the same run: the overhead of one acquisition (bare EVALSHA,
 MemoryStore, RedisStore, Bottleneck local and with its Redis datastore), quota fidelity against the gateway
 simulator at 1, 4 and 8 processes (kucoin-scheduler, Bottleneck, no limiter), and scaling to 16 processes.
-About 6 minutes (--quick: about 2). Prints the report and whether each target was met.
+About 13 minutes (--quick: about 4). Prints the report and whether each target was met.
 
   --redis URL   the Redis to measure against  (default REDIS_URL, else redis://127.0.0.1:6379)
   --quick       one fidelity size (8 processes), fewer scaling points
+  --cases LIST  fidelity cases to run, comma-separated (default all): ${FIDELITY_CASES.map((c) => c.name).join(', ')}
+                (every case runs at the library's defaults; 'tuned' is the one labelled tuned row)
+  --processes LIST  fidelity sizes, comma-separated (default 1,4,8)
+  --fidelity-only   skip overhead and scaling (nothing can be written then)
+  --no-baselines    kucoin-scheduler rows only (no Bottleneck, no limiter)
   --write       also write bench/results/latest.{json,md,svg} and the README's bench section
   -h, --help    this text
 `;
 
-const args = benchArgs('bench', USAGE, { redis: { type: 'string' }, quick: { type: 'boolean', default: false }, write: { type: 'boolean', default: false } });
+const args = benchArgs('bench', USAGE, {
+  redis: { type: 'string' },
+  quick: { type: 'boolean', default: false },
+  write: { type: 'boolean', default: false },
+  cases: { type: 'string' },
+  processes: { type: 'string' },
+  'fidelity-only': { type: 'boolean', default: false },
+  'no-baselines': { type: 'boolean', default: false },
+});
 const redisUrl = benchRedisUrl('bench', args.redis);
 const quick = args.quick;
+const fidelityOnly = args['fidelity-only'];
+if (fidelityOnly && args.write) {
+  process.stderr.write('bench: --fidelity-only measures a part only; it cannot --write\nSee: npm run bench -- --help\n');
+  process.exit(2);
+}
+const caseNames = args.cases?.split(',') ?? FIDELITY_CASES.map((c) => c.name);
+const cases = caseNames.map((name) => {
+  const c = FIDELITY_CASES.find((x) => x.name === name);
+  if (c) return c;
+  process.stderr.write(`bench: --cases expects names from ${FIDELITY_CASES.map((x) => x.name).join(', ')}, got "${name}"\nSee: npm run bench -- --help\n`);
+  return process.exit(2);
+});
+const sizes = (args.processes?.split(',') ?? (quick ? ['8'] : ['1', '4', '8'])).map((p) => benchNumber('bench', '--processes', p, 1, 16, true));
+const runs = cases.flatMap((c) => sizes.flatMap((n) => (c.baselines && !args['no-baselines'] ? (['kucoin-scheduler', 'bottleneck', 'none'] as const) : (['kucoin-scheduler'] as const)).map((mode) => ({ c, n, mode }))));
 const root = fileURLToPath(new URL('..', import.meta.url));
 const started = Date.now();
-const steps = 3 + (quick ? 3 : 9) + 1;
+const steps = (fidelityOnly ? 0 : 4) + runs.length;
 let step = 0;
 const progress = (msg: string) => {
   const line = `[${Math.min(step, steps)}/${steps}] ${msg}  (${((Date.now() - started) / 1000).toFixed(0)} s)`;
@@ -38,27 +66,27 @@ const next = (msg: string) => {
   step++;
   progress(msg);
 };
-process.stderr.write(`bench: about ${quick ? 2 : 6} min against ${new URL(redisUrl).host}${args.write ? '; writes bench/results and README.md at the end' : ' (nothing written: --write to keep the results)'}\n`);
+process.stderr.write(`bench: about ${Math.round(runs.length * 0.5 + (fidelityOnly ? 0 : 3))} min against ${new URL(redisUrl).host}${args.write ? '; writes bench/results and README.md at the end' : ' (nothing written: --write to keep the results)'}\n`);
 
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
 const medianOf = (ms: Measured[]): Measured => ({ p50Ms: median(ms.map((m) => m.p50Ms)), p99Ms: median(ms.map((m) => m.p99Ms)), perSecond: median(ms.map((m) => m.perSecond)), samples: ms[0]!.samples });
 
 const rounds: OverheadRow[][] = [];
-for (let i = 0; i < 3; i++) {
+for (let i = 0; i < (fidelityOnly ? 0 : 3); i++) {
   next(`overhead round ${i + 1} of 3`);
   rounds.push(await runOverhead(redisUrl, (m) => progress(`overhead round ${i + 1}: ${m}`)));
 }
-const overhead = rounds[0]!.map((row, j) => ({ name: row.name, sequential: medianOf(rounds.map((r) => r[j]!.sequential)), concurrent64: medianOf(rounds.map((r) => r[j]!.concurrent64)) }));
+const overhead = (rounds[0] ?? []).map((row, j) => ({ name: row.name, sequential: medianOf(rounds.map((r) => r[j]!.sequential)), concurrent64: medianOf(rounds.map((r) => r[j]!.concurrent64)) }));
 
 const fidelity: FidelityRow[] = [];
-for (const processes of quick ? [8] : [1, 4, 8]) {
-  for (const mode of ['kucoin-scheduler', 'bottleneck', 'none'] as const) {
-    next(`quota fidelity: ${mode}, ${processes} process(es), ${FIDELITY.windows} windows`);
-    fidelity.push(await runFidelity(redisUrl, mode, processes));
-  }
+for (const { c, n, mode } of runs) {
+  next(`quota fidelity: ${c.name}, ${mode}, ${n} process(es), ${FIDELITY.windows} windows`);
+  const row = await runFidelity(redisUrl, mode, n, c);
+  fidelity.push(row);
+  process.stderr.write(`\n${JSON.stringify({ ...row, series: undefined })}\n`); // kept even if a later step fails
 }
-next('scaling');
-const scaling = await runScaling(quick ? [1, 4] : [1, 2, 4, 8, 16], 3000, progress);
+if (!fidelityOnly) next('scaling');
+const scaling = fidelityOnly ? [] : await runScaling(quick ? [1, 4] : [1, 2, 4, 8, 16], 3000, progress);
 step = steps;
 progress('done');
 process.stderr.write('\n');
@@ -71,7 +99,7 @@ const result: BenchResult = {
   fidelityConfig: { limit: FIDELITY.limit, windowMs: FIDELITY.windowMs },
   scaling,
 };
-const md = toMarkdown(result);
+const md = fidelityOnly ? toFidelityMarkdown(result) : toMarkdown(result);
 if (args.write) {
   mkdirSync(`${root}/bench/results`, { recursive: true });
   writeFileSync(`${root}/bench/results/latest.json`, `${JSON.stringify(result, null, 2)}\n`);
@@ -82,6 +110,6 @@ if (args.write) {
   if (readme.includes('<!-- bench:start -->')) writeFileSync(`${root}/README.md`, readme.replace(/<!-- bench:start -->[\s\S]*<!-- bench:end -->/, section));
 }
 process.stdout.write(md);
-for (const t of targets(result)) process.stdout.write(`${t.met ? 'MET ' : 'MISS'} ${t.label}: ${t.value}\n`);
+for (const t of targets(result, fidelityOnly)) process.stdout.write(`${t.met ? 'MET ' : 'MISS'} ${t.label}: ${t.value}\n`);
 if (args.write) process.stdout.write('wrote bench/results/latest.{json,md,svg} and the README section\n');
 process.exit(0);

@@ -4,7 +4,7 @@ import { createScheduler, RedisStore } from '../src/index.js';
 
 const cfg = JSON.parse(process.env.KS_WORKER ?? '{}') as { redisUrl: string; prefix: string };
 const redis = new Redis(cfg.redisUrl);
-const scheduler = createScheduler({ uid: 'bench-uid', store: new RedisStore({ client: redis, prefix: cfg.prefix }), cloudflare: false, pools: { spot: { limit: 1e12, burst: 0 } } });
+const scheduler = createScheduler({ uid: 'bench-uid', store: new RedisStore({ client: redis, prefix: cfg.prefix }), cloudflare: false, pools: { spot: { limit: 1e9, burst: 0 } } });
 let admitted = 0;
 let stop = false;
 const noop = async () => void admitted++;

@@ -61,7 +61,10 @@ export interface SchedulerOptions {
   /**
    * Guard for the spread of transit time (dmax - dmin, including the delay between admission and the
    * request leaving this process): every span of windowMs + transitMarginMs holds at most the limit.
-   * @default 250
+   * Left unset, each pool bucket measures it from its replies (2 x the spread of `sentAt + reset` within a
+   * server window + 10 ms, within [10, 2000] ms, once 8 replies measured it) and holds 250 ms until then;
+   * set, it is fixed (a tuned value, never measured).
+   * @default measured per bucket, 250 until measured
    */
   readonly transitMarginMs?: number;
   /** Share of each bucket a tier may fill; critical may fill all of it. @default { high: 0.95, normal: 0.85, low: 0.7 } */
@@ -96,6 +99,14 @@ export interface FeedbackOptions {
   readonly systemBackoff?: { readonly baseMs?: number; readonly maxMs?: number; readonly jitter?: number; readonly resetAfterMs?: number };
   /** Pause of a (UID, endpoint) after a rate-limit 200002. @default 10_000 */
   readonly endpointPauseMs?: number;
+  /**
+   * On a Cloudflare 1015 the IP bucket's factor is multiplied by this, at most once per block: the real
+   * per-IP limit is below the assumed one, so the fleet must not send at the old rate when the block ends.
+   * @default 0.5
+   */
+  readonly cloudflareTightenBy?: number;
+  /** The IP bucket's factor never goes below this. @default 0.1 */
+  readonly cloudflareMinFactor?: number;
   /** Longest pause a reply's `Retry-After` may impose (a garbage value cannot stop requests for days). @default 120_000 */
   readonly maxRetryAfterMs?: number;
   /** Attempts of one request (first send included) when the gateway refuses it with a signal. @default 4 */
@@ -108,6 +119,8 @@ export interface ResolvedFeedback {
   readonly recoverStep: number;
   readonly systemBackoff: { readonly baseMs: number; readonly maxMs: number; readonly jitter: number; readonly resetAfterMs: number };
   readonly endpointPauseMs: number;
+  readonly cloudflareTightenBy: number;
+  readonly cloudflareMinFactor: number;
   readonly maxRetryAfterMs: number;
   readonly maxAttempts: number;
 }
@@ -135,6 +148,8 @@ export interface ResolvedOptions {
   /** By canonical key `host METHOD /path-template` (host spot, futures or broker). */
   readonly endpointLimits: ReadonlyMap<string, WindowLimit>;
   readonly transitMarginMs: number;
+  /** True when transitMarginMs was left unset: each bucket measures its margin (BucketConfig.measureMargin). */
+  readonly measureTransitMargin: boolean;
   readonly shares: Readonly<Record<Priority, number>>;
   readonly unknownEndpointWeight: number;
   readonly maxQueued: number;
@@ -249,6 +264,7 @@ function resolve(options: SchedulerOptions): ResolvedOptions {
     cloudflare: resolveCloudflare(options.cloudflare),
     endpointLimits: resolveEndpointLimits(options.endpointLimits, options.unknownEndpointWeight),
     transitMarginMs: numberOption('transitMarginMs', options.transitMarginMs ?? 250, DELAY),
+    measureTransitMargin: options.transitMarginMs === undefined,
     shares: resolveShares(options.shares),
     unknownEndpointWeight: numberOption('unknownEndpointWeight', options.unknownEndpointWeight ?? 30, { min: 0, max: MAX_LIMIT, above: true }),
     maxQueued: numberOption('maxQueued', options.maxQueued ?? 10_000, { min: 1, max: Number.MAX_SAFE_INTEGER, integer: true }),
@@ -350,6 +366,8 @@ function resolveFeedback(f: Readonly<Record<string, unknown>>): ResolvedFeedback
       resetAfterMs: numberOption('feedback.systemBackoff.resetAfterMs', b.resetAfterMs ?? 60_000, PAUSE),
     },
     endpointPauseMs: numberOption('feedback.endpointPauseMs', f.endpointPauseMs ?? 10_000, PAUSE),
+    cloudflareTightenBy: numberOption('feedback.cloudflareTightenBy', f.cloudflareTightenBy ?? 0.5, FRACTION),
+    cloudflareMinFactor: numberOption('feedback.cloudflareMinFactor', f.cloudflareMinFactor ?? 0.1, FRACTION),
     maxRetryAfterMs: numberOption('feedback.maxRetryAfterMs', f.maxRetryAfterMs ?? 120_000, PAUSE),
     maxAttempts: numberOption('feedback.maxAttempts', f.maxAttempts ?? 4, { min: 1, max: 20, integer: true }),
   };

@@ -152,7 +152,8 @@ export class RequestPlanner {
   }
 
   #config(id: string, limit: number, windowMs: number, burst: number, refillPerMs: number, alignPhase = true): BucketConfig {
-    return { group: this.#options.quotaGroup, id, limit, windowMs, marginMs: this.#options.transitMarginMs, burst, refillPerMs, alignPhase };
+    const measureMargin = this.#options.measureTransitMargin;
+    return { group: this.#options.quotaGroup, id, limit, windowMs, marginMs: this.#options.transitMarginMs, ...(measureMargin ? { measureMargin } : {}), burst, refillPerMs, alignPhase };
   }
 
   #bucket(id: string, limit: number, windowMs: number, burst: number, refillPerMs: number, alignPhase = true): BucketConfig {

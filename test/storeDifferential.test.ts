@@ -12,7 +12,9 @@ import { testRedis } from './helpers/redisClient.js';
 const { client, prefix } = testRedis();
 afterAll(() => void client.disconnect());
 
-const SEED = Number(process.env.KS_DIFF_SEED ?? Date.now() % 2 ** 31);
+// A fixed seed keeps the suite deterministic (seed 89198926 once found a tie broken differently on a fractional
+// clock, now fixed); KS_DIFF_SEED=<n> replays a seed, KS_DIFF_SEED=random explores new ones.
+const SEED = process.env.KS_DIFF_SEED === 'random' ? Date.now() % 2 ** 31 : Number(process.env.KS_DIFF_SEED ?? 89198926);
 
 const garbage = fc.constantFrom(-1, -5, 0, Number.NaN, Number.POSITIVE_INFINITY, Number.NEGATIVE_INFINITY, 7.5, 1e9, 1e308);
 
@@ -27,7 +29,7 @@ const bucketArb = fc.record({
 
 type Op =
   | { op: 'advance'; dt: number }
-  | { op: 'acquire'; charges: { i: number; weight: number }[]; share: number; count: number }
+  | { op: 'acquire'; charges: { i: number; weight: number }[]; share: number; count: number; tier: number | undefined }
   | { op: 'observe'; i: number; sentBack: number; useAcquired: boolean; limit: number; remaining: number; resetMs: number; minLimit: number; maxLimit: number; recoverStep: number }
   | { op: 'penalize'; i: number; pauseMs: number; spent: boolean; tighten: { by: number; min: number } | null; backoff: { baseMs: number; maxMs: number; jitter: number; random: number; resetAfterMs: number } | null }
   | { op: 'pause'; i: number; inMs: number }
@@ -48,6 +50,7 @@ const opArb: fc.Arbitrary<Op> = fc.oneof(
       charges: fc.uniqueArray(fc.record({ i: idx, weight: fc.constantFrom(0, 1, 1, 2, 3, 5) }), { minLength: 1, maxLength: 3, selector: (c) => c.i }),
       share: fc.constantFrom(1, 0.95, 0.85, 0.7),
       count: fc.integer({ min: 1, max: 4 }),
+      tier: fc.constantFrom(undefined, 0, 1, 2, 3, 3),
     }),
   },
   {
@@ -147,7 +150,7 @@ describe('MemoryStore and RedisStore: one algorithm (differential)', () => {
             const b = 'i' in op ? buckets[op.i]! : buckets[0]!;
             switch (op.op) {
               case 'acquire':
-                return s.acquire({ charges: op.charges.map((c) => ({ bucket: buckets[c.i]!, weight: c.weight })), share: op.share, count: op.count });
+                return s.acquire({ charges: op.charges.map((c) => ({ bucket: buckets[c.i]!, weight: c.weight })), share: op.share, count: op.count, ...(op.tier === undefined ? {} : { tier: op.tier }) });
               case 'observe': {
                 const last = acquired[acquired.length - 1];
                 const sentAt = op.useAcquired && last ? last.now : t - op.sentBack;

@@ -96,6 +96,182 @@ export function describeStoreBehaviour(name: string, make: (clock: () => number)
       expect((await one(b, 1, 1)).admitted).toBe(false);
     });
 
+    describe('a priority reserve that is used or released (with a tier)', () => {
+      const tiered = (b: BucketConfig, tier: number, share: number, weight = 1) => fx.store.acquire({ charges: [{ bucket: b, weight }], share, tier });
+
+      it('a tier nobody above uses leaves no reserve: a single-priority fleet fills the whole bucket', async () => {
+        const b = bucket({ limit: 100, burst: 25, refillPerMs: 0.1 });
+        let admitted = 0;
+        for (let i = 0; i < 100; i++) {
+          if ((await tiered(b, 3, 0.7)).admitted) admitted++;
+          t += 10; // 1000 ms: within one span, and pacing alone would allow 25 + 99
+        }
+        expect(admitted).toBe(100);
+      });
+
+      it('reserves headroom x the demand above in the last window (a sliding estimate), at most (1 - share) x limit while the window end is unknown', async () => {
+        const b = bucket({ limit: 100, windowMs: 1000, marginMs: 50 });
+        t = 1_700_000_000_000; // a demand period starts here
+        expect(await tiered(b, 0, 1, 5)).toMatchObject({ admitted: true, count: 1 });
+        t += 1050; // the critical weight stopped counting; its demand is 5 x (1 - 50/1000) = 4.75 per window
+        let low = 0;
+        while ((await tiered(b, 3, 0.7)).admitted) low++;
+        expect(low).toBe(90); // reserve 2 x 4.75 = 9.5
+        expect(await tiered(b, 3, 0.7)).toMatchObject({ admitted: false, reason: 'window' });
+        for (let i = 0; i < 10; i++) expect((await tiered(b, 0, 1)).admitted).toBe(true);
+        // a heavy demand above is capped at (1 - share) x limit (the wider 50 % bound holds only while released by a known end)
+        const c = bucket({ limit: 100, windowMs: 1000, marginMs: 50 });
+        expect((await tiered(c, 1, 0.95, 60)).admitted).toBe(true);
+        t += 1050;
+        low = 0;
+        while ((await tiered(c, 3, 0.7)).admitted) low++;
+        expect(low).toBe(70);
+        const d = bucket({ limit: 100, windowMs: 1000, marginMs: 50 });
+        expect((await tiered(d, 1, 0.95, 60)).admitted).toBe(true);
+        t += 1050;
+        low = 0;
+        while ((await tiered(d, 3, 0.2)).admitted) low++;
+        expect(low).toBe(20); // a share of 20 % lets the reserve reach 80 %
+      });
+
+      it('releases the reserve as the known server window ends, and says exactly when the next weight fits', async () => {
+        const b = bucket({ limit: 100, windowMs: 1000, marginMs: 0 });
+        t = 1_700_000_000_000;
+        const T = t;
+        expect((await tiered(b, 0, 1, 10)).admitted).toBe(true);
+        // a reply places the server window's end at T + 1000 (sent and answered at T)
+        await fx.store.observe(b, { sentAt: T, limit: 100, remaining: 90, resetMs: 1000, minLimit: 1, maxLimit: 1000 });
+        let low = 0;
+        while ((await tiered(b, 3, 0.7)).admitted) low++;
+        expect(low).toBe(70); // reserve 2 x 10 x (1000 / 1000) = 20 of 100, 10 used by critical
+        // the reserve is 20 x (T + 1000 - now) / 1000: it fits one more weight (reserve 19) 50 ms later
+        const refused = await tiered(b, 3, 0.7);
+        expect(refused).toMatchObject({ admitted: false, reason: 'window', waitMs: 50 });
+        t = T + 49;
+        expect((await tiered(b, 3, 0.7)).admitted).toBe(false);
+        t = T + 50;
+        expect((await tiered(b, 3, 0.7)).admitted).toBe(true);
+        // near the end the reserve is nearly gone (0.02): low fills the bucket but for it, never past the limit
+        t = T + 999;
+        while ((await tiered(b, 3, 0.7)).admitted) low++;
+        const [s] = await fx.store.inspect([b]);
+        expect(s!.used).toBe(99);
+        expect((await tiered(b, 0, 1)).admitted).toBe(true);
+        expect((await tiered(b, 0, 1)).admitted).toBe(false);
+        // the window ended: everything charged to it stops counting
+        t = T + 1000;
+        expect((await tiered(b, 0, 1)).admitted).toBe(true);
+      });
+
+      it('holds room for a hidden consumer: what it spent in the last server window, scaled by the part left', async () => {
+        const b = bucket({ limit: 100, windowMs: 1000, marginMs: 0 });
+        t = 1_700_000_000_000;
+        const T = t;
+        // a web UI on the same UID spent 20 of the window ending at T + 1000
+        await fx.store.observe(b, { sentAt: T, limit: 100, remaining: 80, resetMs: 1000, minLimit: 1, maxLimit: 1000 });
+        t = T + 1000; // the next window: nothing spent in it yet
+        await fx.store.observe(b, { sentAt: T + 1000, limit: 100, remaining: 100, resetMs: 1000, minLimit: 1, maxLimit: 1000 });
+        let low = 0;
+        while ((await tiered(b, 3, 0.7)).admitted) low++;
+        expect(low).toBe(78); // it will spend ~20 again (+ 10 % slack): our own weight leaves it that room
+        let critical = 0;
+        while ((await tiered(b, 0, 1)).admitted) critical++;
+        expect(critical).toBe(22); // critical may use it all
+        // at the window's end the room left is the slack: 2
+        t = T + 1999;
+        expect((await tiered(b, 3, 0.7)).admitted).toBe(false);
+      });
+
+      it('shares the pacing tokens the same way: the reserve above sets the floor a tier may not take', async () => {
+        const b = bucket({ limit: 1000, windowMs: 1000, burst: 10, refillPerMs: 0.001 });
+        t = 1_700_000_000_000;
+        let low = 0;
+        while ((await tiered(b, 3, 0.7)).admitted) low++;
+        expect(low).toBe(10); // nobody above: every token
+        const c = bucket({ limit: 1000, windowMs: 1000, burst: 10, refillPerMs: 0.01 });
+        expect((await tiered(c, 0, 1, 1)).admitted).toBe(true); // demand above: 1 -> reserve 2 of 1000 = 0.2 %
+        t += 100; // 1 token back: 10 again
+        low = 0;
+        while ((await tiered(c, 3, 0.7)).admitted) low++;
+        expect(low).toBe(9); // floor 10 x 0.002 = 0.02 tokens left for critical
+      });
+    });
+
+    it('weight surely charged to a window stops counting at its end although a reply of the next one came first', async () => {
+      const b = bucket({ limit: 100, windowMs: 1000, marginMs: 50 });
+      const T = 1_700_000_000_000;
+      t = T;
+      expect((await one(b, 100)).admitted).toBe(true);
+      // the window ends in [T + 1000, T + 1020] (the reply came back 20 ms after the admission)
+      t = T + 20;
+      await fx.store.observe(b, { sentAt: T, limit: 100, remaining: 0, resetMs: 1000, minLimit: 1, maxLimit: 1000 });
+      // a request sent at T + 1005 arrived in the next window; its reply is applied at T + 1010, before T + 1020
+      t = T + 1010;
+      await fx.store.observe(b, { sentAt: T + 1005, limit: 100, remaining: 100, resetMs: 995, minLimit: 1, maxLimit: 1000 });
+      t = T + 1020;
+      expect((await fx.store.inspect([b]))[0]!.used).toBe(0); // before the fix: counted until T + 1050 (a full span)
+    });
+
+    describe('a transit margin measured from replies (measureMargin)', () => {
+      /** `n` replies to requests admitted at T, arriving d = 0..5 ms after admission, applied at T + 10. */
+      const measure = async (b: BucketConfig, T: number, n: number) => {
+        t = T + 10;
+        for (let i = 0; i < n; i++) {
+          await fx.store.observe(b, { sentAt: T, limit: -1, remaining: -1, resetMs: 1000 - (i % 6), minLimit: 1, maxLimit: 1000 });
+        }
+      };
+
+      it('uses 2 x the spread of sentAt + reset + 10 ms once 8 replies measured it; the configured margin before', async () => {
+        const T = 1_700_000_000_000;
+        for (const [replies, expired] of [[8, true], [7, false]] as const) {
+          t = T;
+          const b = bucket({ limit: 100, windowMs: 1000, marginMs: 250, measureMargin: true });
+          await measure(b, T, replies); // window end in [T + 1000, T + 1005], spread 5 ms: margin 20 ms
+          t = T + 979; // 21 ms before the window's earliest end: surely in it with a margin of 20 ms
+          expect((await one(b, 100)).admitted).toBe(true);
+          t = T + 1005;
+          const [s] = await fx.store.inspect([b]);
+          expect({ replies, used: s!.used }).toEqual({ replies, used: expired ? 0 : 100 });
+        }
+      });
+
+      it('keeps counting weight admitted within the measured margin of the window end; a wider spread widens it', async () => {
+        const T = 1_700_000_000_000;
+        t = T;
+        const b = bucket({ limit: 100, windowMs: 1000, marginMs: 250, measureMargin: true });
+        await measure(b, T, 8);
+        t = T + 981; // 19 ms before the window's earliest end: within the margin, it may land in the next window
+        expect((await one(b, 100)).admitted).toBe(true);
+        t = T + 1005;
+        expect((await fx.store.inspect([b]))[0]!.used).toBe(100);
+        // a reply that arrived 200 ms after its admission: spread 200 -> margin 410 ms
+        const c = bucket({ limit: 100, windowMs: 1000, marginMs: 250, measureMargin: true });
+        t = T;
+        await measure(c, T, 8);
+        t = T + 210; // its reply came back 210 ms after its admission
+        await fx.store.observe(c, { sentAt: T, limit: -1, remaining: -1, resetMs: 800, minLimit: 1, maxLimit: 1000 });
+        t = T + 600; // 400 ms before the window's end: within 410
+        expect((await one(c, 100)).admitted).toBe(true);
+        t = T + 1005;
+        expect((await fx.store.inspect([c]))[0]!.used).toBe(100);
+        t = T + 600 + 1000 + 409;
+        expect((await fx.store.inspect([c]))[0]!.used).toBe(100);
+        t = T + 600 + 1000 + 410;
+        expect((await fx.store.inspect([c]))[0]!.used).toBe(0);
+      });
+
+      it('without measureMargin, replies never change the configured margin', async () => {
+        const T = 1_700_000_000_000;
+        t = T;
+        const b = bucket({ limit: 100, windowMs: 1000, marginMs: 250 });
+        await measure(b, T, 20);
+        t = T + 979;
+        expect((await one(b, 100)).admitted).toBe(true);
+        t = T + 1005;
+        expect((await fx.store.inspect([b]))[0]!.used).toBe(100);
+      });
+    });
+
     it('paces with the token bucket: a burst, then the refill rate, and the exact wait for tokens', async () => {
       const b = bucket({ limit: 1000, burst: 5, refillPerMs: 0.01 }); // 1 token per 100 ms
       for (let i = 0; i < 5; i++) expect((await one(b)).admitted).toBe(true);
@@ -468,7 +644,10 @@ export function describeStoreBehaviour(name: string, make: (clock: () => number)
             windowMs: fc.integer({ min: 100, max: 3000 }),
             marginMs: fc.integer({ min: 0, max: 100 }),
             burst: fc.constantFrom(0, 5, 20),
-            steps: fc.array(fc.record({ dt: fc.integer({ min: 0, max: 400 }), weight: fc.integer({ min: 1, max: 8 }), share: fc.constantFrom(1, 0.95, 0.7) }), { minLength: 20, maxLength: 80 }),
+            steps: fc.array(
+              fc.record({ dt: fc.integer({ min: 0, max: 400 }), weight: fc.integer({ min: 1, max: 8 }), share: fc.constantFrom(1, 0.95, 0.7), tier: fc.constantFrom(undefined, 0, 1, 2, 3) }),
+              { minLength: 20, maxLength: 80 },
+            ),
           }),
           async ({ limit, windowMs, marginMs, burst, steps }) => {
             const b = bucket({ limit, windowMs, marginMs, burst, refillPerMs: burst / windowMs });
@@ -476,7 +655,8 @@ export function describeStoreBehaviour(name: string, make: (clock: () => number)
             for (const s of steps) {
               t += s.dt;
               const before = (await fx.store.inspect([b]))[0]!;
-              const r = await one(b, s.weight, s.share);
+              // with a tier the reserve is sized from the demand measured above it: it never lets a span hold more
+              const r = await fx.store.acquire({ charges: [{ bucket: b, weight: s.weight }], share: s.share, ...(s.tier === undefined ? {} : { tier: s.tier }) });
               const after = (await fx.store.inspect([b]))[0]!;
               if (r.admitted) admitted.push([t, s.weight]);
               else expect(after.used).toBe(before.used);

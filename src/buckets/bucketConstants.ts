@@ -14,6 +14,27 @@ export const BUCKET_CONSTANTS = {
   conflictWindows: 10,
   /** State is kept this long past the span it still matters for (the Redis keys' idle expiry slack). */
   idleSlackMs: 1000,
+  /**
+   * The reserve a tier leaves to the tiers above it is this many times their measured demand (weight per
+   * window, scaled by the part of the known server window still ahead), never more than (1 - share) x limit.
+   */
+  reserveHeadroom: 2,
+  /** A tier's reserve is at most max(1 - share, reserveMaxShare) of the limit. */
+  reserveMaxShare: 0.5,
+  /**
+   * Room for a hidden consumer is its last window's weight x (the part of the window left + this): its
+   * spending between two replies is not counted yet, so some room stays until the window's very end.
+   */
+  hiddenSlack: 0.1,
+  /**
+   * A measured transit margin (BucketConfig.measureMargin) = marginSpreadFactor x the admission-to-arrival
+   * spread seen in this server window and the last + marginFloorMs, within [marginFloorMs, marginMaxMs];
+   * trusted once marginMinSamples replies measured it (before that: the configured marginMs).
+   */
+  marginSpreadFactor: 2,
+  marginFloorMs: 10,
+  marginMaxMs: 2000,
+  marginMinSamples: 8,
   /** Factor regained per clean window when an observation does not say. */
   defaultRecoverStep: 0.1,
 } as const;

@@ -14,8 +14,14 @@ import type { BucketConfig, DenyReason, Observation, ObserveResult, Penalty, Pen
  *    stand for several server windows (`alignPhase: false`, or replies that contradicted each other lately);
  *  - hidden weight: what the server had charged that this bucket's entries do not explain (a web UI on the
  *    same UID), counted until the window's end;
- *  - a token bucket for pacing: `burst` capacity, refilled at `refillPerMs`; a tier may not take tokens
- *    below `(1 - share)` of the capacity;
+ *  - a token bucket for pacing: `burst` capacity, refilled at `refillPerMs`;
+ *  - a priority reserve that is used or released: a request of tier t may fill the bucket (and its tokens)
+ *    only up to `limit - reserve`, where reserve = min(max(1 - share, 0.5) x limit, (reserveHeadroom x demand
+ *    of the tiers above t in the last window + a hidden consumer's) x the part of the known server window
+ *    still ahead). The demand is measured here, in the store (weight admitted per tier, this period and the
+ *    last), so it holds across processes; a tier nobody above uses leaves no reserve, and the reserve falls to 0 as the server window's
+ *    end comes (use it or lose it). The reserve never raises the limit: every tier's cap is <= the limit, so
+ *    the window log's guarantee holds whatever it is (see `reserveShare`);
  *  - a pause (nothing admitted before `pausedUntil`) and a tightening factor;
  *  - the limit learned from `gw-ratelimit-limit` within the pool's bounds, which replaces the configured one
  *    (a raise only once a second, later reply confirms it).
@@ -55,7 +61,45 @@ export interface BucketFields {
   backoffAt: number;
   /** Until then phase alignment is off: replies showed two server windows behind this identity. */
   conflictUntil: number;
+  /**
+   * Demand of the tiers that may hold a reserve (critical, high, normal): weight admitted in the demand
+   * period that began at `demandFrom` (a multiple of windowMs), and in the period before it.
+   */
+  demandFrom: number;
+  demand0: number;
+  demand1: number;
+  demand2: number;
+  prior0: number;
+  prior1: number;
+  prior2: number;
+  /**
+   * The transit spread measured from replies (see BucketConfig.measureMargin): the least `sentAt + reset` seen
+   * in the current server window (the most is `wlo`), the largest spread `wlo - spreadLo` seen in this window
+   * and in the last one, and how many replies measured each. A wider spread raises the margin at once; a
+   * narrower one lowers it only once a whole server window went by without the wider one.
+   */
+  spreadLo: number;
+  spreadNow: number;
+  spreadLast: number;
+  samplesNow: number;
+  samplesLast: number;
+  /** Most hidden weight (a web UI on the same UID) seen in the current server window, and in the last one. */
+  hiddenNow: number;
+  hiddenLast: number;
+  /**
+   * Bounds of the server window before the known one (0 = none): weight surely charged to it still stops
+   * counting at its end when a reply of the next window came before that end.
+   */
+  prevWlo: number;
+  prevWhi: number;
 }
+
+/** The tiers whose demand is measured (the lowest, low, holds no reserve for anyone below it). */
+const DEMAND_TIERS = 3;
+type DemandField = 'demand0' | 'demand1' | 'demand2';
+type PriorField = 'prior0' | 'prior1' | 'prior2';
+const demandField = (tier: number): DemandField => `demand${tier}` as DemandField;
+const priorField = (tier: number): PriorField => `prior${tier}` as PriorField;
 
 export function newBucketData(config: BucketConfig, now: number): BucketData {
   return {
@@ -78,6 +122,22 @@ export function newBucketData(config: BucketConfig, now: number): BucketData {
     backoffLevel: 0,
     backoffAt: 0,
     conflictUntil: 0,
+    demandFrom: 0,
+    demand0: 0,
+    demand1: 0,
+    demand2: 0,
+    prior0: 0,
+    prior1: 0,
+    prior2: 0,
+    spreadLo: 0,
+    spreadNow: 0,
+    spreadLast: 0,
+    samplesNow: 0,
+    samplesLast: 0,
+    hiddenNow: 0,
+    hiddenLast: 0,
+    prevWlo: 0,
+    prevWhi: 0,
   };
 }
 
@@ -86,8 +146,24 @@ export function granuleMs(windowMs: number): number {
   return Math.max(1, Math.min(K.granuleMaxMs, Math.floor(windowMs / K.granuleDivisor)));
 }
 
+/** The configured span (windowMs + marginMs): a measured margin starts from it. */
 export function spanMs(config: BucketConfig): number {
   return config.windowMs + config.marginMs;
+}
+
+/**
+ * The transit margin in force: the configured one, or (measureMargin) the one measured from replies once
+ * K.marginMinSamples replies measured it: 2 x the spread + 10 ms, within [10, 2000] ms.
+ */
+export function marginOf(data: BucketFields, config: BucketConfig): number {
+  if (!config.measureMargin || data.samplesNow + data.samplesLast < K.marginMinSamples) return config.marginMs;
+  const spread = Math.max(data.spreadNow, data.spreadLast);
+  return Math.min(K.marginMaxMs, Math.max(K.marginFloorMs, K.marginSpreadFactor * spread + K.marginFloorMs));
+}
+
+/** windowMs + the margin in force: no span of admission time this long holds more than the limit. */
+export function liveSpanMs(data: BucketFields, config: BucketConfig): number {
+  return config.windowMs + marginOf(data, config);
 }
 
 /** Whether the known server window may shorten how long entries count (see BucketConfig.alignPhase). */
@@ -97,9 +173,12 @@ export function phaseAligned(data: BucketFields, config: BucketConfig, now: numb
 
 /** When an entry admitted at `at` stops counting, as seen at `now`. */
 export function entryExpiry(data: BucketFields, config: BucketConfig, at: number, now: number): number {
-  const slide = at + spanMs(config);
-  if (phaseAligned(data, config, now) && at + config.marginMs <= data.wlo) return Math.min(slide, data.whi);
-  return slide;
+  const margin = marginOf(data, config);
+  const slide = at + config.windowMs + margin;
+  if (!phaseAligned(data, config, now) || at + margin > data.wlo) return slide;
+  // surely charged to the window before the known one (its replies came before its end): that window's end
+  if (data.prevWhi > 0 && at + margin < data.prevWlo) return Math.min(slide, data.prevWhi);
+  return Math.min(slide, data.whi);
 }
 
 /** The limit in force before the factor: learned from headers when known, else configured. */
@@ -124,7 +203,7 @@ export function tokenCapacity(config: BucketConfig, data: BucketFields): number 
 /** Until when the bucket's state is worth keeping when nothing touches it (the Redis keys' expiry). */
 export function keepUntil(data: BucketFields, config: BucketConfig, now: number): number {
   const later = Math.max(data.pausedUntil, data.hiddenUntil, data.whi, data.tightenedUntil, data.conflictUntil);
-  return now + spanMs(config) + K.idleSlackMs + Math.max(0, later - now);
+  return now + liveSpanMs(data, config) + K.idleSlackMs + Math.max(0, later - now);
 }
 
 /** Drops entries that no longer count, ends hidden weight past its window, and refills tokens up to `now`. */
@@ -139,11 +218,85 @@ export function advance(data: BucketData, config: BucketConfig, now: number): vo
   }
   if (data.head === data.log.length) data.used = 0; // no drift from float sums
   if (data.hidden > 0 && data.hiddenUntil <= now) data.hidden = 0;
+  rollDemand(data, config, now);
   if (now > data.tokensAt) {
     const scale = pacingScale(config, data);
     data.tokens = Math.min(config.burst * scale, data.tokens + (now - data.tokensAt) * config.refillPerMs * scale);
     data.tokensAt = now;
   }
+}
+
+/** Starts a new demand period when `now` left the current one: this period becomes the prior (or both clear). */
+function rollDemand(data: BucketFields, config: BucketConfig, now: number): void {
+  const from = Math.floor(now / config.windowMs) * config.windowMs;
+  if (from <= data.demandFrom) return;
+  const next = from === data.demandFrom + config.windowMs;
+  for (let t = 0; t < DEMAND_TIERS; t++) {
+    data[priorField(t)] = next ? data[demandField(t)] : 0;
+    data[demandField(t)] = 0;
+  }
+  data.demandFrom = from;
+}
+
+/**
+ * Weight per window the tiers above `tier` are using: this period's, plus the last period's scaled by the part
+ * of it that is still within one window of now (a sliding estimate).
+ */
+export function demandAbove(data: BucketFields, config: BucketConfig, tier: number, now: number): number {
+  const fade = Math.max(0, 1 - (now - data.demandFrom) / config.windowMs);
+  let sum = 0;
+  for (let t = 0; t < Math.min(tier, DEMAND_TIERS); t++) sum += data[demandField(t)] + data[priorField(t)] * fade;
+  return sum;
+}
+
+/**
+ * The reserve a whole window ahead would need: reserveHeadroom x the demand above the tier, plus what a hidden
+ * consumer spent in the last server window (it will spend again in this one, and our own weight must not take
+ * its room, or the next request gets a 429000).
+ */
+function reservePerWindow(data: BucketFields, config: BucketConfig, tier: number, now: number): number {
+  return K.reserveHeadroom * demandAbove(data, config, tier, now) + data.hiddenLast;
+}
+
+/** The part of a window still ahead of the known server window's end (1 when the phase is not known). */
+function windowLeft(data: BucketFields, config: BucketConfig, now: number): number {
+  if (!phaseAligned(data, config, now) || data.whi <= now) return 1;
+  return Math.min(1, (data.whi - now) / config.windowMs);
+}
+
+/**
+ * The share of the bucket a request of `tier` may fill now: 1 - reserve / limit, where the reserve is
+ * (reserveHeadroom x the demand above the tier + the hidden weight of the last window) x windowLeft (+ a
+ * slack for hidden weight not reconciled yet), at most max(1 - share, reserveMaxShare) x limit. Without a tier (a
+ * caller of the Store interface that does not say), the fixed share. The result is always in [share, 1], so
+ * the cap it gives is <= the limit: the reserve only decides which tier may use the limit, never how much
+ * of it is used in a span, and the window log's guarantee is untouched by it.
+ */
+export function reserveShare(data: BucketFields, config: BucketConfig, share: number, tier: number | undefined, now: number): number {
+  if (tier === undefined || tier < 0 || share >= 1) return share;
+  const limit = effectiveLimit(config, data);
+  if (limit <= 0) return share;
+  const ahead = reservePerWindow(data, config, tier, now) * windowLeft(data, config, now) + K.hiddenSlack * data.hiddenLast;
+  // the wider bound only while the window's end is known, so the reserve is released by that end
+  const left = windowLeft(data, config, now);
+  const bound = left < 1 ? Math.max(1 - share, K.reserveMaxShare) : 1 - share;
+  const reserve = Math.min(bound * limit, ahead);
+  return 1 - reserve / limit;
+}
+
+/**
+ * Milliseconds until the reserve above `tier` has shrunk enough (the server window's end coming) for
+ * `counted + weight` to fit; Infinity when it will not shrink (phase unknown, nobody above, or the bucket is
+ * full whatever the reserve).
+ */
+function reserveWait(data: BucketFields, config: BucketConfig, counted: number, weight: number, tier: number | undefined, now: number): number {
+  if (tier === undefined || tier < 0) return Number.POSITIVE_INFINITY;
+  if (!phaseAligned(data, config, now) || data.whi <= now) return Number.POSITIVE_INFINITY;
+  const room = effectiveLimit(config, data) - counted - weight - K.hiddenSlack * data.hiddenLast;
+  const rate = reservePerWindow(data, config, tier, now);
+  if (room < 0 || rate <= 0) return Number.POSITIVE_INFINITY;
+  // reserve(t) = rate x (whi - t) / windowMs fits `room` from t = whi - room x windowMs / rate on
+  return Math.max(1, data.whi - (room * config.windowMs) / rate - now);
 }
 
 /** Tokens a request needs: its weight, capped at what its tier may ever hold (so a heavy request is not stuck). */
@@ -168,7 +321,7 @@ function windowWait(data: BucketData, config: BucketConfig, excess: number, now:
     if (freed >= excess) return expiry - now;
   }
   if (hiddenLeft && freed + data.hidden >= excess) return data.hiddenUntil - now;
-  return spanMs(config);
+  return liveSpanMs(data, config);
 }
 
 /** Milliseconds until this bucket admits `weight` for a tier with `share` (0 = now), and why not now. */
@@ -178,7 +331,9 @@ export function waitFor(
   weight: number,
   share: number,
   now: number,
+  tier?: number,
 ): { waitMs: number; reason: DenyReason | undefined } {
+  share = reserveShare(data, config, share, tier, now);
   let waitMs = 0;
   let reason: DenyReason | undefined;
   if (data.pausedUntil > now) {
@@ -186,11 +341,13 @@ export function waitFor(
     reason = 'paused';
   }
   if (weight > 0) {
-    const cap = effectiveLimit(config, data) * share;
+    const cap = effectiveLimit(config, data) * share + K.tokenEpsilon; // 100 x (1 - 0.8) is 19.999999999999996
     const counted = data.used + data.hidden;
     if (counted + weight > cap) {
       // a request that cannot fit under the current factor looks again after a window
-      const wWait = weight > cap ? config.windowMs : windowWait(data, config, counted + weight - cap, now);
+      let wWait = weight > cap ? config.windowMs : windowWait(data, config, counted + weight - cap, now);
+      // the reserve above this tier shrinks as the server window's end comes: it may fit before anything expires
+      wWait = Math.min(wWait, reserveWait(data, config, counted, weight, tier, now));
       if (wWait > waitMs) {
         waitMs = wWait;
         reason = 'window';
@@ -212,9 +369,14 @@ export function waitFor(
   return { waitMs: Math.max(0, Math.ceil(waitMs)), reason };
 }
 
-/** Charges an admitted request. Call only after `waitFor` returned 0 for every bucket of the request. */
-export function charge(data: BucketData, config: BucketConfig, weight: number, share: number, now: number): void {
+/**
+ * Charges an admitted request. Call only after `waitFor` returned 0 for every bucket of the request (with the
+ * same `tier`); its weight counts in the demand of its tier.
+ */
+export function charge(data: BucketData, config: BucketConfig, weight: number, share: number, now: number, tier?: number): void {
   if (weight <= 0) return;
+  share = reserveShare(data, config, share, tier, now);
+  if (tier !== undefined && tier >= 0 && tier < DEMAND_TIERS) data[demandField(tier)] += weight;
   const last = data.log[data.log.length - 1];
   const g = granuleMs(config.windowMs);
   if (last && data.head < data.log.length && Math.floor(last[0] / g) === Math.floor(now / g)) {
@@ -309,17 +471,31 @@ function placeWindow(data: BucketFields, config: BucketConfig, o: Observation, s
   if (data.whi === 0) {
     data.wlo = lo;
     data.whi = hi;
+    data.spreadLo = lo;
+    data.samplesNow = 1;
   } else if (lo <= data.whi && hi >= data.wlo) {
-    // the same window seen again: narrow its bounds
+    // the same window seen again: narrow its bounds; lo = the window's end - this request's transit delay
     data.wlo = Math.max(data.wlo, lo);
     data.whi = Math.min(data.whi, hi);
+    data.spreadLo = Math.min(data.spreadLo, lo);
+    data.spreadNow = Math.max(data.spreadNow, data.wlo - data.spreadLo);
+    data.samplesNow++;
   } else if (lo > data.whi && hi >= data.wlo + w) {
     // a new window: the one before it was clean if no penalty reached into it
     if (data.factor < 1 && data.tightenedUntil < data.wlo) {
       data.factor = Math.min(1, data.factor + (o.recoverStep ?? K.defaultRecoverStep));
     }
+    data.prevWlo = data.wlo;
+    data.prevWhi = data.whi;
     data.wlo = lo;
     data.whi = hi;
+    data.spreadLast = data.spreadNow;
+    data.samplesLast = data.samplesNow;
+    data.hiddenLast = data.hiddenNow;
+    data.hiddenNow = 0;
+    data.spreadLo = lo;
+    data.spreadNow = 0;
+    data.samplesNow = 1;
   } else if (!(lo <= data.whi - w && hi >= data.wlo - w)) {
     return true;
   }
@@ -356,6 +532,7 @@ export function observe(data: BucketData, config: BucketConfig, o: Observation, 
     const serverUsed = Math.max(0, serverLimit - o.remaining) + after;
     data.hidden = Math.max(0, serverUsed - lasting);
     data.hiddenUntil = data.hidden > 0 ? until : 0;
+    data.hiddenNow = Math.max(data.hiddenNow, data.hidden);
   }
   return { applied: true, limit, limitInForce: baseLimit(config, data), phaseConflict };
 }

@@ -84,7 +84,7 @@ export class MemoryStore implements Store {
       let bucketId = '';
       let reason: DenyReason | undefined;
       request.charges.forEach((c, i) => {
-        const r = waitFor(datas[i]!, c.bucket, c.weight, request.share, now);
+        const r = waitFor(datas[i]!, c.bucket, c.weight, request.share, now, request.tier);
         if (r.reason !== undefined && r.waitMs >= waitMs) {
           waitMs = Math.max(r.waitMs, 1);
           bucketId = c.bucket.id;
@@ -95,7 +95,7 @@ export class MemoryStore implements Store {
         if (admitted > 0) break;
         return { admitted: false, now, waitMs, bucketId, reason };
       }
-      request.charges.forEach((c, i) => charge(datas[i]!, c.bucket, c.weight, request.share, now));
+      request.charges.forEach((c, i) => charge(datas[i]!, c.bucket, c.weight, request.share, now, request.tier));
     }
     const counted = request.charges.map((c, i) => (c.weight > 0 ? datas[i]!.used + datas[i]!.hidden : 0));
     return { admitted: true, now, count: admitted, counted };

@@ -22,6 +22,13 @@ export interface BucketConfig {
    * holds at most the limit, so no server window can exceed it wherever it starts.
    */
   readonly marginMs: number;
+  /**
+   * Measure the margin instead of trusting `marginMs`: the spread of admission-to-arrival delays (dmax - dmin),
+   * read from replies (each reply's `sentAt + reset` is the window's end minus that request's delay, so
+   * their spread within one server window is the delays' spread). `marginMs` then only holds until enough
+   * replies measured it. @default false
+   */
+  readonly measureMargin?: boolean;
   /** Token-bucket capacity for pacing, in weight; 0 disables pacing. */
   readonly burst: number;
   /** Token refill rate, in weight per millisecond. */
@@ -43,8 +50,19 @@ export interface BucketCharge {
 
 export interface AcquireRequest {
   readonly charges: readonly BucketCharge[];
-  /** Fraction (0..1] of each bucket this request's tier may fill; 1 for critical. */
+  /**
+   * Fraction (0..1] of each bucket this request's tier may fill at most; 1 for critical. With `tier`, this is
+   * the floor of a reserve that is used or released (see `tier`); without it, a fixed share.
+   */
   readonly share: number;
+  /**
+   * The request's tier, 0 (critical) to 3 (low). When given, its weight counts in the bucket's demand measure
+   * (kept in the store, shared by every process), and the reserve it must leave to the tiers above is sized
+   * from their demand: reserveHeadroom x their weight in the last window x the part of the known server
+   * window still ahead, at most (1 - share) x limit. So a tier nobody above uses leaves no reserve, and the
+   * reserve is released as the server window's end comes. @default none: the fixed share
+   */
+  readonly tier?: number;
   /**
    * Up to this many identical requests, admitted in order in one call, each all-or-nothing; stops at the
    * first that does not fit. @default 1

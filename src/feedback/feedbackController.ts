@@ -86,7 +86,9 @@ export class FeedbackController {
         break;
       case '1015':
         bucket = this.planner.ipBucket();
-        penalty = { pauseMs: retryAfterMs ?? rule.defaultPauseMs };
+        // the real per-IP limit is below the assumed one: tighten, as a 429000 tightens a pool, so the fleet
+        // is not blocked again when the block ends (at most once per block: the pause's end)
+        penalty = { pauseMs: retryAfterMs ?? rule.defaultPauseMs, tighten: { by: f.cloudflareTightenBy, min: f.cloudflareMinFactor } };
         break;
       case '200002':
         // without an endpoint the pool is the narrowest scope known

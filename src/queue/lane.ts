@@ -231,7 +231,7 @@ export class Lane {
           const share = this.ctx.shares[TIER_NAMES[tier]!];
           let result;
           try {
-            result = await this.ctx.store.acquire({ charges: job.plan.charges, share, count: batch.length });
+            result = await this.ctx.store.acquire({ charges: job.plan.charges, share, tier, count: batch.length });
           } catch (error) {
             this.#endPending(batch);
             const retryInMs = this.#storeRetryMs;

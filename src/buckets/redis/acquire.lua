@@ -5,6 +5,8 @@
 local now = now_ms(ARGV[ARG.time])
 local share = tonumber(ARGV[ARG.share])
 local count = tonumber(ARGV[ARG.count])
+local tier = tonumber(ARGV[ARG.tier])
+if tier == nil or tier ~= math.floor(tier) or tier < -1 or tier > 3 then return redis.error_reply('KS_BAD_ARG:tier') end
 if share == nil or share <= 0 or share > 1 then return redis.error_reply('KS_BAD_ARG:share') end
 if count == nil or count < 1 then return redis.error_reply('KS_BAD_ARG:count') end
 local n, bad = bucket_count()
@@ -29,9 +31,10 @@ while admitted < count do
     local b = buckets[i]
     local wait, reason
     if b.guard then
-      if b.pausedUntil > now then wait, reason = b.pausedUntil - now, 'paused' end
+      -- whole ms, as wait_for and the TypeScript twin round every wait (ties then break alike)
+      if b.pausedUntil > now then wait, reason = math.ceil(b.pausedUntil - now), 'paused' end
     else
-      wait, reason = wait_for(b, b.cfg.weight, share, now)
+      wait, reason = wait_for(b, b.cfg.weight, share, now, tier)
     end
     if reason ~= nil and wait >= worst_wait then
       worst_wait, worst_index, worst_reason = math.max(wait, 1), i, reason
@@ -44,7 +47,7 @@ while admitted < count do
     break
   end
   for i = 1, n do
-    if not buckets[i].guard then charge(buckets[i], buckets[i].cfg.weight, share, now) end
+    if not buckets[i].guard then charge(buckets[i], buckets[i].cfg.weight, share, now, tier) end
   end
   admitted = admitted + 1
 end

@@ -50,7 +50,8 @@ local function read_cfg(i)
   end
   if cfg.windowMs <= 0 then return redis.error_reply('KS_BAD_ARG:windowMs') end
   cfg.alignPhase = cfg.alignPhase ~= 0
-  cfg.span = cfg.windowMs + cfg.marginMs
+  cfg.measureMargin = cfg.measureMargin ~= 0
+  cfg.span = cfg.windowMs + cfg.marginMs -- the configured span (spanMs in bucketMath.ts)
   return cfg
 end
 
@@ -67,11 +68,26 @@ local function phase_aligned(b, now)
   return b.cfg.alignPhase and b.conflictUntil <= now and b.whi > 0
 end
 
+-- The transit margin in force (marginOf in bucketMath.ts).
+local function margin_of(b)
+  if not b.cfg.measureMargin or b.samplesNow + b.samplesLast < K.marginMinSamples then return b.cfg.marginMs end
+  local spread = math.max(b.spreadNow, b.spreadLast)
+  return math.min(K.marginMaxMs, math.max(K.marginFloorMs, K.marginSpreadFactor * spread + K.marginFloorMs))
+end
+
+-- liveSpanMs in bucketMath.ts
+local function live_span(b)
+  return b.cfg.windowMs + margin_of(b)
+end
+
 -- When an entry admitted at `at` stops counting, as seen at `now` (entryExpiry in bucketMath.ts).
 local function entry_expiry(b, at, now)
-  local slide = at + b.cfg.span
-  if phase_aligned(b, now) and at + b.cfg.marginMs <= b.wlo then return math.min(slide, b.whi) end
-  return slide
+  local margin = margin_of(b)
+  local slide = at + b.cfg.windowMs + margin
+  if not phase_aligned(b, now) or at + margin > b.wlo then return slide end
+  -- surely charged to the window before the known one (its replies came before its end): that window's end
+  if b.prevWhi > 0 and at + margin < b.prevWlo then return math.min(slide, b.prevWhi) end
+  return math.min(slide, b.whi)
 end
 
 local function base_limit(b)
@@ -91,6 +107,66 @@ local function token_capacity(b)
   return b.cfg.burst * pacing_scale(b)
 end
 
+-- Demand of the tiers that may hold a reserve (critical, high, normal): fields demand0..2 and prior0..2.
+local DEMAND_TIERS = 3
+
+-- rollDemand in bucketMath.ts
+local function roll_demand(b, now)
+  local w = b.cfg.windowMs
+  local from = math.floor(now / w) * w
+  if from <= b.demandFrom then return end
+  local nxt = from == b.demandFrom + w
+  for t = 0, DEMAND_TIERS - 1 do
+    if nxt then b['prior' .. t] = b['demand' .. t] else b['prior' .. t] = 0 end
+    b['demand' .. t] = 0
+  end
+  b.demandFrom = from
+end
+
+-- demandAbove in bucketMath.ts
+local function demand_above(b, tier, now)
+  local fade = math.max(0, 1 - (now - b.demandFrom) / b.cfg.windowMs)
+  local sum = 0
+  for t = 0, math.min(tier, DEMAND_TIERS) - 1 do sum = sum + b['demand' .. t] + b['prior' .. t] * fade end
+  return sum
+end
+
+-- reservePerWindow in bucketMath.ts
+local function reserve_per_window(b, tier, now)
+  return K.reserveHeadroom * demand_above(b, tier, now) + b.hiddenLast
+end
+
+-- windowLeft in bucketMath.ts
+local function window_left(b, now)
+  if not phase_aligned(b, now) or b.whi <= now then return 1 end
+  return math.min(1, (b.whi - now) / b.cfg.windowMs)
+end
+
+-- reserveShare in bucketMath.ts (tier < 0: none given, the fixed share)
+local function reserve_share(b, share, tier, now)
+  tier = tier or -1
+  if tier < 0 or share >= 1 then return share end
+  local limit = effective_limit(b)
+  if limit <= 0 then return share end
+  local ahead = reserve_per_window(b, tier, now) * window_left(b, now) + K.hiddenSlack * b.hiddenLast
+  -- the wider bound only while the window's end is known, so the reserve is released by that end
+  local bound = 1 - share
+  if window_left(b, now) < 1 then bound = math.max(1 - share, K.reserveMaxShare) end
+  local reserve = math.min(bound * limit, ahead)
+  return 1 - reserve / limit
+end
+
+-- reserveWait in bucketMath.ts
+local function reserve_wait(b, counted, weight, tier, now)
+  tier = tier or -1
+  if tier < 0 then return math.huge end
+  if not phase_aligned(b, now) or b.whi <= now then return math.huge end
+  local room = effective_limit(b) - counted - weight - K.hiddenSlack * b.hiddenLast
+  local rate = reserve_per_window(b, tier, now)
+  if room < 0 or rate <= 0 then return math.huge end
+  return math.max(1, b.whi - (room * b.cfg.windowMs) / rate - now)
+end
+
 local function tokens_needed(b, weight, share)
   local capacity = b.cfg.burst * pacing_scale(b)
   return math.min(weight, capacity * share), capacity * (1 - share)
@@ -99,7 +175,7 @@ end
 -- Milliseconds the state must be kept when nothing touches it (keepUntil in bucketMath.ts, minus now).
 local function ttl(b, now)
   local later = math.max(b.pausedUntil, b.hiddenUntil, b.whi, b.tightenedUntil, b.conflictUntil)
-  return math.ceil(b.cfg.span + K.idleSlackMs + math.max(0, later - now))
+  return math.ceil(live_span(b) + K.idleSlackMs + math.max(0, later - now))
 end
 
 -- Loads a bucket, drops entries that no longer count, ends hidden weight past its window and refills
@@ -136,6 +212,7 @@ local function load(hkey, lkey, cfg, now)
   -- keep the stored sum equal to the log whatever the caller does next
   if popped > 0 then redis.call('HSET', hkey, 'used', fmt(b.used)) end
   if b.hidden > 0 and b.hiddenUntil <= now then b.hidden = 0 end
+  roll_demand(b, now)
   b.len = len
   local scale = pacing_scale(b)
   if tokens == nil then b.tokens = cfg.burst * scale end
@@ -167,17 +244,18 @@ local function window_wait(b, excess, now)
     i = i + 64
   end
   if hidden_left and freed + b.hidden >= excess then return b.hiddenUntil - now end
-  return b.cfg.span
+  return live_span(b)
 end
 
 -- Returns wait (ms, 0 = admit now) and reason ('paused' | 'window' | 'pacing' | nil).
-local function wait_for(b, weight, share, now)
+local function wait_for(b, weight, share, now, tier)
+  share = reserve_share(b, share, tier, now)
   local wait, reason = 0, nil
   if b.pausedUntil > now then
     wait, reason = b.pausedUntil - now, 'paused'
   end
   if weight > 0 then
-    local cap = effective_limit(b) * share
+    local cap = effective_limit(b) * share + K.tokenEpsilon
     local counted = b.used + b.hidden
     if counted + weight > cap then
       local w_wait
@@ -186,6 +264,8 @@ local function wait_for(b, weight, share, now)
       else
         w_wait = window_wait(b, counted + weight - cap, now)
       end
+      -- the reserve above this tier shrinks as the server window's end comes
+      w_wait = math.min(w_wait, reserve_wait(b, counted, weight, tier, now))
       if w_wait > wait then wait, reason = w_wait, 'window' end
     end
     if b.cfg.burst > 0 then
@@ -218,7 +298,9 @@ end
 -- After an acquisition only the sum and the tokens changed: write just those. When every charge merged
 -- into the newest log entry, the keys' expiry was set within the last granule: it still outlives the span.
 local function save_charged(b, now)
-  redis.call('HSET', b.hkey, 'used', fmt(b.used), 'tokens', fmt(b.tokens), 'tokensAt', fmt(b.tokensAt))
+  redis.call('HSET', b.hkey, 'used', fmt(b.used), 'tokens', fmt(b.tokens), 'tokensAt', fmt(b.tokensAt),
+    'demandFrom', fmt(b.demandFrom), 'demand0', fmt(b.demand0), 'demand1', fmt(b.demand1), 'demand2', fmt(b.demand2),
+    'prior0', fmt(b.prior0), 'prior1', fmt(b.prior1), 'prior2', fmt(b.prior2))
   if b.pushed then
     local t = ttl(b, now)
     redis.call('PEXPIRE', b.hkey, t)
@@ -226,8 +308,11 @@ local function save_charged(b, now)
   end
 end
 
-local function charge(b, weight, share, now)
+local function charge(b, weight, share, now, tier)
   if weight <= 0 then return end
+  tier = tier or -1
+  share = reserve_share(b, share, tier, now)
+  if tier >= 0 and tier < DEMAND_TIERS then b['demand' .. tier] = b['demand' .. tier] + weight end
   local g = granule_ms(b.cfg.windowMs)
   local merged = false
   if b.len > 0 then

@@ -50,14 +50,22 @@ local function place_window()
   local w = cfg.windowMs
   if b.whi == 0 then
     b.wlo, b.whi = lo, hi
+    b.spreadLo, b.samplesNow = lo, 1
   elseif lo <= b.whi and hi >= b.wlo then
-    -- the same window seen again: narrow its bounds
+    -- the same window seen again: narrow its bounds; lo = the window's end - this request's transit delay
     b.wlo = math.max(b.wlo, lo)
     b.whi = math.min(b.whi, hi)
+    b.spreadLo = math.min(b.spreadLo, lo)
+    b.spreadNow = math.max(b.spreadNow, b.wlo - b.spreadLo)
+    b.samplesNow = b.samplesNow + 1
   elseif lo > b.whi and hi >= b.wlo + w then
     -- a new window: the one before it was clean if no penalty reached into it
     if b.factor < 1 and b.tightenedUntil < b.wlo then b.factor = math.min(1, b.factor + recover_step) end
+    b.prevWlo, b.prevWhi = b.wlo, b.whi
     b.wlo, b.whi = lo, hi
+    b.spreadLast, b.samplesLast = b.spreadNow, b.samplesNow
+    b.hiddenLast, b.hiddenNow = b.hiddenNow, 0
+    b.spreadLo, b.spreadNow, b.samplesNow = lo, 0, 1
   elseif not (lo <= b.whi - w and hi >= b.wlo - w) then
     return true
   end
@@ -87,6 +95,7 @@ if remaining >= 0 and server_limit > 0 then
   local server_used = math.max(0, server_limit - remaining) + after
   b.hidden = math.max(0, server_used - lasting)
   if b.hidden > 0 then b.hiddenUntil = until_ms else b.hiddenUntil = 0 end
+  b.hiddenNow = math.max(b.hiddenNow, b.hidden)
 end
 save(b, now)
 return pack(REPLY, { applied = 1, limit = limit_status, limitInForce = base_limit(b), phaseConflict = phase_conflict })

@@ -78,7 +78,7 @@ export class RedisStore implements Store {
   }
 
   async acquire(request: AcquireRequest): Promise<AcquireResult> {
-    const reply = await this.#run('acquire', { share: request.share, count: request.count ?? 1 }, request.charges);
+    const reply = await this.#run('acquire', { share: request.share, count: request.count ?? 1, tier: request.tier ?? -1 }, request.charges);
     const { fields: r, each } = parseReply('acquire', reply);
     const now = Number(r.now);
     if (r.admitted === '1') return { admitted: true, now, count: Number(r.count), counted: each.map((e) => Number(e.counted)) };

@@ -14,7 +14,7 @@ import type { BucketConfig } from '../types.js';
  */
 
 /** One bucket's config as every bucket script reads it, in block order. */
-export const BUCKET_FIELDS = ['weight', 'limit', 'windowMs', 'marginMs', 'burst', 'refillPerMs', 'alignPhase'] as const;
+export const BUCKET_FIELDS = ['weight', 'limit', 'windowMs', 'marginMs', 'burst', 'refillPerMs', 'alignPhase', 'measureMargin'] as const;
 export type BucketField = (typeof BUCKET_FIELDS)[number];
 
 /** The bucket hash's fields: the scalar state of `BucketFields` in bucketMath.ts, under the same names. */
@@ -36,6 +36,22 @@ export const STATE_FIELDS = [
   'backoffLevel',
   'backoffAt',
   'conflictUntil',
+  'demandFrom',
+  'demand0',
+  'demand1',
+  'demand2',
+  'prior0',
+  'prior1',
+  'prior2',
+  'spreadLo',
+  'spreadNow',
+  'spreadLast',
+  'samplesNow',
+  'samplesLast',
+  'hiddenNow',
+  'hiddenLast',
+  'prevWlo',
+  'prevWhi',
 ] as const;
 
 /** How many bucket blocks a script takes: none, exactly one, or one per pair of keys. */
@@ -52,7 +68,7 @@ interface ScriptLayout {
 
 export const SCRIPT_LAYOUTS = {
   acquire: {
-    args: ['time', 'share', 'count'],
+    args: ['time', 'share', 'count', 'tier'],
     buckets: 'many',
     reply: ['admitted', 'now', 'count', 'waitMs', 'bucket', 'reason'],
     each: ['counted'],
@@ -102,6 +118,7 @@ function bucketBlock({ bucket, weight }: ScriptBucket): number[] {
     burst: bucket.burst,
     refillPerMs: bucket.refillPerMs,
     alignPhase: bucket.alignPhase === false ? 0 : 1,
+    measureMargin: bucket.measureMargin === true ? 1 : 0,
   };
   return BUCKET_FIELDS.map((f) => value[f]);
 }
