@@ -60,7 +60,11 @@ export async function runFidelity(redisUrl: string, mode: Mode, processes: numbe
       loops: loopsFor(benchCase),
       ...(benchCase.tunedMarginMs === undefined ? {} : { transitMarginMs: benchCase.tunedMarginMs }),
     };
-    return fork(file, [], { execArgv: ['--import', 'tsx'], env: { ...process.env, KS_WORKER: JSON.stringify(config) }, stdio: ['ignore', 'ignore', 'inherit', 'ipc'] });
+    return fork(file, [], {
+      execArgv: ['--import', 'tsx'],
+      env: { ...process.env, KS_WORKER: JSON.stringify(config) },
+      stdio: ['ignore', 'ignore', 'inherit', 'ipc'],
+    });
   });
   const message = (c: (typeof children)[number], type: string) =>
     new Promise<{ report?: FidelityReport }>((resolve) => c.on('message', (m: { type: string; report?: FidelityReport }) => m.type === type && resolve(m)));
@@ -76,7 +80,8 @@ export async function runFidelity(redisUrl: string, mode: Mode, processes: numbe
   const t0 = spot.find((a) => a.client !== 'hidden')?.at ?? 0;
   // weight executed over a fixed span of whole windows from the first arrival, the same for every mode
   const spanWindows = Math.floor(FIDELITY.windows);
-  const sum = (from: number, until: number, outcome: string) => spot.filter((a) => a.outcome === outcome && a.at >= from && a.at < until).reduce((x, a) => x + a.weight, 0);
+  const sum = (from: number, until: number, outcome: string) =>
+    spot.filter((a) => a.outcome === outcome && a.at >= from && a.at < until).reduce((x, a) => x + a.weight, 0);
   const end = t0 + spanWindows * FIDELITY.windowMs;
   const executed = sum(t0, end, 'ok');
   // beside a hidden consumer (which opens the server windows), by server window: those wholly within the run
@@ -98,7 +103,10 @@ export async function runFidelity(redisUrl: string, mode: Mode, processes: numbe
   const waits = Object.fromEntries(
     (['critical', 'high', 'normal', 'low'] as const).map((p) => {
       const w = reports.flatMap((r) => r[p].waits).sort((a, b) => a - b);
-      return [p, { p50: quantile(w, 0.5), p99: quantile(w, 0.99), n: reports.reduce((x, r) => x + r[p].ok, 0), failed: reports.reduce((x, r) => x + r[p].failed, 0) }];
+      return [
+        p,
+        { p50: quantile(w, 0.5), p99: quantile(w, 0.99), n: reports.reduce((x, r) => x + r[p].ok, 0), failed: reports.reduce((x, r) => x + r[p].failed, 0) },
+      ];
     }),
   ) as FidelityRow['waits'];
   const quota = FIDELITY.limit * spanWindows;

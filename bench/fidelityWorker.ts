@@ -30,7 +30,12 @@ export type FidelityReport = Record<Priority, { ok: number; failed: number; wait
 
 const cfg = JSON.parse(process.env.KS_WORKER ?? '{}') as FidelityWorkerConfig;
 const stop = new AbortController();
-const report: FidelityReport = { critical: { ok: 0, failed: 0, waits: [] }, high: { ok: 0, failed: 0, waits: [] }, normal: { ok: 0, failed: 0, waits: [] }, low: { ok: 0, failed: 0, waits: [] } };
+const report: FidelityReport = {
+  critical: { ok: 0, failed: 0, waits: [] },
+  high: { ok: 0, failed: 0, waits: [] },
+  normal: { ok: 0, failed: 0, waits: [] },
+  low: { ok: 0, failed: 0, waits: [] },
+};
 const record = (priority: Priority | undefined, waitMs: number, ok: boolean) => {
   const r = report[priority ?? 'normal'];
   if (!ok) return void r.failed++;
@@ -39,12 +44,19 @@ const record = (priority: Priority | undefined, waitMs: number, ok: boolean) => 
 };
 const redis = cfg.mode === 'kucoin-scheduler' ? new Redis(cfg.redisUrl) : undefined;
 const scheduler = redis
-  ? createScheduler({ uid: cfg.account.uid, store: new RedisStore({ client: redis, prefix: cfg.prefix }), ...(cfg.transitMarginMs === undefined ? {} : { transitMarginMs: cfg.transitMarginMs }), cloudflare: cfg.cloudflare, pools: { spot: { limit: cfg.limit, windowMs: cfg.windowMs } } })
+  ? createScheduler({
+      uid: cfg.account.uid,
+      store: new RedisStore({ client: redis, prefix: cfg.prefix }),
+      ...(cfg.transitMarginMs === undefined ? {} : { transitMarginMs: cfg.transitMarginMs }),
+      cloudflare: cfg.cloudflare,
+      pools: { spot: { limit: cfg.limit, windowMs: cfg.windowMs } },
+    })
   : undefined;
 // KS_BENCH_DEBUG=1: say why a critical request waited long (stderr of the bench)
 if (scheduler && process.env.KS_BENCH_DEBUG) {
   scheduler.on('waited', (e) => {
-    if (e.priority === 'critical' && e.waitMs > 50) process.stderr.write(`[${cfg.id}] critical waits ${Math.round(e.waitMs)} ms: ${e.reason} on ${e.bucketId}\n`);
+    if (e.priority === 'critical' && e.waitMs > 50)
+      process.stderr.write(`[${cfg.id}] critical waits ${Math.round(e.waitMs)} ms: ${e.reason} on ${e.bucketId}\n`);
   });
 }
 const client = scheduler ? new KucoinClient({ scheduler, credentials: cfg.account, baseUrls: cfg.urls, headers: { 'x-sim-client': cfg.id } }) : undefined;
@@ -52,13 +64,26 @@ const url = new URL(cfg.redisUrl);
 // Bottleneck's README for a shared limit: a Redis datastore and a reservoir refreshed every window
 const limiter =
   cfg.mode === 'bottleneck'
-    ? new Bottleneck({ id: cfg.prefix, datastore: 'ioredis', clearDatastore: false, clientOptions: { host: url.hostname, port: Number(url.port || 6379) }, reservoir: cfg.limit, reservoirRefreshAmount: cfg.limit, reservoirRefreshInterval: cfg.windowMs })
+    ? new Bottleneck({
+        id: cfg.prefix,
+        datastore: 'ioredis',
+        clearDatastore: false,
+        clientOptions: { host: url.hostname, port: Number(url.port || 6379) },
+        reservoir: cfg.limit,
+        reservoirRefreshAmount: cfg.limit,
+        reservoirRefreshInterval: cfg.windowMs,
+      })
     : undefined;
 const pool = new Pool(cfg.urls.spot, { connections: 32 * cfg.loops });
 const BOTTLENECK_PRIORITY: Record<Priority, number> = { critical: 0, high: 3, normal: 5, low: 9 };
 
 async function raw(method: 'GET' | 'POST' | 'DELETE', path: string, body: string): Promise<boolean> {
-  const res = await pool.request({ path, method, headers: { 'content-type': 'application/json', 'x-sim-client': cfg.id, ...authHeaders(cfg.account, method, path, body) }, body: body || null });
+  const res = await pool.request({
+    path,
+    method,
+    headers: { 'content-type': 'application/json', 'x-sim-client': cfg.id, ...authHeaders(cfg.account, method, path, body) },
+    body: body || null,
+  });
   const text = await res.body.text();
   return text.includes('"200000"');
 }
@@ -71,7 +96,14 @@ async function send(priority: Priority | undefined, method: 'GET' | 'POST' | 'DE
   try {
     if (client) {
       const [p, q] = path.split('?');
-      const res = await client.request({ method, path: p!, ...(q ? { query: Object.fromEntries(new URLSearchParams(q)) } : {}), ...(withBody ? { body: JSON.parse(body) } : {}), ...(priority ? { priority } : {}), signal: stop.signal });
+      const res = await client.request({
+        method,
+        path: p!,
+        ...(q ? { query: Object.fromEntries(new URLSearchParams(q)) } : {}),
+        ...(withBody ? { body: JSON.parse(body) } : {}),
+        ...(priority ? { priority } : {}),
+        signal: stop.signal,
+      });
       record(priority, res.waitedMs, true);
     } else if (limiter) {
       let waitMs = 0;
@@ -99,7 +131,8 @@ const loop = async (fn: () => Promise<void>) => {
 };
 
 /** Every request at the default priority (none set): a bot that never heard of priorities. */
-const single = () => Promise.all(Array.from({ length: 8 * cfg.loops }, () => loop(() => send(undefined, 'GET', '/api/v1/hf/orders/active?symbol=BTC-USDT', 2, false))));
+const single = () =>
+  Promise.all(Array.from({ length: 8 * cfg.loops }, () => loop(() => send(undefined, 'GET', '/api/v1/hf/orders/active?symbol=BTC-USDT', 2, false))));
 
 const mixed = () =>
   Promise.all([

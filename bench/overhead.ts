@@ -49,12 +49,24 @@ export async function runOverhead(redisUrl: string, progress: (msg: string) => v
   progress('Bottleneck, Redis datastore (4000 weight / 30 s)');
   // as Bottleneck's README advises for a shared quota: a reservoir refreshed every window, in Redis
   const clustered = (id: string) =>
-    new Bottleneck({ id, datastore: 'ioredis', clearDatastore: true, clientOptions: { host: new URL(redisUrl).hostname, port: Number(new URL(redisUrl).port || 6379) }, reservoir: 4000, reservoirRefreshAmount: 4000, reservoirRefreshInterval: 30_000 });
+    new Bottleneck({
+      id,
+      datastore: 'ioredis',
+      clearDatastore: true,
+      clientOptions: { host: new URL(redisUrl).hostname, port: Number(new URL(redisUrl).port || 6379) },
+      reservoir: 4000,
+      reservoirRefreshAmount: 4000,
+      reservoirRefreshInterval: 30_000,
+    });
   const b1 = clustered(`bench-${randomUUID()}`);
   const b2 = clustered(`bench-${randomUUID()}`);
   await Promise.all([b1.ready(), b2.ready()]);
   // 1500 + 1500 jobs stay under each limiter's 4000 per 30 s, so no job waits for the refresh
-  rows.push({ name: 'Bottleneck, Redis datastore', sequential: await measure(() => b1.schedule({ weight: 1 }, noop), 1500, 1), concurrent64: await measure(() => b2.schedule({ weight: 1 }, noop), 1500, 64) });
+  rows.push({
+    name: 'Bottleneck, Redis datastore',
+    sequential: await measure(() => b1.schedule({ weight: 1 }, noop), 1500, 1),
+    concurrent64: await measure(() => b2.schedule({ weight: 1 }, noop), 1500, 64),
+  });
   await Promise.all([b1.disconnect(), b2.disconnect()]);
   redis.disconnect();
   return rows;

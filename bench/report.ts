@@ -25,13 +25,26 @@ function fidelityTargets(r: BenchResult): { label: string; value: string; met: b
     const at = `${f.case ?? 'mixed'}, ${f.processes} process${f.processes === 1 ? '' : 'es'}`;
     if (f.case === 'hidden') {
       const perWindow = f.rejected429000 / f.windows;
-      out.push({ label: `>= 95 % of the rest, <= 1 x 429000 per window (${at})`, value: `${pct(f.utilizationOfRest)}, ${f.rejected429000} x 429000 in ${f.windows} windows`, met: (f.utilizationOfRest ?? 0) >= 0.95 && perWindow <= 1 });
+      out.push({
+        label: `>= 95 % of the rest, <= 1 x 429000 per window (${at})`,
+        value: `${pct(f.utilizationOfRest)}, ${f.rejected429000} x 429000 in ${f.windows} windows`,
+        met: (f.utilizationOfRest ?? 0) >= 0.95 && perWindow <= 1,
+      });
     } else if (f.case !== 'wan') {
-      out.push({ label: `>= 98 % utilization, zero 429000 (${at})`, value: `${pct(f.utilization)}, ${f.rejected429000} x 429000`, met: f.utilization >= 0.98 && f.rejected429000 === 0 });
+      out.push({
+        label: `>= 98 % utilization, zero 429000 (${at})`,
+        value: `${pct(f.utilization)}, ${f.rejected429000} x 429000`,
+        met: f.utilization >= 0.98 && f.rejected429000 === 0,
+      });
     } else {
       out.push({ label: `zero 429000 on a 50-200 ms path (${at})`, value: `${pct(f.utilization)}, ${f.rejected429000} x 429000`, met: f.rejected429000 === 0 });
     }
-    if (f.case !== 'single') out.push({ label: `critical p99 wait < 50 ms under a low-priority flood (${at})`, value: `${ms(f.waits.critical.p99)} ms`, met: f.waits.critical.p99 < 50 });
+    if (f.case !== 'single')
+      out.push({
+        label: `critical p99 wait < 50 ms under a low-priority flood (${at})`,
+        value: `${ms(f.waits.critical.p99)} ms`,
+        met: f.waits.critical.p99 < 50,
+      });
     if (f.firstWindow !== undefined) out.push({ label: `first window >= 90 % of what is left (${at})`, value: pct(f.firstWindow), met: f.firstWindow >= 0.9 });
   }
   return out;
@@ -45,8 +58,16 @@ export function targets(r: BenchResult, fidelityOnly = false): { label: string; 
   const ratio = ours.sequential.p50Ms / floor.sequential.p50Ms;
   const speedup = ours.concurrent64.perSecond / bn.concurrent64.perSecond;
   return [
-    { label: 'acquisition p50 <= 1.5 x bare EVALSHA', value: `${ratio.toFixed(2)} x (${ms(ours.sequential.p50Ms)} ms vs ${ms(floor.sequential.p50Ms)} ms)`, met: ratio <= 1.5 },
-    { label: '>= 20 x Bottleneck Redis-datastore jobs/s', value: `${speedup.toFixed(1)} x (${k(ours.concurrent64.perSecond)}/s vs ${k(bn.concurrent64.perSecond)}/s, 64 in flight)`, met: speedup >= 20 },
+    {
+      label: 'acquisition p50 <= 1.5 x bare EVALSHA',
+      value: `${ratio.toFixed(2)} x (${ms(ours.sequential.p50Ms)} ms vs ${ms(floor.sequential.p50Ms)} ms)`,
+      met: ratio <= 1.5,
+    },
+    {
+      label: '>= 20 x Bottleneck Redis-datastore jobs/s',
+      value: `${speedup.toFixed(1)} x (${k(ours.concurrent64.perSecond)}/s vs ${k(bn.concurrent64.perSecond)}/s, 64 in flight)`,
+      met: speedup >= 20,
+    },
     ...fidelityTargets(r),
   ];
 }
@@ -62,11 +83,16 @@ function fidelityLines(r: BenchResult): string[] {
     `**2. Quota fidelity**: Spot ${r.fidelityConfig.limit} weight / ${r.fidelityConfig.windowMs / 1000} s in the gateway simulator, one UID. kucoin-scheduler: RedisStore, KucoinClient, **every option at its default** (only the pool's quota configured) except the row labelled TUNED. Cases: *single*: 8 loops per process, every request at the default priority; *mixed*: per process a low-priority flood (4 loops), 2 order loops (high), a poller (normal) and ~5 cancels/s (critical); *hidden*: mixed, and a hidden consumer on the same UID spending 10 % of the pool; *wan*: mixed with 50-200 ms latency (12 x the loops); the others 2-15 ms. Bottleneck: its Redis datastore with a reservoir of ${r.fidelityConfig.limit} refreshed every ${r.fidelityConfig.windowMs / 1000} s, as its README advises, priorities mapped to 0/3/5/9. No limiter: sends at once, 10 ms pause after a failure. Utilization = weight executed in the first 4 windows of time from the first arrival / their quota; "of the rest" = per server window wholly within the run, weight executed / (quota - the hidden consumer's weight in it); "first window" = the same for the first of those windows.`,
     '',
   );
-  lines.push('| case | limiter | processes | utilization | of the rest | first window | 429000 | 1015 blocks | critical p50/p99 ms | high p50/p99 ms | low (or normal) p50/p99 ms |', '|---|---|---|---|---|---|---|---|---|---|---|');
+  lines.push(
+    '| case | limiter | processes | utilization | of the rest | first window | 429000 | 1015 blocks | critical p50/p99 ms | high p50/p99 ms | low (or normal) p50/p99 ms |',
+    '|---|---|---|---|---|---|---|---|---|---|---|',
+  );
   for (const f of r.fidelity) {
     const w = (p: keyof FidelityRow['waits']) => `${ms(f.waits[p].p50)} / ${ms(f.waits[p].p99)}`;
     const lowest = f.waits.low.n > 0 ? 'low' : 'normal';
-    lines.push(`| ${f.case ?? 'mixed'} | ${f.mode} | ${f.processes} | ${pct(f.utilization)} | ${pct(f.utilizationOfRest)} | ${pct(f.firstWindow)} | ${f.rejected429000} | ${f.blocks1015} | ${w('critical')} | ${w('high')} | ${w(lowest)} |`);
+    lines.push(
+      `| ${f.case ?? 'mixed'} | ${f.mode} | ${f.processes} | ${pct(f.utilization)} | ${pct(f.utilizationOfRest)} | ${pct(f.firstWindow)} | ${f.rejected429000} | ${f.blocks1015} | ${w('critical')} | ${w('high')} | ${w(lowest)} |`,
+    );
   }
   return lines;
 }
@@ -78,7 +104,10 @@ export function toMarkdown(r: BenchResult): string {
   for (const t of targets(r)) lines.push(`| ${t.label} | ${t.value} | ${t.met ? 'yes' : '**no**'} |`);
   lines.push('', '**1. Overhead of one acquisition** (one process; median of 3 interleaved rounds)', '');
   lines.push('| | p50 ms (1 at a time) | p99 ms | acq/s | p50 ms (64 in flight) | p99 ms | acq/s |', '|---|---|---|---|---|---|---|');
-  for (const o of r.overhead) lines.push(`| ${o.name} | ${ms(o.sequential.p50Ms)} | ${ms(o.sequential.p99Ms)} | ${k(o.sequential.perSecond)} | ${ms(o.concurrent64.p50Ms)} | ${ms(o.concurrent64.p99Ms)} | ${k(o.concurrent64.perSecond)} |`);
+  for (const o of r.overhead)
+    lines.push(
+      `| ${o.name} | ${ms(o.sequential.p50Ms)} | ${ms(o.sequential.p99Ms)} | ${k(o.sequential.perSecond)} | ${ms(o.concurrent64.p50Ms)} | ${ms(o.concurrent64.p99Ms)} | ${k(o.concurrent64.perSecond)} |`,
+    );
   lines.push('');
   lines.push(...fidelityLines(r));
   lines.push('', '**3. Scaling** (RedisStore, 64 in flight per process, a private redis-server; 2 cores shared by all processes and Redis)', '');
@@ -103,17 +132,29 @@ export function toSvg(r: BenchResult): string {
   const parts: string[] = [];
   parts.push(`<svg xmlns="http://www.w3.org/2000/svg" width="${W}" height="${H}" font-family="sans-serif" font-size="12">`);
   parts.push(`<rect width="${W}" height="${H}" fill="white"/>`);
-  parts.push(`<text x="${pad.l}" y="18" font-size="14">Spot weight executed per second, ${runs[0]?.processes ?? ''} processes (red: 429000 that second)</text>`);
-  parts.push(`<line x1="${pad.l}" y1="${y(0)}" x2="${W - pad.r}" y2="${y(0)}" stroke="#333"/><line x1="${pad.l}" y1="${y(0)}" x2="${pad.l}" y2="${pad.t}" stroke="#333"/>`);
+  parts.push(
+    `<text x="${pad.l}" y="18" font-size="14">Spot weight executed per second, ${runs[0]?.processes ?? ''} processes (red: 429000 that second)</text>`,
+  );
+  parts.push(
+    `<line x1="${pad.l}" y1="${y(0)}" x2="${W - pad.r}" y2="${y(0)}" stroke="#333"/><line x1="${pad.l}" y1="${y(0)}" x2="${pad.l}" y2="${pad.t}" stroke="#333"/>`,
+  );
   for (let v = 0; v <= maxY; v += Math.ceil(maxY / 5 / 100) * 100) parts.push(`<text x="${pad.l - 6}" y="${y(v) + 4}" text-anchor="end">${v}</text>`);
   for (let t = 0; t <= maxT; t += 5) parts.push(`<text x="${x(t)}" y="${H - pad.b + 16}" text-anchor="middle">${t} s</text>`);
   parts.push(`<line x1="${pad.l}" y1="${y(quotaPerSecond)}" x2="${W - pad.r}" y2="${y(quotaPerSecond)}" stroke="#2ca02c" stroke-dasharray="6 4"/>`);
   parts.push(`<text x="${W - pad.r + 6}" y="${y(quotaPerSecond) + 4}" fill="#2ca02c">quota rate ${quotaPerSecond}/s</text>`);
   runs.forEach((f, i) => {
     const color = colors[f.mode] ?? '#000';
-    parts.push(`<polyline fill="none" stroke="${color}" stroke-width="2" points="${f.series.map((s) => `${x(s.t).toFixed(1)},${y(s.weight).toFixed(1)}`).join(' ')}"/>`);
-    for (const s of f.series) if (s.refused > 0) parts.push(`<circle cx="${x(s.t).toFixed(1)}" cy="${y(s.weight).toFixed(1)}" r="${Math.min(8, 2 + Math.log2(s.refused))}" fill="#d62728" fill-opacity="0.7"/>`);
-    parts.push(`<rect x="${W - pad.r + 6}" y="${pad.t + 30 + i * 20}" width="12" height="4" fill="${color}"/><text x="${W - pad.r + 24}" y="${pad.t + 36 + i * 20}">${f.mode}</text>`);
+    parts.push(
+      `<polyline fill="none" stroke="${color}" stroke-width="2" points="${f.series.map((s) => `${x(s.t).toFixed(1)},${y(s.weight).toFixed(1)}`).join(' ')}"/>`,
+    );
+    for (const s of f.series)
+      if (s.refused > 0)
+        parts.push(
+          `<circle cx="${x(s.t).toFixed(1)}" cy="${y(s.weight).toFixed(1)}" r="${Math.min(8, 2 + Math.log2(s.refused))}" fill="#d62728" fill-opacity="0.7"/>`,
+        );
+    parts.push(
+      `<rect x="${W - pad.r + 6}" y="${pad.t + 30 + i * 20}" width="12" height="4" fill="${color}"/><text x="${W - pad.r + 24}" y="${pad.t + 36 + i * 20}">${f.mode}</text>`,
+    );
   });
   parts.push('</svg>');
   return `${parts.join('\n')}\n`;

@@ -53,7 +53,15 @@ const cases = caseNames.map((name) => {
   return process.exit(2);
 });
 const sizes = (args.processes?.split(',') ?? (quick ? ['8'] : ['1', '4', '8'])).map((p) => benchNumber('bench', '--processes', p, 1, 16, true));
-const runs = cases.flatMap((c) => sizes.flatMap((n) => (c.baselines && !args['no-baselines'] ? (['kucoin-scheduler', 'bottleneck', 'none'] as const) : (['kucoin-scheduler'] as const)).map((mode) => ({ c, n, mode }))));
+const runs = cases.flatMap((c) =>
+  sizes.flatMap((n) =>
+    (c.baselines && !args['no-baselines'] ? (['kucoin-scheduler', 'bottleneck', 'none'] as const) : (['kucoin-scheduler'] as const)).map((mode) => ({
+      c,
+      n,
+      mode,
+    })),
+  ),
+);
 const root = fileURLToPath(new URL('..', import.meta.url));
 const started = Date.now();
 const steps = (fidelityOnly ? 0 : 4) + runs.length;
@@ -66,17 +74,28 @@ const next = (msg: string) => {
   step++;
   progress(msg);
 };
-process.stderr.write(`bench: about ${Math.round(runs.length * 0.5 + (fidelityOnly ? 0 : 3))} min against ${new URL(redisUrl).host}${args.write ? '; writes bench/results and README.md at the end' : ' (nothing written: --write to keep the results)'}\n`);
+process.stderr.write(
+  `bench: about ${Math.round(runs.length * 0.5 + (fidelityOnly ? 0 : 3))} min against ${new URL(redisUrl).host}${args.write ? '; writes bench/results and README.md at the end' : ' (nothing written: --write to keep the results)'}\n`,
+);
 
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
-const medianOf = (ms: Measured[]): Measured => ({ p50Ms: median(ms.map((m) => m.p50Ms)), p99Ms: median(ms.map((m) => m.p99Ms)), perSecond: median(ms.map((m) => m.perSecond)), samples: ms[0]!.samples });
+const medianOf = (ms: Measured[]): Measured => ({
+  p50Ms: median(ms.map((m) => m.p50Ms)),
+  p99Ms: median(ms.map((m) => m.p99Ms)),
+  perSecond: median(ms.map((m) => m.perSecond)),
+  samples: ms[0]!.samples,
+});
 
 const rounds: OverheadRow[][] = [];
 for (let i = 0; i < (fidelityOnly ? 0 : 3); i++) {
   next(`overhead round ${i + 1} of 3`);
   rounds.push(await runOverhead(redisUrl, (m) => progress(`overhead round ${i + 1}: ${m}`)));
 }
-const overhead = (rounds[0] ?? []).map((row, j) => ({ name: row.name, sequential: medianOf(rounds.map((r) => r[j]!.sequential)), concurrent64: medianOf(rounds.map((r) => r[j]!.concurrent64)) }));
+const overhead = (rounds[0] ?? []).map((row, j) => ({
+  name: row.name,
+  sequential: medianOf(rounds.map((r) => r[j]!.sequential)),
+  concurrent64: medianOf(rounds.map((r) => r[j]!.concurrent64)),
+}));
 
 const fidelity: FidelityRow[] = [];
 for (const { c, n, mode } of runs) {

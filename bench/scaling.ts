@@ -40,8 +40,15 @@ export async function runScaling(counts: readonly number[], durationMs: number, 
     for (const n of counts) {
       progress(`scaling: ${n} process(es)`);
       const prefix = `bench-scale-${randomUUID()}`;
-      const children = Array.from({ length: n }, () => fork(file, [], { execArgv: ['--import', 'tsx'], env: { ...process.env, KS_WORKER: JSON.stringify({ redisUrl: url, prefix }) }, stdio: ['ignore', 'ignore', 'inherit', 'ipc'] }));
-      const message = (c: (typeof children)[number], type: string) => new Promise<{ admitted?: number }>((resolve) => c.on('message', (m: { type: string; admitted?: number }) => m.type === type && resolve(m)));
+      const children = Array.from({ length: n }, () =>
+        fork(file, [], {
+          execArgv: ['--import', 'tsx'],
+          env: { ...process.env, KS_WORKER: JSON.stringify({ redisUrl: url, prefix }) },
+          stdio: ['ignore', 'ignore', 'inherit', 'ipc'],
+        }),
+      );
+      const message = (c: (typeof children)[number], type: string) =>
+        new Promise<{ admitted?: number }>((resolve) => c.on('message', (m: { type: string; admitted?: number }) => m.type === type && resolve(m)));
       await Promise.all(children.map((c) => message(c, 'ready')));
       const done = children.map((c) => message(c, 'done'));
       const cpu0 = await redisCpuSeconds(admin);

@@ -4,7 +4,12 @@ import { createScheduler, RedisStore } from '../src/index.js';
 
 const cfg = JSON.parse(process.env.KS_WORKER ?? '{}') as { redisUrl: string; prefix: string };
 const redis = new Redis(cfg.redisUrl);
-const scheduler = createScheduler({ uid: 'bench-uid', store: new RedisStore({ client: redis, prefix: cfg.prefix }), cloudflare: false, pools: { spot: { limit: 1e9, burst: 0 } } });
+const scheduler = createScheduler({
+  uid: 'bench-uid',
+  store: new RedisStore({ client: redis, prefix: cfg.prefix }),
+  cloudflare: false,
+  pools: { spot: { limit: 1e9, burst: 0 } },
+});
 let admitted = 0;
 let stop = false;
 const noop = async () => void admitted++;
@@ -12,9 +17,11 @@ const noop = async () => void admitted++;
 process.on('message', async (m: { type: string; durationMs: number }) => {
   if (m.type !== 'go') return;
   setTimeout(() => (stop = true), m.durationMs);
-  await Promise.all(Array.from({ length: 64 }, async () => {
-    while (!stop) await scheduler.schedule({ endpoint: 'POST /api/v1/hf/orders', priority: 'high' }, noop);
-  }));
+  await Promise.all(
+    Array.from({ length: 64 }, async () => {
+      while (!stop) await scheduler.schedule({ endpoint: 'POST /api/v1/hf/orders', priority: 'high' }, noop);
+    }),
+  );
   process.send!({ type: 'done', admitted });
   await scheduler.close();
   redis.disconnect();

@@ -46,7 +46,10 @@ process.stdout.write(
   [
     `windows ${r.windows.length}, over the limit ${over}, 429000 ${r.rejected429000}, idle seconds ${r.idleSeconds}`,
     `weight executed ${used} (${((100 * used) / (r.limit * r.windows.length)).toFixed(1)} % of the windows' quota)`,
-    ...r.reports.map((x, i) => `process ${i + 1}: sent ${x.sent}, heap MB ${heapTrend(x).first.toFixed(1)} -> ${heapTrend(x).last.toFixed(1)}, queued at end ${x.queuedAtEnd}, degraded ${x.degraded}`),
+    ...r.reports.map(
+      (x, i) =>
+        `process ${i + 1}: sent ${x.sent}, heap MB ${heapTrend(x).first.toFixed(1)} -> ${heapTrend(x).last.toFixed(1)}, queued at end ${x.queuedAtEnd}, degraded ${x.degraded}`,
+    ),
   ].join('\n') + '\n',
 );
 process.exit(over === 0 && r.rejected429000 === 0 && r.idleSeconds === 0 ? 0 : 1);

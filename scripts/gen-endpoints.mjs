@@ -13,7 +13,9 @@ const output = resolve(root, 'src/kucoin/endpoints.generated.ts');
 const HOSTS = { 'api.kucoin.com': 'spot', 'api-futures.kucoin.com': 'futures', 'api-broker.kucoin.com': 'broker' };
 const POOLS = new Set(['Spot', 'Futures', 'Management', 'Earn', 'CopyTrading', 'Broker', 'Public', 'UnifiedAccount']);
 
-const lines = readFileSync(input, 'utf8').split('\n').filter((l) => l.trim() !== '');
+const lines = readFileSync(input, 'utf8')
+  .split('\n')
+  .filter((l) => l.trim() !== '');
 const header = lines.shift().split('\t');
 const col = (name) => {
   const i = header.indexOf(name);

@@ -47,7 +47,18 @@ const HEADINGS = [
   ['9. Server Errors (5xxxxx)#', 'gateway', 'Gateway: server errors (5xxxxx)'],
 ];
 /** Lines that are neither a heading nor a row: titles, table headers, prose. */
-const IGNORED = [/^Errors Code$/, /^ERROR CODE#$/, /^GATEWAY ERROR CODE#$/, /^Code\tMeaning$/, /^\| Code \| (Meaning|Message) \|$/, /^\|---\|$/, /^If the returned HTTP status code is not 200/, /^This table is the error code common to margin/, /^Modified at /, /^$/];
+const IGNORED = [
+  /^Errors Code$/,
+  /^ERROR CODE#$/,
+  /^GATEWAY ERROR CODE#$/,
+  /^Code\tMeaning$/,
+  /^\| Code \| (Meaning|Message) \|$/,
+  /^\|---\|$/,
+  /^If the returned HTTP status code is not 200/,
+  /^This table is the error code common to margin/,
+  /^Modified at /,
+  /^$/,
+];
 
 function parsePage(file) {
   const text = readFileSync(file, 'utf8');
@@ -78,16 +89,46 @@ function parsePage(file) {
 
 /** category -> [action, retryable, what it means, what the library does] (the README's feedback table). */
 const CATEGORIES = {
-  'rate-limit': ['pause-and-resend', true, 'a rate-limit signal (the request was not executed)', 'pause the signal\'s scope (FEEDBACK_RULES: pool, system, connection, IP or endpoint), then send it again'],
-  'retry-later': ['backoff-and-resend', true, 'the server is busy, timed out or failed', 'a bounded, jittered backoff for that host; reads and orders with a clientOid are sent again, an order without one never is'],
-  clock: ['sync-clock-and-resend', true, 'KC-API-TIMESTAMP is more than 5 s from the server\'s clock', 'learn the offset from GET /api/v1/timestamp, sign with it, send again once'],
-  auth: ['open-key-circuit', false, 'the key, its signature, passphrase, IP whitelist or permissions are refused', 'stop sending with that key in every process (a circuit per key, a typed error and an event); a half-open probe after a while'],
-  'region-kyc': ['fail', false, 'the account\'s region or identity verification does not allow it', 'fail at once with the code; never sent again'],
-  restricted: ['fail', false, 'the account is restricted for this operation (risk control, a blacklisted URL)', 'fail at once with the code; never sent again (other requests of the key go on)'],
-  business: ['fail', false, 'a business error: balance, order or position state, parameters, product rules', 'fail at once with the code; never sent again, never counted as a rate signal'],
+  'rate-limit': [
+    'pause-and-resend',
+    true,
+    'a rate-limit signal (the request was not executed)',
+    "pause the signal's scope (FEEDBACK_RULES: pool, system, connection, IP or endpoint), then send it again",
+  ],
+  'retry-later': [
+    'backoff-and-resend',
+    true,
+    'the server is busy, timed out or failed',
+    'a bounded, jittered backoff for that host; reads and orders with a clientOid are sent again, an order without one never is',
+  ],
+  clock: [
+    'sync-clock-and-resend',
+    true,
+    "KC-API-TIMESTAMP is more than 5 s from the server's clock",
+    'learn the offset from GET /api/v1/timestamp, sign with it, send again once',
+  ],
+  auth: [
+    'open-key-circuit',
+    false,
+    'the key, its signature, passphrase, IP whitelist or permissions are refused',
+    'stop sending with that key in every process (a circuit per key, a typed error and an event); a half-open probe after a while',
+  ],
+  'region-kyc': ['fail', false, "the account's region or identity verification does not allow it", 'fail at once with the code; never sent again'],
+  restricted: [
+    'fail',
+    false,
+    'the account is restricted for this operation (risk control, a blacklisted URL)',
+    'fail at once with the code; never sent again (other requests of the key go on)',
+  ],
+  business: [
+    'fail',
+    false,
+    'a business error: balance, order or position state, parameters, product rules',
+    'fail at once with the code; never sent again, never counted as a rate signal',
+  ],
   request: ['fail', false, 'the request itself is malformed: URL, method, content type', 'fail at once with the code (a bug in the caller); never sent again'],
   'service-stopping': ['pause-host', false, 'the service has stopped running', 'stop sending to that host for a while; the request fails'],
-  websocket: ['ws-reaction', undefined, 'a WebSocket error', 'the connection manager\'s reaction (src/ws/wsCodes.ts)'],
+  websocket: ['ws-reaction', undefined, 'a WebSocket error', "the connection manager's reaction (src/ws/wsCodes.ts)"],
 };
 
 const RL = 'rate-limit';
@@ -140,7 +181,7 @@ const CATEGORY_RULES = {
     411100: AUTH,
     415000: REQ,
     500000: RETRY,
-    600203: [[/./, BIZ, 'the symbol\'s state (downtime for upgrades): fail like a suspended pair']],
+    600203: [[/./, BIZ, "the symbol's state (downtime for upgrades): fail like a suspended pair"]],
     900001: BIZ,
     230005: RETRY,
   },
@@ -289,7 +330,13 @@ const CATEGORY_RULES = {
     151024: BIZ,
   },
   gateway: {
-    400001: [[/./, REQ, '"Please check the URL of your request": a malformed request, not the key (the spot and futures pages\' 400001 "... is missing in your request header" is auth; the message decides)']],
+    400001: [
+      [
+        /./,
+        REQ,
+        '"Please check the URL of your request": a malformed request, not the key (the spot and futures pages\' 400001 "... is missing in your request header" is auth; the message decides)',
+      ],
+    ],
     400002: CLOCK,
     400003: AUTH,
     400004: AUTH,
@@ -432,7 +479,10 @@ function entries() {
 
 function tsText(rows) {
   const categories = Object.entries(CATEGORIES)
-    .map(([name, [action, retryable, meaning, does]]) => `  ${JSON.stringify(name)}: { action: ${JSON.stringify(action)}, retryable: ${retryable === undefined ? 'undefined' : retryable}, meaning: ${JSON.stringify(meaning)}, does: ${JSON.stringify(does)} },`)
+    .map(
+      ([name, [action, retryable, meaning, does]]) =>
+        `  ${JSON.stringify(name)}: { action: ${JSON.stringify(action)}, retryable: ${retryable === undefined ? 'undefined' : retryable}, meaning: ${JSON.stringify(meaning)}, does: ${JSON.stringify(does)} },`,
+    )
     .join('\n');
   const body = rows.map((r) => `  ${JSON.stringify(r)},`).join('\n');
   return `// This file is generated by scripts/gen-error-codes.mjs from data/seeds/*.txt (KuCoin's error-code pages).
@@ -472,7 +522,10 @@ function mdText(rows) {
     '',
     '| category | rows | action | retryable | meaning | what the library does |',
     '|---|---|---|---|---|---|',
-    ...Object.entries(CATEGORIES).map(([name, [action, retryable, meaning, does]]) => `| ${name} | ${count(name)} | \`${action}\` | ${retryable === undefined ? 'per reaction' : retryable ? 'yes' : 'no'} | ${meaning} | ${does} |`),
+    ...Object.entries(CATEGORIES).map(
+      ([name, [action, retryable, meaning, does]]) =>
+        `| ${name} | ${count(name)} | \`${action}\` | ${retryable === undefined ? 'per reaction' : retryable ? 'yes' : 'no'} | ${meaning} | ${does} |`,
+    ),
     '',
     '`retryable`: the library may send the same request again (an order that may have executed only with a clientOid).',
     '`status`: the HTTP status the gateway answers with (the simulator uses it): known for key and signature errors',
@@ -483,7 +536,10 @@ function mdText(rows) {
   for (const section of [...new Set(rows.map((r) => r.section))]) {
     const rs = rows.filter((r) => r.section === section);
     lines.push(`## ${section} (${rs[0].product})`, '', '| code | message | category | action | status | note |', '|---|---|---|---|---|---|');
-    for (const r of rs) lines.push(`| ${r.code} | ${escapeCell(r.message)} | ${r.category} | \`${r.action}\`${r.signal ? ` (${r.signal})` : ''} | ${r.status ?? ''} | ${escapeCell(r.note ?? '')} |`);
+    for (const r of rs)
+      lines.push(
+        `| ${r.code} | ${escapeCell(r.message)} | ${r.category} | \`${r.action}\`${r.signal ? ` (${r.signal})` : ''} | ${r.status ?? ''} | ${escapeCell(r.note ?? '')} |`,
+      );
     lines.push('');
   }
   return lines.join('\n');

@@ -14,7 +14,9 @@ const src = join(root, 'src');
 const check = process.argv.includes('--check');
 
 function moduleText(dir) {
-  const names = readdirSync(dir).filter((f) => f.endsWith('.lua')).sort();
+  const names = readdirSync(dir)
+    .filter((f) => f.endsWith('.lua'))
+    .sort();
   const rel = relative(root, dir);
   const body = names.map((f) => `  ${JSON.stringify(f.slice(0, -4))}: ${JSON.stringify(readFileSync(join(dir, f), 'utf8'))},`).join('\n');
   return (

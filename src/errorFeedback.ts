@@ -195,7 +195,11 @@ function findReply(err: unknown, depth: number): GatewayReply | undefined {
       const rl = read(common, 'rateLimit') as { limit?: unknown; remaining?: unknown; reset?: unknown } | null | undefined;
       const headers =
         rl && typeof rl === 'object'
-          ? { 'gw-ratelimit-limit': codeOf(read(rl, 'limit')), 'gw-ratelimit-remaining': codeOf(read(rl, 'remaining')), 'gw-ratelimit-reset': codeOf(read(rl, 'reset')) }
+          ? {
+              'gw-ratelimit-limit': codeOf(read(rl, 'limit')),
+              'gw-ratelimit-remaining': codeOf(read(rl, 'remaining')),
+              'gw-ratelimit-reset': codeOf(read(rl, 'reset')),
+            }
           : undefined;
       // the SDK's RestResponse names it `msg` (KuCoin's envelope); `message` for look-alikes
       return { status: 200, headers, body: { code: read(common, 'code'), msg: read(common, 'msg') ?? read(common, 'message') } };

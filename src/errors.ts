@@ -120,10 +120,7 @@ export class AmbiguousEndpointError extends KucoinSchedulerError {
   declare readonly code: 'KS_AMBIGUOUS_ENDPOINT';
   readonly hosts: readonly string[];
   constructor(endpoint: string, hosts: readonly string[]) {
-    super(
-      'KS_AMBIGUOUS_ENDPOINT',
-      `Endpoint ${describeValue(endpoint)} exists on hosts ${hosts.join(' and ')}: pass \`host\` to say which`,
-    );
+    super('KS_AMBIGUOUS_ENDPOINT', `Endpoint ${describeValue(endpoint)} exists on hosts ${hosts.join(' and ')}: pass \`host\` to say which`);
     this.hosts = hosts;
   }
 }
@@ -150,10 +147,7 @@ export class QueueFullError extends KucoinSchedulerError {
   readonly priority: string;
   readonly depth: number;
   constructor(priority: string, depth: number) {
-    super(
-      'KS_QUEUE_FULL',
-      `The ${priority} queue is full (${depth} requests waiting); raise \`maxQueued\` or shed load`,
-    );
+    super('KS_QUEUE_FULL', `The ${priority} queue is full (${depth} requests waiting); raise \`maxQueued\` or shed load`);
     this.priority = priority;
     this.depth = depth;
   }
@@ -253,7 +247,17 @@ export class KucoinApiError extends KucoinSchedulerError {
   readonly retryable: boolean;
   /** What the library did about it (see ErrorClassification). */
   readonly action: string;
-  constructor(init: { kucoinCode: string | undefined; msg: string | undefined; status: number; rateLimit: ReplyRateLimit; signal: string | undefined; method: string; path: string; attempts: number; classification?: ErrorClassification | undefined }) {
+  constructor(init: {
+    kucoinCode: string | undefined;
+    msg: string | undefined;
+    status: number;
+    rateLimit: ReplyRateLimit;
+    signal: string | undefined;
+    method: string;
+    path: string;
+    attempts: number;
+    classification?: ErrorClassification | undefined;
+  }) {
     super(
       'KS_KUCOIN_API',
       `${init.method} ${init.path} failed: HTTP ${init.status}, KuCoin code ${init.kucoinCode ?? 'none'}${init.msg ? ` (${init.msg.length > 200 ? `${init.msg.slice(0, 200)}...` : init.msg})` : ''}${init.signal ? `, rate-limit signal ${init.signal} after ${init.attempts} attempt(s)` : ''}`,
@@ -310,11 +314,7 @@ export class KucoinRequestError extends KucoinSchedulerError {
   /** Whether the request may have been executed by the exchange. */
   readonly maybeExecuted: boolean;
   constructor(method: string, path: string, attempts: number, cause: unknown, status?: number) {
-    super(
-      'KS_REQUEST_FAILED',
-      `${method} ${path} failed after ${attempts} attempt(s): ${status ? `HTTP ${status}` : describeCause(cause)}`,
-      { cause },
-    );
+    super('KS_REQUEST_FAILED', `${method} ${path} failed after ${attempts} attempt(s): ${status ? `HTTP ${status}` : describeCause(cause)}`, { cause });
     this.method = method;
     this.path = path;
     this.attempts = attempts;

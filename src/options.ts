@@ -348,7 +348,9 @@ function resolveShares(value: unknown): Record<Priority, number> {
 function resolveFailClosed(list: unknown): ReadonlySet<Priority> {
   const what = 'an array of priorities (critical, high, normal, low)';
   expectOption(Array.isArray(list) && list.length <= PRIORITIES.length * 4, 'failClosed', what, list);
-  (list as unknown[]).forEach((p, i) => expectOption(typeof p === 'string' && (PRIORITIES as readonly string[]).includes(p), `failClosed[${i}]`, 'a priority (critical, high, normal, low)', p));
+  (list as unknown[]).forEach((p, i) =>
+    expectOption(typeof p === 'string' && (PRIORITIES as readonly string[]).includes(p), `failClosed[${i}]`, 'a priority (critical, high, normal, low)', p),
+  );
   return new Set(list as Priority[]);
 }
 

@@ -153,7 +153,17 @@ export class RequestPlanner {
 
   #config(id: string, limit: number, windowMs: number, burst: number, refillPerMs: number, alignPhase = true): BucketConfig {
     const measureMargin = this.#options.measureTransitMargin;
-    return { group: this.#options.quotaGroup, id, limit, windowMs, marginMs: this.#options.transitMarginMs, ...(measureMargin ? { measureMargin } : {}), burst, refillPerMs, alignPhase };
+    return {
+      group: this.#options.quotaGroup,
+      id,
+      limit,
+      windowMs,
+      marginMs: this.#options.transitMarginMs,
+      ...(measureMargin ? { measureMargin } : {}),
+      burst,
+      refillPerMs,
+      alignPhase,
+    };
   }
 
   #bucket(id: string, limit: number, windowMs: number, burst: number, refillPerMs: number, alignPhase = true): BucketConfig {
@@ -181,7 +191,14 @@ export class RequestPlanner {
     const cf = this.#options.cloudflare;
     if (!cf) return this.#bucket(`ip:${this.#options.ip}:cloudflare`, 1, 1000, 0, 0);
     // paced like the pools: `burst` at once (a quarter of the limit by default), then the limit per window
-    return this.#bucket(`ip:${this.#options.ip}:cloudflare`, cf.limit, cf.windowMs, cf.burst, cf.burst > 0 ? cf.limit / cf.windowMs : 0, !this.#options.ipIsDefault);
+    return this.#bucket(
+      `ip:${this.#options.ip}:cloudflare`,
+      cf.limit,
+      cf.windowMs,
+      cf.burst,
+      cf.burst > 0 ? cf.limit / cf.windowMs : 0,
+      !this.#options.ipIsDefault,
+    );
   }
 
   /** A guard charged nothing, in every request: a 429001 (system-wide) backoff pauses it. */

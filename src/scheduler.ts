@@ -118,7 +118,12 @@ export class Scheduler {
       throw this.#rejected(error as Error, priority, endpoint);
     }
     if (plan.assumed && this.#events.has('unknownEndpoint')) {
-      this.#events.emit('unknownEndpoint', { endpoint: `${plan.assumed.method} ${plan.assumed.path}`, host: plan.assumed.host, pool: plan.pool, weight: plan.weight });
+      this.#events.emit('unknownEndpoint', {
+        endpoint: `${plan.assumed.method} ${plan.assumed.path}`,
+        host: plan.assumed.host,
+        pool: plan.pool,
+        weight: plan.weight,
+      });
     }
     const signal = plan.signal;
     if (signal?.aborted) throw this.#rejected(new AbortError(signal.reason), plan.priority, plan.endpoint);
@@ -168,7 +173,16 @@ export class Scheduler {
             this.#events.emit('admitted', { priority: plan.priority, pool: plan.pool, weight: plan.weight, waitedMs, endpoint: plan.endpoint });
           }
           this.#running++;
-          const admission: Admission = { sentAt, pool: plan.pool, weight: plan.weight, priority: plan.priority, endpoint: plan.endpoint, attempt, signal, plan };
+          const admission: Admission = {
+            sentAt,
+            pool: plan.pool,
+            weight: plan.weight,
+            priority: plan.priority,
+            endpoint: plan.endpoint,
+            attempt,
+            signal,
+            plan,
+          };
           new Promise<T>((res) => res(fn(admission))).then(resolve, reject).finally(() => {
             this.#running--;
             this.#onQuiet?.();
@@ -231,7 +245,12 @@ export class Scheduler {
     if (typeof replyOf !== 'function') throw new InvalidArgumentError('Expected replyOf to be a function');
     const reader = replyOf;
     return async (...args: A) => {
-      const done = await sendWithAttempts(this, { schedule: snapshot, send: () => fn(...args), replyOf: (result) => reader(result), replyOfError: replyFromError });
+      const done = await sendWithAttempts(this, {
+        schedule: snapshot,
+        send: () => fn(...args),
+        replyOf: (result) => reader(result),
+        replyOfError: replyFromError,
+      });
       return done.value;
     };
   }
@@ -241,7 +260,8 @@ export class Scheduler {
     if (target === 'system') return this.#planner.systemBucket();
     if (typeof target === 'string' && target.startsWith('key:')) {
       const keyId = target.slice(4);
-      if (!/^[A-Za-z0-9_-]{1,64}$/.test(keyId)) throw new InvalidArgumentError(`Expected key:<keyId> with a keyId of A-Z a-z 0-9 _ -, got ${JSON.stringify(target.slice(0, 80))}`);
+      if (!/^[A-Za-z0-9_-]{1,64}$/.test(keyId))
+        throw new InvalidArgumentError(`Expected key:<keyId> with a keyId of A-Z a-z 0-9 _ -, got ${JSON.stringify(target.slice(0, 80))}`);
       return this.#planner.keyGuard(keyId);
     }
     if (target === 'host:spot' || target === 'host:futures' || target === 'host:broker') return this.#planner.hostGuard(target.slice(5) as HostName);

@@ -29,7 +29,11 @@ describe('AttemptLoop: one send -> feedback -> re-send policy', () => {
   it('a refusal (not executed) is sent again, whatever the method, and the feedback paused its scope', async () => {
     const scheduler = schedulerWith({ feedback: { endpointPauseMs: 30 } });
     const s = scripted([TOO_MANY, OK]);
-    const done = await sendWithAttempts(scheduler, { schedule: { endpoint: 'DELETE /api/v1/hf/orders/1', priority: 'critical' }, send: s.send, replyOf: (r) => r });
+    const done = await sendWithAttempts(scheduler, {
+      schedule: { endpoint: 'DELETE /api/v1/hf/orders/1', priority: 'critical' },
+      send: s.send,
+      replyOf: (r) => r,
+    });
     expect(done.attempts).toBe(2);
     expect(s.admissions.map((a) => a.attempt)).toEqual([1, 2]);
     expect(s.sentAt[1]! - s.sentAt[0]!).toBeGreaterThanOrEqual(25); // waited for the endpoint's pause
@@ -44,11 +48,15 @@ describe('AttemptLoop: one send -> feedback -> re-send policy', () => {
     expect(done.outcome?.signal).toBe('200002');
   });
 
-  it('carries the first attempt\'s deadline: a re-send that would wait past it rejects with KS_MAX_WAIT_EXCEEDED at the deadline', async () => {
+  it("carries the first attempt's deadline: a re-send that would wait past it rejects with KS_MAX_WAIT_EXCEEDED at the deadline", async () => {
     const scheduler = schedulerWith({ feedback: { endpointPauseMs: 10_000 } });
     const s = scripted([TOO_MANY, OK]);
     const started = Date.now();
-    const error = await sendWithAttempts(scheduler, { schedule: { endpoint: 'POST /api/v1/hf/orders', maxWaitMs: 150 }, send: s.send, replyOf: (r) => r }).catch((e) => e);
+    const error = await sendWithAttempts(scheduler, {
+      schedule: { endpoint: 'POST /api/v1/hf/orders', maxWaitMs: 150 },
+      send: s.send,
+      replyOf: (r) => r,
+    }).catch((e) => e);
     expect(error).toMatchObject({ code: 'KS_MAX_WAIT_EXCEEDED' });
     expect(Date.now() - started).toBeLessThan(1_000);
     expect(s.admissions).toHaveLength(1);
@@ -57,33 +65,56 @@ describe('AttemptLoop: one send -> feedback -> re-send policy', () => {
   it('after a transport failure or a 5xx only a request safe to repeat is sent again, up to transportRetries', async () => {
     const scheduler = schedulerWith();
     const reset = new Error('socket hang up');
-    for (const [safeToRepeat, sends] of [[false, 1], [true, 3]] as const) {
+    for (const [safeToRepeat, sends] of [
+      [false, 1],
+      [true, 3],
+    ] as const) {
       const s = scripted([reset]);
-      const loop = new AttemptLoop(scheduler, { schedule: { endpoint: 'POST /api/v1/hf/orders' }, safeToRepeat, send: s.send, replyOf: (r) => r }, { transportRetries: 2, transportBackoffMs: () => 1 });
+      const loop = new AttemptLoop(
+        scheduler,
+        { schedule: { endpoint: 'POST /api/v1/hf/orders' }, safeToRepeat, send: s.send, replyOf: (r) => r },
+        { transportRetries: 2, transportBackoffMs: () => 1 },
+      );
       await expect(loop.run()).rejects.toBe(reset); // the send's own error
       expect(loop.attempts).toBe(sends);
     }
     const unsafe = scripted([UNAVAILABLE, OK]);
-    const once = await sendWithAttempts(scheduler, { schedule: { endpoint: 'POST /api/v1/hf/orders' }, send: unsafe.send, replyOf: (r) => r }, { transportRetries: 2 });
+    const once = await sendWithAttempts(
+      scheduler,
+      { schedule: { endpoint: 'POST /api/v1/hf/orders' }, send: unsafe.send, replyOf: (r) => r },
+      { transportRetries: 2 },
+    );
     expect([once.attempts, once.value.status]).toEqual([1, 503]); // may have been executed: never sent twice
     const safe = scripted([UNAVAILABLE, OK]);
-    const twice = await sendWithAttempts(scheduler, { schedule: { endpoint: 'GET /api/v1/timestamp', host: 'spot' }, safeToRepeat: true, send: safe.send, replyOf: (r) => r }, { transportRetries: 2, transportBackoffMs: () => 1 });
+    const twice = await sendWithAttempts(
+      scheduler,
+      { schedule: { endpoint: 'GET /api/v1/timestamp', host: 'spot' }, safeToRepeat: true, send: safe.send, replyOf: (r) => r },
+      { transportRetries: 2, transportBackoffMs: () => 1 },
+    );
     expect([twice.attempts, twice.value.status]).toEqual([2, 200]);
   });
 
   it('a 429002 holds the next send back for what the connection pool says', async () => {
     const scheduler = schedulerWith();
     const s = scripted([CONNECTION, OK]);
-    const done = await sendWithAttempts(scheduler, { schedule: { endpoint: 'GET /api/v1/timestamp', host: 'spot' }, send: s.send, replyOf: (r) => r, onConnectionLimited: () => 80 });
+    const done = await sendWithAttempts(scheduler, {
+      schedule: { endpoint: 'GET /api/v1/timestamp', host: 'spot' },
+      send: s.send,
+      replyOf: (r) => r,
+      onConnectionLimited: () => 80,
+    });
     expect(done.attempts).toBe(2);
     expect(s.sentAt[1]! - s.sentAt[0]!).toBeGreaterThanOrEqual(75);
   });
 
-  it('passes the request\'s AbortSignal to the called function beside the admission (p-queue style); an abort in flight is never repeated', async () => {
+  it("passes the request's AbortSignal to the called function beside the admission (p-queue style); an abort in flight is never repeated", async () => {
     const scheduler = schedulerWith();
     const controller = new AbortController();
     let seen: AbortSignal | undefined;
-    const value = await scheduler.schedule({ endpoint: 'GET /api/v1/timestamp', host: 'spot', signal: controller.signal }, ({ signal }) => ((seen = signal), 'ran'));
+    const value = await scheduler.schedule(
+      { endpoint: 'GET /api/v1/timestamp', host: 'spot', signal: controller.signal },
+      ({ signal }) => ((seen = signal), 'ran'),
+    );
     expect([value, seen]).toEqual(['ran', controller.signal]);
     const loop = new AttemptLoop(
       scheduler,
@@ -102,9 +133,15 @@ describe('AttemptLoop: one send -> feedback -> re-send policy', () => {
     expect(loop.attempts).toBe(1);
   });
 
-  it('a throwing replyOf never turns an executed request\'s result into an error', async () => {
+  it("a throwing replyOf never turns an executed request's result into an error", async () => {
     const scheduler = schedulerWith();
-    const done = await sendWithAttempts(scheduler, { schedule: { endpoint: 'GET /api/v1/timestamp', host: 'spot' }, send: () => 'result', replyOf: () => { throw new Error('bad reader'); } });
+    const done = await sendWithAttempts(scheduler, {
+      schedule: { endpoint: 'GET /api/v1/timestamp', host: 'spot' },
+      send: () => 'result',
+      replyOf: () => {
+        throw new Error('bad reader');
+      },
+    });
     expect([done.value, done.attempts]).toEqual(['result', 1]);
   });
 });

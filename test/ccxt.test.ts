@@ -15,7 +15,10 @@ afterEach(async () => {
 
 /** Points a ccxt kucoin / kucoinfutures instance at the simulator. */
 export function ccxtAt(id: 'kucoin' | 'kucoinfutures', urls: { spot: string; futures: string; broker: string }, key = KEY): InstanceType<typeof ccxt.kucoin> {
-  const exchange = id === 'kucoin' ? new ccxt.kucoin({ apiKey: key.key, secret: key.secret, password: key.passphrase }) : new ccxt.kucoinfutures({ apiKey: key.key, secret: key.secret, password: key.passphrase });
+  const exchange =
+    id === 'kucoin'
+      ? new ccxt.kucoin({ apiKey: key.key, secret: key.secret, password: key.passphrase })
+      : new ccxt.kucoinfutures({ apiKey: key.key, secret: key.secret, password: key.passphrase });
   const api = exchange.urls.api as Record<string, string>;
   for (const name of Object.keys(api)) api[name] = /futures/i.test(name) ? urls.futures : name === 'broker' ? urls.broker : urls.spot;
   return exchange;
@@ -66,7 +69,10 @@ describe('ccxt with withCcxtScheduler', () => {
     let ipPause = 0;
     scheduler.on('feedback', (e) => (ipPause = e.pausedUntil - Date.now()));
     const started = Date.now();
-    const cancelled = await exchange.privateDeleteHfOrdersOrderId({ orderId: placed.data.orderId, symbol: 'BTC-USDT' }).then(() => 'ok', (e: Error) => `${e.constructor.name}: ${e.message}`);
+    const cancelled = await exchange.privateDeleteHfOrdersOrderId({ orderId: placed.data.orderId, symbol: 'BTC-USDT' }).then(
+      () => 'ok',
+      (e: Error) => `${e.constructor.name}: ${e.message}`,
+    );
     const tookMs = Date.now() - started;
     const outcomes = sim.stats().arrivals.map((a) => `${a.method} ${a.outcome}`);
     console.log(`ccxt under a 1015 (Retry-After 1 s): cancel ${cancelled} after ${tookMs} ms; IP paused ${ipPause} ms; gateway ${JSON.stringify(outcomes)}`);
@@ -79,7 +85,12 @@ describe('ccxt with withCcxtScheduler', () => {
 
   it('429000 pauses the pool until the reset, 200002 the endpoint; both refusals are re-sent and ccxt sees success; headers of every reply are learned', async () => {
     const { exchange, scheduler, feedback, sim } = await setup(
-      { pools: { Spot: { limit: 50, windowMs: 1_000 } }, cloudflare: false, endpointLimits: { 'spot POST /api/v1/hf/orders': { limit: 1, windowMs: 400 } }, endpointBlockMs: 400 },
+      {
+        pools: { Spot: { limit: 50, windowMs: 1_000 } },
+        cloudflare: false,
+        endpointLimits: { 'spot POST /api/v1/hf/orders': { limit: 1, windowMs: 400 } },
+        endpointBlockMs: 400,
+      },
       { pools: { spot: { limit: 40, windowMs: 1_000 } }, transitMarginMs: 20, cloudflare: false, feedback: { endpointPauseMs: 400 } },
     );
     await exchange.privateGetHfOrdersActive({ symbol: 'BTC-USDT' });
@@ -87,9 +98,18 @@ describe('ccxt with withCcxtScheduler', () => {
     const spot = async () => (await scheduler.snapshot()).buckets.find((b) => b.id === 'uid:ccxt-uid:Spot')!;
     expect((await spot()).limit).toBe(50); // learned from the replies' headers, confirmed by the second
     sim.exhaust('ccxt-uid', 'Spot');
-    const first = await exchange.privatePostHfOrders(orderParams('o-3')).then(() => 'ok', (e: Error) => e.constructor.name);
-    const second = await exchange.privatePostHfOrders(orderParams('o-4')).then(() => 'ok', (e: Error) => e.constructor.name);
-    const outcomes = sim.stats().arrivals.filter((a) => a.method === 'POST').map((a) => a.outcome);
+    const first = await exchange.privatePostHfOrders(orderParams('o-3')).then(
+      () => 'ok',
+      (e: Error) => e.constructor.name,
+    );
+    const second = await exchange.privatePostHfOrders(orderParams('o-4')).then(
+      () => 'ok',
+      (e: Error) => e.constructor.name,
+    );
+    const outcomes = sim
+      .stats()
+      .arrivals.filter((a) => a.method === 'POST')
+      .map((a) => a.outcome);
     console.log(`ccxt orders: ${first}, ${second}; gateway POST ${JSON.stringify(outcomes)}; feedback ${JSON.stringify(feedback)}`);
     expect([first, second]).toEqual(['ok', 'ok']);
     expect(outcomes).toEqual(['429000', 'ok', '200002', 'ok']);

@@ -33,7 +33,14 @@ function expectNoStack(r: Run): void {
 
 describe('command line', () => {
   it('explains itself: kucoin-scheduler --help, help <command>, and --help on every command (exit 0)', async () => {
-    const [top, helpStatus, status, resume, reset, demo] = await Promise.all([cli('--help'), cli('help', 'status'), cli('status', '--help'), cli('resume', '-h'), cli('reset', '--help'), cli('demo', '--help')]);
+    const [top, helpStatus, status, resume, reset, demo] = await Promise.all([
+      cli('--help'),
+      cli('help', 'status'),
+      cli('status', '--help'),
+      cli('resume', '-h'),
+      cli('reset', '--help'),
+      cli('demo', '--help'),
+    ]);
     expect(top.code).toBe(0);
     for (const c of ['status', 'resume', 'reset', 'demo']) expect(top.stdout).toContain(c);
     expect(helpStatus.stdout).toBe(status.stdout);
@@ -161,7 +168,7 @@ describe('against a deployment in Redis', () => {
     expect((await bot.snapshot()).buckets.find((b) => b.id === 'uid:cli-uid:Spot')!.used).toBe(7); // nothing else touched
   });
 
-  it('reset --yes deletes the quota group\'s keys, and only those', async () => {
+  it("reset --yes deletes the quota group's keys, and only those", async () => {
     const other = `${prefix}:{other-uid}:keep`;
     await client.set(other, '1');
     const r = await cli('reset', ...account, '--yes');

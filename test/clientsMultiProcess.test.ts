@@ -44,8 +44,17 @@ async function run(r: Run) {
   const prefix = `ks-test-${randomUUID()}`;
   for (let i = 0; i < PROCESSES; i++) {
     const config: SdkClientsWorkerConfig = {
-      id: `p${i + 1}`, client: r.client, scheduled: r.scheduled, redisUrl: inject('redisUrl'), prefix, uid: ACCOUNT.uid, urls: sim.urls,
-      credentials: ACCOUNT, scheduler: r.scheduler ?? SCHEDULER, orderLoops: 2, readLoops: 2,
+      id: `p${i + 1}`,
+      client: r.client,
+      scheduled: r.scheduled,
+      redisUrl: inject('redisUrl'),
+      prefix,
+      uid: ACCOUNT.uid,
+      urls: sim.urls,
+      credentials: ACCOUNT,
+      scheduler: r.scheduler ?? SCHEDULER,
+      orderLoops: 2,
+      readLoops: 2,
     };
     workers.push(forkWorker<SdkClientsWorkerReport>('sdkClientsWorker.ts', config));
   }
@@ -78,7 +87,9 @@ function quietAfter(name: string, arrivals: readonly Arrival[], inScope: (a: Arr
   const during = arrivals.filter((a) => inScope(a) && a.at >= first!.at + GRACE_MS && a.at < until);
   const senders = new Set(arrivals.filter(inScope).map((a) => a.client));
   const resumed = arrivals.filter((a) => inScope(a) && a.at >= until && a.outcome === 'ok').length;
-  console.log(`${name}: first from ${first!.client}; scope paused ${until - first!.at} ms; arrivals during the pause (after ${GRACE_MS} ms grace): ${during.length}; ok after: ${resumed}; senders ${[...senders].join(', ')}`);
+  console.log(
+    `${name}: first from ${first!.client}; scope paused ${until - first!.at} ms; arrivals during the pause (after ${GRACE_MS} ms grace): ${during.length}; ok after: ${resumed}; senders ${[...senders].join(', ')}`,
+  );
   expect(senders.size).toBe(PROCESSES);
   expect(during).toEqual([]);
   expect(resumed).toBeGreaterThan(0);
@@ -109,9 +120,21 @@ for (const client of ['sdk', 'ccxt'] as const) {
         trigger: { atMs: 800, run: (sim) => sim.exhaust(ACCOUNT.uid, 'Spot') },
       });
       const windows = s.stats().windows[`uid:${ACCOUNT.uid}:Spot`]!;
-      quietAfter(`${client} 429000`, arrivals, (a) => a.pool === 'Spot', '429000', (first) => windows.find((w) => first.at >= w.start && first.at < w.end)!.end);
+      quietAfter(
+        `${client} 429000`,
+        arrivals,
+        (a) => a.pool === 'Spot',
+        '429000',
+        (first) => windows.find((w) => first.at >= w.start && first.at < w.end)!.end,
+      );
       const block = s.stats().blocks.find((b) => b.scope === 'ip')!;
-      quietAfter(`${client} 1015`, arrivals, () => true, '1015', () => block.until);
+      quietAfter(
+        `${client} 1015`,
+        arrivals,
+        () => true,
+        '1015',
+        () => block.until,
+      );
       expect(failed['cancel:rate-limit'] ?? 0).toBe(0);
     }, 60_000);
   });

@@ -20,13 +20,16 @@ it('after a 1015 the IP bucket tightens below its assumption: one block, not one
   client = new KucoinClient({ scheduler, baseUrls: sim.urls });
   const stop = Date.now() + 8000;
   const loop = async () => {
-    while (Date.now() < stop) await client!.request({ method: 'GET', path: '/api/v1/market/orderbook/level1', query: { symbol: 'BTC-USDT' }, maxWaitMs: 2000 }).catch(() => undefined);
+    while (Date.now() < stop)
+      await client!.request({ method: 'GET', path: '/api/v1/market/orderbook/level1', query: { symbol: 'BTC-USDT' }, maxWaitMs: 2000 }).catch(() => undefined);
   };
   await Promise.all(Array.from({ length: 8 }, loop));
   const stats = sim.stats();
   const blocks = stats.blocks.filter((b) => b.scope === 'ip').length;
   const [ip] = (await scheduler.snapshot()).buckets.filter((b) => b.id === 'ip:default:cloudflare');
-  console.log(`8 s of public requests against a real limit of 150 / 2 s: ${blocks} x 1015 block(s), ${stats.outcomes.ok ?? 0} ok; IP bucket factor ${ip?.factor}`);
+  console.log(
+    `8 s of public requests against a real limit of 150 / 2 s: ${blocks} x 1015 block(s), ${stats.outcomes.ok ?? 0} ok; IP bucket factor ${ip?.factor}`,
+  );
   expect(stats.outcomes.ok ?? 0).toBeGreaterThan(150); // it keeps working after the block
   expect(blocks).toBe(1);
   await scheduler.close();

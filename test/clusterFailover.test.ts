@@ -73,7 +73,9 @@ it('a master fails over mid-run: no stall, no burst over the quota', async () =>
   await Promise.all(running);
   const { windows, rejected429000 } = server.stats();
   const during = windows.filter((w) => w.start > killedAt && w.start < killedAt + 4000);
-  console.log(`cluster failover: master :${port} killed at +${killedAt - t0} ms; windows: ${windows.map((w) => `+${w.start - t0}:${w.offered}`).join(' ')} (limit ${LIMIT}); 429000 ${rejected429000}; events ${bots.map((b) => b.events.join('>')).join(' | ')}; sent ${sent}`);
+  console.log(
+    `cluster failover: master :${port} killed at +${killedAt - t0} ms; windows: ${windows.map((w) => `+${w.start - t0}:${w.offered}`).join(' ')} (limit ${LIMIT}); 429000 ${rejected429000}; events ${bots.map((b) => b.events.join('>')).join(' | ')}; sent ${sent}`,
+  );
   for (const w of windows) expect(w.offered).toBeLessThanOrEqual(LIMIT);
   expect(rejected429000).toBe(0);
   expect(during.reduce((x, w) => x + w.weight, 0)).toBeGreaterThan(0); // no stall

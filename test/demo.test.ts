@@ -40,7 +40,9 @@ it('explains every flag, and refuses bad ones with a clear message (no stack tra
   expect(unknown.code).toBe(2);
   const bogus = await demo('--redis', 'bogus').catch((e) => e);
   expect(bogus.code).toBe(2);
-  expect(bogus.stderr).toBe('kucoin-scheduler: --redis expects a URL such as redis://127.0.0.1:6379 or rediss://user:pass@host:6380/0, got "bogus"\nSee: kucoin-scheduler demo --help\n');
+  expect(bogus.stderr).toBe(
+    'kucoin-scheduler: --redis expects a URL such as redis://127.0.0.1:6379 or rediss://user:pass@host:6380/0, got "bogus"\nSee: kucoin-scheduler demo --help\n',
+  );
   const down = await demo('--redis', 'redis://127.0.0.1:1').catch((e) => e);
   expect(down.code).toBe(1);
   expect(down.stderr).toMatch(/^kucoin-scheduler: Redis at 127\.0\.0\.1:1 did not answer: .*\n$/);

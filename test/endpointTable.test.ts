@@ -68,9 +68,21 @@ describe('EndpointTable: every template form matches (issue 10, 4)', () => {
   });
 
   it('a parameter inside a segment: level2_20 is the Public pool at weight 2, depth20 too; the literal parts must match', () => {
-    expect(table.lookup('GET /api/v1/market/orderbook/level2_20?symbol=BTC-USDT')).toMatchObject({ path: '/api/v1/market/orderbook/level2_{size}', pool: 'Public', weight: 2, known: true });
-    expect(table.lookup('GET /api/v1/market/orderbook/level2_100')).toMatchObject({ path: '/api/v1/market/orderbook/level2_{size}', pool: 'Public', known: true });
-    expect(table.lookup('GET /api/v1/market/orderbook/callauction/level2_50')).toMatchObject({ path: '/api/v1/market/orderbook/callauction/level2_{size}', known: true });
+    expect(table.lookup('GET /api/v1/market/orderbook/level2_20?symbol=BTC-USDT')).toMatchObject({
+      path: '/api/v1/market/orderbook/level2_{size}',
+      pool: 'Public',
+      weight: 2,
+      known: true,
+    });
+    expect(table.lookup('GET /api/v1/market/orderbook/level2_100')).toMatchObject({
+      path: '/api/v1/market/orderbook/level2_{size}',
+      pool: 'Public',
+      known: true,
+    });
+    expect(table.lookup('GET /api/v1/market/orderbook/callauction/level2_50')).toMatchObject({
+      path: '/api/v1/market/orderbook/callauction/level2_{size}',
+      known: true,
+    });
     expect(table.lookup('GET /api/v1/level2/depth20', 'futures')).toMatchObject({ path: '/api/v1/level2/depth{size}', pool: 'Public', known: true });
     expect(table.lookup('GET /api/v1/market/orderbook/level2_', 'spot').known).toBe(false); // the parameter takes a character at least
     expect(table.lookup('GET /api/v1/market/orderbook/level3_20', 'spot').known).toBe(false);
@@ -116,7 +128,9 @@ describe('EndpointTable: unknown paths and hostile input', () => {
       [`GET /${'a'.repeat(9000)}`, undefined],
     ];
     for (const [endpoint, host] of bad) {
-      expect(() => table.lookup(endpoint as string, host as string), String(typeof endpoint === 'string' ? endpoint.slice(0, 40) : typeof endpoint)).toThrow(InvalidEndpointError);
+      expect(() => table.lookup(endpoint as string, host as string), String(typeof endpoint === 'string' ? endpoint.slice(0, 40) : typeof endpoint)).toThrow(
+        InvalidEndpointError,
+      );
     }
   });
 });
@@ -164,14 +178,25 @@ describe('RequestPlanner: endpoint buckets stay bounded', () => {
   });
 
   it('endpointLimits keys are matched by template, whatever their spelling', async () => {
-    const s = createScheduler({ uid: 'u1', store: new MemoryStore(), jitterMs: 0, endpointLimits: { 'api-futures.kucoin.com delete /api/v1/orders/abc123': { limit: 1, windowMs: 60_000 } } });
+    const s = createScheduler({
+      uid: 'u1',
+      store: new MemoryStore(),
+      jitterMs: 0,
+      endpointLimits: { 'api-futures.kucoin.com delete /api/v1/orders/abc123': { limit: 1, windowMs: 60_000 } },
+    });
     await s.schedule({ endpoint: 'DELETE /api/v1/orders/o-1', host: 'futures', priority: 'critical' }, () => undefined);
-    const second = await s.schedule({ endpoint: 'DELETE /api/v1/orders/o-2', host: 'futures', priority: 'critical', maxWaitMs: 0 }, () => 'ran').catch((e) => e.code);
+    const second = await s
+      .schedule({ endpoint: 'DELETE /api/v1/orders/o-2', host: 'futures', priority: 'critical', maxWaitMs: 0 }, () => 'ran')
+      .catch((e) => e.code);
     expect(second).toBe('KS_MAX_WAIT_EXCEEDED'); // the configured limit of 1 applies to the template
     // a limit of 1 leaves 0.85 to normal requests: refused at once, not left to wait for ever
     await expect(s.schedule({ endpoint: 'DELETE /api/v1/orders/o-3', host: 'futures' }, () => 'ran')).rejects.toMatchObject({ code: 'KS_INVALID_WEIGHT' });
-    expect(() => createScheduler({ uid: 'u1', endpointLimits: { 'GET /api/v1/orders': { limit: 1, windowMs: 1000 } } })).toThrow(expect.objectContaining({ code: 'KS_INVALID_ARGUMENT' }));
-    expect(() => createScheduler({ uid: 'u1', endpointLimits: { 'binance GET /x': { limit: 1, windowMs: 1000 } } })).toThrow(expect.objectContaining({ code: 'KS_INVALID_ARGUMENT' }));
+    expect(() => createScheduler({ uid: 'u1', endpointLimits: { 'GET /api/v1/orders': { limit: 1, windowMs: 1000 } } })).toThrow(
+      expect.objectContaining({ code: 'KS_INVALID_ARGUMENT' }),
+    );
+    expect(() => createScheduler({ uid: 'u1', endpointLimits: { 'binance GET /x': { limit: 1, windowMs: 1000 } } })).toThrow(
+      expect.objectContaining({ code: 'KS_INVALID_ARGUMENT' }),
+    );
     await s.close();
   });
 });

@@ -16,7 +16,10 @@ afterEach(async () => {
   client = sim = undefined;
 });
 
-async function setup(clientOptions: { clock?: () => number; errorActions?: ErrorActionOptions; transportRetries?: number } = {}, schedOptions: Partial<SchedulerOptions> = {}) {
+async function setup(
+  clientOptions: { clock?: () => number; errorActions?: ErrorActionOptions; transportRetries?: number } = {},
+  schedOptions: Partial<SchedulerOptions> = {},
+) {
   const codes = new InjectedCodes();
   sim = await startGatewaySimulator({ accounts: [{ key: CREDS.key, secret: CREDS.secret, passphrase: CREDS.passphrase, uid: 'u1' }], codes });
   const scheduler = createScheduler({ uid: 'u1', store: new MemoryStore(), jitterMs: 0, ...schedOptions });
@@ -25,7 +28,11 @@ async function setup(clientOptions: { clock?: () => number; errorActions?: Error
 }
 
 const arrivals = (s: GatewaySimulator, path?: string) => s.stats().arrivals.filter((a) => a.client !== 'hidden' && (path === undefined || a.endpoint === path));
-const order = (clientOid?: string) => ({ method: 'POST' as const, path: '/api/v1/hf/orders', body: { symbol: 'BTC-USDT', side: 'buy', ...(clientOid ? { clientOid } : {}) } });
+const order = (clientOid?: string) => ({
+  method: 'POST' as const,
+  path: '/api/v1/hf/orders',
+  body: { symbol: 'BTC-USDT', side: 'buy', ...(clientOid ? { clientOid } : {}) },
+});
 
 describe('clock (400002)', () => {
   it('a bot whose clock runs 8 s fast learns the offset from GET /api/v1/timestamp, signs with it and places its orders', async () => {
@@ -39,7 +46,9 @@ describe('clock (400002)', () => {
         .catch((e: KucoinApiError) => failed.push(`${e.kucoinCode}/${e.category}/${e.action}`));
     }
     const out = sim.stats().outcomes;
-    console.log(`clock +8 s: placed ${placed.length} of 5, failed [${failed.join(', ')}], 400002 answered ${out['400002'] ?? 0}, offset learned ${client.clockOffsetMs} ms, timestamp reads ${arrivals(sim, '/api/v1/timestamp').length}`);
+    console.log(
+      `clock +8 s: placed ${placed.length} of 5, failed [${failed.join(', ')}], 400002 answered ${out['400002'] ?? 0}, offset learned ${client.clockOffsetMs} ms, timestamp reads ${arrivals(sim, '/api/v1/timestamp').length}`,
+    );
     expect(placed).toHaveLength(5);
     expect(out['400002']).toBe(1); // one refusal, then every send is signed with the offset
     expect(Math.abs(client.clockOffsetMs + 8_000)).toBeLessThan(500);
@@ -57,7 +66,10 @@ describe('clock (400002)', () => {
 
 describe('retry later', () => {
   it('reads and clientOid orders are re-sent after a jittered host backoff; an order without a clientOid never is', async () => {
-    const { sim, codes, client, scheduler } = await setup({ errorActions: { retryLaterBackoff: { baseMs: 100, maxMs: 400, jitter: 0.5 } }, transportRetries: 2 });
+    const { sim, codes, client, scheduler } = await setup({
+      errorActions: { retryLaterBackoff: { baseMs: 100, maxMs: 400, jitter: 0.5 } },
+      transportRetries: 2,
+    });
     const pauses: number[] = [];
     scheduler.on('hostPaused', (e) => pauses.push(e.pausedUntil - Date.now()));
     codes.inject({ code: '230005', endpoint: 'GET /api/v1/accounts', count: 2 });
@@ -70,7 +82,9 @@ describe('retry later', () => {
     const noOidSends = arrivals(sim, '/api/v1/hf/orders').length - before;
     const reads = arrivals(sim, '/api/v1/accounts');
     const gaps = reads.slice(1).map((a, i) => a.at - reads[i]!.at);
-    console.log(`retry-later: read attempts ${read.attempts} (gaps ${gaps.join('/')} ms), clientOid order attempts ${withOid.attempts}, no-clientOid order sends ${noOidSends} (${noOid.category}/${noOid.action}); host pauses ${pauses.map((p) => Math.round(p)).join('/')} ms`);
+    console.log(
+      `retry-later: read attempts ${read.attempts} (gaps ${gaps.join('/')} ms), clientOid order attempts ${withOid.attempts}, no-clientOid order sends ${noOidSends} (${noOid.category}/${noOid.action}); host pauses ${pauses.map((p) => Math.round(p)).join('/')} ms`,
+    );
     expect(read.attempts).toBe(3);
     for (const g of gaps) expect(g).toBeGreaterThanOrEqual(40); // backed off (base 100 ms, jitter +-25 %)
     expect(withOid.attempts).toBe(2);
@@ -91,7 +105,9 @@ describe('auth: a circuit per key', () => {
     const afterFirst = arrivals(sim).length;
     const fast = await Promise.all(Array.from({ length: 20 }, () => client!.request({ method: 'GET', path: '/api/v1/accounts' }).catch((e) => e)));
     const sentWhileOpen = arrivals(sim).length - afterFirst;
-    console.log(`auth circuit: first ${first.kucoinCode}/${first.category}/${first.action}; 20 more while open -> ${fast.filter((e) => e.code === 'KS_KEY_CIRCUIT_OPEN').length} KS_KEY_CIRCUIT_OPEN, ${sentWhileOpen} sent`);
+    console.log(
+      `auth circuit: first ${first.kucoinCode}/${first.category}/${first.action}; 20 more while open -> ${fast.filter((e) => e.code === 'KS_KEY_CIRCUIT_OPEN').length} KS_KEY_CIRCUIT_OPEN, ${sentWhileOpen} sent`,
+    );
     expect(first).toMatchObject({ kucoinCode: '400006', category: 'auth', retryable: false, action: 'key-circuit-opened' });
     expect(fast.every((e) => e.code === 'KS_KEY_CIRCUIT_OPEN')).toBe(true);
     expect(sentWhileOpen).toBe(0);
@@ -134,7 +150,9 @@ describe('service stopping (501000)', () => {
     const futuresAfterMs = Date.now() - t0;
     const next = await client.request({ method: 'GET', path: '/api/v1/hf/orders/active', query: { symbol: 'BTC-USDT' } });
     const spotAfterMs = Date.now() - t0;
-    console.log(`501000: ${err.kucoinCode}/${err.category}/${err.action}; futures answered after ${futuresAfterMs} ms, next spot request after ${spotAfterMs} ms (pause 500 ms)`);
+    console.log(
+      `501000: ${err.kucoinCode}/${err.category}/${err.action}; futures answered after ${futuresAfterMs} ms, next spot request after ${spotAfterMs} ms (pause 500 ms)`,
+    );
     expect(err).toMatchObject({ kucoinCode: '501000', category: 'service-stopping', action: 'host-paused', attempts: 1 });
     expect(futures.code).toBe('200000');
     expect(futuresAfterMs).toBeLessThan(300);
@@ -177,10 +195,13 @@ describe('wrap: the classification of an SDK error', () => {
     const { classificationOf } = await import('../src/send/attemptLoop.js');
     const scheduler = createScheduler({ uid: 'u1', store: new MemoryStore(), jitterMs: 0 });
     let calls = 0;
-    const place = scheduler.wrap(async () => {
-      calls++;
-      throw Object.assign(new Error('Balance insufficient'), { code: '200004', msg: 'Balance insufficient' });
-    }, { endpoint: 'POST /api/v1/hf/orders' });
+    const place = scheduler.wrap(
+      async () => {
+        calls++;
+        throw Object.assign(new Error('Balance insufficient'), { code: '200004', msg: 'Balance insufficient' });
+      },
+      { endpoint: 'POST /api/v1/hf/orders' },
+    );
     const err = await place().catch((e) => e);
     console.log(`wrap: ${JSON.stringify(classificationOf(err))} after ${calls} call(s)`);
     expect(classificationOf(err)).toEqual({ category: 'business', retryable: false, action: 'none' });

@@ -29,9 +29,14 @@ async function run(injection: Omit<CodeInjection, 'from'>, errorActions: ErrorAc
   const prefix = `ks-test-${randomUUID()}`;
   workers = Array.from({ length: PROCESSES }, (_, i) =>
     forkWorker<ErrorActionsWorkerReport>('errorActionsWorker.ts', {
-      id: `p${i + 1}`, redisUrl: inject('redisUrl'), prefix, urls: sim!.urls,
+      id: `p${i + 1}`,
+      redisUrl: inject('redisUrl'),
+      prefix,
+      urls: sim!.urls,
       credentials: { key: ACCOUNT.key, secret: ACCOUNT.secret, passphrase: ACCOUNT.passphrase },
-      errorActions, concurrency: CONCURRENCY, durationMs: DURATION_MS,
+      errorActions,
+      concurrency: CONCURRENCY,
+      durationMs: DURATION_MS,
     } satisfies ErrorActionsWorkerConfig),
   );
   await Promise.all(workers.map((w) => w.ready));
@@ -50,9 +55,14 @@ describe('fleet-wide actions (2 processes, one Redis)', () => {
     expect(first).toBeDefined();
     const after = arrivals.filter((a) => a.at > first!.at);
     const byProcess = Object.fromEntries(['p1', 'p2'].map((p) => [p, after.filter((a) => a.client === p).length]));
-    console.log(`auth (400004 from ${INJECT_AFTER_MS} ms on, key revoked): ${arrivals.length} requests in all, ${after.length} received after the first failure (${JSON.stringify(byProcess)}), ${answered} answered 400004; reports ${JSON.stringify(reports.map((r) => ({ ok: r.ok, errors: r.errors, events: [...new Set(r.events)] })))}`);
+    console.log(
+      `auth (400004 from ${INJECT_AFTER_MS} ms on, key revoked): ${arrivals.length} requests in all, ${after.length} received after the first failure (${JSON.stringify(byProcess)}), ${answered} answered 400004; reports ${JSON.stringify(reports.map((r) => ({ ok: r.ok, errors: r.errors, events: [...new Set(r.events)] })))}`,
+    );
     expect(after.length).toBeLessThanOrEqual(PROCESSES * CONCURRENCY); // only what was already in flight
-    const circuitOpen = (r: ErrorActionsWorkerReport) => Object.entries(r.errors).filter(([k]) => k.startsWith('KS_KEY_CIRCUIT_OPEN')).reduce((n, [, v]) => n + v, 0);
+    const circuitOpen = (r: ErrorActionsWorkerReport) =>
+      Object.entries(r.errors)
+        .filter(([k]) => k.startsWith('KS_KEY_CIRCUIT_OPEN'))
+        .reduce((n, [, v]) => n + v, 0);
     for (const r of reports) expect(circuitOpen(r)).toBeGreaterThan(0); // each process fails fast, typed
     for (const r of reports) expect(r.events).toContain('keyCircuit:open');
     const text = JSON.stringify(reports);
@@ -65,7 +75,9 @@ describe('fleet-wide actions (2 processes, one Redis)', () => {
     expect(first).toBeDefined();
     const during = arrivals.filter((a) => a.at > first!.at && a.at < first!.at + PAUSE_MS - 50);
     const resumed = arrivals.filter((a) => a.at >= first!.at + PAUSE_MS);
-    console.log(`501000 (once, at ${INJECT_AFTER_MS} ms): ${arrivals.length} requests in all, ${during.length} received during the ${PAUSE_MS} ms pause after it, ${resumed.length} after the pause; reports ${JSON.stringify(reports.map((r) => ({ ok: r.ok, errors: r.errors, events: [...new Set(r.events)] })))}`);
+    console.log(
+      `501000 (once, at ${INJECT_AFTER_MS} ms): ${arrivals.length} requests in all, ${during.length} received during the ${PAUSE_MS} ms pause after it, ${resumed.length} after the pause; reports ${JSON.stringify(reports.map((r) => ({ ok: r.ok, errors: r.errors, events: [...new Set(r.events)] })))}`,
+    );
     expect(during.length).toBeLessThanOrEqual(PROCESSES * CONCURRENCY);
     expect(resumed.length).toBeGreaterThan(0);
   });

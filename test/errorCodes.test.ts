@@ -57,8 +57,10 @@ describe('the error-code table against the seed pages', () => {
     expect(new Set(keys).size).toBe(keys.length);
   });
 
-  it('puts the issue\'s examples in their categories, with their actions', () => {
-    const categoryOf = (product: string, code: string) => [...new Set(KUCOIN_ERROR_CODES.filter((e) => e.product === product && e.code === code).map((e) => e.category))];
+  it("puts the issue's examples in their categories, with their actions", () => {
+    const categoryOf = (product: string, code: string) => [
+      ...new Set(KUCOIN_ERROR_CODES.filter((e) => e.product === product && e.code === code).map((e) => e.category)),
+    ];
     expect(categoryOf('spot', '230005')).toEqual(['retry-later']);
     expect(categoryOf('gateway', '503000')).toEqual(['retry-later']);
     expect(categoryOf('gateway', '504000')).toEqual(['retry-later']);
@@ -66,7 +68,8 @@ describe('the error-code table against the seed pages', () => {
     for (const p of ['spot', 'futures', 'margin', 'gateway']) expect(categoryOf(p, '500000')).toEqual(['retry-later']);
     for (const p of ['spot', 'futures', 'gateway']) expect(categoryOf(p, '400002')).toEqual(['clock']);
     for (let c = 400003; c <= 400012; c++) expect(categoryOf('gateway', String(c))).toEqual(['auth']);
-    for (const p of ['spot', 'futures']) for (const c of ['400001', '400003', '400004', '400005', '400006', '400007', '411100']) expect(categoryOf(p, c)).toEqual(['auth']);
+    for (const p of ['spot', 'futures'])
+      for (const c of ['400001', '400003', '400004', '400005', '400006', '400007', '411100']) expect(categoryOf(p, c)).toEqual(['auth']);
     for (const c of ['400301', '400302', '400303', '400304']) expect(categoryOf('gateway', c)).toEqual(['region-kyc']);
     expect(categoryOf('spot', '200009')).toEqual(['region-kyc']);
     expect(categoryOf('margin', '126021')).toEqual(['region-kyc']);
@@ -74,7 +77,15 @@ describe('the error-code table against the seed pages', () => {
     expect(categoryOf('spot', '200004')).toEqual(['business']);
     // the five rate-limit signals, each with the feedback rule it stands for
     const signals = KUCOIN_ERROR_CODES.filter((e) => e.category === 'rate-limit').map((e) => `${e.product} ${e.code} ${e.signal}`);
-    expect(signals).toEqual(['http 403 http-403', 'futures 1015 1015', 'futures 200002 200002', 'futures 429000 429000', 'gateway 429000 429000', 'gateway 429001 429001', 'gateway 429002 429002']);
+    expect(signals).toEqual([
+      'http 403 http-403',
+      'futures 1015 1015',
+      'futures 200002 200002',
+      'futures 429000 429000',
+      'gateway 429000 429000',
+      'gateway 429001 429001',
+      'gateway 429002 429002',
+    ]);
     for (const e of KUCOIN_ERROR_CODES.filter((r) => r.category === 'rate-limit')) expect(Object.keys(FEEDBACK_RULES)).toContain(e.signal);
     // every row: its category's action (WebSocket rows: a reaction), a status for REST rows
     for (const e of KUCOIN_ERROR_CODES) {
@@ -126,12 +137,28 @@ describe('the error-code table against the seed pages', () => {
 
 describe('lookupKucoinCode', () => {
   it('lets the message decide where one code has several meanings (200002)', () => {
-    expect(find({ host: 'futures', code: '200002', msg: 'Too many requests in a short period of time, please retry later' })).toMatchObject({ category: 'rate-limit', action: 'pause-and-resend', retryable: true, matchedBy: 'message' });
+    expect(find({ host: 'futures', code: '200002', msg: 'Too many requests in a short period of time, please retry later' })).toMatchObject({
+      category: 'rate-limit',
+      action: 'pause-and-resend',
+      retryable: true,
+      matchedBy: 'message',
+    });
     expect(lookupKucoinCode({ host: 'futures', code: 200002, msg: 'Too many requests in a short period of time, please retry later' })?.signal).toBe('200002');
-    expect(find({ host: 'futures', code: '200002', msg: 'The query scope for Level 3 cannot exceed 100' })).toMatchObject({ category: 'business', action: 'fail', retryable: false, matchedBy: 'message' });
+    expect(find({ host: 'futures', code: '200002', msg: 'The query scope for Level 3 cannot exceed 100' })).toMatchObject({
+      category: 'business',
+      action: 'fail',
+      retryable: false,
+      matchedBy: 'message',
+    });
     // a 200002 "too many requests" is the business-layer rate limit on any host; spot's own 200002 is not
-    expect(find({ host: 'spot', code: '200002', msg: 'Too many requests in a short period of time, please retry later' })).toMatchObject({ category: 'rate-limit' });
-    expect(find({ host: 'spot', code: '200002', msg: 'Order cancel for this pair suspended' })).toMatchObject({ product: 'spot', category: 'business', matchedBy: 'message' });
+    expect(find({ host: 'spot', code: '200002', msg: 'Too many requests in a short period of time, please retry later' })).toMatchObject({
+      category: 'rate-limit',
+    });
+    expect(find({ host: 'spot', code: '200002', msg: 'Order cancel for this pair suspended' })).toMatchObject({
+      product: 'spot',
+      category: 'business',
+      matchedBy: 'message',
+    });
   });
 
   it('without a message (or an unknown one), an ambiguous code gets the meaning that does least', () => {
@@ -139,7 +166,11 @@ describe('lookupKucoinCode', () => {
     expect(find({ host: 'futures', code: '200002', msg: 'something else entirely' })).toMatchObject({ category: 'business', matchedBy: 'code' });
     expect(find({ host: 'spot', code: '130202' })).toMatchObject({ product: 'margin', category: 'business' });
     expect(find({ host: 'spot', code: '400400' })).toMatchObject({ product: 'margin', category: 'business' });
-    expect(find({ host: 'spot', code: '400400', msg: 'Invalid authorization token.' })).toMatchObject({ product: 'gateway', category: 'auth', action: 'open-key-circuit' });
+    expect(find({ host: 'spot', code: '400400', msg: 'Invalid authorization token.' })).toMatchObject({
+      product: 'gateway',
+      category: 'auth',
+      action: 'open-key-circuit',
+    });
     // a code with one meaning needs no message
     expect(find({ host: 'spot', code: '400002' })).toMatchObject({ category: 'clock', action: 'sync-clock-and-resend', retryable: true });
     expect(find({ host: 'spot', code: '501000' })).toMatchObject({ category: 'service-stopping', action: 'pause-host' });
@@ -147,16 +178,32 @@ describe('lookupKucoinCode', () => {
   });
 
   it('matches placeholders ({0}, xxx, %s) and tolerates case, punctuation and extra words', () => {
-    expect(find({ host: 'spot', code: '130203', msg: 'The maximum borrowing amount has been exceeded. Your remaining available borrowing: 12.5USDT' })).toMatchObject({ category: 'business', matchedBy: 'message' });
-    expect(find({ host: 'futures', code: '300001', msg: 'Active order quantity limit exceeded (limit: 200, current: 200)' })).toMatchObject({ matchedBy: 'message' });
-    expect(find({ host: 'spot', code: '400006', msg: 'Invalid request IP, the current client IP is: 203.0.113.7.' })).toMatchObject({ product: 'gateway', category: 'auth', matchedBy: 'message' });
+    expect(
+      find({ host: 'spot', code: '130203', msg: 'The maximum borrowing amount has been exceeded. Your remaining available borrowing: 12.5USDT' }),
+    ).toMatchObject({ category: 'business', matchedBy: 'message' });
+    expect(find({ host: 'futures', code: '300001', msg: 'Active order quantity limit exceeded (limit: 200, current: 200)' })).toMatchObject({
+      matchedBy: 'message',
+    });
+    expect(find({ host: 'spot', code: '400006', msg: 'Invalid request IP, the current client IP is: 203.0.113.7.' })).toMatchObject({
+      product: 'gateway',
+      category: 'auth',
+      matchedBy: 'message',
+    });
     expect(find({ host: 'spot', code: '600203', msg: 'Symbol BTC-USDT cant be traded' })).toMatchObject({ category: 'business', matchedBy: 'message' });
     expect(find({ host: 'spot', code: '200004', msg: 'Balance insufficient!' })).toMatchObject({ category: 'business', matchedBy: 'message' });
-    expect(find({ host: 'spot', code: '429000', msg: 'Too many requests. User-level rate limit exceeded.' })).toMatchObject({ category: 'rate-limit', matchedBy: 'message' });
+    expect(find({ host: 'spot', code: '429000', msg: 'Too many requests. User-level rate limit exceeded.' })).toMatchObject({
+      category: 'rate-limit',
+      matchedBy: 'message',
+    });
     // the message picks the row: the gateway's 400001 is a URL error, the spot page's is missing headers
     expect(find({ host: 'spot', code: '400001', msg: 'Please check the URL of your request.' })).toMatchObject({ product: 'gateway', category: 'request' });
-    expect(find({ host: 'spot', code: '400001', msg: 'Any of KC-API-KEY, KC-API-SIGN, KC-API-TIMESTAMP, KC-API-PASSPHRASE is missing in your request header' })).toMatchObject({ product: 'spot', category: 'auth' });
-    expect(find({ host: 'spot', code: '130202', msg: 'A borrowing is in progress. Please try again later' })).toMatchObject({ category: 'retry-later', action: 'backoff-and-resend' });
+    expect(
+      find({ host: 'spot', code: '400001', msg: 'Any of KC-API-KEY, KC-API-SIGN, KC-API-TIMESTAMP, KC-API-PASSPHRASE is missing in your request header' }),
+    ).toMatchObject({ product: 'spot', category: 'auth' });
+    expect(find({ host: 'spot', code: '130202', msg: 'A borrowing is in progress. Please try again later' })).toMatchObject({
+      category: 'retry-later',
+      action: 'backoff-and-resend',
+    });
     expect(find({ host: 'spot', code: '130202', msg: 'Please pay off all debts before proceeding' })).toMatchObject({ category: 'business' });
   });
 
@@ -168,7 +215,11 @@ describe('lookupKucoinCode', () => {
     expect(lookupKucoinCode({ host: 'spot', code: '1015' })?.signal).toBe('1015');
     expect(find({ host: 'spot', code: '300018', product: 'futures' })).toMatchObject({ category: 'business' });
     expect(find({ host: 'spot', code: '500000', product: 'margin' })).toMatchObject({ product: 'margin', category: 'retry-later' });
-    expect(find({ host: 'websocket', code: 509, msg: 'exceed max permits per second' })).toMatchObject({ category: 'websocket', action: 'slow-down', retryable: true });
+    expect(find({ host: 'websocket', code: 509, msg: 'exceed max permits per second' })).toMatchObject({
+      category: 'websocket',
+      action: 'slow-down',
+      retryable: true,
+    });
     expect(find({ host: 'websocket', code: '400', msg: 'topic is invalid' })).toMatchObject({ action: 'refuse-topic', retryable: false });
     expect(find({ host: 'websocket', code: 420001 })).toMatchObject({ action: 'reconnect-later' });
     expect(find({ host: 'spot', code: '403' })).toMatchObject({ product: 'http', category: 'rate-limit' });
@@ -187,7 +238,14 @@ describe('lookupKucoinCode', () => {
       { host: 'spot', code: 'x'.repeat(33) },
       { host: 'spot', code: '1', msg: 42 },
       { host: 'spot', code: '1', product: 'options' },
-      new Proxy({}, { get: () => { throw new Error('trap'); } }),
+      new Proxy(
+        {},
+        {
+          get: () => {
+            throw new Error('trap');
+          },
+        },
+      ),
     ];
     for (const [i, q] of bad.entries()) {
       let error: unknown;
@@ -216,10 +274,15 @@ describe('lookupKucoinCode', () => {
     const hosts = fc.constantFrom('spot' as const, 'futures' as const, 'broker' as const, 'websocket' as const);
     const codes = fc.oneof(fc.constantFrom(...KUCOIN_ERROR_CODES.map((e) => e.code)), fc.string({ maxLength: 32 }), fc.integer({ min: 0 }));
     fc.assert(
-      fc.property(hosts, codes, fc.option(fc.oneof(fc.string(), fc.constantFrom(...KUCOIN_ERROR_CODES.map((e) => e.message))), { nil: undefined }), (host, code, msg) => {
-        const r = lookupKucoinCode({ host, code, msg });
-        if (r) expect(KUCOIN_ERROR_CODES).toContain(r.entry);
-      }),
+      fc.property(
+        hosts,
+        codes,
+        fc.option(fc.oneof(fc.string(), fc.constantFrom(...KUCOIN_ERROR_CODES.map((e) => e.message))), { nil: undefined }),
+        (host, code, msg) => {
+          const r = lookupKucoinCode({ host, code, msg });
+          if (r) expect(KUCOIN_ERROR_CODES).toContain(r.entry);
+        },
+      ),
       { numRuns: 1_000 },
     );
   });
@@ -229,7 +292,9 @@ describe('public API', () => {
   it('is exported from the package index, with literal types to switch on', () => {
     expect(fromIndex).toBe(lookupKucoinCode);
     expectTypeOf(fromIndex({ host: 'spot', code: '200004' })).toEqualTypeOf<KucoinCodeInfo | undefined>();
-    expectTypeOf<IndexCategory>().toEqualTypeOf<'rate-limit' | 'retry-later' | 'clock' | 'auth' | 'region-kyc' | 'restricted' | 'business' | 'request' | 'service-stopping' | 'websocket'>();
+    expectTypeOf<IndexCategory>().toEqualTypeOf<
+      'rate-limit' | 'retry-later' | 'clock' | 'auth' | 'region-kyc' | 'restricted' | 'business' | 'request' | 'service-stopping' | 'websocket'
+    >();
     expectTypeOf<KucoinCodeInfo['retryable']>().toEqualTypeOf<boolean>();
   });
 });

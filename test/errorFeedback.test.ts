@@ -1,16 +1,31 @@
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { classifyReply, createScheduler, FEEDBACK_RULES, MemoryStore, parseRateLimitHeaders, replyFromError } from '../src/index.js';
 
-const rl = (limit: number, remaining: number, reset: number) => ({ 'gw-ratelimit-limit': String(limit), 'gw-ratelimit-remaining': String(remaining), 'gw-ratelimit-reset': String(reset) });
-const CF_PAGE = '<!DOCTYPE html><html><head><title>Access denied | api.kucoin.com used Cloudflare to restrict access</title></head><body><h1>Error 1015</h1><p>You are being rate limited</p><span>error code: 1015</span></body></html>';
+const rl = (limit: number, remaining: number, reset: number) => ({
+  'gw-ratelimit-limit': String(limit),
+  'gw-ratelimit-remaining': String(remaining),
+  'gw-ratelimit-reset': String(reset),
+});
+const CF_PAGE =
+  '<!DOCTYPE html><html><head><title>Access denied | api.kucoin.com used Cloudflare to restrict access</title></head><body><h1>Error 1015</h1><p>You are being rate limited</p><span>error code: 1015</span></body></html>';
 
 describe('classifyReply', () => {
   it('reads the five signals and their scopes', () => {
-    expect(classifyReply({ status: 429, headers: rl(4000, 0, 1234), body: { code: '429000', msg: 'Too Many Requests' } })).toMatchObject({ signal: '429000', rateLimit: { limit: 4000, remaining: 0, resetMs: 1234 } });
-    expect(classifyReply({ status: 429, body: '{"code":"429001","msg":"Too many total requests in a short period. Please retry later. (SYSTEM LIMIT)"}' }).signal).toBe('429001');
+    expect(classifyReply({ status: 429, headers: rl(4000, 0, 1234), body: { code: '429000', msg: 'Too Many Requests' } })).toMatchObject({
+      signal: '429000',
+      rateLimit: { limit: 4000, remaining: 0, resetMs: 1234 },
+    });
+    expect(
+      classifyReply({ status: 429, body: '{"code":"429001","msg":"Too many total requests in a short period. Please retry later. (SYSTEM LIMIT)"}' }).signal,
+    ).toBe('429001');
     expect(classifyReply({ status: 429, body: { code: '429002', msg: 'MULTY LIMIT PER CONNECTION' } }).signal).toBe('429002');
-    expect(classifyReply({ status: 429, headers: { 'retry-after': '30', server: 'cloudflare', 'cf-ray': '8c1' }, body: CF_PAGE })).toMatchObject({ signal: '1015', retryAfterMs: 30_000 });
-    expect(classifyReply({ status: 200, body: { code: '200002', msg: 'Too many requests in a short period of time, please retry later' } }).signal).toBe('200002');
+    expect(classifyReply({ status: 429, headers: { 'retry-after': '30', server: 'cloudflare', 'cf-ray': '8c1' }, body: CF_PAGE })).toMatchObject({
+      signal: '1015',
+      retryAfterMs: 30_000,
+    });
+    expect(classifyReply({ status: 200, body: { code: '200002', msg: 'Too many requests in a short period of time, please retry later' } }).signal).toBe(
+      '200002',
+    );
     for (const s of ['429000', '429001', '429002', '1015', '200002'] as const) expect(FEEDBACK_RULES[s].notExecuted).toBe(true);
     expect(FEEDBACK_RULES['1015'].scope).toBe('ip');
     expect(FEEDBACK_RULES['200002'].scope).toBe('endpoint');
@@ -31,7 +46,11 @@ describe('classifyReply', () => {
 
   it('treats missing, -1, garbage, negative or huge headers as unknown, and survives malformed bodies', () => {
     expect(parseRateLimitHeaders(undefined)).toEqual({ limit: -1, remaining: -1, resetMs: -1 });
-    expect(parseRateLimitHeaders({ 'gw-ratelimit-limit': '-1', 'gw-ratelimit-remaining': 'abc', 'gw-ratelimit-reset': '99999999999' })).toEqual({ limit: -1, remaining: -1, resetMs: -1 });
+    expect(parseRateLimitHeaders({ 'gw-ratelimit-limit': '-1', 'gw-ratelimit-remaining': 'abc', 'gw-ratelimit-reset': '99999999999' })).toEqual({
+      limit: -1,
+      remaining: -1,
+      resetMs: -1,
+    });
     expect(parseRateLimitHeaders(new Headers(rl(6000, 10, 5)))).toEqual({ limit: 6000, remaining: 10, resetMs: 5 });
     expect(parseRateLimitHeaders({ 'GW-RateLimit-Limit': ['4000', '1'] })).toMatchObject({ limit: 4000 });
     expect(classifyReply({ status: 200, body: '{"code":"4290' })).toMatchObject({ signal: undefined, code: undefined });
@@ -42,15 +61,27 @@ describe('classifyReply', () => {
 
 describe('replyFromError', () => {
   it('finds the reply in a kucoin-universal-sdk RestError wrapping an AxiosError', () => {
-    const axiosError = { message: 'Request failed with status code 429', response: { status: 429, headers: rl(4000, 0, 900), data: { code: '429000', msg: 'Too Many Requests' } } };
+    const axiosError = {
+      message: 'Request failed with status code 429',
+      response: { status: 429, headers: rl(4000, 0, 900), data: { code: '429000', msg: 'Too Many Requests' } },
+    };
     const restError = { getCommonResponse: () => null, getError: () => axiosError, message: 'request error' };
     expect(classifyReply(replyFromError(restError)!)).toMatchObject({ signal: '429000', rateLimit: { resetMs: 900 } });
   });
 
   it('reads the 200002 of a kucoin-universal-sdk RestError from its RestResponse, which names it `msg` (issue 10, 3)', () => {
     // the SDK's checkRestResponseError: new RestError(this, new Error('Server returned error, code: {200002}, ...'))
-    const common = { code: '200002', msg: 'Too many requests in a short period of time, please retry later', data: null, rateLimit: { limit: 4000, remaining: 3990, reset: 20_000 } };
-    const restError = { getCommonResponse: () => common, getError: () => new Error('Server returned error, code: {200002}, message: {Too many requests...}'), message: 'Server returned error' };
+    const common = {
+      code: '200002',
+      msg: 'Too many requests in a short period of time, please retry later',
+      data: null,
+      rateLimit: { limit: 4000, remaining: 3990, reset: 20_000 },
+    };
+    const restError = {
+      getCommonResponse: () => common,
+      getError: () => new Error('Server returned error, code: {200002}, message: {Too many requests...}'),
+      message: 'Server returned error',
+    };
     expect(classifyReply(replyFromError(restError)!)).toMatchObject({ signal: '200002', msg: common.msg, rateLimit: { limit: 4000, remaining: 3990 } });
   });
 
@@ -82,13 +113,30 @@ describe('classifyReply and replyFromError on hostile input', () => {
       ['a string', 'HTTP 429'],
       ['a Proxy that throws', trap],
       ['a revoked Proxy', revoked.proxy],
-      ['throwing status getter', { get status() { return throwing(); } }],
+      [
+        'throwing status getter',
+        {
+          get status() {
+            return throwing();
+          },
+        },
+      ],
       ['headers Proxy', { status: 429, headers: trap }],
       ['headers get() throws', { status: 429, headers: { get: throwing } }],
       ['header value with throwing toString', { status: 429, headers: { 'retry-after': { toString: throwing } } }],
       ['header value Symbol', { status: 200, headers: { 'gw-ratelimit-limit': Symbol('x') } }],
       ['body Proxy', { status: 429, body: trap }],
-      ['body code getter throws', { status: 429, body: { get code() { return throwing(); } } }],
+      [
+        'body code getter throws',
+        {
+          status: 429,
+          body: {
+            get code() {
+              return throwing();
+            },
+          },
+        },
+      ],
       ['body code object with throwing toString', { status: 200, body: { code: { toString: throwing } } }],
       ['body code Symbol', { status: 200, body: { code: Symbol('429000') } }],
       ['body Symbol', { status: 200, body: Symbol('x') }],
@@ -128,12 +176,27 @@ describe('classifyReply and replyFromError on hostile input', () => {
     const errors: [string, unknown][] = [
       ['a Proxy that throws', trap],
       ['a revoked Proxy', revoked.proxy],
-      ['response getter throws', { get response() { return throwing(); }, message: 'x' }],
+      [
+        'response getter throws',
+        {
+          get response() {
+            return throwing();
+          },
+          message: 'x',
+        },
+      ],
       ['getError throws', { getError: throwing, getCommonResponse: throwing, message: 'x' }],
       ['getCommonResponse returns garbage', { getCommonResponse: () => ({ rateLimit: trap, code: trap }) }],
       ['cause Proxy', { cause: trap }],
       ['cyclic cause', cyclic],
-      ['message getter throws', { get message() { return throwing(); } }],
+      [
+        'message getter throws',
+        {
+          get message() {
+            return throwing();
+          },
+        },
+      ],
       ['code object with throwing toString', { code: { toString: throwing }, status: 429 }],
       ['Symbol code', { code: Symbol('429000') }],
       ['10 MB message', new Error(`${'{'.repeat(10)}${'x'.repeat(10_000_000)}`)],
@@ -149,7 +212,12 @@ describe('classifyReply and replyFromError on hostile input', () => {
     }
     expect(threw).toEqual([]);
     // the readable parts still count: a throwing message getter beside a real response
-    const mixed = { get message() { return throwing(); }, response: { status: 429, data: { code: '429000' } } };
+    const mixed = {
+      get message() {
+        return throwing();
+      },
+      response: { status: 429, data: { code: '429000' } },
+    };
     expect(classifyReply(replyFromError(mixed)!).signal).toBe('429000');
   });
 });
@@ -160,7 +228,13 @@ describe('Scheduler.feedback and wrap', () => {
   afterEach(() => vi.useRealTimers());
 
   function make() {
-    return createScheduler({ uid: 'u1', store: new MemoryStore(), jitterMs: 0, transitMarginMs: 0, pools: { spot: { limit: 100, burst: 0 }, public: { limit: 100, burst: 0 }, futures: { limit: 100, burst: 0 } } });
+    return createScheduler({
+      uid: 'u1',
+      store: new MemoryStore(),
+      jitterMs: 0,
+      transitMarginMs: 0,
+      pools: { spot: { limit: 100, burst: 0 }, public: { limit: 100, burst: 0 }, futures: { limit: 100, burst: 0 } },
+    });
   }
   const admit = (s: ReturnType<typeof make>, opts: Parameters<ReturnType<typeof make>['schedule']>[0]) => s.schedule(opts, (a) => a);
 
@@ -201,7 +275,9 @@ describe('Scheduler.feedback and wrap', () => {
     const a = await admit(s, { endpoint: 'POST /api/v1/orders', host: 'futures' });
     const out = await s.feedback(a, { status: 200, body: { code: '200002', msg: 'Too many requests in a short period of time, please retry later' } });
     expect(out).toMatchObject({ signal: '200002', scope: 'endpoint', bucketId: 'uid:u1:ep:futures POST /api/v1/orders', pausedUntil: T0 + 10_000 });
-    await expect(s.schedule({ endpoint: 'POST /api/v1/orders', host: 'futures', maxWaitMs: 0 }, () => 1)).rejects.toMatchObject({ code: 'KS_MAX_WAIT_EXCEEDED' });
+    await expect(s.schedule({ endpoint: 'POST /api/v1/orders', host: 'futures', maxWaitMs: 0 }, () => 1)).rejects.toMatchObject({
+      code: 'KS_MAX_WAIT_EXCEEDED',
+    });
     expect(await s.schedule({ endpoint: 'DELETE /api/v1/orders/abc', host: 'futures', maxWaitMs: 0 }, () => 'other endpoint ok')).toBe('other endpoint ok');
     const business = await s.feedback(a, { status: 200, body: { code: '200002', msg: 'Order cancel for this pair suspended' } });
     expect(business.signal).toBeUndefined();
@@ -239,26 +315,35 @@ describe('Scheduler.feedback and wrap', () => {
   it('wrap sends a refused request again after the pause, keeps other errors, and bounds attempts', async () => {
     const s = make();
     let calls = 0;
-    const placeOrder = s.wrap(async (symbol: string) => {
-      calls++;
-      if (calls === 1) throw new Error('kucoin {"code":"429000","msg":"Too Many Requests"}'); // ccxt style, no headers
-      return `placed ${symbol}`;
-    }, { endpoint: 'POST /api/v1/hf/orders', priority: 'high' });
+    const placeOrder = s.wrap(
+      async (symbol: string) => {
+        calls++;
+        if (calls === 1) throw new Error('kucoin {"code":"429000","msg":"Too Many Requests"}'); // ccxt style, no headers
+        return `placed ${symbol}`;
+      },
+      { endpoint: 'POST /api/v1/hf/orders', priority: 'high' },
+    );
     const p = placeOrder('BTC-USDT');
     await vi.advanceTimersByTimeAsync(30_000);
     expect(await p).toBe('placed BTC-USDT');
     expect(calls).toBe(2);
 
-    const failing = s.wrap(async () => {
-      throw new Error('insufficient balance');
-    }, { pool: 'spot' });
+    const failing = s.wrap(
+      async () => {
+        throw new Error('insufficient balance');
+      },
+      { pool: 'spot' },
+    );
     await expect(failing()).rejects.toThrow('insufficient balance');
 
     let storms = 0;
-    const alwaysLimited = s.wrap(async () => {
-      storms++;
-      throw { code: '429001', msg: 'Too many total requests' };
-    }, { pool: 'futures', priority: 'critical' });
+    const alwaysLimited = s.wrap(
+      async () => {
+        storms++;
+        throw { code: '429001', msg: 'Too many total requests' };
+      },
+      { pool: 'futures', priority: 'critical' },
+    );
     const q = alwaysLimited().catch((e) => e);
     await vi.advanceTimersByTimeAsync(60_000);
     expect(await q).toMatchObject({ code: '429001' });

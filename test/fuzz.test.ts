@@ -65,7 +65,10 @@ const hostile: fc.Arbitrary<Recipe> = fc.oneof(
   plain(fc.string()),
   plain(fc.string({ unit: 'binary' })),
   fc.constant(made("'x' x 100_000", () => 'x'.repeat(100_000))),
-  fc.constantFrom(made('Symbol(hostile)', () => Symbol('hostile')), made('Symbol.iterator', () => Symbol.iterator)),
+  fc.constantFrom(
+    made('Symbol(hostile)', () => Symbol('hostile')),
+    made('Symbol.iterator', () => Symbol.iterator),
+  ),
   fc.constantFrom(
     made('a Proxy whose traps throw', () => trapProxy),
     made('a revoked Proxy', () => revoked.proxy),
@@ -114,15 +117,33 @@ function ownOrInherited(base: fc.Arbitrary<Recipe>): fc.Arbitrary<Recipe> {
 
 /** The options object itself hostile: not an object, a Proxy whose trap throws, a throwing getter. */
 function hostileContainer(base: fc.Arbitrary<Recipe>): fc.Arbitrary<Recipe> {
-  const keys = fc.constantFrom('endpoint', 'pool', 'weight', 'priority', 'signal', 'maxWaitMs', 'host', 'uid', 'pools', 'store', 'method', 'path', 'body', 'query', 'replyOf');
+  const keys = fc.constantFrom(
+    'endpoint',
+    'pool',
+    'weight',
+    'priority',
+    'signal',
+    'maxWaitMs',
+    'host',
+    'uid',
+    'pools',
+    'store',
+    'method',
+    'path',
+    'body',
+    'query',
+    'replyOf',
+  );
   return fc.oneof(
     hostile,
-    fc.tuple(base, keys).map(([r, key]) =>
-      made(`${r.label} with a throwing getter ${key}`, () => Object.defineProperty({ ...(r.build() as object) }, key, { get: throwing, enumerable: true })),
-    ),
-    fc.tuple(base, fc.constantFrom('get', 'has', 'ownKeys', 'getOwnPropertyDescriptor')).map(([r, trap]) =>
-      made(`Proxy(${r.label}) whose ${trap} throws`, () => new Proxy(r.build() as object, { [trap]: throwing })),
-    ),
+    fc
+      .tuple(base, keys)
+      .map(([r, key]) =>
+        made(`${r.label} with a throwing getter ${key}`, () => Object.defineProperty({ ...(r.build() as object) }, key, { get: throwing, enumerable: true })),
+      ),
+    fc
+      .tuple(base, fc.constantFrom('get', 'has', 'ownKeys', 'getOwnPropertyDescriptor'))
+      .map(([r, trap]) => made(`Proxy(${r.label}) whose ${trap} throws`, () => new Proxy(r.build() as object, { [trap]: throwing }))),
   );
 }
 
@@ -145,7 +166,13 @@ async function within<T>(promise: Promise<T>, ms: number, context: string): Prom
     timer = setTimeout(() => reject(new Error(`${context}: did not settle within ${ms} ms`)), ms);
   });
   try {
-    return await Promise.race([promise.then((value) => ({ ok: true as const, value }), (error: unknown) => ({ ok: false as const, error })), hang]);
+    return await Promise.race([
+      promise.then(
+        (value) => ({ ok: true as const, value }),
+        (error: unknown) => ({ ok: false as const, error }),
+      ),
+      hang,
+    ]);
   } finally {
     clearTimeout(timer);
   }
@@ -163,7 +190,16 @@ function freshScheduler(): Scheduler {
     store: new MemoryStore(),
     jitterMs: 0,
     transitMarginMs: 0,
-    pools: { spot: noPacing, futures: noPacing, management: noPacing, public: noPacing, broker: noPacing, earn: noPacing, copytrading: noPacing, unifiedaccount: noPacing },
+    pools: {
+      spot: noPacing,
+      futures: noPacing,
+      management: noPacing,
+      public: noPacing,
+      broker: noPacing,
+      earn: noPacing,
+      copytrading: noPacing,
+      unifiedaccount: noPacing,
+    },
     cloudflare: { limit: 500, windowMs: 10_000, burst: 0 },
     // a signal's pause stays well inside the hang bound
     feedback: { endpointPauseMs: 20, maxAttempts: 2 },
@@ -212,12 +248,24 @@ const schedulerOptions = hostileObject(
     pools: fc.oneof(
       dictionary(
         fc.constantFrom('spot', 'Futures', 'public', 'nope', '__proto__'),
-        fc.oneof(record({ limit: number([1, 10, 100, 4000, 0.5, 0]), windowMs: number([1, 1000, 30_000, 0, 1e12]), burst: number([0, 5, 1e12]), refillPerSec: number([1, 100, 0]) }), hostile),
+        fc.oneof(
+          record({
+            limit: number([1, 10, 100, 4000, 0.5, 0]),
+            windowMs: number([1, 1000, 30_000, 0, 1e12]),
+            burst: number([0, 5, 1e12]),
+            refillPerSec: number([1, 100, 0]),
+          }),
+          hostile,
+        ),
         3,
       ),
       hostile,
     ),
-    cloudflare: fc.oneof(plain(fc.constant(false)), record({ limit: number([1, 500, 0.5]), windowMs: number([1000, 10_000, 0]), burst: number([0, 10]) }), hostile),
+    cloudflare: fc.oneof(
+      plain(fc.constant(false)),
+      record({ limit: number([1, 500, 0.5]), windowMs: number([1000, 10_000, 0]), burst: number([0, 10]) }),
+      hostile,
+    ),
     endpointLimits: fc.oneof(
       dictionary(
         fc.constantFrom('futures POST /api/v1/orders', 'spot DELETE /api/v1/hf/orders/1', 'GET /x', 'binance GET /x', ''),
@@ -241,7 +289,10 @@ const schedulerOptions = hostileObject(
         maxAttempts: number([1, 4, 20, 21, 0, 2.5]),
         endpointPauseMs: number([10_000, 0]),
         maxRetryAfterMs: number([120_000, 0]),
-        systemBackoff: fc.oneof(record({ baseMs: number([500, 0]), maxMs: number([30_000, 100]), jitter: number([0.5, 2]), resetAfterMs: number([60_000]) }), hostile),
+        systemBackoff: fc.oneof(
+          record({ baseMs: number([500, 0]), maxMs: number([30_000, 100]), jitter: number([0.5, 2]), resetAfterMs: number([60_000]) }),
+          hostile,
+        ),
       }),
       hostile,
     ),
@@ -263,7 +314,11 @@ describe('fuzz: the scheduler', () => {
           return;
         }
         // it works: a request is admitted, or refused with a typed error, quickly
-        const outcome = await within(scheduler.schedule({ pool: 'spot', maxWaitMs: 20 }, () => 'ran'), HANG_MS, 'schedule on a fuzzed scheduler');
+        const outcome = await within(
+          scheduler.schedule({ pool: 'spot', maxWaitMs: 20 }, () => 'ran'),
+          HANG_MS,
+          'schedule on a fuzzed scheduler',
+        );
         if (!outcome.ok) expectTyped(outcome.error, [...INPUT_CODES, ...WAIT_CODES], 'schedule on a fuzzed scheduler');
         await within(scheduler.close(), HANG_MS, 'close');
       }),
@@ -278,7 +333,11 @@ describe('fuzz: the scheduler', () => {
         let admitted: { pool: string; weight: number } | undefined;
         scheduler.on('admitted', (e) => (admitted = { pool: e.pool, weight: e.weight }));
         const token = Symbol('ran');
-        const outcome = await within(scheduler.schedule(opts.build() as never, () => token), HANG_MS, 'schedule');
+        const outcome = await within(
+          scheduler.schedule(opts.build() as never, () => token),
+          HANG_MS,
+          'schedule',
+        );
         const buckets = (await scheduler.snapshot()).buckets;
         if (outcome.ok) {
           expect(outcome.value).toBe(token);
@@ -306,7 +365,11 @@ describe('fuzz: the scheduler', () => {
         let outcome;
         proto[key] = value.build();
         try {
-          outcome = await within(scheduler.schedule(built as never, () => 'ran'), HANG_MS, `schedule with Object.prototype.${key} polluted`);
+          outcome = await within(
+            scheduler.schedule(built as never, () => 'ran'),
+            HANG_MS,
+            `schedule with Object.prototype.${key} polluted`,
+          );
         } finally {
           delete proto[key];
         }
@@ -327,7 +390,8 @@ describe('fuzz: the scheduler', () => {
         const scheduler = freshScheduler();
         const fn = async (x: number) => {
           if (behaviour === 'throws') throw fnError;
-          if (behaviour === 'signal') throw Object.assign(new Error('rate limited'), { code: '200002', msg: 'Too many requests in a short period of time, please retry later' });
+          if (behaviour === 'signal')
+            throw Object.assign(new Error('rate limited'), { code: '200002', msg: 'Too many requests in a short period of time, please retry later' });
           return x * 2;
         };
         let wrapped: ((x: number) => Promise<number>) | undefined;
@@ -358,7 +422,11 @@ describe('fuzz: hostile option objects', () => {
     await fc.assert(
       fc.asyncProperty(hostileContainer(scheduleFields), async (opts) => {
         const scheduler = freshScheduler();
-        const outcome = await within(scheduler.schedule(opts.build() as never, () => 'ran'), HANG_MS, 'schedule');
+        const outcome = await within(
+          scheduler.schedule(opts.build() as never, () => 'ran'),
+          HANG_MS,
+          'schedule',
+        );
         if (!outcome.ok) {
           expectTyped(outcome.error, [...INPUT_CODES, ...WAIT_CODES], 'schedule');
           expect(await totalUsed(scheduler)).toBe(0);
@@ -418,10 +486,17 @@ describe('fuzz: KucoinClient.request against a real HTTP server', () => {
     await new Promise<void>((r) => server.close(() => r()));
   });
 
-  const headerValue = fc.oneof(fc.constantFrom('4000', '0', '-1', '1e309', 'lots', '99999999999', '30', 'Wed, 21 Oct 2037 07:28:00 GMT'), fc.string({ maxLength: 20 }).filter((s) => /^[\x20-\x7e]*$/.test(s)));
+  const headerValue = fc.oneof(
+    fc.constantFrom('4000', '0', '-1', '1e309', 'lots', '99999999999', '30', 'Wed, 21 Oct 2037 07:28:00 GMT'),
+    fc.string({ maxLength: 20 }).filter((s) => /^[\x20-\x7e]*$/.test(s)),
+  );
   const reply = fc.record({
     status: fc.constantFrom(200, 200, 200, 201, 204, 301, 400, 401, 403, 404, 429, 500, 502, 503),
-    headers: fc.dictionary(fc.constantFrom('gw-ratelimit-limit', 'gw-ratelimit-remaining', 'gw-ratelimit-reset', 'retry-after', 'server', 'cf-ray', 'content-type'), headerValue, { maxKeys: 4 }),
+    headers: fc.dictionary(
+      fc.constantFrom('gw-ratelimit-limit', 'gw-ratelimit-remaining', 'gw-ratelimit-reset', 'retry-after', 'server', 'cf-ray', 'content-type'),
+      headerValue,
+      { maxKeys: 4 },
+    ),
     body: fc.oneof(
       fc.constantFrom(
         '{"code":"200000","data":{"orderId":"o1"}}',
@@ -443,11 +518,25 @@ describe('fuzz: KucoinClient.request against a real HTTP server', () => {
   const request = hostileObject(
     record({
       method: field(fc.constantFrom('GET', 'post', 'DELETE', 'FETCH')),
-      path: field(fc.constantFrom('/api/v1/accounts', '/api/v1/hf/orders', '/api/v1/hf/orders/o-1', '/api/v9/unknown/1', '/api/v1/a b', '/api/v1/\u00e9', 'api/v1/accounts', '/api/v1/accounts?x=1#frag')),
+      path: field(
+        fc.constantFrom(
+          '/api/v1/accounts',
+          '/api/v1/hf/orders',
+          '/api/v1/hf/orders/o-1',
+          '/api/v9/unknown/1',
+          '/api/v1/a b',
+          '/api/v1/\u00e9',
+          'api/v1/accounts',
+          '/api/v1/accounts?x=1#frag',
+        ),
+      ),
       query: fc.oneof(dictionary(fc.constantFrom('symbol', 'n', 'bad'), field(fc.constantFrom('BTC-USDT', 1, true, undefined)), 2), hostile),
       body: fc.oneof(
         plain(fc.record({ symbol: fc.constant('BTC-USDT'), clientOid: fc.constantFrom(undefined, 'oid-1') }, { requiredKeys: ['symbol'] })),
-        fc.constantFrom(made('{ nested: circular }', () => ({ nested: circular })), made('{ size: 1n }', () => ({ size: 1n }))),
+        fc.constantFrom(
+          made('{ nested: circular }', () => ({ nested: circular })),
+          made('{ size: 1n }', () => ({ size: 1n })),
+        ),
         hostile,
       ),
       host: field(fc.constantFrom('spot', 'futures', 'broker', 'binance')),
@@ -559,7 +648,14 @@ describe('typed errors on bad input: the cases from the issue', () => {
     ];
     const got: string[] = [];
     for (const [name, opts] of cases) {
-      got.push(`${name}: ${await scheduler.schedule(opts as never, () => 'ran').then(() => 'resolved', (e: { code?: string; constructor: { name: string } }) => e.code ?? `untyped ${e.constructor.name}`)}`);
+      got.push(
+        `${name}: ${await scheduler
+          .schedule(opts as never, () => 'ran')
+          .then(
+            () => 'resolved',
+            (e: { code?: string; constructor: { name: string } }) => e.code ?? `untyped ${e.constructor.name}`,
+          )}`,
+      );
     }
     expect(got).toEqual(cases.map(([name, , code]) => `${name}: ${code}`));
     expect(await totalUsed(scheduler)).toBe(0);

@@ -13,7 +13,10 @@ afterEach(async () => {
 });
 
 async function setup(simOptions: GatewaySimulatorOptions = {}, schedOptions: Partial<SchedulerOptions> = {}, timeoutMs?: number) {
-  sim = await startGatewaySimulator({ accounts: [{ key: CREDS.key, secret: CREDS.secret, passphrase: CREDS.passphrase, uid: 'u1', vipLevel: 0 }], ...simOptions });
+  sim = await startGatewaySimulator({
+    accounts: [{ key: CREDS.key, secret: CREDS.secret, passphrase: CREDS.passphrase, uid: 'u1', vipLevel: 0 }],
+    ...simOptions,
+  });
   const scheduler = createScheduler({ uid: 'u1', store: new MemoryStore(), jitterMs: 0, ...schedOptions });
   client = new KucoinClient({ scheduler, credentials: CREDS, baseUrls: sim.urls, ...(timeoutMs ? { timeoutMs } : {}) });
   return { sim, scheduler, client };
@@ -22,7 +25,12 @@ async function setup(simOptions: GatewaySimulatorOptions = {}, schedOptions: Par
 describe('KucoinClient', () => {
   it('signs, sends byte-identical query and body, and returns data and the rate-limit headers', async () => {
     const { client } = await setup();
-    const placed = await client.request<{ orderId: string }>({ method: 'POST', path: '/api/v1/hf/orders', body: { symbol: 'BTC-USDT', side: 'buy', clientOid: 'c1' }, priority: 'high' });
+    const placed = await client.request<{ orderId: string }>({
+      method: 'POST',
+      path: '/api/v1/hf/orders',
+      body: { symbol: 'BTC-USDT', side: 'buy', clientOid: 'c1' },
+      priority: 'high',
+    });
     expect(placed.data.orderId).toMatch(/^sim-/);
     expect(placed.rateLimit).toMatchObject({ limit: 4000, remaining: 3999 });
     const accounts = await client.request({ method: 'GET', path: '/api/v1/accounts', query: { currency: 'BTC', type: 'trade' } });
@@ -39,7 +47,10 @@ describe('KucoinClient', () => {
   });
 
   it('sends again a request refused by a signal, after the pause, and reports it in attempts', async () => {
-    const { client, sim } = await setup({ endpointLimits: { 'futures POST /api/v1/orders': { limit: 1, windowMs: 60_000 } } }, { feedback: { endpointPauseMs: 300 } });
+    const { client, sim } = await setup(
+      { endpointLimits: { 'futures POST /api/v1/orders': { limit: 1, windowMs: 60_000 } } },
+      { feedback: { endpointPauseMs: 300 } },
+    );
     await client.request({ method: 'POST', path: '/api/v1/orders', host: 'futures', body: { clientOid: 'f1' } });
     const err = await client.request({ method: 'POST', path: '/api/v1/orders', host: 'futures', body: { clientOid: 'f2' } }).catch((e) => e);
     // the simulator blocks 10 s, the scheduler pauses 300 ms per 200002: it tries 4 times then reports
@@ -104,7 +115,10 @@ describe('KucoinClient', () => {
   });
 
   it('no secret in any event or snapshot, under signals too', async () => {
-    const { client, scheduler, sim } = await setup({ endpointLimits: { 'spot POST /api/v1/hf/orders': { limit: 1, windowMs: 60_000 } } }, { feedback: { endpointPauseMs: 50, maxAttempts: 2 } });
+    const { client, scheduler, sim } = await setup(
+      { endpointLimits: { 'spot POST /api/v1/hf/orders': { limit: 1, windowMs: 60_000 } } },
+      { feedback: { endpointPauseMs: 50, maxAttempts: 2 } },
+    );
     const seen: unknown[] = [];
     for (const name of ['admitted', 'waited', 'rejected', 'feedback', 'unknownEndpoint', 'storeError'] as const) scheduler.on(name, (e) => seen.push(e));
     await client.request({ method: 'POST', path: '/api/v1/hf/orders', body: { clientOid: 's1' } });
@@ -137,7 +151,10 @@ describe('KucoinClient', () => {
     const c = new KucoinClient({ scheduler, credentials: CREDS, baseUrls: { spot: url }, transportRetries: 0 });
     const outcomes: string[] = [];
     for (let k = 0; k < replies.length; k++) {
-      const r = await c.request({ method: 'POST', path: '/api/v1/hf/orders', body: {} }).then((x) => `ok ${String(x.data)}`, (e) => e.code);
+      const r = await c.request({ method: 'POST', path: '/api/v1/hf/orders', body: {} }).then(
+        (x) => `ok ${String(x.data)}`,
+        (e) => e.code,
+      );
       outcomes.push(r);
     }
     expect(outcomes).toEqual(['KS_REQUEST_FAILED', 'KS_KUCOIN_API', 'ok null', 'KS_KUCOIN_API', 'KS_KUCOIN_API', 'KS_KUCOIN_API']);
@@ -225,10 +242,24 @@ describe('KucoinClient input validation', () => {
     }
     expect(accepted).toEqual([]);
     expect(() => new KucoinClient(null as never)).toThrow(expect.objectContaining({ code: 'KS_INVALID_ARGUMENT' }));
-    const hostile = new Proxy({}, { get: () => { throw new Error('trap'); } });
+    const hostile = new Proxy(
+      {},
+      {
+        get: () => {
+          throw new Error('trap');
+        },
+      },
+    );
     expect(() => new KucoinClient(hostile as never)).toThrow(expect.objectContaining({ code: 'KS_INVALID_ARGUMENT' }));
     // valid edge values still work
-    const ok = new KucoinClient({ scheduler, timeoutMs: 1, connections: 1, transportRetries: 0, headers: { 'x-id': 'bot-1' }, baseUrls: { spot: 'http://127.0.0.1:1/prefix' } });
+    const ok = new KucoinClient({
+      scheduler,
+      timeoutMs: 1,
+      connections: 1,
+      transportRetries: 0,
+      headers: { 'x-id': 'bot-1' },
+      baseUrls: { spot: 'http://127.0.0.1:1/prefix' },
+    });
     await ok.close();
     await scheduler.close();
   });
@@ -261,7 +292,17 @@ describe('KucoinClient input validation', () => {
       ['body circular', { ...base, body: circular }],
       ['body BigInt', { ...base, body: { size: 1n } }],
       ['body function', { ...base, body: () => 1 }],
-      ['body throwing toJSON', { ...base, body: { toJSON: () => { throw new Error('nope'); } } }],
+      [
+        'body throwing toJSON',
+        {
+          ...base,
+          body: {
+            toJSON: () => {
+              throw new Error('nope');
+            },
+          },
+        },
+      ],
       ['body 2 MB', { ...base, body: { pad: 'x'.repeat(2_000_000) } }],
       ['host 5', { ...base, host: 5 }],
       ['host Symbol', { ...base, host: Symbol('spot') }],
@@ -272,8 +313,23 @@ describe('KucoinClient input validation', () => {
       ['maxWaitMs NaN', { ...base, maxWaitMs: Number.NaN }],
       ['maxWaitMs -1', { ...base, maxWaitMs: -1 }],
       ['maxWaitMs "5"', { ...base, maxWaitMs: '5' }],
-      ['throwing getter', Object.defineProperty({ ...base }, 'body', { get: () => { throw new Error('getter'); }, enumerable: true })],
-      ['Proxy', new Proxy(base, { get: () => { throw new Error('trap'); } })],
+      [
+        'throwing getter',
+        Object.defineProperty({ ...base }, 'body', {
+          get: () => {
+            throw new Error('getter');
+          },
+          enumerable: true,
+        }),
+      ],
+      [
+        'Proxy',
+        new Proxy(base, {
+          get: () => {
+            throw new Error('trap');
+          },
+        }),
+      ],
     ];
     const outcomes: string[] = [];
     for (const [name, req] of bad) {
@@ -288,7 +344,9 @@ describe('KucoinClient input validation', () => {
     expect(server.requests()).toBe(0);
     expect(await spotUsed(scheduler)).toBe(0);
     // and a good request still goes through
-    await expect(c.request({ method: 'GET', path: '/api/v1/hf/orders/active', query: { symbol: 'BTC-USDT', n: 1, flag: true, skip: undefined } })).resolves.toMatchObject({ code: '200000' });
+    await expect(
+      c.request({ method: 'GET', path: '/api/v1/hf/orders/active', query: { symbol: 'BTC-USDT', n: 1, flag: true, skip: undefined } }),
+    ).resolves.toMatchObject({ code: '200000' });
     expect(server.requests()).toBe(1);
     await c.close();
     await scheduler.close();
@@ -300,10 +358,12 @@ describe('KucoinClient input validation', () => {
     const bodies: string[] = [];
     const srv = createServer((req, res) => {
       let text = '';
-      req.on('data', (d) => (text += d)).on('end', () => {
-        bodies.push(text);
-        res.writeHead(503).end('unavailable');
-      });
+      req
+        .on('data', (d) => (text += d))
+        .on('end', () => {
+          bodies.push(text);
+          res.writeHead(503).end('unavailable');
+        });
     });
     await new Promise<void>((r) => srv.listen(0, '127.0.0.1', r));
     const url = `http://127.0.0.1:${(srv.address() as { port: number }).port}`;
@@ -311,7 +371,12 @@ describe('KucoinClient input validation', () => {
     const c = new KucoinClient({ scheduler, baseUrls: { spot: url }, transportRetries: 2 });
     let reads = 0;
     // serialised without a clientOid (the getter answers undefined first), then claims one
-    const body = { symbol: 'BTC-USDT', get clientOid() { return reads++ === 0 ? undefined : 'late-oid'; } };
+    const body = {
+      symbol: 'BTC-USDT',
+      get clientOid() {
+        return reads++ === 0 ? undefined : 'late-oid';
+      },
+    };
     const err = await c.request({ method: 'POST', path: '/api/v1/hf/orders', body }).catch((e) => e);
     expect(err).toMatchObject({ code: 'KS_REQUEST_FAILED', attempts: 1 });
     expect(bodies).toEqual(['{"symbol":"BTC-USDT"}']); // sent once: an order without clientOid is never repeated
@@ -340,7 +405,9 @@ describe('kucoinScheduling (undici interceptor)', () => {
     const twice = await Promise.all([1, 2].map(() => request(`${sim!.urls.spot}/api/v1/market/allTickers`, { dispatcher: agent }).then((r) => r.body.text())));
     expect(twice).toHaveLength(2);
     expect(admitted).toEqual(['Public:15', 'Public:15', 'Public:15', 'Public:15']);
-    const err = await request(`${sim.urls.spot}/api/v1/market/allTickers`, { dispatcher: new Agent().compose(kucoinScheduling({ scheduler: createScheduler({ uid: 'u2', pools: { public: { limit: 10 } } }) })) }).catch((e) => e);
+    const err = await request(`${sim.urls.spot}/api/v1/market/allTickers`, {
+      dispatcher: new Agent().compose(kucoinScheduling({ scheduler: createScheduler({ uid: 'u2', pools: { public: { limit: 10 } } }) })),
+    }).catch((e) => e);
     expect(err).toMatchObject({ code: 'KS_INVALID_WEIGHT' }); // weight 15 can never fit a limit of 10
     await agent.close();
   });
@@ -357,7 +424,9 @@ describe('kucoinScheduling (undici interceptor)', () => {
       codes.push(`${res.statusCode} ${((await res.body.json()) as { code: string }).code}`);
     }
     const outcomes = sim.stats().arrivals.map((a) => a.outcome);
-    console.log(`undici interceptor under a 1015 block: caller saw ${JSON.stringify(codes)}; gateway ${JSON.stringify(outcomes)}; feedback ${JSON.stringify(signals)}`);
+    console.log(
+      `undici interceptor under a 1015 block: caller saw ${JSON.stringify(codes)}; gateway ${JSON.stringify(outcomes)}; feedback ${JSON.stringify(signals)}`,
+    );
     expect(codes).toEqual(['200 200000', '200 200000', '200 200000']);
     expect(outcomes).toEqual(['ok', 'ok', '1015', 'ok']);
     expect(signals).toEqual(['1015']);

@@ -87,7 +87,9 @@ describe('kucoin-node-sdk with withKucoinNodeSdk', () => {
     const cancelled = await Orders.cancelOrdersByOrderId({ orderId: placed.data.orderId, symbol: 'BTC-USDT' }).then(outcome, outcome);
     const tookMs = Date.now() - started;
     const outcomes = sim.stats().arrivals.map((a) => `${a.method} ${a.outcome}`);
-    console.log(`kucoin-node-sdk under a 1015 (Retry-After 1 s): cancel ${cancelled} after ${tookMs} ms; IP paused ${ipPause} ms; gateway ${JSON.stringify(outcomes)}`);
+    console.log(
+      `kucoin-node-sdk under a 1015 (Retry-After 1 s): cancel ${cancelled} after ${tookMs} ms; IP paused ${ipPause} ms; gateway ${JSON.stringify(outcomes)}`,
+    );
     expect(cancelled).toBe('200000');
     expect(feedback).toEqual(['1015']);
     expect(ipPause).toBeGreaterThan(500);
@@ -99,7 +101,12 @@ describe('kucoin-node-sdk with withKucoinNodeSdk', () => {
 
   it('a 429000 pauses the pool until its reset, a 200002 the endpoint; both refused requests (an order, a cancel) are re-sent and the SDK gets 200000', async () => {
     const { Orders, scheduler, feedback, sim } = await setup(
-      { pools: { Spot: { limit: 50, windowMs: 1_000 } }, cloudflare: false, endpointLimits: { 'spot DELETE /api/v1/hf/orders/{orderId}': { limit: 1, windowMs: 400 } }, endpointBlockMs: 400 },
+      {
+        pools: { Spot: { limit: 50, windowMs: 1_000 } },
+        cloudflare: false,
+        endpointLimits: { 'spot DELETE /api/v1/hf/orders/{orderId}': { limit: 1, windowMs: 400 } },
+        endpointBlockMs: 400,
+      },
       { pools: { spot: { limit: 40, windowMs: 1_000 } }, transitMarginMs: 20, cloudflare: false, feedback: { endpointPauseMs: 400 } },
     );
     await Orders.obtainListOfSymbolWithActiveHfOrders();
@@ -110,8 +117,13 @@ describe('kucoin-node-sdk with withKucoinNodeSdk', () => {
     const placed = await Orders.placeHfOrder(order('n-3'));
     const first = await Orders.cancelOrdersByOrderId({ orderId: placed.data.orderId, symbol: 'BTC-USDT' }).then(outcome, outcome);
     const second = await Orders.cancelOrdersByOrderId({ orderId: placed.data.orderId, symbol: 'BTC-USDT' }).then(outcome, outcome); // one per 400 ms: 200002
-    const outcomes = sim.stats().arrivals.filter((a) => a.method !== 'GET').map((a) => `${a.method} ${a.outcome}`);
-    console.log(`kucoin-node-sdk: order ${placed.code}, cancels ${first}, ${second}; gateway ${JSON.stringify(outcomes)}; feedback ${JSON.stringify(feedback)}`);
+    const outcomes = sim
+      .stats()
+      .arrivals.filter((a) => a.method !== 'GET')
+      .map((a) => `${a.method} ${a.outcome}`);
+    console.log(
+      `kucoin-node-sdk: order ${placed.code}, cancels ${first}, ${second}; gateway ${JSON.stringify(outcomes)}; feedback ${JSON.stringify(feedback)}`,
+    );
     expect([placed.code, first, second]).toEqual(['200000', '200000', '200000']);
     expect(outcomes).toEqual(['POST 429000', 'POST ok', 'DELETE ok', 'DELETE 200002', 'DELETE ok']);
     expect(feedback).toEqual(['429000', '200002']);
@@ -129,7 +141,10 @@ describe('kucoin-node-sdk with withKucoinNodeSdk', () => {
 
   it('a flood through a small pool: 0 x 429000, every order and cancel succeeds', async () => {
     const pool = { limit: 20, windowMs: 500 };
-    const { Orders, Symbols, sim, feedback } = await setup({ pools: { Spot: pool, Public: pool }, cloudflare: false }, { pools: { spot: pool, public: pool }, transitMarginMs: 20 });
+    const { Orders, Symbols, sim, feedback } = await setup(
+      { pools: { Spot: pool, Public: pool }, cloudflare: false },
+      { pools: { spot: pool, public: pool }, transitMarginMs: 20 },
+    );
     const started = Date.now();
     const results = await Promise.all(
       Array.from({ length: 20 }, async (_, i) => {
@@ -140,7 +155,9 @@ describe('kucoin-node-sdk with withKucoinNodeSdk', () => {
       }),
     );
     const stats = sim.stats();
-    console.log(`kucoin-node-sdk flood, 20 x (order, ticker, cancel) through Spot/Public ${pool.limit} per ${pool.windowMs} ms: ${Date.now() - started} ms; gateway ${JSON.stringify(stats.outcomes)}; feedback ${JSON.stringify(feedback)}`);
+    console.log(
+      `kucoin-node-sdk flood, 20 x (order, ticker, cancel) through Spot/Public ${pool.limit} per ${pool.windowMs} ms: ${Date.now() - started} ms; gateway ${JSON.stringify(stats.outcomes)}; feedback ${JSON.stringify(feedback)}`,
+    );
     expect(stats.outcomes['429000'] ?? 0).toBe(0);
     expect(feedback).toEqual([]);
     expect(results.flat().every((c) => c === '200000')).toBe(true);
@@ -166,8 +183,20 @@ async function runProcesses(durationMs: number, trigger?: { atMs: number; run: (
   const prefix = `ks-test-${randomUUID()}`;
   for (let i = 0; i < 3; i++) {
     const config: NodeSdkWorkerConfig = {
-      id: `p${i + 1}`, redisUrl: inject('redisUrl'), prefix, uid: MP_ACCOUNT.uid, spotUrl: sim.urls.spot, credentials: MP_ACCOUNT, orderLoops: 2, readLoops: 2,
-      scheduler: { pools: { spot: { limit: 150, windowMs: 2_000 }, public: { limit: 100, windowMs: 2_000 } }, cloudflare: { limit: 150, windowMs: 3_000 }, transitMarginMs: 50, jitterMs: 5 },
+      id: `p${i + 1}`,
+      redisUrl: inject('redisUrl'),
+      prefix,
+      uid: MP_ACCOUNT.uid,
+      spotUrl: sim.urls.spot,
+      credentials: MP_ACCOUNT,
+      orderLoops: 2,
+      readLoops: 2,
+      scheduler: {
+        pools: { spot: { limit: 150, windowMs: 2_000 }, public: { limit: 100, windowMs: 2_000 } },
+        cloudflare: { limit: 150, windowMs: 3_000 },
+        transitMarginMs: 50,
+        jitterMs: 5,
+      },
     };
     workers.push(forkWorker<NodeSdkWorkerReport>('nodeSdkWorker.ts', config));
   }
@@ -183,8 +212,16 @@ async function runProcesses(durationMs: number, trigger?: { atMs: number; run: (
       return acc;
     }, {});
   const stats = sim.stats();
-  const result = { stats, arrivals: stats.arrivals.filter((a) => a.client !== 'hidden'), ok: sum((r) => r.ok), failed: sum((r) => r.failed), signals: sum((r) => r.signals) };
-  console.log(`kucoin-node-sdk with the scheduler, 3 processes, ${durationMs} ms${trigger ? ', Spot exhausted once' : ''}: gateway ${JSON.stringify(stats.outcomes)}; ok ${JSON.stringify(result.ok)}; failed ${JSON.stringify(result.failed)}; feedback events ${JSON.stringify(result.signals)}`);
+  const result = {
+    stats,
+    arrivals: stats.arrivals.filter((a) => a.client !== 'hidden'),
+    ok: sum((r) => r.ok),
+    failed: sum((r) => r.failed),
+    signals: sum((r) => r.signals),
+  };
+  console.log(
+    `kucoin-node-sdk with the scheduler, 3 processes, ${durationMs} ms${trigger ? ', Spot exhausted once' : ''}: gateway ${JSON.stringify(stats.outcomes)}; ok ${JSON.stringify(result.ok)}; failed ${JSON.stringify(result.failed)}; feedback events ${JSON.stringify(result.signals)}`,
+  );
   return result;
 }
 
@@ -204,7 +241,9 @@ describe('kucoin-node-sdk: 3 OS processes, one Redis, the simulator over HTTP', 
     const first = spot.find((a) => a.outcome === '429000')!;
     const end = stats.windows[`uid:${MP_ACCOUNT.uid}:Spot`]!.find((w) => first.at >= w.start && first.at < w.end)!.end;
     const during = spot.filter((a) => a.at >= first.at + 100 && a.at < end); // after 100 ms of grace for what was in flight
-    console.log(`kucoin-node-sdk 429000: in flight when the window was emptied ${stats.outcomes['429000']}; Spot paused ${end - first.at} ms; arrivals during the pause after 100 ms: ${during.length}; ok after: ${spot.filter((a) => a.at >= end && a.outcome === 'ok').length}`);
+    console.log(
+      `kucoin-node-sdk 429000: in flight when the window was emptied ${stats.outcomes['429000']}; Spot paused ${end - first.at} ms; arrivals during the pause after 100 ms: ${during.length}; ok after: ${spot.filter((a) => a.at >= end && a.outcome === 'ok').length}`,
+    );
     expect(during).toEqual([]);
     expect(spot.filter((a) => a.at >= end && a.outcome === 'ok').length).toBeGreaterThan(0);
     expect(signals['429000']).toBeGreaterThan(0);

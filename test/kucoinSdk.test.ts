@@ -76,7 +76,12 @@ describe('kucoin-universal-sdk with withKucoinScheduler', () => {
     const spot = await spotOf(scheduler);
     expect(spot.pausedUntil).toBeGreaterThan(Date.now() + 25_000); // until the simulator's 30 s window resets
     expect(spot.factor).toBe(0.9);
-    expect(sim.stats().arrivals.filter((a) => a.method === 'POST').map((a) => a.outcome)).toEqual(['ok', '429000']);
+    expect(
+      sim
+        .stats()
+        .arrivals.filter((a) => a.method === 'POST')
+        .map((a) => a.outcome),
+    ).toEqual(['ok', '429000']);
   });
 
   it('never re-sends an order without clientOid after a 5xx (it may have run); with a clientOid it is re-sent and the exchange dedups it', async () => {
@@ -84,7 +89,11 @@ describe('kucoin-universal-sdk with withKucoinScheduler', () => {
     sim.failNext(1, 'http-503', 'POST /api/v1/hf/orders');
     const err = await orders.addOrder(order()).catch((e) => e);
     expect(String(err?.getError?.()?.message ?? err)).toMatch(/503/);
-    const posts = () => sim.stats().arrivals.filter((a) => a.method === 'POST').map((a) => a.outcome);
+    const posts = () =>
+      sim
+        .stats()
+        .arrivals.filter((a) => a.method === 'POST')
+        .map((a) => a.outcome);
     expect(posts()).toEqual(['http-503']); // executed once, never sent twice
 
     sim.failNext(1, 'http-503', 'POST /api/v1/hf/orders');
@@ -102,11 +111,19 @@ describe('kucoin-universal-sdk with withKucoinScheduler', () => {
     await market.getTicker(ticker());
     await market.getTicker(ticker()); // the third request: Cloudflare's window is full
     const [cancelled, read] = await Promise.all([
-      orders.cancelOrderByOrderId(cancel(placed.orderId)).then(() => 'ok', (e) => String(e?.getError?.()?.message ?? e)),
-      market.getTicker(ticker()).then(() => 'ok', (e) => String(e?.getError?.()?.message ?? e)),
+      orders.cancelOrderByOrderId(cancel(placed.orderId)).then(
+        () => 'ok',
+        (e) => String(e?.getError?.()?.message ?? e),
+      ),
+      market.getTicker(ticker()).then(
+        () => 'ok',
+        (e) => String(e?.getError?.()?.message ?? e),
+      ),
     ]);
     const outcomes = sim.stats().arrivals.map((a) => `${a.method} ${a.outcome}`);
-    console.log(`SDK under a 1015 block: cancel ${cancelled}, read ${read}; feedback events ${JSON.stringify(feedback)}; gateway saw ${JSON.stringify(outcomes)}`);
+    console.log(
+      `SDK under a 1015 block: cancel ${cancelled}, read ${read}; feedback events ${JSON.stringify(feedback)}; gateway saw ${JSON.stringify(outcomes)}`,
+    );
     expect(cancelled).toBe('ok');
     expect(read).toBe('ok');
     expect(feedback.filter((s) => s === '1015').length).toBeGreaterThanOrEqual(1); // the scheduler saw the refusal
@@ -116,14 +133,28 @@ describe('kucoin-universal-sdk with withKucoinScheduler', () => {
   it('issue 10, 1: a cancel refused by 429000 and by 200002 is re-sent after the pause and succeeds', async () => {
     const { orders, sim, feedback } = await setup(
       0,
-      { pools: { Spot: { limit: 50, windowMs: 1_000 } }, cloudflare: false, endpointLimits: { 'spot DELETE /api/v1/hf/orders/{orderId}': { limit: 1, windowMs: 400 } }, endpointBlockMs: 400 },
+      {
+        pools: { Spot: { limit: 50, windowMs: 1_000 } },
+        cloudflare: false,
+        endpointLimits: { 'spot DELETE /api/v1/hf/orders/{orderId}': { limit: 1, windowMs: 400 } },
+        endpointBlockMs: 400,
+      },
       { pools: { spot: { limit: 50, windowMs: 1_000 } }, transitMarginMs: 20, cloudflare: false, feedback: { endpointPauseMs: 400 } },
     );
     const placed = await orders.addOrder(order('c-2'));
     sim.exhaust('sdk-uid', 'Spot');
-    const first = await orders.cancelOrderByOrderId(cancel(placed.orderId)).then(() => 'ok', (e) => String(e?.getError?.()?.message ?? e));
-    const second = await orders.cancelOrderByOrderId(cancel(placed.orderId)).then(() => 'ok', (e) => String(e?.getError?.()?.message ?? e)); // 200002: one per 400 ms
-    const outcomes = sim.stats().arrivals.filter((a) => a.method === 'DELETE').map((a) => a.outcome);
+    const first = await orders.cancelOrderByOrderId(cancel(placed.orderId)).then(
+      () => 'ok',
+      (e) => String(e?.getError?.()?.message ?? e),
+    );
+    const second = await orders.cancelOrderByOrderId(cancel(placed.orderId)).then(
+      () => 'ok',
+      (e) => String(e?.getError?.()?.message ?? e),
+    ); // 200002: one per 400 ms
+    const outcomes = sim
+      .stats()
+      .arrivals.filter((a) => a.method === 'DELETE')
+      .map((a) => a.outcome);
     console.log(`SDK cancels: first ${first}, second ${second}; gateway saw DELETE ${JSON.stringify(outcomes)}; feedback ${JSON.stringify(feedback)}`);
     expect([first, second]).toEqual(['ok', 'ok']);
     expect(outcomes).toContain('429000');
@@ -131,7 +162,7 @@ describe('kucoin-universal-sdk with withKucoinScheduler', () => {
     expect(feedback).toEqual(expect.arrayContaining(['429000', '200002']));
   });
 
-  it('issue 10, 3: wrap reads the SDK\'s 200002 (`msg`): the call is re-sent after the endpoint pause instead of failing', async () => {
+  it("issue 10, 3: wrap reads the SDK's 200002 (`msg`): the call is re-sent after the endpoint pause instead of failing", async () => {
     const { scheduler, orders, sim, feedback } = await setup(
       0,
       { cloudflare: false, endpointLimits: { 'spot POST /api/v1/hf/orders': { limit: 1, windowMs: 400 } }, endpointBlockMs: 400 },
@@ -140,7 +171,10 @@ describe('kucoin-universal-sdk with withKucoinScheduler', () => {
     );
     const addOrder = scheduler.wrap((oid: string) => orders.addOrder(order(oid)), { endpoint: 'POST /api/v1/hf/orders', priority: 'high' });
     await addOrder('w-1');
-    const second = await addOrder('w-2').then((r) => `ok ${r.clientOid}`, (e) => String(e?.getCommonResponse?.()?.code ?? e));
+    const second = await addOrder('w-2').then(
+      (r) => `ok ${r.clientOid}`,
+      (e) => String(e?.getCommonResponse?.()?.code ?? e),
+    );
     const outcomes = sim.stats().arrivals.map((a) => a.outcome);
     console.log(`wrap + bare SDK, 200002: second order ${second}; gateway saw ${JSON.stringify(outcomes)}; feedback ${JSON.stringify(feedback)}`);
     expect(second).toBe('ok w-2');

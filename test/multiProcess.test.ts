@@ -45,13 +45,17 @@ it(`${PROCESSES} OS processes share one UID's Spot pool through Redis: no window
 
   const { windows, rejected429000 } = server.stats();
   const complete = windows.slice(0, -1); // the last window is cut short by the end of the run
-  const lines = windows.map((w, i) => `  window ${i + 1}: +${String(w.start - windows[0]!.start).padStart(5)} ms  weight ${String(w.offered).padStart(4)} / ${LIMIT}  (${((100 * w.offered) / LIMIT).toFixed(1)} %, ${w.requests} requests)`);
+  const lines = windows.map(
+    (w, i) =>
+      `  window ${i + 1}: +${String(w.start - windows[0]!.start).padStart(5)} ms  weight ${String(w.offered).padStart(4)} / ${LIMIT}  (${((100 * w.offered) / LIMIT).toFixed(1)} %, ${w.requests} requests)`,
+  );
   const span = windows[windows.length - 1]!.start - windows[0]!.start;
   const usedWeight = complete.reduce((a, w) => a + w.weight, 0);
   const utilization = usedWeight / ((LIMIT * span) / WINDOW_MS);
   const waits = (p: Priority) => reports.flatMap((r) => r.waits[p]);
   const summary = (['critical', 'high', 'normal', 'low'] as const).map(
-    (p) => `  ${p.padEnd(8)} admitted ${String(waits(p).length).padStart(5)}  wait p50 ${quantile(waits(p), 0.5)} ms  p99 ${quantile(waits(p), 0.99)} ms  max ${Math.max(...waits(p))} ms`,
+    (p) =>
+      `  ${p.padEnd(8)} admitted ${String(waits(p).length).padStart(5)}  wait p50 ${quantile(waits(p), 0.5)} ms  p99 ${quantile(waits(p), 0.99)} ms  max ${Math.max(...waits(p))} ms`,
   );
   console.log(
     [

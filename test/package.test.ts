@@ -20,8 +20,7 @@ interface PackedFile {
 }
 let files: string[] = [];
 
-const node = (file: string, env: Record<string, string> = {}) =>
-  run(process.execPath, [file], { cwd: app, timeout: 20_000, env: { ...process.env, ...env } });
+const node = (file: string, env: Record<string, string> = {}) => run(process.execPath, [file], { cwd: app, timeout: 20_000, env: { ...process.env, ...env } });
 
 beforeAll(async () => {
   // prepack builds dist/: no build step before `npm pack`, as in a fresh clone
@@ -31,17 +30,32 @@ beforeAll(async () => {
   await run('mkdir', ['-p', app]);
   writeFileSync(join(app, 'package.json'), JSON.stringify({ name: 'ks-package-test', private: true, type: 'module' }));
   // ioredis and prom-client are optional peers: the user installs them next to the package to use Redis, metrics
-  await run('npm', ['install', join(work, packed!.filename), 'ioredis@6', 'prom-client@15', '--prefer-offline', '--no-audit', '--no-fund', '--loglevel=error'], {
-    cwd: app,
-    timeout: 120_000,
-  });
+  await run(
+    'npm',
+    ['install', join(work, packed!.filename), 'ioredis@6', 'prom-client@15', '--prefer-offline', '--no-audit', '--no-fund', '--loglevel=error'],
+    {
+      cwd: app,
+      timeout: 120_000,
+    },
+  );
 }, 240_000);
 
 afterAll(() => rmSync(work, { recursive: true, force: true }));
 
 describe('the npm tarball', () => {
   it('ships the built package and its licence, and no source maps and no loose .lua file', () => {
-    expect(files).toEqual(expect.arrayContaining(['LICENSE', 'README.md', 'package.json', 'dist/index.js', 'dist/index.d.ts', 'dist/simulator/index.js', 'dist/cli/main.js', 'dist/cli/demo/botProcess.js']));
+    expect(files).toEqual(
+      expect.arrayContaining([
+        'LICENSE',
+        'README.md',
+        'package.json',
+        'dist/index.js',
+        'dist/index.d.ts',
+        'dist/simulator/index.js',
+        'dist/cli/main.js',
+        'dist/cli/demo/botProcess.js',
+      ]),
+    );
     expect(files).toEqual(expect.arrayContaining(['dist/buckets/redis/luaSources.generated.js', 'dist/ws/redis/luaSources.generated.js']));
     expect(files.filter((f) => f.endsWith('.map') || f.endsWith('.lua'))).toEqual([]);
     expect(files.filter((f) => !f.startsWith('dist/') && !['LICENSE', 'README.md', 'package.json'].includes(f))).toEqual([]);
@@ -59,10 +73,18 @@ describe('the npm tarball', () => {
   });
 
   it('inlines every Lua script of src/ into the JavaScript, text unchanged (bundlers need no .lua file)', async () => {
-    const folders = [...new Set(readdirSync(join(root, 'src'), { recursive: true, withFileTypes: true }).filter((e) => e.isFile() && e.name.endsWith('.lua')).map((e) => relative(join(root, 'src'), e.parentPath)))];
+    const folders = [
+      ...new Set(
+        readdirSync(join(root, 'src'), { recursive: true, withFileTypes: true })
+          .filter((e) => e.isFile() && e.name.endsWith('.lua'))
+          .map((e) => relative(join(root, 'src'), e.parentPath)),
+      ),
+    ];
     expect(folders).toEqual(expect.arrayContaining(['buckets/redis', 'ws/redis']));
     for (const folder of folders) {
-      const { LUA_SOURCES } = (await import(join(app, 'node_modules/kucoin-scheduler/dist', folder, 'luaSources.generated.js'))) as { LUA_SOURCES: Record<string, string> };
+      const { LUA_SOURCES } = (await import(join(app, 'node_modules/kucoin-scheduler/dist', folder, 'luaSources.generated.js'))) as {
+        LUA_SOURCES: Record<string, string>;
+      };
       const mine = readdirSync(join(root, 'src', folder)).filter((f) => f.endsWith('.lua'));
       expect(Object.keys(LUA_SOURCES).sort()).toEqual(mine.map((f) => f.slice(0, -4)).sort());
       for (const f of mine) expect(LUA_SOURCES[f.slice(0, -4)]).toBe(readFileSync(join(root, 'src', folder, f), 'utf8'));
@@ -104,7 +126,10 @@ client.disconnect();
     const bin = join(app, 'node_modules/.bin/kucoin-scheduler');
     const help = await run(bin, ['--help'], { cwd: app, timeout: 20_000 });
     expect(help.stdout).toContain('Usage: kucoin-scheduler <command>');
-    const status = await run(bin, ['status', '--redis', inject('redisUrl'), '--prefix', `ks-test-${randomUUID()}`, '--uid', 'pkg', '--json'], { cwd: app, timeout: 20_000 });
+    const status = await run(bin, ['status', '--redis', inject('redisUrl'), '--prefix', `ks-test-${randomUUID()}`, '--uid', 'pkg', '--json'], {
+      cwd: app,
+      timeout: 20_000,
+    });
     expect(JSON.parse(status.stdout).buckets.length).toBeGreaterThan(8);
     const demo = await run(bin, ['demo', '--help'], { cwd: app, timeout: 20_000 });
     expect(demo.stdout).toContain('--no-scheduler');

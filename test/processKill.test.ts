@@ -20,7 +20,19 @@ afterAll(async () => {
 it('a process killed mid-request leaks no capacity; its heartbeat expires; the others go on', async () => {
   server = await startCountingServer({ limit: LIMIT, windowMs: WINDOW_MS });
   const prefix = `ks-test-${randomUUID()}`;
-  const config: WorkerConfig = { redisUrl: inject('redisUrl'), prefix, serverUrl: server.url, uid: 'kill-uid', limit: LIMIT, windowMs: WINDOW_MS, marginMs: 75, concurrency: { high: 4, normal: 2, low: 4 }, criticalEveryMs: 150, agingMs: 60_000, resilient: true };
+  const config: WorkerConfig = {
+    redisUrl: inject('redisUrl'),
+    prefix,
+    serverUrl: server.url,
+    uid: 'kill-uid',
+    limit: LIMIT,
+    windowMs: WINDOW_MS,
+    marginMs: 75,
+    concurrency: { high: 4, normal: 2, low: 4 },
+    criticalEveryMs: 150,
+    agingMs: 60_000,
+    resilient: true,
+  };
   for (let i = 0; i < 3; i++) workers.push(forkWorker<WorkerReport>('spotWorker.ts', config));
   await Promise.all(workers.map((w) => w.ready));
   const t0 = Date.now();
@@ -36,7 +48,9 @@ it('a process killed mid-request leaks no capacity; its heartbeat expires; the o
   const reports = await Promise.all(workers.slice(1).map((w) => w.done));
   const { windows, rejected429000 } = server.stats();
   const later = windows.filter((w) => w.start > killedAt + 100 && w.end < t0 + 8000);
-  console.log(`process kill: live processes ${before} -> ${after}; windows after the kill: ${later.map((w) => `${w.offered}/${LIMIT}`).join(', ')}; 429000 ${rejected429000}; survivors sent ${reports.map((r) => r.sent).join(', ')}`);
+  console.log(
+    `process kill: live processes ${before} -> ${after}; windows after the kill: ${later.map((w) => `${w.offered}/${LIMIT}`).join(', ')}; 429000 ${rejected429000}; survivors sent ${reports.map((r) => r.sent).join(', ')}`,
+  );
   expect(before).toBe(3);
   expect(after).toBe(2);
   expect(rejected429000).toBe(0);

@@ -36,13 +36,18 @@ describe('RedisStore on a 3-master Redis Cluster', () => {
       const s = createScheduler({ uid, store, pools: { spot: { limit: 5, burst: 0 } } });
       // pool + Cloudflare bucket in one script: would fail with CROSSSLOT if they did not share the slot
       for (let i = 0; i < 5; i++) await s.schedule({ endpoint: 'POST /api/v1/hf/orders', priority: 'critical' }, () => 1);
-      await expect(s.schedule({ endpoint: 'POST /api/v1/hf/orders', priority: 'critical', maxWaitMs: 0 }, () => 1)).rejects.toMatchObject({ code: 'KS_MAX_WAIT_EXCEEDED' });
+      await expect(s.schedule({ endpoint: 'POST /api/v1/hf/orders', priority: 'critical', maxWaitMs: 0 }, () => 1)).rejects.toMatchObject({
+        code: 'KS_MAX_WAIT_EXCEEDED',
+      });
       const snap = await s.snapshot();
       expect(snap.buckets.find((b) => b.id === `uid:${uid}:Spot`)!.used).toBe(5);
     }
     const mastersWithKeys = new Set<number>();
     for (const node of cluster.nodes) {
-      const keys = await client.nodes('master').find((n) => n.options.port === node.port)!.keys(`${prefix}:*`);
+      const keys = await client
+        .nodes('master')
+        .find((n) => n.options.port === node.port)!
+        .keys(`${prefix}:*`);
       if (keys.length > 0) mastersWithKeys.add(node.port);
     }
     expect(mastersWithKeys.size).toBeGreaterThan(1);

@@ -49,7 +49,10 @@ it(`${PROCESSES} processes keep working through a Redis kill and restart, never 
   const reports = await Promise.all(workers.map((w) => w.done));
 
   const { windows, rejected429000 } = server.stats();
-  const lines = windows.map((w) => `  window at +${String(w.start - t0).padStart(5)} ms: weight ${String(w.offered).padStart(4)} / ${LIMIT}${w.start < restartedAt && w.end > killedAt ? '  (Redis down during it)' : ''}`);
+  const lines = windows.map(
+    (w) =>
+      `  window at +${String(w.start - t0).padStart(5)} ms: weight ${String(w.offered).padStart(4)} / ${LIMIT}${w.start < restartedAt && w.end > killedAt ? '  (Redis down during it)' : ''}`,
+  );
   const duringOutage = windows.filter((w) => w.start >= killedAt && w.start < restartedAt).reduce((x, w) => x + w.weight, 0);
   console.log(
     [

@@ -22,7 +22,17 @@ it(`${PROCESSES} processes started together while their Redis clients connect: n
   sim = await startGatewaySimulator({ accounts: [ACCOUNT], pools: { Spot: { limit: LIMIT, windowMs: WINDOW_MS } }, cloudflare: false });
   const prefix = `ks-test-${randomUUID()}`;
   for (let i = 0; i < PROCESSES; i++) {
-    const config: StartupWorkerConfig = { id: `p${i + 1}`, redisUrl: inject('redisUrl'), prefix, uid: ACCOUNT.uid, urls: sim.urls, credentials: ACCOUNT, limit: LIMIT, windowMs: WINDOW_MS, concurrency: 8 };
+    const config: StartupWorkerConfig = {
+      id: `p${i + 1}`,
+      redisUrl: inject('redisUrl'),
+      prefix,
+      uid: ACCOUNT.uid,
+      urls: sim.urls,
+      credentials: ACCOUNT,
+      limit: LIMIT,
+      windowMs: WINDOW_MS,
+      concurrency: 8,
+    };
     workers.push(forkWorker<StartupWorkerReport>('startupWorker.ts', config));
   }
   await Promise.all(workers.map((w) => w.ready));

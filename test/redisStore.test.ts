@@ -54,13 +54,27 @@ describe('RedisStore specifics', () => {
     const xLog: BucketConfig = { ...x, id: 'ep:acct:GET /x:log' };
     expect(await store.acquire({ charges: [{ bucket: x, weight: 1 }], share: 1 })).toMatchObject({ admitted: true });
     expect(await store.acquire({ charges: [{ bucket: xLog, weight: 2 }], share: 1 })).toMatchObject({ admitted: true });
-    expect(await store.acquire({ charges: [{ bucket: x, weight: 1 }, { bucket: xLog, weight: 1 }], share: 1 })).toMatchObject({ admitted: true });
+    expect(
+      await store.acquire({
+        charges: [
+          { bucket: x, weight: 1 },
+          { bucket: xLog, weight: 1 },
+        ],
+        share: 1,
+      }),
+    ).toMatchObject({ admitted: true });
     const [sx, sLog] = await store.inspect([x, xLog]);
     expect([sx!.used, sLog!.used]).toEqual([2, 3]);
     const hb = await store.heartbeat('acct', 'proc-1', 5000);
     expect(hb).toBe(1);
     const keys = (await client.keys('p7:*')).sort();
-    expect(keys).toEqual(['p7:{acct}:b:ep:acct:GET /x', 'p7:{acct}:b:ep:acct:GET /x:log', 'p7:{acct}:hb', 'p7:{acct}:l:ep:acct:GET /x', 'p7:{acct}:l:ep:acct:GET /x:log']);
+    expect(keys).toEqual([
+      'p7:{acct}:b:ep:acct:GET /x',
+      'p7:{acct}:b:ep:acct:GET /x:log',
+      'p7:{acct}:hb',
+      'p7:{acct}:l:ep:acct:GET /x',
+      'p7:{acct}:l:ep:acct:GET /x:log',
+    ]);
     await expect(store.acquire({ charges: [{ bucket: { ...x, group: 'a}b' }, weight: 1 }], share: 1 })).rejects.toMatchObject({ code: 'KS_INVALID_ARGUMENT' });
     client.disconnect();
   });
@@ -85,7 +99,7 @@ describe('RedisStore specifics', () => {
     for (const f of STATE_FIELDS) expect(all, f).toContain(`b.${f}`);
   });
 
-  it('bounds a bucket\'s keys: one log entry per granule however many admissions', async () => {
+  it("bounds a bucket's keys: one log entry per granule however many admissions", async () => {
     const client = new Redis(local.url);
     let t = 1_700_000_000_000;
     const store = new RedisStore({ client, prefix: 'p5', clock: () => t });

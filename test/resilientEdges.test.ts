@@ -58,7 +58,11 @@ const take = async (store: ResilientStore, bucket: BucketConfig, log: Log, count
 const maxInSpan = (log: Log, spanMs: number): number => {
   const sorted = [...log].sort((a, b) => a[0] - b[0]);
   let best = 0;
-  for (const [from] of sorted) best = Math.max(best, sorted.filter(([at]) => at >= from && at < from + spanMs).reduce((x, [, w]) => x + w, 0));
+  for (const [from] of sorted)
+    best = Math.max(
+      best,
+      sorted.filter(([at]) => at >= from && at < from + spanMs).reduce((x, [, w]) => x + w, 0),
+    );
   return best;
 };
 /** Heartbeats run on real timers: let every store beat a few times at the current store time. */
@@ -87,7 +91,9 @@ it('(a) an idle process seeds its share from a fresh fleet count: one window sta
   // both processes flood for two windows under their local shares
   for (let i = 0; i < 240; i++, clock.t += 500) for (const s of [idle, busy]) await take(s, b, log);
   const worst = maxInSpan(log, 60_000);
-  console.log(`(a) idle process, fleet at 99/100 when Redis failed: most admitted in one window ${worst} (limit 100); admitted in all while degraded ${log.reduce((x, [, w]) => x + w, 0) - 99}`);
+  console.log(
+    `(a) idle process, fleet at 99/100 when Redis failed: most admitted in one window ${worst} (limit 100); admitted in all while degraded ${log.reduce((x, [, w]) => x + w, 0) - 99}`,
+  );
   expect(idle.health).toBe('degraded');
   expect(worst).toBeLessThanOrEqual(100);
   expect(log.reduce((x, [, w]) => x + w, 0)).toBeGreaterThan(99); // kept working once the window passed

@@ -112,7 +112,7 @@ it('a slow Redis (latency injected) degrades on the command timeout and recovers
   await store.close();
 }, 30_000);
 
-it('passes Redis AUTH through the caller\'s client, and keeps deployments apart by prefix', async () => {
+it("passes Redis AUTH through the caller's client, and keeps deployments apart by prefix", async () => {
   server = await spawnRedisServer(['--requirepass', 's3cret-pass']);
   const { Redis: R } = await import('ioredis');
   const c = new R(server.url, { password: 's3cret-pass' });

@@ -285,9 +285,12 @@ describe('Scheduler', () => {
     const add = scheduler.wrap(async (a: number, b: number) => a + b, { pool: 'spot', priority: 'high' });
     expect(await add(2, 3)).toBe(5);
     expect(() => scheduler.wrap(() => 1, { pool: 'nope' })).toThrow(UnknownPoolError);
-    const failing = scheduler.wrap(() => {
-      throw new Error('boom');
-    }, { pool: 'spot' });
+    const failing = scheduler.wrap(
+      () => {
+        throw new Error('boom');
+      },
+      { pool: 'spot' },
+    );
     await expect(failing()).rejects.toThrow('boom');
   });
 

@@ -113,7 +113,10 @@ describe('edges: pauses taken from replies are bounded, and can be cleared', () 
     vi.useFakeTimers({ now: T0 });
     const { scheduler } = make();
     const admission = await scheduler.schedule({ endpoint: 'POST /api/v1/orders', host: 'futures' }, (a) => a);
-    const outcome = await scheduler.feedback(admission, { status: 200, body: { code: '200002', msg: 'Too many requests in a short period of time, please retry later.' } });
+    const outcome = await scheduler.feedback(admission, {
+      status: 200,
+      body: { code: '200002', msg: 'Too many requests in a short period of time, please retry later.' },
+    });
     expect(outcome.pausedUntil).toBeGreaterThan(T0);
     await scheduler.resume({ endpoint: 'POST /api/v1/orders', host: 'futures' });
     const started = Date.now();
@@ -130,7 +133,11 @@ describe('edges: a reply only teaches the bucket it describes', () => {
     // the real pool of this unknown endpoint has a higher limit and another phase
     for (let i = 0; i < 3; i++) {
       const admission = await scheduler.schedule({ endpoint: `GET /api/v9/not-in-the-table` }, (a) => a);
-      await scheduler.feedback(admission, { status: 200, headers: { 'gw-ratelimit-limit': '2000', 'gw-ratelimit-remaining': '1990', 'gw-ratelimit-reset': '50' }, body: { code: '200000' } });
+      await scheduler.feedback(admission, {
+        status: 200,
+        headers: { 'gw-ratelimit-limit': '2000', 'gw-ratelimit-remaining': '1990', 'gw-ratelimit-reset': '50' },
+        body: { code: '200000' },
+      });
     }
     const spot = await spotState(scheduler);
     // then a flood of known Spot requests: at most the limit in any 3 s
@@ -140,7 +147,10 @@ describe('edges: a reply only teaches the bucket it describes', () => {
     const loops = Array.from({ length: 8 }, async () => {
       while (Date.now() < until) {
         try {
-          await scheduler.schedule({ endpoint: 'GET /api/v1/hf/accounts/ledgers', weight: 1, priority: 'critical', signal: ac.signal, maxWaitMs: 2000 }, () => admitted++);
+          await scheduler.schedule(
+            { endpoint: 'GET /api/v1/hf/accounts/ledgers', weight: 1, priority: 'critical', signal: ac.signal, maxWaitMs: 2000 },
+            () => admitted++,
+          );
         } catch {
           return;
         }
@@ -148,7 +158,9 @@ describe('edges: a reply only teaches the bucket it describes', () => {
     });
     setTimeout(() => ac.abort(), 1000).unref();
     await Promise.all(loops);
-    console.log(`unknown endpoint's headers: Spot limit in force ${spot.limit}, window end ${spot.windowEndHigh}; then ${admitted + 3} weight admitted in 1 s into a 100 / 3 s bucket`);
+    console.log(
+      `unknown endpoint's headers: Spot limit in force ${spot.limit}, window end ${spot.windowEndHigh}; then ${admitted + 3} weight admitted in 1 s into a 100 / 3 s bucket`,
+    );
     expect(spot.limit).toBe(100);
     expect(spot.windowEndHigh).toBe(0);
     expect(admitted + 3).toBeLessThanOrEqual(100);
@@ -177,7 +189,7 @@ describe('edges: rejected means never charged', () => {
     expect(spot.used).toBe(0);
   });
 
-  it("RedisStore, maxWaitMs 0: the ones the first offer admits run, the rest are rejected uncharged (used = ran)", async () => {
+  it('RedisStore, maxWaitMs 0: the ones the first offer admits run, the rest are rejected uncharged (used = ran)', async () => {
     const { client, prefix } = testRedis();
     const store = new RedisStore({ client, prefix });
     const scheduler = createScheduler({ uid: 'u1', store, cloudflare: false, jitterMs: 0, pools: { spot: { limit: 10_000, windowMs: 3000 } } });
@@ -185,7 +197,9 @@ describe('edges: rejected means never charged', () => {
     const results = await Promise.allSettled(Array.from({ length: 200 }, () => scheduler.schedule({ pool: 'spot', weight: 1, maxWaitMs: 0 }, () => ran++)));
     const rejected = results.filter((r) => r.status === 'rejected');
     const spot = (await scheduler.snapshot()).buckets.find((b) => b.id === 'uid:u1:Spot')!;
-    console.log(`RedisStore maxWaitMs 0: ${rejected.length} of 200 rejected (${[...new Set(rejected.map((r) => (r as PromiseRejectedResult).reason.code))].join(',')}), ${ran} ran, used ${spot.used}`);
+    console.log(
+      `RedisStore maxWaitMs 0: ${rejected.length} of 200 rejected (${[...new Set(rejected.map((r) => (r as PromiseRejectedResult).reason.code))].join(',')}), ${ran} ran, used ${spot.used}`,
+    );
     expect(spot.used).toBe(ran);
     expect(ran).toBeGreaterThan(0);
     expect(ran + rejected.length).toBe(200);
@@ -199,7 +213,9 @@ describe('edges: an executed request reaches its caller, whatever the store does
     const { scheduler } = make({}, new FailingFeedbackStore());
     const errors: string[] = [];
     scheduler.on('storeError', (e) => errors.push(e.lane));
-    const placeOrder = scheduler.wrap(async () => ({ orderId: 'o-1', commonResponse: { rateLimit: { limit: 100, remaining: 50, reset: 1000 } } }), { endpoint: 'POST /api/v1/hf/orders' });
+    const placeOrder = scheduler.wrap(async () => ({ orderId: 'o-1', commonResponse: { rateLimit: { limit: 100, remaining: 50, reset: 1000 } } }), {
+      endpoint: 'POST /api/v1/hf/orders',
+    });
     await expect(placeOrder()).resolves.toMatchObject({ orderId: 'o-1' });
     const failing = scheduler.wrap(
       async () => {
@@ -215,7 +231,11 @@ describe('edges: an executed request reaches its caller, whatever the store does
   it('scheduler.feedback never rejects on a store fault', async () => {
     const { scheduler } = make({}, new FailingFeedbackStore());
     const admission = await scheduler.schedule({ endpoint: 'GET /api/v1/accounts' }, (a) => a);
-    const outcome = await scheduler.feedback(admission, { status: 200, headers: { 'gw-ratelimit-limit': '100', 'gw-ratelimit-remaining': '5', 'gw-ratelimit-reset': '100' }, body: { code: '429000' } });
+    const outcome = await scheduler.feedback(admission, {
+      status: 200,
+      headers: { 'gw-ratelimit-limit': '100', 'gw-ratelimit-remaining': '5', 'gw-ratelimit-reset': '100' },
+      body: { code: '429000' },
+    });
     expect(outcome.signal).toBe('429000');
   });
 });
@@ -249,8 +269,18 @@ describe('edges: long waits neither spin nor warn', () => {
     const { scheduler } = make({}, store);
     await scheduler.pause('spot', T0 + 30 * 86_400_000);
     const outcomes: string[] = [];
-    const a = scheduler.schedule({ pool: 'spot', maxWaitMs: Number.POSITIVE_INFINITY }, () => 'ran').then(() => outcomes.push('a ran'), (e) => outcomes.push(`a ${e.code}`));
-    const b = scheduler.schedule({ pool: 'spot', maxWaitMs: 3e9 }, () => 'ran').then(() => outcomes.push('b ran'), (e) => outcomes.push(`b ${e.code}`));
+    const a = scheduler
+      .schedule({ pool: 'spot', maxWaitMs: Number.POSITIVE_INFINITY }, () => 'ran')
+      .then(
+        () => outcomes.push('a ran'),
+        (e) => outcomes.push(`a ${e.code}`),
+      );
+    const b = scheduler
+      .schedule({ pool: 'spot', maxWaitMs: 3e9 }, () => 'ran')
+      .then(
+        () => outcomes.push('b ran'),
+        (e) => outcomes.push(`b ${e.code}`),
+      );
     await vi.advanceTimersByTimeAsync(1000);
     console.log(`30-day pause: outcomes after 1 s: ${JSON.stringify(outcomes)}`);
     expect(outcomes).toEqual([]);

@@ -52,7 +52,16 @@ async function run(alignPhase: boolean | undefined, hosts: Host[], durationMs: n
   };
   const prefix = `ks-test-${randomUUID()}`;
   for (const h of hosts) {
-    const config: SharedIpWorkerConfig = { ...h, share: 1, redisUrl: inject('redisUrl'), prefix, url: sim.urls.spot, bucket, path: '/api/v3/currencies', weight: 3 };
+    const config: SharedIpWorkerConfig = {
+      ...h,
+      share: 1,
+      redisUrl: inject('redisUrl'),
+      prefix,
+      url: sim.urls.spot,
+      bucket,
+      path: '/api/v3/currencies',
+      weight: 3,
+    };
     workers.push(forkWorker<SharedIpWorkerReport>('sharedIpWorker.ts', config));
   }
   await Promise.all(workers.map((w) => w.ready));
@@ -74,10 +83,14 @@ async function run(alignPhase: boolean | undefined, hosts: Host[], durationMs: n
 
 describe('one bucket identity for two egress IPs (the default ip) against the simulator, 2 OS processes', () => {
   it('alignPhase false: a slow-reply IP next to a prompt one stays <= the limit in every window of each IP, 0 x 429000', async () => {
-    const { perIp, rejected, reports } = await run(false, [
-      { id: 'host-a', ip: '10.0.0.1', startDelayMs: 0, concurrency: 1, thinkMs: 300, replyDelayMs: 0 },
-      { id: 'host-b', ip: '10.0.0.2', startDelayMs: WINDOW_MS / 2, concurrency: 40, thinkMs: 0, replyDelayMs: WINDOW_MS / 2 + 100 },
-    ], 2 * WINDOW_MS + 1500);
+    const { perIp, rejected, reports } = await run(
+      false,
+      [
+        { id: 'host-a', ip: '10.0.0.1', startDelayMs: 0, concurrency: 1, thinkMs: 300, replyDelayMs: 0 },
+        { id: 'host-b', ip: '10.0.0.2', startDelayMs: WINDOW_MS / 2, concurrency: 40, thinkMs: 0, replyDelayMs: WINDOW_MS / 2 + 100 },
+      ],
+      2 * WINDOW_MS + 1500,
+    );
     for (const p of perIp) expect(p.maxOffered, p.ip).toBeLessThanOrEqual(LIMIT);
     expect(rejected).toBe(0);
     expect(reports.every((r) => r.sent > 0)).toBe(true);
@@ -85,11 +98,15 @@ describe('one bucket identity for two egress IPs (the default ip) against the si
   }, 30_000);
 
   it('alignment on, replies prompt from both IPs: the contradiction is detected (phase conflict), <= the limit per IP window, 0 x 429000', async () => {
-    const { perIp, rejected, reports } = await run(undefined, [
-      // A leaves room, so B's first request opens B's window mid-way through A's
-      { id: 'host-a', ip: '10.0.0.1', startDelayMs: 0, concurrency: 2, thinkMs: 100, replyDelayMs: 0 },
-      { id: 'host-b', ip: '10.0.0.2', startDelayMs: Math.round(WINDOW_MS * 0.45), concurrency: 4, thinkMs: 0, replyDelayMs: 0 },
-    ], 2 * WINDOW_MS + 500);
+    const { perIp, rejected, reports } = await run(
+      undefined,
+      [
+        // A leaves room, so B's first request opens B's window mid-way through A's
+        { id: 'host-a', ip: '10.0.0.1', startDelayMs: 0, concurrency: 2, thinkMs: 100, replyDelayMs: 0 },
+        { id: 'host-b', ip: '10.0.0.2', startDelayMs: Math.round(WINDOW_MS * 0.45), concurrency: 4, thinkMs: 0, replyDelayMs: 0 },
+      ],
+      2 * WINDOW_MS + 500,
+    );
     expect(reports.reduce((a, r) => a + r.phaseConflicts, 0)).toBeGreaterThan(0);
     for (const p of perIp) expect(p.maxOffered, p.ip).toBeLessThanOrEqual(LIMIT);
     expect(rejected).toBe(0);

@@ -31,7 +31,16 @@ async function run(sc: Scenario, processes = 2): Promise<{ arrivals: readonly Ar
   sim = await startGatewaySimulator({ accounts: [ACCOUNT], ...sc.sim });
   const prefix = `ks-test-${randomUUID()}`;
   for (let i = 0; i < processes; i++) {
-    const config: ClientWorkerConfig = { id: `p${i + 1}`, redisUrl: inject('redisUrl'), prefix, uid: ACCOUNT.uid, urls: sim.urls, credentials: ACCOUNT, scheduler: { jitterMs: 5, ...sc.scheduler }, streams: sc.streams };
+    const config: ClientWorkerConfig = {
+      id: `p${i + 1}`,
+      redisUrl: inject('redisUrl'),
+      prefix,
+      uid: ACCOUNT.uid,
+      urls: sim.urls,
+      credentials: ACCOUNT,
+      scheduler: { jitterMs: 5, ...sc.scheduler },
+      streams: sc.streams,
+    };
     workers.push(forkWorker<ClientWorkerReport>('clientWorker.ts', config));
   }
   await Promise.all(workers.map((w) => w.ready));
@@ -40,7 +49,9 @@ async function run(sc: Scenario, processes = 2): Promise<{ arrivals: readonly Ar
   const timer = sc.trigger ? setTimeout(() => sc.trigger!.run(s), sc.trigger.atMs) : undefined;
   const reports = await Promise.all(workers.map((w) => w.done));
   clearTimeout(timer);
-  console.log(`outcomes: ${JSON.stringify(sim.stats().outcomes)}; per process: ${reports.map((r) => `ok ${r.ok}, errors ${JSON.stringify(r.errors)}`).join(' | ')}`);
+  console.log(
+    `outcomes: ${JSON.stringify(sim.stats().outcomes)}; per process: ${reports.map((r) => `ok ${r.ok}, errors ${JSON.stringify(r.errors)}`).join(' | ')}`,
+  );
   return { arrivals: sim.stats().arrivals.filter((a) => a.client !== 'hidden'), reports, s };
 }
 
@@ -66,7 +77,14 @@ function checkScope(name: string, arrivals: readonly Arrival[], inScope: (a: Arr
 }
 
 const spotOrders: StreamConfig = { method: 'POST', path: '/api/v1/hf/orders', host: 'spot', priority: 'high', concurrency: 3, order: true };
-const spotReads: StreamConfig = { method: 'GET', path: '/api/v1/hf/orders/active', host: 'spot', priority: 'normal', concurrency: 2, query: { symbol: 'BTC-USDT' } };
+const spotReads: StreamConfig = {
+  method: 'GET',
+  path: '/api/v1/hf/orders/active',
+  host: 'spot',
+  priority: 'normal',
+  concurrency: 2,
+  query: { symbol: 'BTC-USDT' },
+};
 
 describe('each signal, end to end: 2 OS processes, real Redis, the simulator over HTTP', () => {
   it('429000: the (UID, pool) pauses for every process until the window resets', async () => {
@@ -78,18 +96,33 @@ describe('each signal, end to end: 2 OS processes, real Redis, the simulator ove
       trigger: { atMs: 1200, run: (sim) => sim.exhaust(ACCOUNT.uid, 'Spot') },
     });
     const windows = s.stats().windows[`uid:${ACCOUNT.uid}:Spot`]!;
-    checkScope('429000', arrivals, (a) => a.pool === 'Spot', '429000', (first) => windows.find((w) => first.at >= w.start && first.at < w.end)!.end);
+    checkScope(
+      '429000',
+      arrivals,
+      (a) => a.pool === 'Spot',
+      '429000',
+      (first) => windows.find((w) => first.at >= w.start && first.at < w.end)!.end,
+    );
   }, 30_000);
 
   it('1015: the egress IP pauses, public and private, for every process, for Retry-After', async () => {
     const { arrivals, s } = await run({
       sim: { cloudflare: { limit: 40, windowMs: 10_000, blockMs: 2000 } },
       scheduler: {},
-      streams: [spotOrders, { method: 'GET', path: '/api/v1/market/orderbook/level1', host: 'spot', priority: 'low', concurrency: 2, query: { symbol: 'BTC-USDT' } }],
+      streams: [
+        spotOrders,
+        { method: 'GET', path: '/api/v1/market/orderbook/level1', host: 'spot', priority: 'low', concurrency: 2, query: { symbol: 'BTC-USDT' } },
+      ],
       durationMs: 5000,
     });
     const block = s.stats().blocks.find((b) => b.scope === 'ip')!;
-    const { first } = checkScope('1015', arrivals, () => true, '1015', () => block.until);
+    const { first } = checkScope(
+      '1015',
+      arrivals,
+      () => true,
+      '1015',
+      () => block.until,
+    );
     expect(arrivals.some((a) => a.at >= block.until && a.pool === 'Public' && a.outcome === 'ok')).toBe(true);
     expect(arrivals.some((a) => a.at >= block.until && a.pool === 'Spot' && a.outcome === 'ok')).toBe(true);
     expect(first.at).toBe(block.from);
@@ -106,7 +139,13 @@ describe('each signal, end to end: 2 OS processes, real Redis, the simulator ove
       durationMs: 4500,
     });
     const block = s.stats().blocks.find((b) => b.scope === 'endpoint')!;
-    const { first, end } = checkScope('200002', arrivals, (a) => a.endpoint === '/api/v1/orders' && a.method === 'POST', '200002', () => block.until);
+    const { first, end } = checkScope(
+      '200002',
+      arrivals,
+      (a) => a.endpoint === '/api/v1/orders' && a.method === 'POST',
+      '200002',
+      () => block.until,
+    );
     const others = arrivals.filter((a) => a.endpoint === '/api/v1/positions' && a.at > first.at + GRACE_MS && a.at < end && a.outcome === 'ok');
     console.log(`200002: other endpoint served during the pause: ${others.length}`);
     expect(others.length).toBeGreaterThan(0);
@@ -128,10 +167,18 @@ describe('each signal, end to end: 2 OS processes, real Redis, the simulator ove
       },
     });
     // the first backoff is base 500 ms x (1 +- 25 %): at least 375 ms of quiet for everyone
-    checkScope('429001', arrivals, () => true, '429001', (first) => first.at + 375);
+    checkScope(
+      '429001',
+      arrivals,
+      () => true,
+      '429001',
+      (first) => first.at + 375,
+    );
     const last = arrivals.filter((a) => a.outcome === '429001').at(-1)!;
     expect(arrivals.some((a) => a.at > stormEnd && a.outcome === 'ok')).toBe(true);
-    console.log(`429001: storm 1200 ms; 429001 answers: ${arrivals.filter((a) => a.outcome === '429001').length}; last at +${last.at - arrivals.find((a) => a.outcome === '429001')!.at} ms`);
+    console.log(
+      `429001: storm 1200 ms; 429001 answers: ${arrivals.filter((a) => a.outcome === '429001').length}; last at +${last.at - arrivals.find((a) => a.outcome === '429001')!.at} ms`,
+    );
   }, 30_000);
 
   it('429002: each process spreads the origin over more connections, and work goes on', async () => {
@@ -146,7 +193,9 @@ describe('each signal, end to end: 2 OS processes, real Redis, the simulator ove
     const connsBefore = new Set(arrivals.filter((a) => a.at <= limited[0]!.at).map((a) => a.conn)).size;
     const connsAfter = new Set(arrivals.filter((a) => a.at > lastLimited.at).map((a) => a.conn)).size;
     const okAfter = arrivals.filter((a) => a.at > lastLimited.at && a.outcome === 'ok').length;
-    console.log(`429002: answers ${limited.length} (per process: ${reports.map((r) => r.signals['429002'] ?? 0).join(', ')}); requests per connection now ${reports.map((r) => r.requestsPerConnection).join(', ')}; connections used before the first: ${connsBefore}, after the last: ${connsAfter}; ok after the last: ${okAfter}`);
+    console.log(
+      `429002: answers ${limited.length} (per process: ${reports.map((r) => r.signals['429002'] ?? 0).join(', ')}); requests per connection now ${reports.map((r) => r.requestsPerConnection).join(', ')}; connections used before the first: ${connsBefore}, after the last: ${connsAfter}; ok after the last: ${okAfter}`,
+    );
     expect(limited.length).toBeGreaterThan(0);
     for (const r of reports) expect(r.requestsPerConnection).toBeLessThan(1000);
     expect(okAfter).toBeGreaterThan(0);
@@ -159,7 +208,11 @@ describe('header sync, end to end', () => {
     const LIMIT = 600;
     const W = 3000;
     const { arrivals, s } = await run({
-      sim: { pools: { Spot: { limit: LIMIT, windowMs: W } }, cloudflare: false, hiddenConsumers: [{ uid: ACCOUNT.uid, pool: 'Spot', weight: 6, everyMs: 300 }] },
+      sim: {
+        pools: { Spot: { limit: LIMIT, windowMs: W } },
+        cloudflare: false,
+        hiddenConsumers: [{ uid: ACCOUNT.uid, pool: 'Spot', weight: 6, everyMs: 300 }],
+      },
       scheduler: { pools: { spot: { limit: LIMIT, windowMs: W } }, transitMarginMs: 50, cloudflare: false },
       streams: [spotOrders, spotReads],
       durationMs: 4 * W + 500,

@@ -15,10 +15,20 @@ async function start(o: GatewaySimulatorOptions = {}) {
   return sim;
 }
 
-async function send(base: string, method: string, pathWithQuery: string, opts: { body?: unknown; headers?: Record<string, string>; sign?: typeof ACCOUNT | false; now?: number; dispatcher?: Dispatcher } = {}) {
+async function send(
+  base: string,
+  method: string,
+  pathWithQuery: string,
+  opts: { body?: unknown; headers?: Record<string, string>; sign?: typeof ACCOUNT | false; now?: number; dispatcher?: Dispatcher } = {},
+) {
   const body = opts.body === undefined ? '' : JSON.stringify(opts.body);
   const auth = opts.sign === false ? {} : authHeaders(opts.sign ?? ACCOUNT, method, pathWithQuery, body, opts.now);
-  const res = await request(`${base}${pathWithQuery}`, { method: method as 'GET', body: body || undefined, headers: { 'content-type': 'application/json', ...auth, ...opts.headers }, ...(opts.dispatcher ? { dispatcher: opts.dispatcher } : {}) });
+  const res = await request(`${base}${pathWithQuery}`, {
+    method: method as 'GET',
+    body: body || undefined,
+    headers: { 'content-type': 'application/json', ...auth, ...opts.headers },
+    ...(opts.dispatcher ? { dispatcher: opts.dispatcher } : {}),
+  });
   const text = await res.body.text();
   let json: { code?: string; msg?: string; data?: unknown } | undefined;
   try {
@@ -31,7 +41,9 @@ async function send(base: string, method: string, pathWithQuery: string, opts: {
 
 describe('signing', () => {
   it('matches the test vector of RATE-LIMITS.md section 7', () => {
-    expect(signRequest('f03a5284-5c39-4aaa-9b20-dea10bdcf8e3', '1547015186532', 'POST', '/api/v1/deposit-addresses', '{"currency":"BTC"}')).toBe('7QP/oM0ykidMdrfNEUmng8eZjg/ZvPafjIqmxiVfYu4=');
+    expect(signRequest('f03a5284-5c39-4aaa-9b20-dea10bdcf8e3', '1547015186532', 'POST', '/api/v1/deposit-addresses', '{"currency":"BTC"}')).toBe(
+      '7QP/oM0ykidMdrfNEUmng8eZjg/ZvPafjIqmxiVfYu4=',
+    );
   });
 });
 
@@ -54,7 +66,9 @@ describe('gateway simulator', () => {
   });
 
   it('keys Public by IP, private pools by UID (several keys of one UID share), VIP level sets the quota', async () => {
-    const s = await start({ accounts: [ACCOUNT, { ...ACCOUNT, key: 'k2', secret: 's2' }, { key: 'k3', secret: 's3', passphrase: 'p3', uid: 'vip3', vipLevel: 3 }] });
+    const s = await start({
+      accounts: [ACCOUNT, { ...ACCOUNT, key: 'k2', secret: 's2' }, { key: 'k3', secret: 's3', passphrase: 'p3', uid: 'vip3', vipLevel: 3 }],
+    });
     await send(s.urls.spot, 'POST', '/api/v1/hf/orders', { body: {} });
     const second = await send(s.urls.spot, 'POST', '/api/v1/hf/orders', { body: {}, sign: { ...ACCOUNT, key: 'k2', secret: 's2' } });
     expect(second.headers['gw-ratelimit-remaining']).toBe('3998');

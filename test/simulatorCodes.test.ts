@@ -26,7 +26,11 @@ async function start(codes: InjectedCodes, pools?: GatewaySimulatorOptions['pool
 async function send(host: 'spot' | 'futures', endpoint: string) {
   const [method, path] = endpoint.split(' ') as [string, string];
   const body = method === 'GET' ? '' : '{}';
-  const res = await request(`${sim!.urls[host]}${path}`, { method: method as 'GET', body: body || undefined, headers: { 'content-type': 'application/json', ...authHeaders(ACCOUNT, method, path, body) } });
+  const res = await request(`${sim!.urls[host]}${path}`, {
+    method: method as 'GET',
+    body: body || undefined,
+    headers: { 'content-type': 'application/json', ...authHeaders(ACCOUNT, method, path, body) },
+  });
   const text = await res.body.text();
   let json: { code?: string; msg?: string } | undefined;
   try {
@@ -126,7 +130,7 @@ describe('the gateway simulator answers any code', () => {
     expect(s.stats().arrivals.map((a) => a.weight)).toEqual([0, 0, 0, 0, 0, 0, 0, 0, 1, 1, 1]);
   });
 
-  it('a charged code finds the pool spent: the simulator\'s own 429000 answers and the injection waits', async () => {
+  it("a charged code finds the pool spent: the simulator's own 429000 answers and the injection waits", async () => {
     const codes = new InjectedCodes();
     const s = await start(codes, { Spot: { limit: 1, windowMs: 60_000 } });
     expect((await send('spot', SPOT_ORDER)).json?.code).toBe('200000');

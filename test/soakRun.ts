@@ -18,7 +18,19 @@ export interface SoakResult {
 export async function soak(redisUrl: string, processes: number, durationMs: number): Promise<SoakResult> {
   const limit = 300;
   const server = await startCountingServer({ limit, windowMs: 2000 });
-  const config: WorkerConfig = { redisUrl, prefix: `ks-soak-${randomUUID()}`, serverUrl: server.url, uid: 'soak-uid', limit, windowMs: 2000, marginMs: 75, concurrency: { high: 3, normal: 2, low: 3 }, criticalEveryMs: 200, agingMs: 4000, resilient: true };
+  const config: WorkerConfig = {
+    redisUrl,
+    prefix: `ks-soak-${randomUUID()}`,
+    serverUrl: server.url,
+    uid: 'soak-uid',
+    limit,
+    windowMs: 2000,
+    marginMs: 75,
+    concurrency: { high: 3, normal: 2, low: 3 },
+    criticalEveryMs: 200,
+    agingMs: 4000,
+    resilient: true,
+  };
   const workers = Array.from({ length: processes }, () => forkWorker<WorkerReport>('spotWorker.ts', config, ['--expose-gc']));
   try {
     await Promise.all(workers.map((w) => w.ready));
@@ -27,7 +39,8 @@ export async function soak(redisUrl: string, processes: number, durationMs: numb
     const reports = await Promise.all(workers.map((w) => w.done));
     const { windows, rejected429000 } = server.stats();
     let idleSeconds = 0;
-    for (let s = 1; s < Math.floor(durationMs / 1000) - 1; s++) if (!windows.some((w) => w.start - t0 <= s * 1000 + 999 && w.end - t0 > s * 1000)) idleSeconds++;
+    for (let s = 1; s < Math.floor(durationMs / 1000) - 1; s++)
+      if (!windows.some((w) => w.start - t0 <= s * 1000 + 999 && w.end - t0 > s * 1000)) idleSeconds++;
     return { windows, limit, rejected429000, reports, idleSeconds, t0 };
   } finally {
     for (const w of workers) w.child.kill();

@@ -30,8 +30,26 @@ const bucketArb = fc.record({
 type Op =
   | { op: 'advance'; dt: number }
   | { op: 'acquire'; charges: { i: number; weight: number }[]; share: number; count: number; tier: number | undefined }
-  | { op: 'observe'; i: number; sentBack: number; useAcquired: boolean; limit: number; remaining: number; resetMs: number; minLimit: number; maxLimit: number; recoverStep: number }
-  | { op: 'penalize'; i: number; pauseMs: number; spent: boolean; tighten: { by: number; min: number } | null; backoff: { baseMs: number; maxMs: number; jitter: number; random: number; resetAfterMs: number } | null }
+  | {
+      op: 'observe';
+      i: number;
+      sentBack: number;
+      useAcquired: boolean;
+      limit: number;
+      remaining: number;
+      resetMs: number;
+      minLimit: number;
+      maxLimit: number;
+      recoverStep: number;
+    }
+  | {
+      op: 'penalize';
+      i: number;
+      pauseMs: number;
+      spent: boolean;
+      tighten: { by: number; min: number } | null;
+      backoff: { baseMs: number; maxMs: number; jitter: number; random: number; resetAfterMs: number } | null;
+    }
   | { op: 'pause'; i: number; inMs: number }
   | { op: 'setFactor'; i: number; factor: number }
   | { op: 'release'; back: number; count: number }
@@ -42,7 +60,13 @@ const idx = fc.integer({ min: 0, max: 2 });
 const headerValue = (around: fc.Arbitrary<number>) => fc.oneof({ weight: 4, arbitrary: around }, { weight: 1, arbitrary: garbage });
 
 const opArb: fc.Arbitrary<Op> = fc.oneof(
-  { weight: 6, arbitrary: fc.record({ op: fc.constant('advance' as const), dt: fc.oneof(fc.integer({ min: 0, max: 30 }), fc.integer({ min: 0, max: 1500 }), fc.constant(0.5)) }) },
+  {
+    weight: 6,
+    arbitrary: fc.record({
+      op: fc.constant('advance' as const),
+      dt: fc.oneof(fc.integer({ min: 0, max: 30 }), fc.integer({ min: 0, max: 1500 }), fc.constant(0.5)),
+    }),
+  },
   {
     weight: 8,
     arbitrary: fc.record({
@@ -76,7 +100,15 @@ const opArb: fc.Arbitrary<Op> = fc.oneof(
       pauseMs: fc.integer({ min: 0, max: 2000 }),
       spent: fc.boolean(),
       tighten: fc.option(fc.record({ by: fc.constantFrom(0.9, 0.5), min: fc.constantFrom(0.5, 0.3) })),
-      backoff: fc.option(fc.record({ baseMs: fc.constantFrom(50, 500), maxMs: fc.constantFrom(1000, 30_000), jitter: fc.constantFrom(0, 0.5), random: fc.double({ min: 0, max: 1, noNaN: true }), resetAfterMs: fc.constantFrom(2000, 60_000) })),
+      backoff: fc.option(
+        fc.record({
+          baseMs: fc.constantFrom(50, 500),
+          maxMs: fc.constantFrom(1000, 30_000),
+          jitter: fc.constantFrom(0, 0.5),
+          random: fc.double({ min: 0, max: 1, noNaN: true }),
+          resetAfterMs: fc.constantFrom(2000, 60_000),
+        }),
+      ),
     }),
   },
   { weight: 1, arbitrary: fc.record({ op: fc.constant('pause' as const), i: idx, inMs: fc.oneof(fc.integer({ min: -100, max: 3000 }), fc.constant(10.4)) }) },
@@ -124,66 +156,81 @@ let run = 0;
 describe('MemoryStore and RedisStore: one algorithm (differential)', () => {
   it(`gives equal results for random operation sequences under one clock (seed ${SEED})`, async () => {
     await fc.assert(
-      fc.asyncProperty(fc.array(bucketArb, { minLength: 3, maxLength: 3 }), fc.array(opArb, { minLength: 20, maxLength: 60, size: 'max' }), async (configs, ops) => {
-        run++;
-        let t = 1_700_000_000_000;
-        const clock = (): number => t;
-        const stores: Store[] = [new MemoryStore({ clock }), new RedisStore({ client, prefix: `${prefix}-${run}`, clock })];
-        const buckets: BucketConfig[] = configs.map((c, i) => ({
-          group: 'acct',
-          id: `b${i}`,
-          limit: c.limit,
-          windowMs: c.windowMs,
-          marginMs: c.marginMs,
-          burst: c.burst,
-          refillPerMs: (c.burst * c.refillFactor) / c.windowMs,
-          ...(c.alignPhase === undefined ? {} : { alignPhase: c.alignPhase }),
-        }));
-        const acquired: { request: AcquireRequest; now: number }[] = [];
-        const trace: string[] = [];
-        for (const op of ops) {
-          if (op.op === 'advance') {
-            t += op.dt;
-            continue;
-          }
-          const runOn = (s: Store): Promise<unknown> => {
-            const b = 'i' in op ? buckets[op.i]! : buckets[0]!;
-            switch (op.op) {
-              case 'acquire':
-                return s.acquire({ charges: op.charges.map((c) => ({ bucket: buckets[c.i]!, weight: c.weight })), share: op.share, count: op.count, ...(op.tier === undefined ? {} : { tier: op.tier }) });
-              case 'observe': {
-                const last = acquired[acquired.length - 1];
-                const sentAt = op.useAcquired && last ? last.now : t - op.sentBack;
-                const { limit, remaining, resetMs, minLimit, maxLimit, recoverStep } = op;
-                return s.observe(b, { sentAt, limit, remaining, resetMs, minLimit, maxLimit, recoverStep });
-              }
-              case 'penalize':
-                return s.penalize(b, { pauseMs: op.pauseMs, spent: op.spent, ...(op.tighten ? { tighten: op.tighten } : {}), ...(op.backoff ? { backoff: op.backoff } : {}) });
-              case 'pause':
-                return s.pause(b, t + op.inMs);
-              case 'setFactor':
-                return s.setFactor(b, op.factor);
-              case 'release': {
-                const a = acquired[acquired.length - 1 - op.back];
-                return a ? s.release(a.request, op.count, a.now) : Promise.resolve(null);
-              }
-              case 'resume':
-                return s.resume(b);
-              case 'inspect':
-                return s.inspect(buckets);
+      fc.asyncProperty(
+        fc.array(bucketArb, { minLength: 3, maxLength: 3 }),
+        fc.array(opArb, { minLength: 20, maxLength: 60, size: 'max' }),
+        async (configs, ops) => {
+          run++;
+          let t = 1_700_000_000_000;
+          const clock = (): number => t;
+          const stores: Store[] = [new MemoryStore({ clock }), new RedisStore({ client, prefix: `${prefix}-${run}`, clock })];
+          const buckets: BucketConfig[] = configs.map((c, i) => ({
+            group: 'acct',
+            id: `b${i}`,
+            limit: c.limit,
+            windowMs: c.windowMs,
+            marginMs: c.marginMs,
+            burst: c.burst,
+            refillPerMs: (c.burst * c.refillFactor) / c.windowMs,
+            ...(c.alignPhase === undefined ? {} : { alignPhase: c.alignPhase }),
+          }));
+          const acquired: { request: AcquireRequest; now: number }[] = [];
+          const trace: string[] = [];
+          for (const op of ops) {
+            if (op.op === 'advance') {
+              t += op.dt;
+              continue;
             }
-          };
-          const [m, r] = [await outcome(runOn(stores[0]!)), await outcome(runOn(stores[1]!))];
-          trace.push(`t+${t - 1_700_000_000_000} ${JSON.stringify(op)} -> ${JSON.stringify(m)}`);
-          const diff = close(m, r, op.op);
-          if (diff) throw new Error(`MemoryStore and RedisStore differ: ${diff}\nmemory: ${JSON.stringify(m)}\nredis:  ${JSON.stringify(r)}\n${trace.join('\n')}`);
-          if (op.op === 'acquire' && (m as { ok: { admitted: boolean; now: number } }).ok?.admitted) {
-            acquired.push({ request: { charges: op.charges.map((c) => ({ bucket: buckets[c.i]!, weight: c.weight })), share: op.share }, now: t });
+            const runOn = (s: Store): Promise<unknown> => {
+              const b = 'i' in op ? buckets[op.i]! : buckets[0]!;
+              switch (op.op) {
+                case 'acquire':
+                  return s.acquire({
+                    charges: op.charges.map((c) => ({ bucket: buckets[c.i]!, weight: c.weight })),
+                    share: op.share,
+                    count: op.count,
+                    ...(op.tier === undefined ? {} : { tier: op.tier }),
+                  });
+                case 'observe': {
+                  const last = acquired[acquired.length - 1];
+                  const sentAt = op.useAcquired && last ? last.now : t - op.sentBack;
+                  const { limit, remaining, resetMs, minLimit, maxLimit, recoverStep } = op;
+                  return s.observe(b, { sentAt, limit, remaining, resetMs, minLimit, maxLimit, recoverStep });
+                }
+                case 'penalize':
+                  return s.penalize(b, {
+                    pauseMs: op.pauseMs,
+                    spent: op.spent,
+                    ...(op.tighten ? { tighten: op.tighten } : {}),
+                    ...(op.backoff ? { backoff: op.backoff } : {}),
+                  });
+                case 'pause':
+                  return s.pause(b, t + op.inMs);
+                case 'setFactor':
+                  return s.setFactor(b, op.factor);
+                case 'release': {
+                  const a = acquired[acquired.length - 1 - op.back];
+                  return a ? s.release(a.request, op.count, a.now) : Promise.resolve(null);
+                }
+                case 'resume':
+                  return s.resume(b);
+                case 'inspect':
+                  return s.inspect(buckets);
+              }
+            };
+            const [m, r] = [await outcome(runOn(stores[0]!)), await outcome(runOn(stores[1]!))];
+            trace.push(`t+${t - 1_700_000_000_000} ${JSON.stringify(op)} -> ${JSON.stringify(m)}`);
+            const diff = close(m, r, op.op);
+            if (diff)
+              throw new Error(`MemoryStore and RedisStore differ: ${diff}\nmemory: ${JSON.stringify(m)}\nredis:  ${JSON.stringify(r)}\n${trace.join('\n')}`);
+            if (op.op === 'acquire' && (m as { ok: { admitted: boolean; now: number } }).ok?.admitted) {
+              acquired.push({ request: { charges: op.charges.map((c) => ({ bucket: buckets[c.i]!, weight: c.weight })), share: op.share }, now: t });
+            }
           }
-        }
-        // the end state too
-        expect(close(await stores[0]!.inspect(buckets), await stores[1]!.inspect(buckets), 'final')).toBeUndefined();
-      }),
+          // the end state too
+          expect(close(await stores[0]!.inspect(buckets), await stores[1]!.inspect(buckets), 'final')).toBeUndefined();
+        },
+      ),
       { numRuns: 300, seed: SEED, endOnFailure: true },
     );
   }, 60_000);

@@ -63,7 +63,15 @@ export function describeStoreBehaviour(name: string, make: (clock: () => number)
       const pool = bucket({ limit: 10 });
       const ip = { ...bucket({ limit: 100 }), group: pool.group };
       const guard = { ...bucket({ limit: 1 }), group: pool.group };
-      const req = { charges: [{ bucket: pool, weight: 3 }, { bucket: ip, weight: 1 }, { bucket: guard, weight: 0 }], share: 1, count: 5 };
+      const req = {
+        charges: [
+          { bucket: pool, weight: 3 },
+          { bucket: ip, weight: 1 },
+          { bucket: guard, weight: 0 },
+        ],
+        share: 1,
+        count: 5,
+      };
       expect(await fx.store.acquire(req)).toMatchObject({ admitted: true, count: 3 });
       const [p, i] = await fx.store.inspect([pool, ip]);
       expect([p!.used, i!.used]).toEqual([9, 3]); // nothing charged for the two that did not fit
@@ -76,7 +84,13 @@ export function describeStoreBehaviour(name: string, make: (clock: () => number)
     it('is all-or-nothing over several buckets, and names the bucket that needs the longest wait', async () => {
       const pool = bucket({ limit: 100 });
       const ip = { ...bucket({ limit: 2 }), group: pool.group };
-      const req = { charges: [{ bucket: pool, weight: 10 }, { bucket: ip, weight: 1 }], share: 1 };
+      const req = {
+        charges: [
+          { bucket: pool, weight: 10 },
+          { bucket: ip, weight: 1 },
+        ],
+        share: 1,
+      };
       expect((await fx.store.acquire(req)).admitted).toBe(true);
       expect((await fx.store.acquire(req)).admitted).toBe(true);
       const refused = await fx.store.acquire(req);
@@ -223,7 +237,10 @@ export function describeStoreBehaviour(name: string, make: (clock: () => number)
 
       it('uses 2 x the spread of sentAt + reset + 10 ms once 8 replies measured it; the configured margin before', async () => {
         const T = 1_700_000_000_000;
-        for (const [replies, expired] of [[8, true], [7, false]] as const) {
+        for (const [replies, expired] of [
+          [8, true],
+          [7, false],
+        ] as const) {
           t = T;
           const b = bucket({ limit: 100, windowMs: 1000, marginMs: 250, measureMargin: true });
           await measure(b, T, replies); // window end in [T + 1000, T + 1005], spread 5 ms: margin 20 ms
@@ -399,7 +416,7 @@ export function describeStoreBehaviour(name: string, make: (clock: () => number)
         expect(await obs(b, t, 99, 0, 2000, 100, 2000)).toMatchObject({ limit: 'refused', limitInForce: 100 });
       });
 
-      it('reconciles hidden weight in the reply\'s own limit while a raise is pending', async () => {
+      it("reconciles hidden weight in the reply's own limit while a raise is pending", async () => {
         const b = bucket({ limit: 100 });
         expect((await one(b, 10)).admitted).toBe(true);
         // the server counts 300 - 250 = 50 in a window of 300; ours are 10
@@ -550,7 +567,14 @@ export function describeStoreBehaviour(name: string, make: (clock: () => number)
       it('release gives back what count admissions charged at a time, and their tokens; never below 0; guards untouched', async () => {
         const pool = bucket({ limit: 10, burst: 7, refillPerMs: 0.001 });
         const guard = { ...bucket({ limit: 1 }), group: pool.group };
-        const req = { charges: [{ bucket: pool, weight: 2 }, { bucket: guard, weight: 0 }], share: 1, count: 3 };
+        const req = {
+          charges: [
+            { bucket: pool, weight: 2 },
+            { bucket: guard, weight: 0 },
+          ],
+          share: 1,
+          count: 3,
+        };
         const r = await fx.store.acquire(req);
         expect(r).toMatchObject({ admitted: true, count: 3 });
         t += 1;
@@ -645,7 +669,12 @@ export function describeStoreBehaviour(name: string, make: (clock: () => number)
             marginMs: fc.integer({ min: 0, max: 100 }),
             burst: fc.constantFrom(0, 5, 20),
             steps: fc.array(
-              fc.record({ dt: fc.integer({ min: 0, max: 400 }), weight: fc.integer({ min: 1, max: 8 }), share: fc.constantFrom(1, 0.95, 0.7), tier: fc.constantFrom(undefined, 0, 1, 2, 3) }),
+              fc.record({
+                dt: fc.integer({ min: 0, max: 400 }),
+                weight: fc.integer({ min: 1, max: 8 }),
+                share: fc.constantFrom(1, 0.95, 0.7),
+                tier: fc.constantFrom(undefined, 0, 1, 2, 3),
+              }),
               { minLength: 20, maxLength: 80 },
             ),
           }),
@@ -656,7 +685,11 @@ export function describeStoreBehaviour(name: string, make: (clock: () => number)
               t += s.dt;
               const before = (await fx.store.inspect([b]))[0]!;
               // with a tier the reserve is sized from the demand measured above it: it never lets a span hold more
-              const r = await fx.store.acquire({ charges: [{ bucket: b, weight: s.weight }], share: s.share, ...(s.tier === undefined ? {} : { tier: s.tier }) });
+              const r = await fx.store.acquire({
+                charges: [{ bucket: b, weight: s.weight }],
+                share: s.share,
+                ...(s.tier === undefined ? {} : { tier: s.tier }),
+              });
               const after = (await fx.store.inspect([b]))[0]!;
               if (r.admitted) admitted.push([t, s.weight]);
               else expect(after.used).toBe(before.used);

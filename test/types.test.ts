@@ -1,5 +1,14 @@
 import { describe, expectTypeOf, it } from 'vitest';
-import { createScheduler, InvalidArgumentError, KucoinSchedulerError, MaxWaitExceededError, type BucketState, type Priority, type Scheduler, type SchedulerEvents } from '../src/index.js';
+import {
+  createScheduler,
+  InvalidArgumentError,
+  KucoinSchedulerError,
+  MaxWaitExceededError,
+  type BucketState,
+  type Priority,
+  type Scheduler,
+  type SchedulerEvents,
+} from '../src/index.js';
 import { ERROR_CODES, type KucoinSchedulerErrorCode } from '../src/errors.js';
 
 describe('public API types', () => {

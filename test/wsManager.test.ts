@@ -76,7 +76,12 @@ describe('WsManager against the simulator', () => {
     const s = ws.stats();
     expect(s).toMatchObject({ maxTopicsPerMessage: 4, maxTopicsPerSession: 10, topicsAcked: 25, count509: 0, maxSessions: { 'uid:u1': 3 } });
     expect(s.subscribeMessages).toBe(8); // 10 + 10 + 5 topics in messages of <= 4
-    expect(manager.snapshot().connections.map((c) => c.subscribed).sort()).toEqual([10, 10, 5]);
+    expect(
+      manager
+        .snapshot()
+        .connections.map((c) => c.subscribed)
+        .sort(),
+    ).toEqual([10, 10, 5]);
   });
 
   it('waits for a session slot and refuses with WsCapacityError when none frees in time; 0 x 509', async () => {
@@ -101,7 +106,10 @@ describe('WsManager against the simulator', () => {
   });
 
   it('keeps connects inside the budget across reconnects (server restarts)', async () => {
-    const { ws, manager } = await setup({ connects: { limit: 3, windowMs: 1000 } }, { connects: { limit: 3, windowMs: 1000, marginMs: 50 }, reconnect: { baseMs: 1, maxMs: 5, jitter: 0 } });
+    const { ws, manager } = await setup(
+      { connects: { limit: 3, windowMs: 1000 } },
+      { connects: { limit: 3, windowMs: 1000, marginMs: 50 }, reconnect: { baseMs: 1, maxMs: 5, jitter: 0 } },
+    );
     await manager.subscribe('/market/ticker:BTC-USDT');
     for (let i = 0; i < 4; i++) {
       ws.dropAll();
@@ -128,7 +136,10 @@ describe('WsManager against the simulator', () => {
   });
 
   it('509 session count: learns the server limit, pauses new connects for the fleet, waits for a slot', async () => {
-    const { ws, manager, events, store } = await setup({ sessionLimit: 1 }, { sessionLimit: 3, topicsPerSession: 1, sessionRefusal: { pauseMs: 200, learnForMs: 60_000 } });
+    const { ws, manager, events, store } = await setup(
+      { sessionLimit: 1 },
+      { sessionLimit: 3, topicsPerSession: 1, sessionRefusal: { pauseMs: 200, learnForMs: 60_000 } },
+    );
     const results = await Promise.allSettled(tickers(3).map((t) => manager.subscribe(t, { maxWaitMs: 600 })));
     expect(results.map((r) => r.status).sort()).toEqual(['fulfilled', 'rejected', 'rejected']);
     expect(events.learned).toContainEqual({ what: 'sessionLimit', value: 1 });
@@ -146,7 +157,12 @@ describe('WsManager against the simulator', () => {
     const started = Date.now();
     await manager.subscribe('/market/ticker:BTC-USDT');
     expect(Date.now() - started).toBeGreaterThanOrEqual(50 + 100 + 200 + 400);
-    expect(events.serverError!.map((e) => `${e.code} ${e.reaction}`)).toEqual(['509 reconnect-later', '509 reconnect-later', '420001 reconnect-later', '501000 reconnect-later']);
+    expect(events.serverError!.map((e) => `${e.code} ${e.reaction}`)).toEqual([
+      '509 reconnect-later',
+      '509 reconnect-later',
+      '420001 reconnect-later',
+      '501000 reconnect-later',
+    ]);
     const state = await store.inspect({ subject: 'uid:u1', sessionLimit: 50, leaseMs: 30_000, connectLimit: 30, connectSpanMs: 62_000 });
     expect(state.backoffLevel).toBe(4);
   });
@@ -155,7 +171,12 @@ describe('WsManager against the simulator', () => {
     const { ws, manager, events } = await setup({ topicsPerMessage: 3, topicsPerSession: 4 }, { topicsPerMessage: 10, topicsPerSession: 10 });
     const subs = await Promise.all(tickers(9).map((t) => manager.subscribe(t)));
     expect(subs).toHaveLength(9);
-    expect(events.learned).toEqual(expect.arrayContaining([{ what: 'topicsPerMessage', value: expect.any(Number) }, { what: 'topicsPerSession', value: expect.any(Number) }]));
+    expect(events.learned).toEqual(
+      expect.arrayContaining([
+        { what: 'topicsPerMessage', value: expect.any(Number) },
+        { what: 'topicsPerSession', value: expect.any(Number) },
+      ]),
+    );
     const snap = manager.snapshot();
     expect(snap.topicsPerMessage).toBeLessThanOrEqual(3);
     expect(snap.topicsPerSession).toBeLessThanOrEqual(4);
@@ -171,7 +192,10 @@ describe('WsManager against the simulator', () => {
     await gateway!.close();
     await ws!.close();
 
-    const paced = await setup({ uplink: { limit: 3, windowMs: 500 } }, { topicsPerMessage: 1, uplink: { limit: 3, windowMs: 500, marginMs: 50, reservedForPing: 1 } });
+    const paced = await setup(
+      { uplink: { limit: 3, windowMs: 500 } },
+      { topicsPerMessage: 1, uplink: { limit: 3, windowMs: 500, marginMs: 50, reservedForPing: 1 } },
+    );
     const started = Date.now();
     await Promise.all(tickers(6).map((t) => paced.manager.subscribe(t)));
     expect(Date.now() - started).toBeGreaterThanOrEqual(1000); // 2 commands per 550 ms
@@ -179,7 +203,10 @@ describe('WsManager against the simulator', () => {
   });
 
   it('re-subscription after a reconnect is paced: batches of topicsPerMessage inside the uplink budget', async () => {
-    const { ws, manager, events } = await setup({ uplink: { limit: 3, windowMs: 500 } }, { topicsPerMessage: 5, uplink: { limit: 3, windowMs: 500, marginMs: 50, reservedForPing: 1 } });
+    const { ws, manager, events } = await setup(
+      { uplink: { limit: 3, windowMs: 500 } },
+      { topicsPerMessage: 5, uplink: { limit: 3, windowMs: 500, marginMs: 50, reservedForPing: 1 } },
+    );
     await Promise.all(tickers(30).map((t) => manager.subscribe(t)));
     expect(ws.stats().subscribeMessages).toBe(6);
     ws.dropAll();
@@ -191,7 +218,9 @@ describe('WsManager against the simulator', () => {
 
   it('400 / 403 / 404 refuse the topic with WsTopicError; a refused batch is split to find it, the rest is served', async () => {
     const { manager, ws } = await setup({ symbols: ['BTC-USDT', 'ETH-USDT'] });
-    const [a, bad, b] = await Promise.allSettled(['/market/ticker:BTC-USDT', '/market/ticker:NOPE-USDT', '/market/ticker:ETH-USDT'].map((t) => manager.subscribe(t)));
+    const [a, bad, b] = await Promise.allSettled(
+      ['/market/ticker:BTC-USDT', '/market/ticker:NOPE-USDT', '/market/ticker:ETH-USDT'].map((t) => manager.subscribe(t)),
+    );
     expect(a!.status).toBe('fulfilled');
     expect(b!.status).toBe('fulfilled');
     expect((bad as PromiseRejectedResult).reason).toBeInstanceOf(WsTopicError);
@@ -203,7 +232,10 @@ describe('WsManager against the simulator', () => {
   it('public: the token comes from bullet-public (Public pool); a private channel is refused with 403', async () => {
     const { manager, scheduler, gateway } = await setup({}, { kind: 'public' });
     await manager.subscribe('/market/ticker:BTC-USDT');
-    await expect(manager.subscribe('/spotMarket/tradeOrders', { privateChannel: true })).rejects.toMatchObject({ code: 'KS_WS_TOPIC_REFUSED', kucoinCode: 403 });
+    await expect(manager.subscribe('/spotMarket/tradeOrders', { privateChannel: true })).rejects.toMatchObject({
+      code: 'KS_WS_TOPIC_REFUSED',
+      kucoinCode: 403,
+    });
     const pub = (await scheduler.snapshot()).buckets.find((b) => b.id.endsWith(':Public'))!;
     expect(pub.used).toBe(10);
     expect(gateway.stats().arrivals.filter((a) => a.endpoint === '/api/v1/bullet-public')).toHaveLength(1);
@@ -286,7 +318,10 @@ describe('WsManager against the simulator', () => {
 
   it('README example: a scheduler and a WsManager on one Redis, against the simulators', async () => {
     ws = await startWsSimulator();
-    gateway = await startGatewaySimulator({ accounts: [{ key: CREDS.key, secret: CREDS.secret, passphrase: CREDS.passphrase, uid: '123456789' }], websocket: ws });
+    gateway = await startGatewaySimulator({
+      accounts: [{ key: CREDS.key, secret: CREDS.secret, passphrase: CREDS.passphrase, uid: '123456789' }],
+      websocket: ws,
+    });
     const { client: redis, prefix } = testRedis();
     const scheduler = createScheduler({ uid: '123456789', store: createRedisStore({ client: redis, prefix }) });
     client = new KucoinClient({ scheduler, credentials: CREDS, baseUrls: gateway.urls });
@@ -298,7 +333,17 @@ describe('WsManager against the simulator', () => {
     await expect.poll(() => seen).toEqual([{ orderId: 'o1' }]);
     await ticker.unsubscribe();
     await manager.close();
-    expect((await new WsRedisStore({ client: redis, prefix }).inspect({ subject: 'uid:123456789', sessionLimit: 50, leaseMs: 30_000, connectLimit: 30, connectSpanMs: 62_000 })).sessions).toBe(0);
+    expect(
+      (
+        await new WsRedisStore({ client: redis, prefix }).inspect({
+          subject: 'uid:123456789',
+          sessionLimit: 50,
+          leaseMs: 30_000,
+          connectLimit: 30,
+          connectSpanMs: 62_000,
+        })
+      ).sessions,
+    ).toBe(0);
     await scheduler.close();
     redis.disconnect();
   });

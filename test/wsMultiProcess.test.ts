@@ -26,7 +26,15 @@ afterEach(async () => {
 });
 
 async function fleet(mode: WsWorkerConfig['mode'], maxWaitMs: number) {
-  ws = await startWsSimulator({ sessionLimit: LIMITS.sessions, connects: LIMITS.connects, topicsPerSession: LIMITS.perSession, topicsPerMessage: LIMITS.perMessage, uplink: LIMITS.uplink, pingIntervalMs: 500, pingTimeoutMs: 500 });
+  ws = await startWsSimulator({
+    sessionLimit: LIMITS.sessions,
+    connects: LIMITS.connects,
+    topicsPerSession: LIMITS.perSession,
+    topicsPerMessage: LIMITS.perMessage,
+    uplink: LIMITS.uplink,
+    pingIntervalMs: 500,
+    pingTimeoutMs: 500,
+  });
   gateway = await startGatewaySimulator({ accounts: [{ ...CREDS, uid: 'mp' }], websocket: ws });
   const prefix = `ks-test-${randomUUID()}`;
   const base: Omit<WsWorkerConfig, 'topics'> = {
@@ -45,14 +53,26 @@ async function fleet(mode: WsWorkerConfig['mode'], maxWaitMs: number) {
     maxWaitMs,
   };
   workers = Array.from({ length: PROCESSES }, (_, p) =>
-    forkWorker<WsWorkerReport>('wsWorker.ts', { ...base, topics: Array.from({ length: TOPICS_PER_PROCESS }, (_, i) => `/market/ticker:P${p}X${i}-USDT`) } satisfies WsWorkerConfig),
+    forkWorker<WsWorkerReport>('wsWorker.ts', {
+      ...base,
+      topics: Array.from({ length: TOPICS_PER_PROCESS }, (_, i) => `/market/ticker:P${p}X${i}-USDT`),
+    } satisfies WsWorkerConfig),
   );
   await Promise.all(workers.map((w) => w.ready));
   return { ws, prefix };
 }
 
 function figures(s: WsSimulatorStats) {
-  return { maxSessions: s.maxSessions['uid:mp'] ?? 0, connectsPerWindow: s.maxConnectsPerWindow['uid:mp'] ?? 0, connectsPerMinute: s.maxConnectsPerMinute['uid:mp'] ?? 0, count509: s.count509, errors: s.errors, maxUplink: s.maxUplinkPerWindow, maxTopicsPerSession: s.maxTopicsPerSession, maxTopicsPerMessage: s.maxTopicsPerMessage };
+  return {
+    maxSessions: s.maxSessions['uid:mp'] ?? 0,
+    connectsPerWindow: s.maxConnectsPerWindow['uid:mp'] ?? 0,
+    connectsPerMinute: s.maxConnectsPerMinute['uid:mp'] ?? 0,
+    count509: s.count509,
+    errors: s.errors,
+    maxUplink: s.maxUplinkPerWindow,
+    maxTopicsPerSession: s.maxTopicsPerSession,
+    maxTopicsPerMessage: s.maxTopicsPerMessage,
+  };
 }
 
 describe('WebSocket budgets shared by four OS processes', () => {
@@ -68,7 +88,13 @@ describe('WebSocket budgets shared by four OS processes', () => {
 
   it('after: shared budgets in Redis; at most the limits, 0 x 509, every topic served or refused typed; a killed process frees its sessions after the lease', async () => {
     const { ws, prefix } = await fleet('shared', 9_000);
-    const limits = { subject: 'uid:mp', sessionLimit: LIMITS.sessions, leaseMs: LEASE_MS, connectLimit: LIMITS.connects.limit, connectSpanMs: LIMITS.connects.windowMs + 200 };
+    const limits = {
+      subject: 'uid:mp',
+      sessionLimit: LIMITS.sessions,
+      leaseMs: LEASE_MS,
+      connectLimit: LIMITS.connects.limit,
+      connectSpanMs: LIMITS.connects.windowMs + 200,
+    };
     const redis = new Redis(inject('redisUrl'));
     const store = new WsRedisStore({ client: redis, prefix });
     // the first process that holds an open connection is the one killed
@@ -96,7 +122,11 @@ describe('WebSocket budgets shared by four OS processes', () => {
     const alive = workers.filter((w) => w !== killed);
     const reports = await Promise.all(alive.map((w) => w.done));
     const f = figures(ws.stats());
-    console.log('[ws multi-process, shared budgets]', JSON.stringify({ ...f, sessionsOnServerRightAfterKill: freedOnServer, leaseFreedAfterMs, welcomesBefore, welcomesAfter }), JSON.stringify(reports.map((r) => ({ served: r.served, refused: r.refused }))));
+    console.log(
+      '[ws multi-process, shared budgets]',
+      JSON.stringify({ ...f, sessionsOnServerRightAfterKill: freedOnServer, leaseFreedAfterMs, welcomesBefore, welcomesAfter }),
+      JSON.stringify(reports.map((r) => ({ served: r.served, refused: r.refused }))),
+    );
 
     expect(leaseFreedAfterMs).toBeGreaterThanOrEqual(LEASE_MS - 500 - 100); // renewed every leaseMs / 3
     expect(welcomesAfter).toBeGreaterThan(welcomesBefore);

@@ -67,11 +67,18 @@ describe('topics', () => {
   it('parses one topic and refuses comma lists, spaces and non-strings', () => {
     expect(parseTopic('/market/ticker:BTC-USDT')).toEqual({ topic: '/market/ticker:BTC-USDT', prefix: '/market/ticker', symbol: 'BTC-USDT' });
     expect(parseTopic('/spotMarket/tradeOrdersV2')).toEqual({ topic: '/spotMarket/tradeOrdersV2', prefix: '/spotMarket/tradeOrdersV2', symbol: undefined });
-    for (const bad of ['/market/ticker:BTC-USDT,ETH-USDT', 'market/ticker', '/a b', '/x:', 42, undefined]) expect(() => parseTopic(bad)).toThrow(InvalidArgumentError);
+    for (const bad of ['/market/ticker:BTC-USDT,ETH-USDT', 'market/ticker', '/a b', '/x:', 42, undefined])
+      expect(() => parseTopic(bad)).toThrow(InvalidArgumentError);
   });
 
   it('batches same prefix and channel up to perMessage, in order; symbol-less and isolated topics go alone', () => {
-    const waiting = [t('/market/ticker:A-USDT'), t('/market/level2:A-USDT'), t('/market/ticker:B-USDT'), t('/market/ticker:C-USDT'), t('/market/ticker:D-USDT', { privateChannel: true })];
+    const waiting = [
+      t('/market/ticker:A-USDT'),
+      t('/market/level2:A-USDT'),
+      t('/market/ticker:B-USDT'),
+      t('/market/ticker:C-USDT'),
+      t('/market/ticker:D-USDT', { privateChannel: true }),
+    ];
     expect(nextBatch(waiting, 2)).toMatchObject({ topic: '/market/ticker:A-USDT,B-USDT', privateChannel: false });
     expect(nextBatch(waiting, 100)!.topic).toBe('/market/ticker:A-USDT,B-USDT,C-USDT');
     expect(nextBatch([t('/spotMarket/tradeOrdersV2'), t('/market/ticker:A-USDT')], 100)!.topic).toBe('/spotMarket/tradeOrdersV2');
@@ -112,9 +119,18 @@ describe('uplink pacing and backoff', () => {
 
 describe('token replies, options and errors', () => {
   it('reads a bullet reply and refuses a malformed one with WsProtocolError', () => {
-    const data = { token: 't', instanceServers: [{ endpoint: 'wss://ws-api-spot.kucoin.com/', encrypt: true, protocol: 'websocket', pingInterval: 18000, pingTimeout: 10000 }] };
+    const data = {
+      token: 't',
+      instanceServers: [{ endpoint: 'wss://ws-api-spot.kucoin.com/', encrypt: true, protocol: 'websocket', pingInterval: 18000, pingTimeout: 10000 }],
+    };
     expect(parseBullet(data, 5)).toEqual({ token: 't', endpoint: 'wss://ws-api-spot.kucoin.com/', pingIntervalMs: 18000, pingTimeoutMs: 10000, fetchedAt: 5 });
-    for (const bad of [undefined, {}, { token: 't', instanceServers: [] }, { token: '', instanceServers: data.instanceServers }, { token: 't', instanceServers: [{ endpoint: 'http://x' }] }]) {
+    for (const bad of [
+      undefined,
+      {},
+      { token: 't', instanceServers: [] },
+      { token: '', instanceServers: data.instanceServers },
+      { token: 't', instanceServers: [{ endpoint: 'http://x' }] },
+    ]) {
       expect(() => parseBullet(bad, 0)).toThrow(WsProtocolError);
     }
   });

@@ -13,7 +13,18 @@ import {
   waitFor,
   type BucketData,
 } from './bucketMath.js';
-import type { AcquireRequest, AcquireResult, BucketConfig, BucketState, DenyReason, Observation, ObserveResult, Penalty, PenaltyResult, Store } from './types.js';
+import type {
+  AcquireRequest,
+  AcquireResult,
+  BucketConfig,
+  BucketState,
+  DenyReason,
+  Observation,
+  ObserveResult,
+  Penalty,
+  PenaltyResult,
+  Store,
+} from './types.js';
 import { normalizeObservation, normalizePenalty, normalizeUntil, validateFactor, validateRelease } from './validate.js';
 
 export interface MemoryStoreOptions {

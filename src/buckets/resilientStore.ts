@@ -228,7 +228,9 @@ export class ResilientStore implements Store {
     const n = this.liveProcesses(bucket.group);
     if (n === undefined) return undefined;
     const limit = this.#readings.get(keyOf(bucket))?.limit ?? bucket.limit;
-    const key = [bucket.group, bucket.id, n, limit, bucket.limit, bucket.windowMs, bucket.marginMs, bucket.burst, bucket.refillPerMs, bucket.alignPhase].join('\u0000');
+    const key = [bucket.group, bucket.id, n, limit, bucket.limit, bucket.windowMs, bucket.marginMs, bucket.burst, bucket.refillPerMs, bucket.alignPhase].join(
+      '\u0000',
+    );
     let scaled = this.#scaled.get(key);
     if (!scaled) {
       const scale = limit / bucket.limit / n;
@@ -282,7 +284,16 @@ export class ResilientStore implements Store {
         r.usedAt = now;
         r.heavy ||= heavy;
       } else {
-        this.#readings.set(keyOf(c.bucket), { bucket: c.bucket, counted: undefined, countedAt: 0, limit: undefined, factor: undefined, usedAt: now, changes: 0, heavy });
+        this.#readings.set(keyOf(c.bucket), {
+          bucket: c.bucket,
+          counted: undefined,
+          countedAt: 0,
+          limit: undefined,
+          factor: undefined,
+          usedAt: now,
+          changes: 0,
+          heavy,
+        });
       }
     }
     if (!this.#timer && !this.#closed) {
@@ -414,7 +425,10 @@ export class ResilientStore implements Store {
         for (; pending.length > 0; pending.shift()) {
           const entries = pending[0]!;
           // the keys and the span are the full bucket's (only limit, burst and refill were scaled locally)
-          await this.#primary.absorb(entries[0]!.bucket, entries.reduce((x, a) => x + a.weight, 0));
+          await this.#primary.absorb(
+            entries[0]!.bucket,
+            entries.reduce((x, a) => x + a.weight, 0),
+          );
         }
       } catch (error) {
         this.#absorbed = [...pending.flat(), ...this.#absorbed]; // charged again later: at worst an over-count

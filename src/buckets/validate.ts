@@ -65,12 +65,20 @@ export function normalizePenalty(p: Penalty): Penalty {
   if (p.backoff) {
     const b = p.backoff;
     const ok =
-      isFiniteNumber(b.baseMs) && b.baseMs > 0 && isFiniteNumber(b.maxMs) && b.maxMs >= 0 && isFiniteNumber(b.jitter) && b.jitter >= 0 && b.jitter <= 1 &&
-      isFiniteNumber(b.random) && b.random >= 0 && b.random <= 1 && isFiniteNumber(b.resetAfterMs) && b.resetAfterMs >= 0;
+      isFiniteNumber(b.baseMs) &&
+      b.baseMs > 0 &&
+      isFiniteNumber(b.maxMs) &&
+      b.maxMs >= 0 &&
+      isFiniteNumber(b.jitter) &&
+      b.jitter >= 0 &&
+      b.jitter <= 1 &&
+      isFiniteNumber(b.random) &&
+      b.random >= 0 &&
+      b.random <= 1 &&
+      isFiniteNumber(b.resetAfterMs) &&
+      b.resetAfterMs >= 0;
     if (!ok) {
-      throw new InvalidArgumentError(
-        `Expected penalty.backoff { baseMs > 0, maxMs >= 0, jitter and random in [0, 1], resetAfterMs >= 0 }, got ${describe(b)}`,
-      );
+      throw new InvalidArgumentError(`Expected penalty.backoff { baseMs > 0, maxMs >= 0, jitter and random in [0, 1], resetAfterMs >= 0 }, got ${describe(b)}`);
     }
     out.backoff = { baseMs: b.baseMs, maxMs: b.maxMs, jitter: b.jitter, random: b.random, resetAfterMs: b.resetAfterMs };
   }

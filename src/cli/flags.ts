@@ -14,7 +14,8 @@ export type FlagValues<O extends Options> = { -readonly [K in keyof O as O[K] ex
  */
 export function parseFlags<O extends Options>(command: string, argv: readonly string[], options: O): FlagValues<O> {
   try {
-    return parseArgs({ args: [...argv], options: { ...options, help: { type: 'boolean', short: 'h' } }, strict: true, allowPositionals: false }).values as unknown as FlagValues<O>;
+    return parseArgs({ args: [...argv], options: { ...options, help: { type: 'boolean', short: 'h' } }, strict: true, allowPositionals: false })
+      .values as unknown as FlagValues<O>;
   } catch (err) {
     // node's messages go on about positionals after '--': keep the first sentence
     const message = (err as Error).message.split('. ')[0]!.replace(/\.$/, '');

@@ -31,7 +31,13 @@ export async function connectRedis(url: URL, timeoutMs = 3000): Promise<CliRedis
     throw new CliFailure('This command needs ioredis, an optional peer dependency of kucoin-scheduler: npm install ioredis');
   }
   let lastError: Error | undefined;
-  const client = new Redis(url.href, { lazyConnect: true, connectTimeout: timeoutMs, maxRetriesPerRequest: 1, enableOfflineQueue: false, retryStrategy: () => null });
+  const client = new Redis(url.href, {
+    lazyConnect: true,
+    connectTimeout: timeoutMs,
+    maxRetriesPerRequest: 1,
+    enableOfflineQueue: false,
+    retryStrategy: () => null,
+  });
   client.on('error', (err) => (lastError = err)); // reported below, never printed by ioredis itself
   try {
     await client.connect();

@@ -25,7 +25,7 @@ export async function resetCommand(argv: readonly string[], io: CliIo): Promise<
     io.stdout.write(RESET_HELP);
     return 0;
   }
-  if (!values.yes) throw new UsageError('reset deletes the account\'s keys: add --yes to confirm', 'reset');
+  if (!values.yes) throw new UsageError("reset deletes the account's keys: add --yes to confirm", 'reset');
   const account = await openAccount('reset', values);
   let deleted = 0;
   try {

@@ -28,7 +28,9 @@ export async function resumeCommand(argv: readonly string[], io: CliIo): Promise
   if (values.target !== undefined && values.endpoint !== undefined) throw new UsageError('give --target or --endpoint, not both', 'resume');
   if (values.host !== undefined && values.endpoint === undefined) throw new UsageError('--host goes with --endpoint', 'resume');
   const target: ResumeTarget | undefined =
-    values.endpoint !== undefined ? { endpoint: values.endpoint, ...(values.host !== undefined ? { host: values.host } : {}) } : (values.target as ResumeTarget | undefined);
+    values.endpoint !== undefined
+      ? { endpoint: values.endpoint, ...(values.host !== undefined ? { host: values.host } : {}) }
+      : (values.target as ResumeTarget | undefined);
   const account = await openAccount('resume', values);
   try {
     await account.scheduler.resume(target);

@@ -38,7 +38,9 @@ export async function runCli(argv: readonly string[], io: CliIo): Promise<number
   const load = COMMANDS[name];
   try {
     if (!load) throw new UsageError(`unknown command ${JSON.stringify(name)}: expected one of ${Object.keys(COMMANDS).join(', ')}`);
-    return await (await load())(rest, io);
+    return await (
+      await load()
+    )(rest, io);
   } catch (err) {
     if (err instanceof UsageError) {
       io.stderr.write(`kucoin-scheduler: ${err.message}\nSee: kucoin-scheduler ${err.command ? `${err.command} ` : ''}--help\n`);

@@ -28,7 +28,12 @@ async function read(a: Account): Promise<FleetStatus> {
 }
 
 export async function statusCommand(argv: readonly string[], io: CliIo): Promise<number> {
-  const values = parseFlags('status', argv, { ...ACCOUNT_FLAGS, json: { type: 'boolean' }, watch: { type: 'boolean' }, interval: { type: 'string', default: '1000' } });
+  const values = parseFlags('status', argv, {
+    ...ACCOUNT_FLAGS,
+    json: { type: 'boolean' },
+    watch: { type: 'boolean' },
+    interval: { type: 'string', default: '1000' },
+  });
   if (values.help) {
     io.stdout.write(STATUS_HELP);
     return 0;

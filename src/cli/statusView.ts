@@ -49,7 +49,9 @@ export function renderStatus(s: FleetStatus, width = 79): string[] {
       idle.push(label(b.id, s));
       continue;
     }
-    lines.push(`${label(b.id, s).padEnd(16)}${String(b.used).padStart(7)} / ${limit.padEnd(13)}${b.factor.toFixed(2).padStart(6)}  ${windowEnd(b, s.at).padEnd(11)}  ${paused.padEnd(9)}${String(b.hidden).padStart(7)}`);
+    lines.push(
+      `${label(b.id, s).padEnd(16)}${String(b.used).padStart(7)} / ${limit.padEnd(13)}${b.factor.toFixed(2).padStart(6)}  ${windowEnd(b, s.at).padEnd(11)}  ${paused.padEnd(9)}${String(b.hidden).padStart(7)}`,
+    );
   }
   const out = lines.map((l) => clip(l, width));
   // idle buckets: as many lines as their names need

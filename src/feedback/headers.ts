@@ -1,9 +1,5 @@
 /** Response headers in any of the shapes clients hand out: node/undici records, fetch `Headers`, AxiosHeaders. */
-export type HeaderBag =
-  | Readonly<Record<string, string | string[] | number | undefined | null>>
-  | { get(name: string): unknown }
-  | undefined
-  | null;
+export type HeaderBag = Readonly<Record<string, string | string[] | number | undefined | null>> | { get(name: string): unknown } | undefined | null;
 
 /** Longest header value read; a longer one is ignored (no rate-limit header is that long). */
 const MAX_HEADER_CHARS = 1024;

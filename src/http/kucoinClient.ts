@@ -122,13 +122,24 @@ function resolveClientOptions(options: KucoinClientOptions): ResolvedClientOptio
     }
     const baseUrls: Record<HostName, string> = { ...KUCOIN_BASE_URLS };
     for (const [host, url] of Object.entries(objectOption('baseUrls', options.baseUrls) ?? {})) {
-      if (!Object.hasOwn(KUCOIN_BASE_URLS, host)) throw new InvalidArgumentError(`Expected baseUrls keys to be spot, futures or broker, got ${describeValue(host)}`);
+      if (!Object.hasOwn(KUCOIN_BASE_URLS, host))
+        throw new InvalidArgumentError(`Expected baseUrls keys to be spot, futures or broker, got ${describeValue(host)}`);
       if (url !== undefined) baseUrls[host as HostName] = baseUrl(`baseUrls.${host}`, url);
     }
     const headers: Record<string, string> = {};
     for (const [name, value] of Object.entries(objectOption('headers', options.headers) ?? {})) {
-      expectOption(HEADER_NAME.test(name) && !RESERVED_HEADER.test(name), `headers[${describeValue(name)}]`, 'a header name that the transport or signing does not set', name);
-      expectOption(typeof value === 'string' && value.length <= MAX_PATH_LENGTH && HEADER_VALUE.test(value), `headers[${describeValue(name)}]`, 'a string of header characters (no CR, LF or NUL)', value);
+      expectOption(
+        HEADER_NAME.test(name) && !RESERVED_HEADER.test(name),
+        `headers[${describeValue(name)}]`,
+        'a header name that the transport or signing does not set',
+        name,
+      );
+      expectOption(
+        typeof value === 'string' && value.length <= MAX_PATH_LENGTH && HEADER_VALUE.test(value),
+        `headers[${describeValue(name)}]`,
+        'a string of header characters (no CR, LF or NUL)',
+        value,
+      );
       headers[name] = value as string;
     }
     return {
@@ -182,11 +193,13 @@ function resolveCredentials(value: unknown): Credentials | undefined {
   const out: Record<string, unknown> = {};
   for (const field of ['key', 'secret', 'passphrase'] as const) {
     const v = c[field];
-    if (typeof v !== 'string' || v.length === 0 || v.length > 1024 || /[\p{Cc}]/u.test(v)) fail(`${field} is ${typeof v === 'string' ? 'malformed' : typeof v}`);
+    if (typeof v !== 'string' || v.length === 0 || v.length > 1024 || /[\p{Cc}]/u.test(v))
+      fail(`${field} is ${typeof v === 'string' ? 'malformed' : typeof v}`);
     out[field] = v;
   }
   const keyVersion = c.keyVersion;
-  if (keyVersion !== undefined && !['1', '2', '3', 1, 2, 3].includes(keyVersion as string)) fail(`keyVersion must be 1, 2 or 3, got ${describeValue(keyVersion)}`);
+  if (keyVersion !== undefined && !['1', '2', '3', 1, 2, 3].includes(keyVersion as string))
+    fail(`keyVersion must be 1, 2 or 3, got ${describeValue(keyVersion)}`);
   if (keyVersion !== undefined) out.keyVersion = keyVersion;
   return out as unknown as Credentials;
 }
@@ -210,7 +223,12 @@ function checkRequest(req: KucoinRequest): CheckedRequest {
     const { method: rawMethod, path, query, body, host, priority, signal, maxWaitMs } = req;
     const method = typeof rawMethod === 'string' ? rawMethod.toUpperCase() : undefined;
     expectOption(method !== undefined && HTTP_METHODS.includes(method), 'method', 'GET, POST, PUT, DELETE or PATCH', rawMethod);
-    expectOption(typeof path === 'string' && path.length <= MAX_PATH_LENGTH && PATH_CHARACTERS.test(path), 'path', `a path starting with "/" (at most ${MAX_PATH_LENGTH} printable ASCII characters, no spaces or "#")`, path);
+    expectOption(
+      typeof path === 'string' && path.length <= MAX_PATH_LENGTH && PATH_CHARACTERS.test(path),
+      'path',
+      `a path starting with "/" (at most ${MAX_PATH_LENGTH} printable ASCII characters, no spaces or "#")`,
+      path,
+    );
     const pathWithQuery = withQuery(path, query);
     expectOption(priority === undefined || (PRIORITIES as readonly unknown[]).includes(priority), 'priority', 'one of critical, high, normal, low', priority);
     expectOption(signal === undefined || isAbortSignal(signal), 'signal', 'an AbortSignal', signal);
@@ -229,7 +247,12 @@ function withQuery(path: string, query: unknown): string {
   for (const [k, v] of Object.entries(q ?? {})) {
     if (v === undefined || v === null) continue;
     const ok = typeof v === 'string' || typeof v === 'boolean' || (typeof v === 'number' && Number.isFinite(v));
-    expectOption(ok && !LONE_SURROGATE.test(k) && (typeof v !== 'string' || !LONE_SURROGATE.test(v)), `query[${describeValue(k)}]`, 'a string, a finite number, a boolean or undefined', v);
+    expectOption(
+      ok && !LONE_SURROGATE.test(k) && (typeof v !== 'string' || !LONE_SURROGATE.test(v)),
+      `query[${describeValue(k)}]`,
+      'a string, a finite number, a boolean or undefined',
+      v,
+    );
     parts.push(`${encodeURIComponent(k)}=${encodeURIComponent(String(v))}`);
   }
   const full = parts.length === 0 ? path : `${path}${path.includes('?') ? '&' : '?'}${parts.join('&')}`;
@@ -264,7 +287,6 @@ function parseJson(text: string): { code?: unknown; msg?: unknown; data?: unknow
     return undefined;
   }
 }
-
 
 /**
  * A KuCoin REST client over undici whose every request is scheduled with its endpoint's pool and weight,
@@ -376,13 +398,43 @@ export class KucoinClient {
     const { value: reply, attempts, waitedMs, classification } = done;
     const classified = done.outcome?.classified ?? classifyReply({ status: reply.status, headers: reply.headers, body: reply.json ?? reply.text });
     const { rateLimit, code, signal: refusal } = classified;
-    if (refusal) throw new KucoinApiError({ kucoinCode: code, msg: classified.msg, status: reply.status, rateLimit, signal: refusal, method, path, attempts, classification });
+    if (refusal)
+      throw new KucoinApiError({
+        kucoinCode: code,
+        msg: classified.msg,
+        status: reply.status,
+        rateLimit,
+        signal: refusal,
+        method,
+        path,
+        attempts,
+        classification,
+      });
     if (reply.status >= 500 && classification?.category !== 'service-stopping') throw new KucoinRequestError(method, path, attempts, undefined, reply.status);
     if (code === '200000' && reply.status < 300) return { data: reply.json?.data as T, code, status: reply.status, rateLimit, attempts, waitedMs };
-    throw new KucoinApiError({ kucoinCode: code, msg: classified.msg, status: reply.status, rateLimit, signal: undefined, method, path, attempts, classification });
+    throw new KucoinApiError({
+      kucoinCode: code,
+      msg: classified.msg,
+      status: reply.status,
+      rateLimit,
+      signal: undefined,
+      method,
+      path,
+      attempts,
+      classification,
+    });
   }
 
-  async #send(origin: string, method: string, urlPath: string, signedPath: string, body: string, signal: AbortSignal | undefined, admission: Admission, signed: boolean): Promise<RawReply> {
+  async #send(
+    origin: string,
+    method: string,
+    urlPath: string,
+    signedPath: string,
+    body: string,
+    signal: AbortSignal | undefined,
+    admission: Admission,
+    signed: boolean,
+  ): Promise<RawReply> {
     const headers: Record<string, string> = { 'content-type': 'application/json', ...this.#extraHeaders };
     if (this.#credentials && signed) Object.assign(headers, authHeaders(this.#credentials, method, signedPath, body, this.#clock() + this.#clockOffsetMs));
     // one listener on the caller's signal however many requests share it (undici adds one per request)

@@ -139,7 +139,13 @@ export function kucoinScheduling(options: SchedulingInterceptorOptions): Dispatc
     const loop = new AttemptLoop<Captured>(
       scheduler,
       {
-        schedule: { endpoint: `${method} ${opts.path}`, host: options.host ?? 'spot', ...(priority ? { priority } : {}), ...(signal instanceof AbortSignal ? { signal } : {}), ...keyIdOfHeaders(opts.headers) },
+        schedule: {
+          endpoint: `${method} ${opts.path}`,
+          host: options.host ?? 'spot',
+          ...(priority ? { priority } : {}),
+          ...(signal instanceof AbortSignal ? { signal } : {}),
+          ...keyIdOfHeaders(opts.headers),
+        },
         safeToRepeat: repeatable && (method === 'GET' || hasClientOid(opts.body)),
         send: () =>
           new Promise<Captured>((resolve, reject) => {

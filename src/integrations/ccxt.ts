@@ -100,7 +100,9 @@ export function withCcxtScheduler<E extends CcxtExchangeLike>(exchange: E, optio
     throw new InvalidArgumentError(`Expected a ccxt exchange instance (new ccxt.kucoin(...)), got ${describeValue(exchange)}`);
   }
   if (!CCXT_EXCHANGES.includes(exchange.id)) {
-    throw new InvalidArgumentError(`Expected a ccxt ${CCXT_EXCHANGES.join(' or ')} instance, got ${describeValue(exchange.id)}: other exchanges have other limits`);
+    throw new InvalidArgumentError(
+      `Expected a ccxt ${CCXT_EXCHANGES.join(' or ')} instance, got ${describeValue(exchange.id)}: other exchanges have other limits`,
+    );
   }
   const scheduler = options?.scheduler as Partial<Scheduler> | undefined;
   if (!scheduler || typeof scheduler.scheduleAttempt !== 'function') {

@@ -77,7 +77,10 @@ interface SdkParts {
   readonly http: SdkHttp;
   readonly getConfig: () => { baseUrl?: string };
   readonly Middleware: new () => { use(fn: Middleware | ((res: unknown) => unknown)): void; run(ctx: unknown): Promise<void> };
-  readonly NodeFetchResponse: new (body: string | null, init: { status: number; statusText?: string; headers: Record<string, string>; url: string }) => { json(): Promise<unknown> };
+  readonly NodeFetchResponse: new (
+    body: string | null,
+    init: { status: number; statusText?: string; headers: Record<string, string>; url: string },
+  ) => { json(): Promise<unknown> };
 }
 
 const DEFAULT_HOSTS: Readonly<Record<string, HostName>> = {
@@ -119,7 +122,12 @@ function resolveData(method: string, data: Record<string, unknown> = {}): { quer
   const d: Record<string, unknown> = {};
   for (const [key, value] of Object.entries(data ?? {})) if (value !== undefined) d[key] = value;
   if (method === 'POST') return { query: '', body: JSON.stringify(d) };
-  return { query: Object.keys(d).map((k) => `${k}=${String(d[k])}`).join('&'), body: undefined };
+  return {
+    query: Object.keys(d)
+      .map((k) => `${k}=${String(d[k])}`)
+      .join('&'),
+    body: undefined,
+  };
 }
 
 function hasClientOid(body: string | undefined): boolean {
@@ -145,7 +153,10 @@ export function withKucoinNodeSdk<S extends KucoinNodeSdkLike>(sdk: S, options: 
     throw new InvalidArgumentError(`Expected options.scheduler to be a Scheduler (createScheduler(...)), got ${describeValue(scheduler)}`);
   }
   const dir = sdkDirectory(api);
-  if (!dir) throw new InvalidArgumentError('Expected a kucoin-node-sdk module loaded by Node (require or import of kucoin-node-sdk), got an object that is none of the loaded copies');
+  if (!dir)
+    throw new InvalidArgumentError(
+      'Expected a kucoin-node-sdk module loaded by Node (require or import of kucoin-node-sdk), got an object that is none of the loaded copies',
+    );
   const parts = loadParts(dir);
   const { http } = parts;
   const hosts = new Map<string, HostName>(Object.entries(DEFAULT_HOSTS));
@@ -192,7 +203,13 @@ export function withKucoinNodeSdk<S extends KucoinNodeSdkLike>(sdk: S, options: 
             redirect: 'error',
             ...(timeoutMs > 0 ? { signal: AbortSignal.timeout(timeoutMs) } : {}),
           });
-          return { url: response.url, status: response.status, statusText: response.statusText, headers: Object.fromEntries(response.headers), text: await response.text() };
+          return {
+            url: response.url,
+            status: response.status,
+            statusText: response.statusText,
+            headers: Object.fromEntries(response.headers),
+            text: await response.text(),
+          };
         },
         replyOf: (r) => ({ status: r.status, headers: r.headers, body: r.text }),
       },
@@ -200,7 +217,12 @@ export function withKucoinNodeSdk<S extends KucoinNodeSdkLike>(sdk: S, options: 
     );
     const { status, statusText, headers: replyHeaders, text, url: replyUrl } = done.value;
     // what the SDK's callers always got: node-fetch's `res.json()` (its errors included), through the after-middlewares
-    const result = await new parts.NodeFetchResponse(status === 204 || status === 304 ? null : text, { status, statusText, headers: replyHeaders, url: replyUrl }).json();
+    const result = await new parts.NodeFetchResponse(status === 204 || status === 304 ? null : text, {
+      status,
+      statusText,
+      headers: replyHeaders,
+      url: replyUrl,
+    }).json();
     await after.run(result);
     return result;
   };

@@ -83,7 +83,10 @@ function adapterOf(config: SdkRequestConfig): Adapter {
   if (typeof config.adapter === 'function') return config.adapter as Adapter;
   if (!axiosAdapters) {
     const require = createRequire(import.meta.url);
-    const axios = createRequire(require.resolve('kucoin-universal-sdk'))('axios') as { getAdapter: (names: unknown) => Adapter; default?: { getAdapter: (names: unknown) => Adapter } };
+    const axios = createRequire(require.resolve('kucoin-universal-sdk'))('axios') as {
+      getAdapter: (names: unknown) => Adapter;
+      default?: { getAdapter: (names: unknown) => Adapter };
+    };
     const getAdapter = axios.getAdapter ?? axios.default?.getAdapter;
     axiosAdapters = (names) => getAdapter(names);
   }
@@ -91,7 +94,9 @@ function adapterOf(config: SdkRequestConfig): Adapter {
 }
 
 const replyOfResponse = (response: { status: number; headers: unknown; data: unknown } | undefined): GatewayReply | undefined =>
-  response && typeof response === 'object' && typeof response.status === 'number' ? { status: response.status, headers: response.headers as never, body: response.data } : undefined;
+  response && typeof response === 'object' && typeof response.status === 'number'
+    ? { status: response.status, headers: response.headers as never, body: response.data }
+    : undefined;
 
 /**
  * Interceptors for `TransportOptionBuilder.addInterceptor(...)`. The request interceptor hands axios an adapter
@@ -123,7 +128,14 @@ export function kucoinSdkInterceptor(options: KucoinSdkSchedulingOptions): SdkIn
           const done = await sendWithAttempts(
             scheduler,
             {
-              schedule: { endpoint: `${method} ${url.pathname}`, host: hosts.get(url.host) ?? 'spot', priority, ...(signal ? { signal } : {}), ...(options.maxWaitMs !== undefined ? { maxWaitMs: options.maxWaitMs } : {}), ...(options.credentials ? { keyId: keyIdOf(options.credentials.key) } : {}) },
+              schedule: {
+                endpoint: `${method} ${url.pathname}`,
+                host: hosts.get(url.host) ?? 'spot',
+                priority,
+                ...(signal ? { signal } : {}),
+                ...(options.maxWaitMs !== undefined ? { maxWaitMs: options.maxWaitMs } : {}),
+                ...(options.credentials ? { keyId: keyIdOf(options.credentials.key) } : {}),
+              },
               safeToRepeat: method === 'GET' || hasClientOid(cfg.data),
               send: (admission) => {
                 // KuCoin refuses a timestamp more than 5 s old: sign again what waited or is sent again

@@ -8,5 +8,9 @@ export function sdkReplyOf(result: unknown): GatewayReply | undefined {
   const common = r?.commonResponse ?? (typeof r?.getCommonResponse === 'function' ? r.getCommonResponse() : undefined);
   const rl = common?.rateLimit;
   if (!rl) return undefined;
-  return { status: 200, headers: { 'gw-ratelimit-limit': String(rl.limit), 'gw-ratelimit-remaining': String(rl.remaining), 'gw-ratelimit-reset': String(rl.reset) }, body: { code: common?.code ?? '200000' } };
+  return {
+    status: 200,
+    headers: { 'gw-ratelimit-limit': String(rl.limit), 'gw-ratelimit-remaining': String(rl.remaining), 'gw-ratelimit-reset': String(rl.reset) },
+    body: { code: common?.code ?? '200000' },
+  };
 }

@@ -204,7 +204,10 @@ export class EndpointTable {
     }
     const first = found[0]!;
     if (found.some((c) => c.row[3] !== first.row[3] || c.row[4] !== first.row[4])) {
-      throw new AmbiguousEndpointError(`${method} ${path}`, found.map((c) => c.row[0]));
+      throw new AmbiguousEndpointError(
+        `${method} ${path}`,
+        found.map((c) => c.row[0]),
+      );
     }
     const [h, m, p, pool, weight, deprecated, name] = first.row;
     return {

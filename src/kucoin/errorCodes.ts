@@ -16,7 +16,18 @@ export const KUCOIN_PRODUCTS = ['spot', 'margin', 'futures', 'earn', 'gateway', 
 export type KucoinProduct = (typeof KUCOIN_PRODUCTS)[number];
 
 /** What kind of error a code is: decides the action (docs/error-codes.md lists every row's category). */
-export const KUCOIN_CODE_CATEGORY_NAMES = ['rate-limit', 'retry-later', 'clock', 'auth', 'region-kyc', 'restricted', 'business', 'request', 'service-stopping', 'websocket'] as const;
+export const KUCOIN_CODE_CATEGORY_NAMES = [
+  'rate-limit',
+  'retry-later',
+  'clock',
+  'auth',
+  'region-kyc',
+  'restricted',
+  'business',
+  'request',
+  'service-stopping',
+  'websocket',
+] as const;
 export type KucoinCodeCategory = (typeof KUCOIN_CODE_CATEGORY_NAMES)[number];
 
 /** What to do about a REST code. */
@@ -111,7 +122,18 @@ const HOST_PRODUCTS: Readonly<Record<KucoinCodeQuery['host'], readonly KucoinPro
  * When only the code is known and it has several meanings, the category that does least wins: fail closed (never
  * sent again, no circuit opened, no pause taken) rather than act on a guess.
  */
-const LEAST_ACTION_FIRST: readonly KucoinCodeCategory[] = ['business', 'request', 'restricted', 'region-kyc', 'websocket', 'retry-later', 'clock', 'rate-limit', 'service-stopping', 'auth'];
+const LEAST_ACTION_FIRST: readonly KucoinCodeCategory[] = [
+  'business',
+  'request',
+  'restricted',
+  'region-kyc',
+  'websocket',
+  'retry-later',
+  'clock',
+  'rate-limit',
+  'service-stopping',
+  'auth',
+];
 
 const PLACEHOLDER = /\{\d+\}|%s|\b[xX]{2,3}\b/g;
 
@@ -139,7 +161,10 @@ function compile(text: string): MessagePattern | undefined {
   const literal = chunks.join('');
   if (literal === '') return undefined;
   // adjacent placeholders ("{1}{0}", "XXX-XXX") are one wildcard: no nested backtracking on long replies
-  const body = chunks.map(escapeRegExp).join('.*?').replace(/(?:\.\*\?){2,}/g, '.*?');
+  const body = chunks
+    .map(escapeRegExp)
+    .join('.*?')
+    .replace(/(?:\.\*\?){2,}/g, '.*?');
   return { whole: new RegExp(`^${body}$`), start: new RegExp(`^${body}(?: |$)`), weight: literal.length };
 }
 
@@ -204,7 +229,8 @@ function field(query: object, key: string): unknown {
  * @throws InvalidArgumentError for a query that is not `{ host, code, msg?, product? }` of the right types
  */
 export function lookupKucoinCode(query: KucoinCodeQuery): KucoinCodeInfo | undefined {
-  if (query === null || typeof query !== 'object') throw new InvalidArgumentError(`lookupKucoinCode: expected a query object { host, code, msg? }, got ${describeValue(query)}`);
+  if (query === null || typeof query !== 'object')
+    throw new InvalidArgumentError(`lookupKucoinCode: expected a query object { host, code, msg? }, got ${describeValue(query)}`);
   const host = field(query, 'host');
   const rawCode = field(query, 'code');
   const msg = field(query, 'msg');
@@ -215,7 +241,8 @@ export function lookupKucoinCode(query: KucoinCodeQuery): KucoinCodeInfo | undef
   if (!((typeof rawCode === 'string' && rawCode.length <= 32) || (typeof rawCode === 'number' && Number.isSafeInteger(rawCode)))) {
     throw new InvalidArgumentError(`lookupKucoinCode: expected code to be a string (at most 32 characters) or an integer, got ${describeValue(rawCode)}`);
   }
-  if (msg !== undefined && typeof msg !== 'string') throw new InvalidArgumentError(`lookupKucoinCode: expected msg to be a string or undefined, got ${describeValue(msg)}`);
+  if (msg !== undefined && typeof msg !== 'string')
+    throw new InvalidArgumentError(`lookupKucoinCode: expected msg to be a string or undefined, got ${describeValue(msg)}`);
   if (product !== undefined && !(KUCOIN_PRODUCTS as readonly unknown[]).includes(product)) {
     throw new InvalidArgumentError(`lookupKucoinCode: expected product to be one of ${KUCOIN_PRODUCTS.join(', ')} or undefined, got ${describeValue(product)}`);
   }
@@ -252,7 +279,10 @@ function candidatesOf(host: KucoinCodeQuery['host'], code: string, product: Kuco
   const products = product !== undefined ? [product] : (HOST_PRODUCTS[host] ?? []);
   const rank = (e: KucoinCodeEntry): number => (products.includes(e.product) ? products.indexOf(e.product) : products.length);
   return (index().get(code) ?? [])
-    .filter(({ entry }) => products.includes(entry.product) || (product === undefined && host !== 'websocket' && entry.category === 'rate-limit' && entry.product !== 'websocket'))
+    .filter(
+      ({ entry }) =>
+        products.includes(entry.product) || (product === undefined && host !== 'websocket' && entry.category === 'rate-limit' && entry.product !== 'websocket'),
+    )
     .sort((a, b) => rank(a.entry) - rank(b.entry)); // stable: page order within a product
 }
 

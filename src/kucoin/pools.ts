@@ -1,14 +1,5 @@
 /** KuCoin's resource pools (rate limit 2.0). Source: https://www.kucoin.com/docs-new/rate-limit */
-export const POOL_NAMES = [
-  'Spot',
-  'Futures',
-  'Management',
-  'Earn',
-  'CopyTrading',
-  'Broker',
-  'Public',
-  'UnifiedAccount',
-] as const;
+export const POOL_NAMES = ['Spot', 'Futures', 'Management', 'Earn', 'CopyTrading', 'Broker', 'Public', 'UnifiedAccount'] as const;
 
 export type PoolName = (typeof POOL_NAMES)[number];
 

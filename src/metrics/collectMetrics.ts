@@ -57,12 +57,16 @@ export const METRIC_NAMES = [
 export function collectMetrics(scheduler: Scheduler, options: MetricsOptions = {}): () => void {
   const registry = options.registry ?? globalRegistry;
   const prefix = options.prefix ?? 'kucoin_scheduler_';
-  if (!/^[a-zA-Z_:][a-zA-Z0-9_:]*$/.test(prefix)) throw new InvalidArgumentError(`Expected prefix to be a Prometheus metric name prefix ([a-zA-Z_:][a-zA-Z0-9_:]*), got ${JSON.stringify(prefix)}`);
+  if (!/^[a-zA-Z_:][a-zA-Z0-9_:]*$/.test(prefix))
+    throw new InvalidArgumentError(`Expected prefix to be a Prometheus metric name prefix ([a-zA-Z_:][a-zA-Z0-9_:]*), got ${JSON.stringify(prefix)}`);
   const constLabels = options.labels ?? {};
   const labelNames = Object.keys(constLabels);
   const registers = [registry];
   const taken = METRIC_NAMES.find((n) => registry.getSingleMetric(`${prefix}${n}`));
-  if (taken) throw new InvalidArgumentError(`Expected a registry without ${prefix}${taken}: give each scheduler of one registry its own prefix (or call the function collectMetrics returned first)`);
+  if (taken)
+    throw new InvalidArgumentError(
+      `Expected a registry without ${prefix}${taken}: give each scheduler of one registry its own prefix (or call the function collectMetrics returned first)`,
+    );
   const named = (name: (typeof METRIC_NAMES)[number]) => `${prefix}${name}`;
 
   // one snapshot per scrape: every gauge's collect() starts in the same tick and shares the one in flight
@@ -113,7 +117,11 @@ export function collectMetrics(scheduler: Scheduler, options: MetricsOptions = {
     async collect() {
       const snap = await snapshot();
       if (!snap) return;
-      for (const p of PRIORITIES) this.set({ ...constLabels, priority: p }, Object.values(snap.queued).reduce((x, lane) => x + lane[p], 0));
+      for (const p of PRIORITIES)
+        this.set(
+          { ...constLabels, priority: p },
+          Object.values(snap.queued).reduce((x, lane) => x + lane[p], 0),
+        );
     },
   });
   new Gauge({
@@ -134,10 +142,30 @@ export function collectMetrics(scheduler: Scheduler, options: MetricsOptions = {
     buckets: [...(options.waitBuckets ?? WAIT_BUCKETS)],
     registers,
   });
-  const weight = new Counter({ name: named('admitted_weight_total'), help: 'Weight admitted, per priority and pool', labelNames: [...labelNames, 'priority', 'pool'], registers });
-  const rejected = new Counter({ name: named('rejected_total'), help: 'Requests that ended without admission, per priority and error code', labelNames: [...labelNames, 'priority', 'code'], registers });
-  const signals = new Counter({ name: named('signals_total'), help: 'Rate-limit signals the gateway sent, per signal and scope', labelNames: [...labelNames, 'signal', 'scope'], registers });
-  const degraded = new Gauge({ name: named('store_degraded'), help: '1 while Redis is unreachable and this process admits under its local share', labelNames, registers });
+  const weight = new Counter({
+    name: named('admitted_weight_total'),
+    help: 'Weight admitted, per priority and pool',
+    labelNames: [...labelNames, 'priority', 'pool'],
+    registers,
+  });
+  const rejected = new Counter({
+    name: named('rejected_total'),
+    help: 'Requests that ended without admission, per priority and error code',
+    labelNames: [...labelNames, 'priority', 'code'],
+    registers,
+  });
+  const signals = new Counter({
+    name: named('signals_total'),
+    help: 'Rate-limit signals the gateway sent, per signal and scope',
+    labelNames: [...labelNames, 'signal', 'scope'],
+    registers,
+  });
+  const degraded = new Gauge({
+    name: named('store_degraded'),
+    help: '1 while Redis is unreachable and this process admits under its local share',
+    labelNames,
+    registers,
+  });
   const degradedTotal = new Counter({ name: named('store_degraded_total'), help: 'Times Redis became unreachable', labelNames, registers });
   const storeErrors = new Counter({ name: named('store_errors_total'), help: 'Store calls that failed (the lane retried)', labelNames, registers });
   degraded.set(constLabels, 0);

@@ -103,11 +103,14 @@ export class Lane {
     this.#clearTimer();
     this.#sleepingTier = tier;
     // a longer wait (a month-long pause) wakes once per timer span and asks the store again
-    this.#timer = setTimeout(() => {
-      this.#timer = undefined;
-      this.#sleepingTier = Number.POSITIVE_INFINITY;
-      this.wake();
-    }, Math.min(ms, MAX_TIMER_MS));
+    this.#timer = setTimeout(
+      () => {
+        this.#timer = undefined;
+        this.#sleepingTier = Number.POSITIVE_INFINITY;
+        this.wake();
+      },
+      Math.min(ms, MAX_TIMER_MS),
+    );
   }
 
   /** The first unsettled job of each tier, best effective tier first, then oldest first. */

@@ -129,13 +129,17 @@ export class AttemptLoop<T> {
       const queuedAt = Date.now();
       try {
         const maxWaitMs = Number.isFinite(deadline) ? Math.max(0, deadline - Date.now()) : Number.POSITIVE_INFINITY;
-        value = await scheduler.scheduleAttempt({ ...request.schedule, maxWaitMs, ...(attemptSignal ? { signal: attemptSignal } : {}) }, (a) => {
-          admission = a;
-          unwatch?.();
-          this.attempts++;
-          this.waitedMs += Date.now() - queuedAt;
-          return request.send(signal === attemptSignal ? a : { ...a, signal });
-        }, this.attempts + 1);
+        value = await scheduler.scheduleAttempt(
+          { ...request.schedule, maxWaitMs, ...(attemptSignal ? { signal: attemptSignal } : {}) },
+          (a) => {
+            admission = a;
+            unwatch?.();
+            this.attempts++;
+            this.waitedMs += Date.now() - queuedAt;
+            return request.send(signal === attemptSignal ? a : { ...a, signal });
+          },
+          this.attempts + 1,
+        );
       } catch (error) {
         unwatch?.();
         if (!admission) {
@@ -169,7 +173,14 @@ export class AttemptLoop<T> {
    * Acts on one reply as its category says (module comment); true when the request is sent again. Sets
    * `classification` (undefined for a success).
    */
-  async #act(admission: Admission, outcome: FeedbackOutcome | undefined, reply: GatewayReply, probe: boolean, maxAttempts: number, signal: AbortSignal | undefined): Promise<boolean> {
+  async #act(
+    admission: Admission,
+    outcome: FeedbackOutcome | undefined,
+    reply: GatewayReply,
+    probe: boolean,
+    maxAttempts: number,
+    signal: AbortSignal | undefined,
+  ): Promise<boolean> {
     const classified = outcome?.classified ?? classifyReply(reply);
     const meaning = meaningOf(admission.plan.host, classified);
     const keyId = this.request.schedule.keyId;
@@ -214,7 +225,10 @@ export class AttemptLoop<T> {
         return false;
       case 'retry-later': {
         const host = admission.plan.host;
-        if (host) await this.#pauseHost(host, meaning, { backoff: { ...actions.retryLaterBackoff, random: Math.random(), resetAfterMs: actions.retryLaterBackoff.maxMs * 6 } });
+        if (host)
+          await this.#pauseHost(host, meaning, {
+            backoff: { ...actions.retryLaterBackoff, random: Math.random(), resetAfterMs: actions.retryLaterBackoff.maxMs * 6 },
+          });
         const again = host ? this.#mayRepeatNow(signal) : await this.#mayRepeat(signal);
         classify(again ? 'resent' : 'host-backoff');
         return again;
@@ -235,7 +249,12 @@ export class AttemptLoop<T> {
   async #pauseHost(host: HostName, meaning: ReplyMeaning, penalty: Penalty): Promise<void> {
     try {
       const result = await this.scheduler.penalizeTarget(`host:${host}`, penalty);
-      this.scheduler.notify('hostPaused', { host, category: meaning.category === 'service-stopping' ? 'service-stopping' : 'retry-later', pausedUntil: result.pausedUntil, kucoinCode: meaning.code });
+      this.scheduler.notify('hostPaused', {
+        host,
+        category: meaning.category === 'service-stopping' ? 'service-stopping' : 'retry-later',
+        pausedUntil: result.pausedUntil,
+        kucoinCode: meaning.code,
+      });
     } catch {
       // a store fault never turns a reply into another error; the request is not sent again on this account
     }
@@ -310,7 +329,9 @@ export function classificationOf(error: unknown): ErrorClassification | undefine
     const own = Object.getOwnPropertyDescriptor(error, CLASSIFICATION)?.value as ErrorClassification | undefined;
     if (own) return own;
     const e = error as { category?: unknown; retryable?: unknown; action?: unknown };
-    return typeof e.category === 'string' && typeof e.action === 'string' ? { category: e.category, retryable: e.retryable === true, action: e.action } : undefined;
+    return typeof e.category === 'string' && typeof e.action === 'string'
+      ? { category: e.category, retryable: e.retryable === true, action: e.action }
+      : undefined;
   } catch {
     return undefined;
   }

@@ -89,7 +89,13 @@ export class KeyCircuits {
     let openUntil = Date.now() + options.keyCircuitOpenMs;
     try {
       const result = await this.scheduler.penalizeTarget(`key:${keyId}`, {
-        backoff: { baseMs: options.keyCircuitOpenMs, maxMs: options.keyCircuitMaxOpenMs, jitter: 0, random: 0.5, resetAfterMs: options.keyCircuitMaxOpenMs * 4 },
+        backoff: {
+          baseMs: options.keyCircuitOpenMs,
+          maxMs: options.keyCircuitMaxOpenMs,
+          jitter: 0,
+          random: 0.5,
+          resetAfterMs: options.keyCircuitMaxOpenMs * 4,
+        },
       });
       openUntil = Math.max(result.pausedUntil, Date.now() + 1);
     } catch {

@@ -20,7 +20,14 @@ const same = (a: string, b: string): boolean => {
 };
 
 /** Checks KuCoin's signed headers like the gateway: key, timestamp within 5 s, passphrase, signature. */
-export function authenticate(accounts: ReadonlyMap<string, SimAccount>, headers: IncomingHttpHeaders, method: string, pathWithQuery: string, body: string, now: number): AuthResult {
+export function authenticate(
+  accounts: ReadonlyMap<string, SimAccount>,
+  headers: IncomingHttpHeaders,
+  method: string,
+  pathWithQuery: string,
+  body: string,
+  now: number,
+): AuthResult {
   const h = (n: string) => {
     const v = headers[n];
     return Array.isArray(v) ? v[0] : v;
@@ -29,7 +36,8 @@ export function authenticate(accounts: ReadonlyMap<string, SimAccount>, headers:
   const ts = h('kc-api-timestamp');
   const sign = h('kc-api-sign');
   const passphrase = h('kc-api-passphrase');
-  if (!key || !ts || !sign || !passphrase) return { ok: false, code: '400001', msg: 'Any of KC-API-KEY, KC-API-SIGN, KC-API-TIMESTAMP, KC-API-PASSPHRASE is missing in your request header' };
+  if (!key || !ts || !sign || !passphrase)
+    return { ok: false, code: '400001', msg: 'Any of KC-API-KEY, KC-API-SIGN, KC-API-TIMESTAMP, KC-API-PASSPHRASE is missing in your request header' };
   if (!/^\d+$/.test(ts) || Math.abs(Number(ts) - now) > 5_000) return { ok: false, code: '400002', msg: 'KC-API-TIMESTAMP Invalid' };
   const account = accounts.get(key);
   if (!account) return { ok: false, code: '400003', msg: 'KC-API-KEY not exists' };

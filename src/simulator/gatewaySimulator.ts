@@ -106,7 +106,19 @@ export async function startGatewaySimulator(options: GatewaySimulatorOptions = {
     setInterval(() => {
       const at = clock();
       const { admitted } = poolCounter(`uid:${h.uid}`, h.pool, h.uid).charge(at, h.weight);
-      record({ at, uid: h.uid, ip: 'hidden', host: 'spot', method: 'GET', endpoint: 'hidden consumer', pool: h.pool, weight: h.weight, outcome: admitted ? 'hidden' : 'hidden-429000', client: 'hidden', conn: 0 });
+      record({
+        at,
+        uid: h.uid,
+        ip: 'hidden',
+        host: 'spot',
+        method: 'GET',
+        endpoint: 'hidden consumer',
+        pool: h.pool,
+        weight: h.weight,
+        outcome: admitted ? 'hidden' : 'hidden-429000',
+        client: 'hidden',
+        conn: 0,
+      });
     }, h.everyMs),
   );
 
@@ -186,7 +198,21 @@ export async function startGatewaySimulator(options: GatewaySimulatorOptions = {
     const subject = isPublic ? `ip:${ip}` : `uid:${uid ?? 'anonymous'}`;
     const pool = poolCounter(subject, info.pool, uid);
     // codes injected on demand (src/simulator/injectedCodes.ts): answered here, charged or not as KuCoin does
-    if (options.codes?.answer({ at, host, method, endpoint: info.path, uid, ip, counter: pool, weight: info.weight, res, record: (outcome, weight) => record({ ...base, uid, endpoint: info.path, pool: info.pool, weight, outcome }) })) return;
+    if (
+      options.codes?.answer({
+        at,
+        host,
+        method,
+        endpoint: info.path,
+        uid,
+        ip,
+        counter: pool,
+        weight: info.weight,
+        res,
+        record: (outcome, weight) => record({ ...base, uid, endpoint: info.path, pool: info.pool, weight, outcome }),
+      })
+    )
+      return;
     const charged = pool.charge(at, info.weight);
     const headers = rateLimitHeaders(pool.limit, pool.limit - charged.window.weight, charged.window.end - at);
     const arrival = { ...base, uid, endpoint: info.path, pool: info.pool, weight: info.weight };
@@ -212,7 +238,10 @@ export async function startGatewaySimulator(options: GatewaySimulatorOptions = {
       }
     }
 
-    let data: unknown = options.websocket && /^\/api\/v1\/bullet-(public|private)$/.test(info.path) ? options.websocket.issueToken({ kind: isPublic ? 'public' : 'private', uid, ip }) : {};
+    let data: unknown =
+      options.websocket && /^\/api\/v1\/bullet-(public|private)$/.test(info.path)
+        ? options.websocket.issueToken({ kind: isPublic ? 'public' : 'private', uid, ip })
+        : {};
     if (info.path === '/api/v1/timestamp') data = clock(); // the server's time, as KuCoin answers it
     if (method === 'POST' && /orders/.test(info.path)) {
       let parsed: { clientOid?: unknown } = {};

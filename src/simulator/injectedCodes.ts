@@ -1,7 +1,15 @@
 import type { ServerResponse } from 'node:http';
 import { describeValue, InvalidArgumentError } from '../errors.js';
 import type { HostName } from '../kucoin/endpointTypes.js';
-import { KUCOIN_ERROR_CODES, KUCOIN_PRODUCTS, kucoinCodeRows, lookupKucoinCode, type KucoinCodeCategory, type KucoinCodeEntry, type KucoinProduct } from '../kucoin/errorCodes.js';
+import {
+  KUCOIN_ERROR_CODES,
+  KUCOIN_PRODUCTS,
+  kucoinCodeRows,
+  lookupKucoinCode,
+  type KucoinCodeCategory,
+  type KucoinCodeEntry,
+  type KucoinProduct,
+} from '../kucoin/errorCodes.js';
 import type { FixedWindowCounter } from './fixedWindow.js';
 import { rateLimitHeaders, sendCloudflare1015, sendJson, type Headers } from './replies.js';
 
@@ -124,22 +132,38 @@ export class InjectedCodes {
   inject(spec: CodeInjection): InjectionHandle {
     if (spec === null || typeof spec !== 'object') fail('an injection object { code, endpoint?, rate?, from?, until?, count? }', spec);
     const { code: rawCode, msg, product, endpoint, uid, rate = 1, from = -Infinity, until = Infinity, count = Infinity, status, retryAfterSec } = spec;
-    if (!((typeof rawCode === 'string' && /^\d{1,9}$/.test(rawCode.trim())) || (typeof rawCode === 'number' && Number.isSafeInteger(rawCode) && rawCode >= 0))) fail('code to be a numeric string or a non-negative integer', rawCode);
+    if (!((typeof rawCode === 'string' && /^\d{1,9}$/.test(rawCode.trim())) || (typeof rawCode === 'number' && Number.isSafeInteger(rawCode) && rawCode >= 0)))
+      fail('code to be a numeric string or a non-negative integer', rawCode);
     const code = String(rawCode).trim();
     if (msg !== undefined && (typeof msg !== 'string' || msg.length > MAX_MSG_CHARS)) fail(`msg to be a string of at most ${MAX_MSG_CHARS} characters`, msg);
-    if (product !== undefined && (!(KUCOIN_PRODUCTS as readonly unknown[]).includes(product) || product === 'websocket')) fail(`product to be one of ${KUCOIN_PRODUCTS.filter((p) => p !== 'websocket').join(', ')} (WebSocket codes are the WebSocket simulator's)`, product);
+    if (product !== undefined && (!(KUCOIN_PRODUCTS as readonly unknown[]).includes(product) || product === 'websocket'))
+      fail(`product to be one of ${KUCOIN_PRODUCTS.filter((p) => p !== 'websocket').join(', ')} (WebSocket codes are the WebSocket simulator's)`, product);
     const parsed = endpoint === undefined ? undefined : typeof endpoint === 'string' ? ENDPOINT.exec(endpoint) : null;
     if (parsed === null) fail("endpoint to be 'METHOD /path/template', optionally after a host ('futures POST /api/v1/orders')", endpoint);
     if (uid !== undefined && typeof uid !== 'string') fail('uid to be a string', uid);
     if (typeof rate !== 'number' || !(rate > 0 && rate <= 1)) fail('rate to be a number in (0, 1]', rate);
     if (typeof from !== 'number' || Number.isNaN(from)) fail('from to be a time in ms', from);
     if (typeof until !== 'number' || Number.isNaN(until) || until <= from) fail('until to be a time in ms after from', until);
-    if (typeof count !== 'number' || !(count === Infinity || (Number.isSafeInteger(count) && count >= 1))) fail('count to be an integer >= 1 (or Infinity)', count);
+    if (typeof count !== 'number' || !(count === Infinity || (Number.isSafeInteger(count) && count >= 1)))
+      fail('count to be an integer >= 1 (or Infinity)', count);
     if (status !== undefined && !(Number.isSafeInteger(status) && status >= 200 && status <= 599)) fail('status to be an HTTP status in [200, 599]', status);
-    if (retryAfterSec !== undefined && !(typeof retryAfterSec === 'number' && Number.isFinite(retryAfterSec) && retryAfterSec >= 0)) fail('retryAfterSec to be a number >= 0', retryAfterSec);
+    if (retryAfterSec !== undefined && !(typeof retryAfterSec === 'number' && Number.isFinite(retryAfterSec) && retryAfterSec >= 0))
+      fail('retryAfterSec to be a number >= 0', retryAfterSec);
     const known = KUCOIN_ERROR_CODES.some((e) => e.code === code && e.product !== 'websocket' && (product === undefined || e.product === product));
-    if (!known && status === undefined) fail(`code to be a REST code of the error-code table${product ? ` on the ${product} page` : ''} (docs/error-codes.md), or a status for a code outside it`, rawCode);
-    const live: Live = { code, spec, host: parsed?.[1] as HostName | undefined, endpoint: parsed ? `${parsed[2]} ${parsed[3]}` : undefined, left: count, answered: 0, removed: false };
+    if (!known && status === undefined)
+      fail(
+        `code to be a REST code of the error-code table${product ? ` on the ${product} page` : ''} (docs/error-codes.md), or a status for a code outside it`,
+        rawCode,
+      );
+    const live: Live = {
+      code,
+      spec,
+      host: parsed?.[1] as HostName | undefined,
+      endpoint: parsed ? `${parsed[2]} ${parsed[3]}` : undefined,
+      left: count,
+      answered: 0,
+      removed: false,
+    };
     this.#live.push(live);
     return {
       get answered() {
@@ -222,5 +246,8 @@ function rowFor(host: HostName, code: string, product: KucoinProduct | undefined
     const hit = lookupKucoinCode({ host, code, msg, product });
     if (hit?.matchedBy === 'message') return hit.entry;
   }
-  return kucoinCodeRows({ host, code, product })[0] ?? KUCOIN_ERROR_CODES.find((e) => e.code === code && e.product !== 'websocket' && (product === undefined || e.product === product));
+  return (
+    kucoinCodeRows({ host, code, product })[0] ??
+    KUCOIN_ERROR_CODES.find((e) => e.code === code && e.product !== 'websocket' && (product === undefined || e.product === product))
+  );
 }

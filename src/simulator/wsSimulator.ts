@@ -32,7 +32,13 @@ export interface WsSimulatorOptions {
 
 export interface BulletData {
   readonly token: string;
-  readonly instanceServers: readonly { readonly endpoint: string; readonly encrypt: boolean; readonly protocol: 'websocket'; readonly pingInterval: number; readonly pingTimeout: number }[];
+  readonly instanceServers: readonly {
+    readonly endpoint: string;
+    readonly encrypt: boolean;
+    readonly protocol: 'websocket';
+    readonly pingInterval: number;
+    readonly pingTimeout: number;
+  }[];
 }
 
 export interface WsConnectRecord {
@@ -110,7 +116,18 @@ interface WsServerModule {
   };
 }
 
-const PRIVATE_PREFIXES = ['/spotMarket/tradeOrders', '/spotMarket/tradeOrdersV2', '/spotMarket/advancedOrders', '/account/balance', '/margin/position', '/contractMarket/tradeOrders', '/contractMarket/advancedOrders', '/contractAccount/wallet', '/contract/position', '/contract/positionAll'];
+const PRIVATE_PREFIXES = [
+  '/spotMarket/tradeOrders',
+  '/spotMarket/tradeOrdersV2',
+  '/spotMarket/advancedOrders',
+  '/account/balance',
+  '/margin/position',
+  '/contractMarket/tradeOrders',
+  '/contractMarket/advancedOrders',
+  '/contractAccount/wallet',
+  '/contract/position',
+  '/contract/positionAll',
+];
 const TOPIC_FORMAT = /^\/[A-Za-z]+\/[A-Za-z0-9]+(:[A-Za-z0-9_.,-]+)?$/;
 const SYMBOL_FORMAT = /^([A-Z0-9]+-[A-Z0-9]+|[A-Z0-9]+M|all|[A-Z0-9]+)$/;
 
@@ -267,12 +284,22 @@ export async function startWsSimulator(options: WsSimulatorOptions = {}): Promis
     connectTimes.set(subject, times);
     times.push(now);
     if (!grant) return refuse(socket, subject, '401', 401, 'token is invalid');
-    if (times.filter((t) => t > now - connectLimit.windowMs).length > connectLimit.limit) return refuse(socket, subject, '509-rate', 509, 'service busy, please retry later');
+    if (times.filter((t) => t > now - connectLimit.windowMs).length > connectLimit.limit)
+      return refuse(socket, subject, '509-rate', 509, 'service busy, please retry later');
     const fault = connectFaults.shift();
     if (fault) return refuse(socket, subject, `${fault.code}-injected`, fault.code, fault.data);
-    if ((sessionsBySubject.get(subject) ?? 0) >= sessionLimit) return refuse(socket, subject, '509-sessions', 509, `exceed max session count limitation of ${sessionLimit}`);
+    if ((sessionsBySubject.get(subject) ?? 0) >= sessionLimit)
+      return refuse(socket, subject, '509-sessions', 509, `exceed max session count limitation of ${sessionLimit}`);
     connects.push({ at: now, subject, outcome: 'welcome' });
-    const s: Session = { id: query.get('connectId') ?? randomUUID(), subject, isPrivate: grant.isPrivate, socket, topics: new Set(), uplink: [], idle: undefined };
+    const s: Session = {
+      id: query.get('connectId') ?? randomUUID(),
+      subject,
+      isPrivate: grant.isPrivate,
+      socket,
+      topics: new Set(),
+      uplink: [],
+      idle: undefined,
+    };
     sessions.add(s);
     setSessions(subject, +1);
     socket.on('message', (data) => onMessage(s, data));

@@ -77,7 +77,8 @@ export async function settleSubscribe(batch: Batch<TopicRequest>, result: Comman
     case 'retry-later': {
       const retries = Math.max(...items.map((r) => ++r.retries), 0);
       if (retries > SYSTEM_ERROR_RETRIES) {
-        for (const r of items) scope.end(r, new WsProtocolError(`KuCoin kept answering ${rule.code} to the subscribe of ${JSON.stringify(r.topic)}: ${text}`, rule.code));
+        for (const r of items)
+          scope.end(r, new WsProtocolError(`KuCoin kept answering ${rule.code} to the subscribe of ${JSON.stringify(r.topic)}: ${text}`, rule.code));
         return;
       }
       back();

@@ -17,7 +17,11 @@ export interface DialOutcome {
 }
 
 /** The answer to a command: its ack, its error, or nothing (timeout, or the socket closed first). */
-export type CommandResult = { readonly kind: 'ack' } | { readonly kind: 'error'; readonly code: unknown; readonly data: unknown } | { readonly kind: 'timeout' } | { readonly kind: 'closed' };
+export type CommandResult =
+  | { readonly kind: 'ack' }
+  | { readonly kind: 'error'; readonly code: unknown; readonly data: unknown }
+  | { readonly kind: 'timeout' }
+  | { readonly kind: 'closed' };
 
 export interface SocketHandlers {
   welcome(): void;

@@ -16,13 +16,17 @@ const TOPIC = /^\/[\x21-\x7e]{1,511}$/;
  */
 export function parseTopic(topic: unknown): TopicName {
   if (typeof topic !== 'string' || !TOPIC.test(topic)) {
-    throw new InvalidArgumentError(`Expected a topic like "/market/ticker:BTC-USDT" (a "/" and up to 511 printable characters, no spaces), got ${describeValue(topic)}`);
+    throw new InvalidArgumentError(
+      `Expected a topic like "/market/ticker:BTC-USDT" (a "/" and up to 511 printable characters, no spaces), got ${describeValue(topic)}`,
+    );
   }
   const colon = topic.indexOf(':');
   if (colon < 0) return { topic, prefix: topic, symbol: undefined };
   const symbol = topic.slice(colon + 1);
   if (symbol === '' || symbol.includes(',') || symbol.includes(':')) {
-    throw new InvalidArgumentError(`Expected one symbol after ":" in topic ${describeValue(topic)}: subscribe to each topic on its own, the manager batches them`);
+    throw new InvalidArgumentError(
+      `Expected one symbol after ":" in topic ${describeValue(topic)}: subscribe to each topic on its own, the manager batches them`,
+    );
   }
   return { topic, prefix: topic.slice(0, colon), symbol };
 }

@@ -60,7 +60,13 @@ export class WsConnection {
     first: TopicRequest,
   ) {
     this.#pacer = new UplinkPacer(ctx.options.uplink);
-    this.#lease = new SessionLease(ctx, id, this.#stop.signal, () => this.requests.size > 0, (p) => this.#setPhase(p));
+    this.#lease = new SessionLease(
+      ctx,
+      id,
+      this.#stop.signal,
+      () => this.requests.size > 0,
+      (p) => this.#setPhase(p),
+    );
     this.add(first);
     // #run releases the lease and hands its topics back in any case; nothing is left to report
     this.done = this.#run().catch(() => undefined);
@@ -183,7 +189,11 @@ export class WsConnection {
     const socket = new KucoinSocket(
       token,
       this.ctx.options.dispatcher,
-      { connectTimeoutMs: this.ctx.options.connectTimeoutMs, pingEveryMs: Math.max(100, Math.floor(token.pingIntervalMs * this.#pingFactor)), pingTimeoutMs: token.pingTimeoutMs },
+      {
+        connectTimeoutMs: this.ctx.options.connectTimeoutMs,
+        pingEveryMs: Math.max(100, Math.floor(token.pingIntervalMs * this.#pingFactor)),
+        pingTimeoutMs: token.pingTimeoutMs,
+      },
       this.#pacer,
       {
         welcome: () => {
@@ -215,7 +225,13 @@ export class WsConnection {
 
   #serverError(rule: WsCodeRule, data: unknown): void {
     this.#lastError = { rule, data };
-    this.ctx.events.emit('serverError', { connectionId: this.id, code: rule.code, text: typeof data === 'string' ? data.slice(0, 200) : '', phase: rule.phase, reaction: rule.reaction });
+    this.ctx.events.emit('serverError', {
+      connectionId: this.id,
+      code: rule.code,
+      text: typeof data === 'string' ? data.slice(0, 200) : '',
+      phase: rule.phase,
+      reaction: rule.reaction,
+    });
   }
 
   /** After a dial: the reaction to how it ended and to what the server said, for this process or (through the store) for all. */

@@ -25,7 +25,14 @@ export interface WsSubscribeOptions {
 }
 
 export interface WsManagerSnapshot {
-  readonly connections: readonly { readonly id: number; readonly open: boolean; readonly phase: string; readonly topics: number; readonly subscribed: number; readonly holdsSession: boolean }[];
+  readonly connections: readonly {
+    readonly id: number;
+    readonly open: boolean;
+    readonly phase: string;
+    readonly topics: number;
+    readonly subscribed: number;
+    readonly holdsSession: boolean;
+  }[];
   readonly topics: { readonly waiting: number; readonly subscribed: number };
   /** In force: configured, or lower when learned from the server. */
   readonly topicsPerMessage: number;
@@ -77,9 +84,11 @@ export class WsManager {
     if (typeof maxWaitMs !== 'number' || !(maxWaitMs >= 0 && maxWaitMs <= MAX_WAIT_LIMIT_MS)) {
       throw new InvalidArgumentError(`Expected maxWaitMs to be a number >= 0 and <= ${MAX_WAIT_LIMIT_MS}, got ${describeValue(maxWaitMs)}`);
     }
-    if (options.onMessage !== undefined && typeof options.onMessage !== 'function') throw new InvalidArgumentError(`Expected onMessage to be a function, got ${describeValue(options.onMessage)}`);
+    if (options.onMessage !== undefined && typeof options.onMessage !== 'function')
+      throw new InvalidArgumentError(`Expected onMessage to be a function, got ${describeValue(options.onMessage)}`);
     const { signal } = options;
-    if (signal !== undefined && !(signal instanceof AbortSignal)) throw new InvalidArgumentError(`Expected signal to be an AbortSignal, got ${describeValue(signal)}`);
+    if (signal !== undefined && !(signal instanceof AbortSignal))
+      throw new InvalidArgumentError(`Expected signal to be an AbortSignal, got ${describeValue(signal)}`);
     if (signal?.aborted) throw new AbortError(signal.reason);
 
     const key = requestKey(name.topic, privateChannel);

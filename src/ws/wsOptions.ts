@@ -98,7 +98,12 @@ const MS0: NumberRange = { min: 0, max: DAY, integer: true };
 const JITTER: NumberRange = { min: 0, max: 1 };
 
 function identity(name: string, value: unknown): string {
-  expectOption(typeof value === 'string' && value.length > 0 && value.length <= 128 && !/[{}\s\p{Cc}]/u.test(value), name, 'a non-empty string of at most 128 characters without braces or spaces', value);
+  expectOption(
+    typeof value === 'string' && value.length > 0 && value.length <= 128 && !/[{}\s\p{Cc}]/u.test(value),
+    name,
+    'a non-empty string of at most 128 characters without braces or spaces',
+    value,
+  );
   return value as string;
 }
 
@@ -111,15 +116,37 @@ export function resolveWsOptions(options: WsManagerOptions): ResolvedWsOptions {
     const host = options.host ?? 'spot';
     expectOption(host === 'spot' || host === 'futures', 'host', "'spot' or 'futures'", host);
     if ((options.client === undefined) === (options.tokenSource === undefined)) {
-      throw new InvalidArgumentError(`Expected exactly one of options.client (a KucoinClient) and options.tokenSource, got ${options.client === undefined ? 'neither' : 'both'}`);
+      throw new InvalidArgumentError(
+        `Expected exactly one of options.client (a KucoinClient) and options.tokenSource, got ${options.client === undefined ? 'neither' : 'both'}`,
+      );
     }
-    expectOption(options.tokenSource === undefined || typeof options.tokenSource === 'function', 'tokenSource', 'a function (signal) => Promise<WsToken>', options.tokenSource);
-    expectOption(options.client === undefined || typeof (options.client as { request?: unknown }).request === 'function', 'client', 'a KucoinClient', options.client);
-    expectOption(options.tokenPriority === undefined || (PRIORITIES as readonly unknown[]).includes(options.tokenPriority), 'tokenPriority', 'one of critical, high, normal, low', options.tokenPriority);
+    expectOption(
+      options.tokenSource === undefined || typeof options.tokenSource === 'function',
+      'tokenSource',
+      'a function (signal) => Promise<WsToken>',
+      options.tokenSource,
+    );
+    expectOption(
+      options.client === undefined || typeof (options.client as { request?: unknown }).request === 'function',
+      'client',
+      'a KucoinClient',
+      options.client,
+    );
+    expectOption(
+      options.tokenPriority === undefined || (PRIORITIES as readonly unknown[]).includes(options.tokenPriority),
+      'tokenPriority',
+      'one of critical, high, normal, low',
+      options.tokenPriority,
+    );
     const subject = kind === 'private' ? `uid:${identity('uid', options.uid)}` : `ip:${identity('ip', options.ip ?? 'default')}`;
     const store = options.store ?? new WsMemoryStore();
     const s = store as Partial<WsBudgetStore>;
-    expectOption(typeof s.acquireSession === 'function' && typeof s.acquireConnect === 'function' && typeof s.renew === 'function', 'store', 'a WsMemoryStore or WsRedisStore', store);
+    expectOption(
+      typeof s.acquireSession === 'function' && typeof s.acquireConnect === 'function' && typeof s.renew === 'function',
+      'store',
+      'a WsMemoryStore or WsRedisStore',
+      store,
+    );
 
     const connects = objectOption('connects', options.connects) ?? {};
     const uplink = objectOption('uplink', options.uplink) ?? {};
@@ -131,8 +158,7 @@ export function resolveWsOptions(options: WsManagerOptions): ResolvedWsOptions {
     const resolved: ResolvedWsOptions = {
       kind,
       host,
-      tokenSource:
-        options.tokenSource ?? kucoinTokenSource(options.client!, { kind, host, priority: options.tokenPriority ?? 'high' }),
+      tokenSource: options.tokenSource ?? kucoinTokenSource(options.client!, { kind, host, priority: options.tokenPriority ?? 'high' }),
       store,
       limits: {
         subject,
@@ -147,7 +173,11 @@ export function resolveWsOptions(options: WsManagerOptions): ResolvedWsOptions {
         limit: uplinkLimit,
         windowMs: numberOption('uplink.windowMs', uplink.windowMs ?? 10_000, MS),
         marginMs: numberOption('uplink.marginMs', uplink.marginMs ?? 250, MS0),
-        reservedForPing: numberOption('uplink.reservedForPing', uplink.reservedForPing ?? Math.min(5, uplinkLimit - 1), { min: 0, max: uplinkLimit - 1, integer: true }),
+        reservedForPing: numberOption('uplink.reservedForPing', uplink.reservedForPing ?? Math.min(5, uplinkLimit - 1), {
+          min: 0,
+          max: uplinkLimit - 1,
+          integer: true,
+        }),
       },
       heartbeatMs: numberOption('heartbeatMs', options.heartbeatMs ?? Math.max(1, Math.floor(leaseMs / 3)), { min: 1, max: leaseMs - 1, integer: true }),
       reconnect: {

@@ -34,7 +34,19 @@ export async function startRedisCluster(masters = 3, replicas = 0): Promise<Loca
     for (let i = 0; i < masters * (1 + replicas); i++) {
       const port = await clusterPort();
       nodes.push(
-        await spawnRedisServer(['--cluster-enabled', 'yes', '--cluster-config-file', `nodes-${port}.conf`, '--cluster-node-timeout', '2000', '--cluster-replica-validity-factor', '0'], port),
+        await spawnRedisServer(
+          [
+            '--cluster-enabled',
+            'yes',
+            '--cluster-config-file',
+            `nodes-${port}.conf`,
+            '--cluster-node-timeout',
+            '2000',
+            '--cluster-replica-validity-factor',
+            '0',
+          ],
+          port,
+        ),
       );
     }
     await run('redis-cli', ['--cluster', 'create', ...nodes.map((n) => `127.0.0.1:${n.port}`), '--cluster-replicas', String(replicas), '--cluster-yes']);

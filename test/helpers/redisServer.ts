@@ -27,11 +27,9 @@ export interface LocalRedis {
 export async function spawnRedisServer(extraArgs: string[] = [], port?: number): Promise<LocalRedis> {
   const p = port ?? (await freePort());
   const dir = mkdtempSync(join(tmpdir(), 'ks-redis-'));
-  const child = spawn(
-    'redis-server',
-    ['--port', String(p), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--dir', dir, ...extraArgs],
-    { stdio: 'ignore' },
-  );
+  const child = spawn('redis-server', ['--port', String(p), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--dir', dir, ...extraArgs], {
+    stdio: 'ignore',
+  });
   const spawnError = new Promise<never>((_, reject) => child.once('error', reject));
   const url = `redis://127.0.0.1:${p}`;
   const deadline = Date.now() + 10_000;

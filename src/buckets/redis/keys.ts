@@ -28,7 +28,9 @@ export function heartbeatKey(prefix: string, group: string): string {
 
 function groupTag(prefix: string, group: string): string {
   if (typeof group !== 'string' || group === '' || /[{}]/.test(group)) {
-    throw new InvalidArgumentError(`Expected a quota group to be a non-empty string without braces, got ${typeof group === 'string' ? JSON.stringify(group) : typeof group}`);
+    throw new InvalidArgumentError(
+      `Expected a quota group to be a non-empty string without braces, got ${typeof group === 'string' ? JSON.stringify(group) : typeof group}`,
+    );
   }
   return `${prefix}:{${group}}`;
 }

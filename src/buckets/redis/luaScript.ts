@@ -55,17 +55,17 @@ function isNoScript(err: unknown): boolean {
 function toStoreError(script: string, err: unknown): StoreError {
   const message = err instanceof Error ? err.message : String(err);
   const code = /KS_[A-Z_]+:[\w.]+/.exec(message)?.[0];
-  return new StoreError(
-    code ? `Redis script ${script} refused its arguments (${code})` : `Redis script ${script} failed: ${message}`,
-    err,
-  );
+  return new StoreError(code ? `Redis script ${script} refused its arguments (${code})` : `Redis script ${script} failed: ${message}`, err);
 }
 
 /** Rejects with a StoreError when Redis has not answered in `ms` (a slow or partitioned server). */
 async function withTimeout<T>(p: Promise<T>, ms: number, script: string): Promise<T> {
   let timer: NodeJS.Timeout | undefined;
   try {
-    return await Promise.race([p, new Promise<never>((_, reject) => (timer = setTimeout(() => reject(new StoreError(`Redis did not answer script ${script} within ${ms} ms`)), ms)))]);
+    return await Promise.race([
+      p,
+      new Promise<never>((_, reject) => (timer = setTimeout(() => reject(new StoreError(`Redis did not answer script ${script} within ${ms} ms`)), ms))),
+    ]);
   } finally {
     clearTimeout(timer);
   }

@@ -1,5 +1,16 @@
 import { InvalidArgumentError, StoreError } from '../../errors.js';
-import type { AcquireRequest, AcquireResult, BucketConfig, BucketState, DenyReason, Observation, ObserveResult, Penalty, PenaltyResult, Store } from '../types.js';
+import type {
+  AcquireRequest,
+  AcquireResult,
+  BucketConfig,
+  BucketState,
+  DenyReason,
+  Observation,
+  ObserveResult,
+  Penalty,
+  PenaltyResult,
+  Store,
+} from '../types.js';
 import { normalizeObservation, normalizePenalty, normalizeUntil, validateFactor, validateRelease } from '../validate.js';
 import { bucketKeys, heartbeatKey } from './keys.js';
 import { LuaScript, type RedisLike } from './luaScript.js';
@@ -108,10 +119,23 @@ export class RedisStore implements Store {
 
   async observe(bucket: BucketConfig, observation: Observation): Promise<ObserveResult> {
     const o = normalizeObservation(observation, bucket);
-    const args = { sentAt: o.sentAt, limit: o.limit, remaining: o.remaining, resetMs: o.resetMs, recoverStep: o.recoverStep!, minLimit: o.minLimit, maxLimit: o.maxLimit };
+    const args = {
+      sentAt: o.sentAt,
+      limit: o.limit,
+      remaining: o.remaining,
+      resetMs: o.resetMs,
+      recoverStep: o.recoverStep!,
+      minLimit: o.minLimit,
+      maxLimit: o.maxLimit,
+    };
     const { fields: r } = parseReply('observe', await this.#run('observe', args, [{ bucket, weight: 0 }]));
     if (!LIMIT_OUTCOMES.has(r.limit)) throw new StoreError(`Unexpected reply from the observe script: limit ${JSON.stringify(r.limit)}`);
-    return { applied: r.applied === '1', limit: r.limit as ObserveResult['limit'], limitInForce: Number(r.limitInForce), phaseConflict: r.phaseConflict === '1' };
+    return {
+      applied: r.applied === '1',
+      limit: r.limit as ObserveResult['limit'],
+      limitInForce: Number(r.limitInForce),
+      phaseConflict: r.phaseConflict === '1',
+    };
   }
 
   async penalize(bucket: BucketConfig, penalty: Penalty): Promise<PenaltyResult> {
@@ -138,7 +162,11 @@ export class RedisStore implements Store {
     for (const b of buckets) byGroup.set(b.group, [...(byGroup.get(b.group) ?? []), b]);
     const states = new Map<BucketConfig, BucketState>();
     for (const group of byGroup.values()) {
-      const reply = await this.#run('inspect', {}, group.map((bucket) => ({ bucket, weight: 0 })));
+      const reply = await this.#run(
+        'inspect',
+        {},
+        group.map((bucket) => ({ bucket, weight: 0 })),
+      );
       const { fields, each } = parseReply('inspect', reply);
       const now = Number(fields.now);
       if (each.length !== group.length) throw new StoreError(`Unexpected reply from the inspect script: ${JSON.stringify(reply)}`);

@@ -14,9 +14,7 @@ export interface BotConfig {
 
 /** What a bot process sends its parent every 500 ms and at the end. */
 export type BotMessage =
-  | { type: 'stats'; records: RequestRecord[]; queued: Record<Priority, number>; waits: Record<string, number> }
-  | { type: 'ready' }
-  | { type: 'done' };
+  { type: 'stats'; records: RequestRecord[]; queued: Record<Priority, number>; waits: Record<string, number> } | { type: 'ready' } | { type: 'done' };
 
 const send = (m: BotMessage) => process.send?.(m);
 
@@ -27,7 +25,9 @@ async function main(cfg: BotConfig): Promise<void> {
     if (m.type === 'stop') stop.abort();
   });
   const redis: CliRedis | undefined = cfg.useScheduler && cfg.redisUrl ? await connectRedis(new URL(cfg.redisUrl)) : undefined;
-  const scheduler = redis ? createScheduler({ uid: DEMO_ACCOUNT.uid, agingMs: cfg.agingMs, store: new RedisStore({ client: redis, prefix: cfg.prefix }) }) : undefined;
+  const scheduler = redis
+    ? createScheduler({ uid: DEMO_ACCOUNT.uid, agingMs: cfg.agingMs, store: new RedisStore({ client: redis, prefix: cfg.prefix }) })
+    : undefined;
   let waits: Record<string, number> = {};
   scheduler?.on('waited', (e) => (waits[e.bucketId] = (waits[e.bucketId] ?? 0) + e.waitMs));
   const sender = scheduler ? scheduledSender(scheduler, cfg.urls, DEMO_ACCOUNT, cfg.id) : rawSender(cfg.urls, DEMO_ACCOUNT, cfg.id);

@@ -65,7 +65,8 @@ export async function demoCommand(argv: readonly string[], io: CliIo): Promise<n
   const processes = numberFlag('demo', 'processes', values.processes, 1, 32, true);
   const useScheduler = !values['no-scheduler'];
   const redisUrl = values.redis !== undefined ? redisUrlFlag('demo', values.redis) : undefined;
-  if (useScheduler && processes > 1 && !redisUrl) throw new UsageError('--processes N shares the quota between processes through Redis: add --redis redis://host:port', 'demo');
+  if (useScheduler && processes > 1 && !redisUrl)
+    throw new UsageError('--processes N shares the quota between processes through Redis: add --redis redis://host:port', 'demo');
 
   // Redis must answer before anything starts (a clear message, not a stack trace, when it does not)
   let redis: CliRedis | undefined = useScheduler && redisUrl ? await connectRedis(redisUrl) : undefined;
@@ -83,13 +84,21 @@ export async function demoCommand(argv: readonly string[], io: CliIo): Promise<n
   let scheduler: Scheduler | undefined;
   const prefix = `kucoin-scheduler-demo-${randomUUID()}`;
   const storeLabel = redisUrl ? `RedisStore at ${redisUrl.host}` : 'MemoryStore';
-  const title = useScheduler ? `kucoin-scheduler demo: ${processes} bot process(es), ${storeLabel}` : `demo WITHOUT the scheduler: ${processes} bot process(es)`;
-  const note = useScheduler ? `demo setting: agingMs ${DEMO_SETTINGS.agingMs / 1000} s (library default 60 s)` : 'every bot sends at once, no limiter, no retry';
+  const title = useScheduler
+    ? `kucoin-scheduler demo: ${processes} bot process(es), ${storeLabel}`
+    : `demo WITHOUT the scheduler: ${processes} bot process(es)`;
+  const note = useScheduler
+    ? `demo setting: agingMs ${DEMO_SETTINGS.agingMs / 1000} s (library default 60 s)`
+    : 'every bot sends at once, no limiter, no retry';
 
   let botsDone: Promise<unknown>;
   if (processes === 1) {
     if (useScheduler) {
-      scheduler = createScheduler({ uid: DEMO_ACCOUNT.uid, agingMs: DEMO_SETTINGS.agingMs, ...(redis ? { store: new RedisStore({ client: redis, prefix }) } : {}) });
+      scheduler = createScheduler({
+        uid: DEMO_ACCOUNT.uid,
+        agingMs: DEMO_SETTINGS.agingMs,
+        ...(redis ? { store: new RedisStore({ client: redis, prefix }) } : {}),
+      });
       scheduler.on('waited', (e) => waits!.add(e.bucketId, e.waitMs));
     }
     const sender = scheduler ? scheduledSender(scheduler, sim.urls, DEMO_ACCOUNT, 'p1') : rawSender(sim.urls, DEMO_ACCOUNT, 'p1');

@@ -64,7 +64,9 @@ export function describeBucket(id: string, v: Pick<ViewState, 'pools' | 'cloudfl
 function utilization(v: ViewState, p: PoolView, spanMs: number, now: number): number {
   const pool = p.key.split(':').at(-1);
   const span = Math.max(1000, spanMs);
-  const weight = v.stats.arrivals.filter((a) => a.outcome === 'ok' && a.client !== 'hidden' && a.pool === pool && a.at > now - span).reduce((x, a) => x + a.weight, 0);
+  const weight = v.stats.arrivals
+    .filter((a) => a.outcome === 'ok' && a.client !== 'hidden' && a.pool === pool && a.at > now - span)
+    .reduce((x, a) => x + a.weight, 0);
   return weight / ((p.limit * span) / p.windowMs);
 }
 
@@ -98,15 +100,21 @@ export function renderLive(v: ViewState, width = 79): string[] {
     const w = v.stats.windows[p.key]?.at(-1);
     const open = w && w.end > now;
     const weight = open ? w.weight : 0;
-    lines.push(`${p.label.padEnd(12)} ${bar(weight / p.limit, barWidth)} ${String(weight).padStart(5)} / ${String(p.limit).padEnd(5)}  ${open ? `${((w.end - now) / 1000).toFixed(1)} s` : '-'}`);
+    lines.push(
+      `${p.label.padEnd(12)} ${bar(weight / p.limit, barWidth)} ${String(weight).padStart(5)} / ${String(p.limit).padEnd(5)}  ${open ? `${((w.end - now) / 1000).toFixed(1)} s` : '-'}`,
+    );
   }
   const recent = v.stats.arrivals.filter((a) => a.client !== 'hidden' && a.at > now - v.cloudflare.windowMs).length;
-  lines.push(`${'Cloudflare'.padEnd(12)} ${bar(recent / v.cloudflare.limit, barWidth)} ${String(recent).padStart(5)} / ${String(v.cloudflare.limit).padEnd(5)}  requests / ${v.cloudflare.windowMs / 1000} s, per IP`);
+  lines.push(
+    `${'Cloudflare'.padEnd(12)} ${bar(recent / v.cloudflare.limit, barWidth)} ${String(recent).padStart(5)} / ${String(v.cloudflare.limit).padEnd(5)}  requests / ${v.cloudflare.windowMs / 1000} s, per IP`,
+  );
   lines.push('');
   lines.push(`${'priority'.padEnd(10)}${'queued'.padStart(7)}${'done'.padStart(8)}   wait p50 / p99 ms`);
   for (const p of PRIORITIES) {
     const w = v.records.filter((r) => r.priority === p && r.outcome === 'ok').map((r) => r.waitMs);
-    lines.push(`${p.padEnd(10)}${(v.queued ? String(v.queued[p]) : '-').padStart(7)}${String(w.length).padStart(8)}   ${fmt(quantile(w, 0.5)).padStart(8)} / ${fmt(quantile(w, 0.99))}`);
+    lines.push(
+      `${p.padEnd(10)}${(v.queued ? String(v.queued[p]) : '-').padStart(7)}${String(w.length).padStart(8)}   ${fmt(quantile(w, 0.5)).padStart(8)} / ${fmt(quantile(w, 0.99))}`,
+    );
   }
   lines.push('');
   lines.push(`signals met  ${SIGNALS.map((s) => `${s} ${v.stats.outcomes[s] ?? 0}`).join('   ')}`);
@@ -124,16 +132,22 @@ export function renderSummary(v: ViewState, startedAt: number, width = 79): stri
     const pool = p.key.split(':').at(-1);
     const weight = ok.filter((a) => a.pool === pool).reduce((x, a) => x + a.weight, 0);
     const quota = (p.limit * elapsed) / p.windowMs;
-    lines.push(`  ${p.label.padEnd(11)} weight ${String(weight).padStart(6)} of ${quota.toFixed(0).padStart(6)} for the run: utilization ${((100 * weight) / quota).toFixed(1)} %`);
+    lines.push(
+      `  ${p.label.padEnd(11)} weight ${String(weight).padStart(6)} of ${quota.toFixed(0).padStart(6)} for the run: utilization ${((100 * weight) / quota).toFixed(1)} %`,
+    );
   }
   const blocks = v.stats.blocks.filter((b) => b.scope === 'ip').length;
-  lines.push(`  429000 ${v.stats.outcomes['429000'] ?? 0}  Cloudflare 1015 ${v.stats.outcomes['1015'] ?? 0} (IP blocks: ${blocks})  200002 ${v.stats.outcomes['200002'] ?? 0}  429001 ${v.stats.outcomes['429001'] ?? 0}  429002 ${v.stats.outcomes['429002'] ?? 0}`);
+  lines.push(
+    `  429000 ${v.stats.outcomes['429000'] ?? 0}  Cloudflare 1015 ${v.stats.outcomes['1015'] ?? 0} (IP blocks: ${blocks})  200002 ${v.stats.outcomes['200002'] ?? 0}  429001 ${v.stats.outcomes['429001'] ?? 0}  429002 ${v.stats.outcomes['429002'] ?? 0}`,
+  );
   for (const p of PRIORITIES) {
     const mine = v.records.filter((r) => r.priority === p);
     const w = mine.filter((r) => r.outcome === 'ok').map((r) => r.waitMs);
     const cut = mine.filter((r) => r.outcome === 'KS_ABORTED' || r.outcome === 'KS_REQUEST_FAILED').length;
     const failed = mine.length - w.length - cut;
-    lines.push(`  ${p.padEnd(9)} ${String(w.length).padStart(6)} done  wait p50 ${fmt(quantile(w, 0.5)).padStart(5)} ms  p99 ${fmt(quantile(w, 0.99)).padStart(5)} ms  failed ${failed}  cut ${cut}`);
+    lines.push(
+      `  ${p.padEnd(9)} ${String(w.length).padStart(6)} done  wait p50 ${fmt(quantile(w, 0.5)).padStart(5)} ms  p99 ${fmt(quantile(w, 0.99)).padStart(5)} ms  failed ${failed}  cut ${cut}`,
+    );
   }
   lines.push('', `what bound the run: ${whatBinds({ ...v, elapsedMs: elapsed }, 'total', startedAt + elapsed).join(', ')}`);
   const refused = (v.stats.outcomes['429000'] ?? 0) + (v.stats.outcomes['1015'] ?? 0);

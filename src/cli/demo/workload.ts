@@ -27,13 +27,25 @@ export interface Sender {
   close(): Promise<void>;
 }
 
-export function scheduledSender(scheduler: Scheduler, urls: { spot: string; futures: string; broker: string }, credentials: Credentials, clientId: string): Sender {
+export function scheduledSender(
+  scheduler: Scheduler,
+  urls: { spot: string; futures: string; broker: string },
+  credentials: Credentials,
+  clientId: string,
+): Sender {
   const client = new KucoinClient({ scheduler, credentials, baseUrls: urls, headers: { 'x-sim-client': clientId } });
   return {
     async send(req, signal) {
       const started = Date.now();
       try {
-        const res = await client.request({ method: req.method, path: req.path, ...(req.query ? { query: req.query } : {}), ...(req.body ? { body: req.body } : {}), priority: req.priority, signal });
+        const res = await client.request({
+          method: req.method,
+          path: req.path,
+          ...(req.query ? { query: req.query } : {}),
+          ...(req.body ? { body: req.body } : {}),
+          priority: req.priority,
+          signal,
+        });
         return { priority: req.priority, waitMs: res.waitedMs, outcome: 'ok' };
       } catch (err) {
         const e = err as { code?: string; kucoinCode?: string };
@@ -99,11 +111,25 @@ export async function runBots(sender: Sender, signal: AbortSignal, onRecord: (r:
   const symbols = ['BTC-USDT', 'ETH-USDT', 'SOL-USDT'];
   await Promise.all([
     // market-data pollers: order book tops (Public pool, weight 2)
-    ...Array.from({ length: n(3) }, (_, i) => loop(() => ({ method: 'GET', path: '/api/v1/market/orderbook/level1', query: { symbol: symbols[i % 3]! }, priority: 'low' }), 0)),
+    ...Array.from({ length: n(3) }, (_, i) =>
+      loop(() => ({ method: 'GET', path: '/api/v1/market/orderbook/level1', query: { symbol: symbols[i % 3]! }, priority: 'low' }), 0),
+    ),
     // order placers (Spot, weight 1), each order with a clientOid
-    ...Array.from({ length: n(3) }, () => loop(() => ({ method: 'POST', path: '/api/v1/hf/orders', body: { symbol: 'BTC-USDT', side: 'buy', type: 'limit', price: '1', size: '1', clientOid: `${id}-${oid++}` }, priority: 'high' }), 0)),
+    ...Array.from({ length: n(3) }, () =>
+      loop(
+        () => ({
+          method: 'POST',
+          path: '/api/v1/hf/orders',
+          body: { symbol: 'BTC-USDT', side: 'buy', type: 'limit', price: '1', size: '1', clientOid: `${id}-${oid++}` },
+          priority: 'high',
+        }),
+        0,
+      ),
+    ),
     // open-orders poller (Spot, weight 2)
-    ...Array.from({ length: n(1) }, () => loop(() => ({ method: 'GET', path: '/api/v1/hf/orders/active', query: { symbol: 'BTC-USDT' }, priority: 'normal' }), 100)),
+    ...Array.from({ length: n(1) }, () =>
+      loop(() => ({ method: 'GET', path: '/api/v1/hf/orders/active', query: { symbol: 'BTC-USDT' }, priority: 'normal' }), 100),
+    ),
     // one account-balance poller (Management, weight 5)
     loop(() => ({ method: 'GET', path: '/api/v1/accounts', priority: 'normal' }), 1000),
     // risk events: every 7 s a burst of 15 cancels (Spot, weight 1)
@@ -111,7 +137,11 @@ export async function runBots(sender: Sender, signal: AbortSignal, onRecord: (r:
       while (!signal.aborted) {
         await sleep(7000, signal);
         if (signal.aborted) break;
-        await Promise.all(Array.from({ length: 15 }, (_, k) => sender.send({ method: 'DELETE', path: `/api/v1/hf/orders/${id}-${k}`, query: { symbol: 'BTC-USDT' }, priority: 'critical' }, signal).then(onRecord)));
+        await Promise.all(
+          Array.from({ length: 15 }, (_, k) =>
+            sender.send({ method: 'DELETE', path: `/api/v1/hf/orders/${id}-${k}`, query: { symbol: 'BTC-USDT' }, priority: 'critical' }, signal).then(onRecord),
+          ),
+        );
       }
     })(),
   ]);

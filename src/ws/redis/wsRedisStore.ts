@@ -99,8 +99,28 @@ export class WsRedisStore implements WsBudgetStore {
   async penalize(limits: WsSubjectLimits, penalty: WsPenalty): Promise<WsPenaltyResult> {
     const args =
       penalty.kind === 'sessions'
-        ? { kind: 'sessions', pauseMs: penalty.pauseMs, learnedLimit: penalty.learnedLimit ?? '', learnForMs: penalty.learnForMs, baseMs: 1, maxMs: 1, jitter: 0, resetAfterMs: 0, random: 0 }
-        : { kind: 'busy', pauseMs: 0, learnedLimit: '', learnForMs: 0, baseMs: penalty.baseMs, maxMs: penalty.maxMs, jitter: penalty.jitter, resetAfterMs: penalty.resetAfterMs, random: penalty.random };
+        ? {
+            kind: 'sessions',
+            pauseMs: penalty.pauseMs,
+            learnedLimit: penalty.learnedLimit ?? '',
+            learnForMs: penalty.learnForMs,
+            baseMs: 1,
+            maxMs: 1,
+            jitter: 0,
+            resetAfterMs: 0,
+            random: 0,
+          }
+        : {
+            kind: 'busy',
+            pauseMs: 0,
+            learnedLimit: '',
+            learnForMs: 0,
+            baseMs: penalty.baseMs,
+            maxMs: penalty.maxMs,
+            jitter: penalty.jitter,
+            resetAfterMs: penalty.resetAfterMs,
+            random: penalty.random,
+          };
     const reply = await this.#run('penalize', limits, args);
     return { pausedUntil: num(reply.pausedUntil, 'pausedUntil'), now: num(reply.now, 'now') };
   }
@@ -119,7 +139,8 @@ export class WsRedisStore implements WsBudgetStore {
 }
 
 function checkId(id: string): void {
-  if (typeof id !== 'string' || !SESSION_ID.test(id)) throw new InvalidArgumentError(`Expected a session id of 1-200 characters [A-Za-z0-9_:.-], got ${JSON.stringify(id)}`);
+  if (typeof id !== 'string' || !SESSION_ID.test(id))
+    throw new InvalidArgumentError(`Expected a session id of 1-200 characters [A-Za-z0-9_:.-], got ${JSON.stringify(id)}`);
 }
 
 function num(v: string, field: string): number {

@@ -29,7 +29,11 @@ export class WsMemoryStore implements WsBudgetStore {
 
   #state(limits: WsSubjectLimits, now: number): SubjectState {
     let s = this.#subjects.get(limits.subject);
-    if (!s) this.#subjects.set(limits.subject, (s = { leases: new Map(), connects: [], pausedUntil: 0, learnedLimit: 0, learnedUntil: 0, backoffLevel: 0, backoffAt: 0 }));
+    if (!s)
+      this.#subjects.set(
+        limits.subject,
+        (s = { leases: new Map(), connects: [], pausedUntil: 0, learnedLimit: 0, learnedUntil: 0, backoffLevel: 0, backoffAt: 0 }),
+      );
     for (const [id, until] of s.leases) if (until <= now) s.leases.delete(id);
     const from = now - limits.connectSpanMs;
     if (s.connects.length > 0 && s.connects[0]! <= from) s.connects = s.connects.filter((t) => t > from);

@@ -39,8 +39,7 @@ export interface WsSubjectLimits {
 export type WsDenyReason = 'sessions' | 'connects' | 'paused' | 'lease';
 
 export type WsGrant =
-  | { readonly granted: true; readonly now: number }
-  | { readonly granted: false; readonly now: number; readonly reason: WsDenyReason; readonly waitMs: number };
+  { readonly granted: true; readonly now: number } | { readonly granted: false; readonly now: number; readonly reason: WsDenyReason; readonly waitMs: number };
 
 export type WsPenalty =
   /** 509 "exceed max session count limitation of N": learn N (when given) for `learnForMs`, pause new connects `pauseMs`. */
