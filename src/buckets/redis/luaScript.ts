@@ -33,16 +33,38 @@ export class LuaScript {
   }
 
   async run(client: RedisLike, keys: readonly string[], args: readonly (string | number)[], timeoutMs?: number): Promise<unknown> {
-    if (timeoutMs !== undefined) return withTimeout(this.run(client, keys, args), timeoutMs, this.name);
+    return runLua(client, { label: this.name, sha: this.sha, source: this.source }, keys, args, timeoutMs);
+  }
+}
+
+/** A loaded script as `runLua` runs it: `label` names it in errors. */
+export interface LoadedLua {
+  readonly label: string;
+  readonly sha: string;
+  readonly source: string;
+}
+
+/**
+ * Runs a script with EVALSHA and, when the server's script cache lacks it (NOSCRIPT), with EVAL; maps every
+ * failure to one StoreError, and a reply slower than `timeoutMs` too. The one runner of every Lua script of
+ * the library (the bucket stores and the WebSocket budget store).
+ */
+export async function runLua(
+  client: RedisLike,
+  script: LoadedLua,
+  keys: readonly string[],
+  args: readonly (string | number)[],
+  timeoutMs?: number,
+): Promise<unknown> {
+  if (timeoutMs !== undefined) return withTimeout(runLua(client, script, keys, args), timeoutMs, script.label);
+  try {
+    return await client.evalsha(script.sha, keys.length, ...keys, ...args);
+  } catch (err) {
+    if (!isNoScript(err)) throw toStoreError(script.label, err);
     try {
-      return await client.evalsha(this.sha, keys.length, ...keys, ...args);
-    } catch (err) {
-      if (!isNoScript(err)) throw toStoreError(this.name, err);
-      try {
-        return await client.eval(this.source, keys.length, ...keys, ...args);
-      } catch (err2) {
-        throw toStoreError(this.name, err2);
-      }
+      return await client.eval(script.source, keys.length, ...keys, ...args);
+    } catch (err2) {
+      throw toStoreError(script.label, err2);
     }
   }
 }

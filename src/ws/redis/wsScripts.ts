@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import type { RedisLike } from '../../buckets/redis/luaScript.js';
+import { runLua, type RedisLike } from '../../buckets/redis/luaScript.js';
 import { StoreError } from '../../errors.js';
 import { LUA_SOURCES } from './luaSources.generated.js';
 
@@ -75,38 +75,9 @@ export class WsLuaScript<S extends WsScriptName> {
   }
 
   async run(client: RedisLike, keys: readonly string[], args: WsScriptArgs<S>, timeoutMs: number): Promise<WsScriptReply<S>> {
-    const layout = WS_SCRIPT_LAYOUTS[this.name];
     const named = args as Record<string, string | number>;
-    const argv = layout.args.map((a) => named[a]!);
-    let timer: NodeJS.Timeout | undefined;
-    const timeout = new Promise<never>((_, reject) => {
-      timer = setTimeout(() => reject(new StoreError(`Redis did not answer script ws/${this.name} within ${timeoutMs} ms`)), timeoutMs);
-    });
-    try {
-      const raw = await Promise.race([this.#call(client, keys, argv), timeout]);
-      return this.#parse(raw);
-    } finally {
-      clearTimeout(timer);
-    }
-  }
-
-  async #call(client: RedisLike, keys: readonly string[], argv: (string | number)[]): Promise<unknown> {
-    try {
-      return await client.evalsha(this.sha, keys.length, ...keys, ...argv);
-    } catch (err) {
-      if (!(err instanceof Error && err.message.includes('NOSCRIPT'))) throw this.#error(err);
-      try {
-        return await client.eval(this.source, keys.length, ...keys, ...argv);
-      } catch (err2) {
-        throw this.#error(err2);
-      }
-    }
-  }
-
-  #error(err: unknown): StoreError {
-    const message = err instanceof Error ? err.message : String(err);
-    const code = /KS_[A-Z_]+:[\w.]+/.exec(message)?.[0];
-    return new StoreError(code ? `Redis script ws/${this.name} refused its arguments (${code})` : `Redis script ws/${this.name} failed: ${message}`, err);
+    const argv = WS_SCRIPT_LAYOUTS[this.name].args.map((a) => named[a]!);
+    return this.#parse(await runLua(client, { label: `ws/${this.name}`, sha: this.sha, source: this.source }, keys, argv, timeoutMs));
   }
 
   #parse(raw: unknown): WsScriptReply<S> {
