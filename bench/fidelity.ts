@@ -92,6 +92,17 @@ export async function runFidelity(redisUrl: string, mode: Mode, processes: numbe
     const left = ws.reduce((x, w) => x + FIDELITY.limit - sum(w.start, w.end, 'hidden'), 0);
     return left > 0 ? done / left : Number.NaN;
   };
+  // KS_BENCH_DEBUG=1: each server window's weight by kind of request and outcome (stderr)
+  if (process.env.KS_BENCH_DEBUG) {
+    const kind = (a: (typeof spot)[number]) =>
+      (a.client === 'hidden' ? 'hidden' : a.method === 'DELETE' ? 'critical' : a.method === 'POST' ? 'high' : 'get') +
+      (a.outcome === 'ok' || a.outcome === 'hidden' ? '' : `:${a.outcome}`);
+    for (const w of whole) {
+      const by: Record<string, number> = {};
+      for (const a of spot) if (a.at >= w.start && a.at < w.end) by[kind(a)] = (by[kind(a)] ?? 0) + a.weight;
+      process.stderr.write(`[window ${Math.round(w.start - t0)}-${Math.round(w.end - t0)} ms] ${JSON.stringify(by)}\n`);
+    }
+  }
   const seconds = Math.ceil(durationMs / 1000) + 1;
   const series = Array.from({ length: seconds }, (_, t) => ({ t, weight: 0, refused: 0 }));
   for (const a of spot) {

@@ -52,11 +52,11 @@ const scheduler = redis
       pools: { spot: { limit: cfg.limit, windowMs: cfg.windowMs } },
     })
   : undefined;
-// KS_BENCH_DEBUG=1: say why a critical request waited long (stderr of the bench)
+// KS_BENCH_DEBUG=1: say why a critical request waited over 50 ms, or any request over 1 s (stderr of the bench)
 if (scheduler && process.env.KS_BENCH_DEBUG) {
   scheduler.on('waited', (e) => {
-    if (e.priority === 'critical' && e.waitMs > 50)
-      process.stderr.write(`[${cfg.id}] critical waits ${Math.round(e.waitMs)} ms: ${e.reason} on ${e.bucketId}\n`);
+    if ((e.priority === 'critical' && e.waitMs > 50) || e.waitMs > 1000)
+      process.stderr.write(`[${cfg.id}] ${e.priority} waits ${Math.round(e.waitMs)} ms: ${e.reason} on ${e.bucketId}\n`);
   });
 }
 const client = scheduler ? new KucoinClient({ scheduler, credentials: cfg.account, baseUrls: cfg.urls, headers: { 'x-sim-client': cfg.id } }) : undefined;

@@ -483,6 +483,36 @@ export function describeStoreBehaviour(name: string, make: (clock: () => number)
         expect((await fx.store.inspect([b]))[0]!.hidden).toBe(15);
       });
 
+      it('a reply applied after its window surely ended teaches no hidden weight for the next one (a whole window lost before)', async () => {
+        const b = bucket({ limit: 100, windowMs: 1000, marginMs: 50 });
+        const t0 = t;
+        expect((await one(b, 90)).admitted).toBe(true);
+        t = t0 + 5;
+        await obs(b, t0, 100, 10, 995); // the window ends in [t0 + 995, t0 + 1000]
+        // a request sent at t0 + 990 arrived in that window (100 charged, 10 of it hidden); its reply is
+        // applied at t0 + 1003, after the window surely ended
+        t = t0 + 1003;
+        await obs(b, t0 + 990, 100, 0, 1);
+        expect((await fx.store.inspect([b]))[0]!.hidden).toBe(0); // before: 10 of that window held until t0 + 2003
+        expect((await one(b, 100)).admitted).toBe(true);
+      });
+
+      it('a reply of the window before the known one (sent later, arrived earlier) teaches no hidden weight for the known one', async () => {
+        const b = bucket({ limit: 100, windowMs: 1000, marginMs: 50 });
+        const t0 = t;
+        expect((await one(b, 100)).admitted).toBe(true);
+        t = t0 + 5;
+        await obs(b, t0, 100, 0, 995); // the first window ends in [t0 + 995, t0 + 1000]
+        // a request sent at t0 + 1000 arrived in the next window and was answered first...
+        t = t0 + 1010;
+        await obs(b, t0 + 1000, 100, 100, 995);
+        // ... then one sent at t0 + 1001 that had arrived at t0 + 999, in the first window: 100 charged there
+        t = t0 + 1012;
+        await obs(b, t0 + 1001, 100, 0, 1);
+        expect((await fx.store.inspect([b]))[0]).toMatchObject({ hidden: 0, windowEndLow: t0 + 1995, windowEndHigh: t0 + 2005 });
+        expect((await one(b, 100)).admitted).toBe(true); // before: blocked until t0 + 2005 by 100 of the first window
+      });
+
       it('ignores an older response and missing (-1) headers', async () => {
         const b = bucket({ limit: 100 });
         const t0 = t;

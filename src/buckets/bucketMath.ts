@@ -94,6 +94,9 @@ export interface BucketFields {
   prevWhi: number;
 }
 
+/** Where a reply's server window lies against the known one (see placeWindow). */
+type WindowPlacement = 'current' | 'older' | 'conflict' | 'unplaced';
+
 /** The tiers whose demand is measured (the lowest, low, holds no reserve for anyone below it). */
 const DEMAND_TIERS = 3;
 type DemandField = 'demand0' | 'demand1' | 'demand2';
@@ -455,16 +458,18 @@ function learnLimit(data: BucketFields, config: BucketConfig, o: Observation, se
 }
 
 /**
- * Places the server window from a reply's reset (docs/window-mirroring.md, fact 2); returns true when the reply
- * contradicts the window already known: two server windows behind one identity.
+ * Places the server window from a reply's reset (docs/window-mirroring.md, fact 2). Returns where the reply's
+ * window lies: 'current' (the known window, or a later one that becomes known), 'older' (the window before the
+ * known one), 'conflict' (it contradicts the window already known: two server windows behind one identity), or
+ * 'unplaced' (no usable reset).
  *
  * `[lo, hi]` bounds the end of the window the request arrived in. One sequence of server windows allows only:
  * the known window again (the bounds intersect: narrow them), a later window (it ends at least a window after
  * the known one's earliest end), or the window before the known one (a request sent later that arrived
  * earlier, across the boundary: older news, ignored). Anything else is a conflict.
  */
-function placeWindow(data: BucketFields, config: BucketConfig, o: Observation, sentAt: number, now: number): boolean {
-  if (!(o.resetMs >= 0 && o.resetMs <= config.windowMs + spanMs(config))) return false;
+function placeWindow(data: BucketFields, config: BucketConfig, o: Observation, sentAt: number, now: number): WindowPlacement {
+  if (!(o.resetMs >= 0 && o.resetMs <= config.windowMs + spanMs(config))) return 'unplaced';
   const lo = sentAt + o.resetMs;
   const hi = now + o.resetMs;
   const w = config.windowMs;
@@ -496,10 +501,12 @@ function placeWindow(data: BucketFields, config: BucketConfig, o: Observation, s
     data.spreadLo = lo;
     data.spreadNow = 0;
     data.samplesNow = 1;
-  } else if (!(lo <= data.whi - w && hi >= data.wlo - w)) {
-    return true;
+  } else if (lo <= data.whi - w && hi >= data.wlo - w) {
+    return 'older';
+  } else {
+    return 'conflict';
   }
-  return false;
+  return 'current';
 }
 
 /**
@@ -514,14 +521,19 @@ export function observe(data: BucketData, config: BucketConfig, o: Observation, 
   data.observedAt = sentAt;
   const limit = learnLimit(data, config, o, sentAt);
   let phaseConflict = false;
-  if (placeWindow(data, config, o, sentAt, now) && config.alignPhase !== false) {
+  const placement = placeWindow(data, config, o, sentAt, now);
+  if (placement === 'conflict' && config.alignPhase !== false) {
     data.conflictUntil = Math.max(data.conflictUntil, now + K.conflictWindows * config.windowMs);
     phaseConflict = true;
   }
   // L - R is the server's count in the reply's own terms: its limit when that is a plausible one
   const serverLimit = limit === 'none' || limit === 'refused' ? baseLimit(config, data) : o.limit;
-  if (o.remaining >= 0 && serverLimit > 0) {
-    const until = data.whi > now ? data.whi : now + config.windowMs;
+  // The hidden weight counts until the end of the reply's own window. A reply of the known window that is
+  // applied after that window surely ended (whi <= now), or of the window before it (sent later, arrived
+  // earlier, across the boundary), counts a window that is over: held longer, its L - R would block a whole
+  // window for weight already gone. Without a placed window, until a window from now (the safe side).
+  const until = placement === 'unplaced' || placement === 'conflict' ? (data.whi > now ? data.whi : now + config.windowMs) : data.whi;
+  if (o.remaining >= 0 && serverLimit > 0 && placement !== 'older' && until > now) {
     let after = 0; // admitted after the observed request: possibly still in flight, not in L - R
     let lasting = 0; // our weight that keeps counting until the window ends
     for (let i = data.head; i < data.log.length; i++) {

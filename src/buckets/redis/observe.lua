@@ -43,9 +43,9 @@ local function learn_limit()
   return 'pending'
 end
 
--- placeWindow in bucketMath.ts: true when the reply contradicts the known window
+-- placeWindow in bucketMath.ts: 'current', 'older', 'conflict' or 'unplaced'
 local function place_window()
-  if not (reset_ms >= 0 and reset_ms <= cfg.windowMs + cfg.span) then return false end
+  if not (reset_ms >= 0 and reset_ms <= cfg.windowMs + cfg.span) then return 'unplaced' end
   local lo, hi = sent_at + reset_ms, now + reset_ms
   local w = cfg.windowMs
   if b.whi == 0 then
@@ -66,24 +66,32 @@ local function place_window()
     b.spreadLast, b.samplesLast = b.spreadNow, b.samplesNow
     b.hiddenLast, b.hiddenNow = b.hiddenNow, 0
     b.spreadLo, b.spreadNow, b.samplesNow = lo, 0, 1
-  elseif not (lo <= b.whi - w and hi >= b.wlo - w) then
-    return true
+  elseif lo <= b.whi - w and hi >= b.wlo - w then
+    return 'older'
+  else
+    return 'conflict'
   end
-  return false
+  return 'current'
 end
 
 local limit_status = learn_limit()
 local phase_conflict = 0
-if place_window() and cfg.alignPhase then
+local placement = place_window()
+if placement == 'conflict' and cfg.alignPhase then
   b.conflictUntil = math.max(b.conflictUntil, now + K.conflictWindows * cfg.windowMs)
   phase_conflict = 1
 end
 -- L - R is the server's count in the reply's own terms: its limit when that is a plausible one
 local server_limit = offered
 if limit_status == 'none' or limit_status == 'refused' then server_limit = base_limit(b) end
-if remaining >= 0 and server_limit > 0 then
-  local until_ms = now + cfg.windowMs
+-- the hidden weight counts until the end of the reply's own window (see observe in bucketMath.ts): nothing
+-- for a window that is over, until a window from now when the reply placed none
+local until_ms = b.whi
+if placement == 'unplaced' or placement == 'conflict' then
+  until_ms = now + cfg.windowMs
   if b.whi > now then until_ms = b.whi end
+end
+if remaining >= 0 and server_limit > 0 and placement ~= 'older' and until_ms > now then
   local after, lasting = 0, 0
   if b.len > 0 then
     for _, e in ipairs(redis.call('LRANGE', KEYS[2], 0, -1)) do
