@@ -196,6 +196,21 @@ export function describeStoreBehaviour(name: string, make: (clock: () => number)
         expect((await tiered(b, 3, 0.7)).admitted).toBe(false);
       });
 
+      it('gives a hidden consumer first seen in this window room at once: its spending so far over the part of the window gone', async () => {
+        const b = bucket({ limit: 100, windowMs: 1000, marginMs: 0 });
+        t = 1_700_000_000_000;
+        const T = t;
+        await fx.store.observe(b, { sentAt: T, limit: 100, remaining: 100, resetMs: 1000, minLimit: 1, maxLimit: 1000 });
+        t = T + 500; // half the window gone, and a web UI spent 10 of it: about 20 per window
+        await fx.store.observe(b, { sentAt: T + 500, limit: 100, remaining: 90, resetMs: 500, minLimit: 1, maxLimit: 1000 });
+        let low = 0;
+        while ((await tiered(b, 3, 0.7)).admitted) low++;
+        expect(low).toBe(78); // 10 spent, room 20 x 0.5 + 10 % slack = 12 for what it spends next (before: 90, none)
+        let critical = 0;
+        while ((await tiered(b, 0, 1)).admitted) critical++;
+        expect(critical).toBe(12);
+      });
+
       it('shares the pacing tokens the same way: the reserve above sets the floor a tier may not take', async () => {
         const b = bucket({ limit: 1000, windowMs: 1000, burst: 10, refillPerMs: 0.001 });
         t = 1_700_000_000_000;

@@ -27,6 +27,11 @@ export const BUCKET_CONSTANTS = {
    */
   hiddenSlack: 0.1,
   /**
+   * A hidden consumer's spending so far in this server window, over the part of the window gone (at least this),
+   * is its expected weight per window when it exceeds last window's (see hiddenPerWindow).
+   */
+  hiddenMinElapsed: 0.25,
+  /**
    * A measured transit margin (BucketConfig.measureMargin) = marginSpreadFactor x the admission-to-arrival
    * spread seen in this server window and the last + marginFloorMs, within [marginFloorMs, marginMaxMs];
    * trusted once marginMinSamples replies measured it (before that: the configured marginMs).

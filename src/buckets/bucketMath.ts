@@ -253,12 +253,23 @@ export function demandAbove(data: BucketFields, config: BucketConfig, tier: numb
 }
 
 /**
+ * Weight per window a hidden consumer (a web UI on the same UID) is expected to spend: what it spent in the last
+ * server window, or, when more, its spending so far in this one over the part of the window gone (at least
+ * hiddenMinElapsed of it), so a consumer first seen in this window is given room at once, not a window later.
+ */
+export function hiddenPerWindow(data: BucketFields, config: BucketConfig, now: number): number {
+  const left = windowLeft(data, config, now);
+  if (left >= 1 || data.hiddenNow <= 0) return data.hiddenLast;
+  return Math.max(data.hiddenLast, data.hiddenNow / Math.max(K.hiddenMinElapsed, 1 - left));
+}
+
+/**
  * The reserve a whole window ahead would need: reserveHeadroom x the demand above the tier, plus what a hidden
- * consumer spent in the last server window (it will spend again in this one, and our own weight must not take
- * its room, or the next request gets a 429000).
+ * consumer spends per window (it will spend again in this one, and our own weight must not take its room, or
+ * the next request gets a 429000).
  */
 function reservePerWindow(data: BucketFields, config: BucketConfig, tier: number, now: number): number {
-  return K.reserveHeadroom * demandAbove(data, config, tier, now) + data.hiddenLast;
+  return K.reserveHeadroom * demandAbove(data, config, tier, now) + hiddenPerWindow(data, config, now);
 }
 
 /** The part of a window still ahead of the known server window's end (1 when the phase is not known). */
@@ -279,7 +290,7 @@ export function reserveShare(data: BucketFields, config: BucketConfig, share: nu
   if (tier === undefined || tier < 0 || share >= 1) return share;
   const limit = effectiveLimit(config, data);
   if (limit <= 0) return share;
-  const ahead = reservePerWindow(data, config, tier, now) * windowLeft(data, config, now) + K.hiddenSlack * data.hiddenLast;
+  const ahead = reservePerWindow(data, config, tier, now) * windowLeft(data, config, now) + K.hiddenSlack * hiddenPerWindow(data, config, now);
   // the wider bound only while the window's end is known, so the reserve is released by that end
   const left = windowLeft(data, config, now);
   const bound = left < 1 ? Math.max(1 - share, K.reserveMaxShare) : 1 - share;
@@ -295,7 +306,7 @@ export function reserveShare(data: BucketFields, config: BucketConfig, share: nu
 function reserveWait(data: BucketFields, config: BucketConfig, counted: number, weight: number, tier: number | undefined, now: number): number {
   if (tier === undefined || tier < 0) return Number.POSITIVE_INFINITY;
   if (!phaseAligned(data, config, now) || data.whi <= now) return Number.POSITIVE_INFINITY;
-  const room = effectiveLimit(config, data) - counted - weight - K.hiddenSlack * data.hiddenLast;
+  const room = effectiveLimit(config, data) - counted - weight - K.hiddenSlack * hiddenPerWindow(data, config, now);
   const rate = reservePerWindow(data, config, tier, now);
   if (room < 0 || rate <= 0) return Number.POSITIVE_INFINITY;
   // reserve(t) = rate x (whi - t) / windowMs fits `room` from t = whi - room x windowMs / rate on

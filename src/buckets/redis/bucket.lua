@@ -131,15 +131,22 @@ local function demand_above(b, tier, now)
   return sum
 end
 
--- reservePerWindow in bucketMath.ts
-local function reserve_per_window(b, tier, now)
-  return K.reserveHeadroom * demand_above(b, tier, now) + b.hiddenLast
-end
-
 -- windowLeft in bucketMath.ts
 local function window_left(b, now)
   if not phase_aligned(b, now) or b.whi <= now then return 1 end
   return math.min(1, (b.whi - now) / b.cfg.windowMs)
+end
+
+-- hiddenPerWindow in bucketMath.ts
+local function hidden_per_window(b, now)
+  local left = window_left(b, now)
+  if left >= 1 or b.hiddenNow <= 0 then return b.hiddenLast end
+  return math.max(b.hiddenLast, b.hiddenNow / math.max(K.hiddenMinElapsed, 1 - left))
+end
+
+-- reservePerWindow in bucketMath.ts
+local function reserve_per_window(b, tier, now)
+  return K.reserveHeadroom * demand_above(b, tier, now) + hidden_per_window(b, now)
 end
 
 -- reserveShare in bucketMath.ts (tier < 0: none given, the fixed share)
@@ -148,7 +155,7 @@ local function reserve_share(b, share, tier, now)
   if tier < 0 or share >= 1 then return share end
   local limit = effective_limit(b)
   if limit <= 0 then return share end
-  local ahead = reserve_per_window(b, tier, now) * window_left(b, now) + K.hiddenSlack * b.hiddenLast
+  local ahead = reserve_per_window(b, tier, now) * window_left(b, now) + K.hiddenSlack * hidden_per_window(b, now)
   -- the wider bound only while the window's end is known, so the reserve is released by that end
   local bound = 1 - share
   if window_left(b, now) < 1 then bound = math.max(1 - share, K.reserveMaxShare) end
@@ -161,7 +168,7 @@ local function reserve_wait(b, counted, weight, tier, now)
   tier = tier or -1
   if tier < 0 then return math.huge end
   if not phase_aligned(b, now) or b.whi <= now then return math.huge end
-  local room = effective_limit(b) - counted - weight - K.hiddenSlack * b.hiddenLast
+  local room = effective_limit(b) - counted - weight - K.hiddenSlack * hidden_per_window(b, now)
   local rate = reserve_per_window(b, tier, now)
   if room < 0 or rate <= 0 then return math.huge end
   return math.max(1, b.whi - (room * b.cfg.windowMs) / rate - now)
