@@ -276,8 +276,8 @@ export class Scheduler {
   }
 
   /**
-   * Clears a pause, for every process: the pause itself, the spent marking a 429000 left, and the backoff
-   * level of a 429001 storm. An operator's override for a pause known to be wrong (a garbage reply, a block
+   * Clears a pause, for every process: the pause itself, the spent marking a 429000 left, the backoff level of
+   * a 429001 storm, and the tightening (the factor a 429000 or a 1015 lowered comes back to 1). An operator's override for a pause known to be wrong (a garbage reply, a block
    * lifted early). Without a target, every bucket this scheduler knows is resumed.
    */
   async resume(target?: ResumeTarget): Promise<void> {

@@ -32,5 +32,10 @@ it('after a 1015 the IP bucket tightens below its assumption: one block, not one
   );
   expect(stats.outcomes.ok ?? 0).toBeGreaterThan(150); // it keeps working after the block
   expect(blocks).toBe(1);
+  expect(ip?.factor).toBeLessThan(1);
+  // the factor does not come back on its own (no headers on that bucket); an operator's resume restores it
+  await scheduler.resume('cloudflare');
+  const [after] = (await scheduler.snapshot()).buckets.filter((b) => b.id === 'ip:default:cloudflare');
+  expect(after).toMatchObject({ factor: 1, pausedUntil: 0 });
   await scheduler.close();
 }, 20_000);

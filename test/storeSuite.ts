@@ -649,7 +649,7 @@ export function describeStoreBehaviour(name: string, make: (clock: () => number)
         await expect(fx.store.release(req, -1, t)).rejects.toMatchObject({ code: 'KS_INVALID_ARGUMENT' });
       });
 
-      it('resume clears the pause, the spent marking and the backoff level, and keeps the factor', async () => {
+      it('resume clears the pause, the spent marking, the backoff level and the tightening', async () => {
         const b = bucket({ limit: 100 });
         const backoff = { baseMs: 100, maxMs: 1000, jitter: 0, random: 0.5, resetAfterMs: 5000 };
         for (let i = 0; i < 3; i++) t = (await fx.store.penalize(b, { backoff })).pausedUntil; // level 3
@@ -657,8 +657,8 @@ export function describeStoreBehaviour(name: string, make: (clock: () => number)
         expect(p).toMatchObject({ pausedUntil: t + 5000, factor: 0.5 });
         expect(await one(b)).toMatchObject({ admitted: false, reason: 'paused' });
         await fx.store.resume(b);
-        expect((await fx.store.inspect([b]))[0]).toMatchObject({ pausedUntil: 0, hidden: 0, factor: 0.5, effectiveLimit: 50 });
-        expect(await one(b, 50)).toMatchObject({ admitted: true });
+        expect((await fx.store.inspect([b]))[0]).toMatchObject({ pausedUntil: 0, hidden: 0, factor: 1, effectiveLimit: 100 });
+        expect(await one(b, 100)).toMatchObject({ admitted: true });
         expect((await fx.store.penalize(b, { backoff })).pausedUntil - t).toBe(100); // the backoff starts over
       });
     });

@@ -429,8 +429,10 @@ export function release(data: BucketData, config: BucketConfig, weight: number, 
   }
 }
 
-/** Clears the pause, the spent marking (hidden weight) and the backoff level (see Store.resume). */
+/** Clears the pause, the spent marking (hidden weight), the backoff level and the tightening (see Store.resume). */
 export function resume(data: BucketFields): void {
+  data.factor = 1;
+  data.tightenedUntil = 0;
   data.pausedUntil = 0;
   data.hidden = 0;
   data.hiddenUntil = 0;

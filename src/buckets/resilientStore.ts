@@ -513,8 +513,8 @@ export class ResilientStore implements Store {
       r.factor = s.factor;
       // Redis's factor and pause, whichever process set or cleared them, hold here too if Redis fails
       const share = this.#mirror(r.bucket);
+      await this.#local.resume(share); // clears the factor too: set it after
       await this.#local.setFactor(share, s.factor);
-      await this.#local.resume(share);
       if (s.pausedUntil > s.now) await this.#local.pause(share, now + (s.pausedUntil - s.now));
     }
   }

@@ -194,7 +194,10 @@ export interface Store {
    * longer counts is not given back twice.
    */
   release(request: AcquireRequest, count: number, at: number): Promise<void>;
-  /** Clears the bucket's pause, its spent marking and its backoff level, for every process (an operator's override). */
+  /**
+   * Clears the bucket's pause, its spent marking, its backoff level and its tightening (factor back to 1), for
+   * every process (an operator's override).
+   */
   resume(bucket: BucketConfig): Promise<void>;
   /** Applies the feedback layer's reaction to a rate-limit signal, for every process at once. */
   penalize(bucket: BucketConfig, penalty: Penalty): Promise<PenaltyResult>;

@@ -1,4 +1,5 @@
--- Clears a bucket's pause, its spent marking (hidden weight) and its backoff level (resume in bucketMath.ts).
+-- Clears a bucket's pause, its spent marking (hidden weight), its backoff level and its tightening (resume in
+-- bucketMath.ts).
 -- Buckets: one.
 local now = now_ms(ARGV[ARG.time])
 local n, bad = bucket_count()
@@ -11,5 +12,7 @@ b.hidden = 0
 b.hiddenUntil = 0
 b.backoffLevel = 0
 b.backoffAt = 0
+b.factor = 1
+b.tightenedUntil = 0
 save(b, now)
 return pack(REPLY, { now = now })
