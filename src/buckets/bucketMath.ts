@@ -155,6 +155,14 @@ export function spanMs(config: BucketConfig): number {
 }
 
 /**
+ * The longest an entry may ever count: windowMs + the configured margin, or + the largest measured margin when
+ * the margin is measured (a measured margin may grow past the configured one).
+ */
+export function longestSpanMs(config: BucketConfig): number {
+  return config.windowMs + (config.measureMargin ? Math.max(config.marginMs, K.marginMaxMs) : config.marginMs);
+}
+
+/**
  * The transit margin in force: the configured one, or (measureMargin) the one measured from replies once
  * K.marginMinSamples replies measured it: 2 x the spread + 10 ms, within [10, 2000] ms.
  */

@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { InvalidArgumentError, StoreError } from '../errors.js';
-import { spanMs } from './bucketMath.js';
+import { longestSpanMs, spanMs } from './bucketMath.js';
 import { MemoryStore } from './memoryStore.js';
 import type { RedisStore } from './redis/redisStore.js';
 import type { AcquireRequest, AcquireResult, BucketConfig, BucketState, Observation, ObserveResult, Penalty, PenaltyResult, Store } from './types.js';
@@ -147,6 +147,7 @@ export class ResilientStore implements Store {
   #lastError: Error | undefined;
   #degradedAt = 0;
   #recoveringUntil = 0;
+  /** The longest span any bucket used here may count an entry (longestSpanMs): how long recovery holds both checks. */
   #maxSpan = 0;
   #timer: NodeJS.Timeout | undefined;
   #beating: Promise<void> | undefined;
@@ -273,7 +274,7 @@ export class ResilientStore implements Store {
         this.#groups.add(c.bucket.group);
         newGroup = true;
       }
-      this.#maxSpan = Math.max(this.#maxSpan, spanMs(c.bucket));
+      this.#maxSpan = Math.max(this.#maxSpan, longestSpanMs(c.bucket));
       if (c.weight <= 0) continue;
       const r = this.#readings.get(keyOf(c.bucket));
       // the fewest tokens this charge may take (bucketMath tokensNeeded: capped at capacity x share, capacity scaled down
@@ -419,7 +420,8 @@ export class ResilientStore implements Store {
       this.#absorbed = [];
       const now = this.#clock();
       const byBucket = new Map<string, Absorbed[]>();
-      for (const a of batch) if (a.weight > 0 && a.at + spanMs(a.bucket) > now) byBucket.set(keyOf(a.bucket), [...(byBucket.get(keyOf(a.bucket)) ?? []), a]);
+      for (const a of batch)
+        if (a.weight > 0 && a.at + longestSpanMs(a.bucket) > now) byBucket.set(keyOf(a.bucket), [...(byBucket.get(keyOf(a.bucket)) ?? []), a]);
       const pending = [...byBucket.values()];
       try {
         for (; pending.length > 0; pending.shift()) {
