@@ -250,7 +250,7 @@ export function describeStoreBehaviour(name: string, make: (clock: () => number)
         }
       };
 
-      it('uses 2 x the spread of sentAt + reset + 10 ms once 8 replies measured it; the configured margin before', async () => {
+      it('uses 2 x the spread of sentAt + reset + 10 ms (at least 100 ms) once 8 replies measured it; the configured margin before', async () => {
         const T = 1_700_000_000_000;
         for (const [replies, expired] of [
           [8, true],
@@ -258,8 +258,8 @@ export function describeStoreBehaviour(name: string, make: (clock: () => number)
         ] as const) {
           t = T;
           const b = bucket({ limit: 100, windowMs: 1000, marginMs: 250, measureMargin: true });
-          await measure(b, T, replies); // window end in [T + 1000, T + 1005], spread 5 ms: margin 20 ms
-          t = T + 979; // 21 ms before the window's earliest end: surely in it with a margin of 20 ms
+          await measure(b, T, replies); // window end in [T + 1000, T + 1005], spread 5 ms: 20 ms, at least 100 ms
+          t = T + 899; // 101 ms before the window's earliest end: surely in it with a margin of 100 ms
           expect((await one(b, 100)).admitted).toBe(true);
           t = T + 1005;
           const [s] = await fx.store.inspect([b]);
@@ -272,7 +272,7 @@ export function describeStoreBehaviour(name: string, make: (clock: () => number)
         t = T;
         const b = bucket({ limit: 100, windowMs: 1000, marginMs: 250, measureMargin: true });
         await measure(b, T, 8);
-        t = T + 981; // 19 ms before the window's earliest end: within the margin, it may land in the next window
+        t = T + 901; // 99 ms before the window's earliest end: within the margin, it may land in the next window
         expect((await one(b, 100)).admitted).toBe(true);
         t = T + 1005;
         expect((await fx.store.inspect([b]))[0]!.used).toBe(100);

@@ -33,13 +33,20 @@ export const BUCKET_CONSTANTS = {
   hiddenMinElapsed: 0.25,
   /**
    * A measured transit margin (BucketConfig.measureMargin) = marginSpreadFactor x the admission-to-arrival
-   * spread seen in this server window and the last + marginFloorMs, within [marginFloorMs, marginMaxMs];
-   * trusted once marginMinSamples replies measured it (before that: the configured marginMs).
+   * spread seen lately + marginPadMs, within [marginMinMs, marginMaxMs]; trusted once marginMinSamples replies
+   * measured it (before that: the configured marginMs). The floor covers a rare slow request the replies have
+   * not shown yet (a tail no sample saw: the property test in test/marginProperty.test.ts found 95 ms ones).
    */
   marginSpreadFactor: 2,
-  marginFloorMs: 10,
+  marginPadMs: 10,
+  marginMinMs: 100,
   marginMaxMs: 2000,
   marginMinSamples: 8,
+  /**
+   * At each new server window the spread remembered from the windows before fades by this factor (unless this
+   * window's is larger): a rare slow request keeps the margin up for about ten windows, not one.
+   */
+  spreadFade: 0.8,
   /** Factor regained per clean window when an observation does not say. */
   defaultRecoverStep: 0.1,
 } as const;

@@ -169,7 +169,7 @@ export function longestSpanMs(config: BucketConfig): number {
 export function marginOf(data: BucketFields, config: BucketConfig): number {
   if (!config.measureMargin || data.samplesNow + data.samplesLast < K.marginMinSamples) return config.marginMs;
   const spread = Math.max(data.spreadNow, data.spreadLast);
-  return Math.min(K.marginMaxMs, Math.max(K.marginFloorMs, K.marginSpreadFactor * spread + K.marginFloorMs));
+  return Math.min(K.marginMaxMs, Math.max(K.marginMinMs, K.marginSpreadFactor * spread + K.marginPadMs));
 }
 
 /** windowMs + the margin in force: no span of admission time this long holds more than the limit. */
@@ -479,6 +479,20 @@ function learnLimit(data: BucketFields, config: BucketConfig, o: Observation, se
 }
 
 /**
+ * When a reply's bounds [lo, hi] of its window's end meet the known window's: narrows them, and measures the
+ * transit spread (lo = the window's end - this request's transit delay); false when they do not meet.
+ */
+function narrowKnownWindow(data: BucketFields, lo: number, hi: number): boolean {
+  if (!(data.whi > 0 && lo <= data.whi && hi >= data.wlo)) return false;
+  data.wlo = Math.max(data.wlo, lo);
+  data.whi = Math.min(data.whi, hi);
+  data.spreadLo = Math.min(data.spreadLo, lo);
+  data.spreadNow = Math.max(data.spreadNow, data.wlo - data.spreadLo);
+  data.samplesNow++;
+  return true;
+}
+
+/**
  * Places the server window from a reply's reset (docs/window-mirroring.md, fact 2). Returns where the reply's
  * window lies: 'current' (the known window, or a later one that becomes known), 'older' (the window before the
  * known one), 'conflict' (it contradicts the window already known: two server windows behind one identity), or
@@ -499,13 +513,8 @@ function placeWindow(data: BucketFields, config: BucketConfig, o: Observation, s
     data.whi = hi;
     data.spreadLo = lo;
     data.samplesNow = 1;
-  } else if (lo <= data.whi && hi >= data.wlo) {
-    // the same window seen again: narrow its bounds; lo = the window's end - this request's transit delay
-    data.wlo = Math.max(data.wlo, lo);
-    data.whi = Math.min(data.whi, hi);
-    data.spreadLo = Math.min(data.spreadLo, lo);
-    data.spreadNow = Math.max(data.spreadNow, data.wlo - data.spreadLo);
-    data.samplesNow++;
+  } else if (narrowKnownWindow(data, lo, hi)) {
+    // the same window seen again
   } else if (lo > data.whi && hi >= data.wlo + w) {
     // a new window: the one before it was clean if no penalty reached into it
     if (data.factor < 1 && data.tightenedUntil < data.wlo) {
@@ -515,7 +524,8 @@ function placeWindow(data: BucketFields, config: BucketConfig, o: Observation, s
     data.prevWhi = data.whi;
     data.wlo = lo;
     data.whi = hi;
-    data.spreadLast = data.spreadNow;
+    // a rare slow request (a retransmit, a pause) must not be forgotten a window later: the older spread fades
+    data.spreadLast = Math.max(data.spreadNow, data.spreadLast * K.spreadFade);
     data.samplesLast = data.samplesNow;
     data.hiddenLast = data.hiddenNow;
     data.hiddenNow = 0;
@@ -538,7 +548,13 @@ function placeWindow(data: BucketFields, config: BucketConfig, o: Observation, s
  */
 export function observe(data: BucketData, config: BucketConfig, o: Observation, now: number): ObserveResult {
   const sentAt = Math.min(o.sentAt, now); // never sent after it is applied
-  if (sentAt < data.observedAt) return { applied: false, limit: 'none', limitInForce: baseLimit(config, data), phaseConflict: false };
+  if (sentAt < data.observedAt) {
+    // older than what is known: its limit and remaining are stale, but its bounds of the window's end still hold,
+    // and its transit delay is a sample of the spread (a slow request answered after a fast one sent later is
+    // exactly the sample the margin needs; dropping it left the margin at 10 ms against a 100 ms spread)
+    if (o.resetMs >= 0 && o.resetMs <= config.windowMs + spanMs(config)) narrowKnownWindow(data, sentAt + o.resetMs, now + o.resetMs);
+    return { applied: false, limit: 'none', limitInForce: baseLimit(config, data), phaseConflict: false };
+  }
   data.observedAt = sentAt;
   const limit = learnLimit(data, config, o, sentAt);
   let phaseConflict = false;

@@ -72,7 +72,7 @@ end
 local function margin_of(b)
   if not b.cfg.measureMargin or b.samplesNow + b.samplesLast < K.marginMinSamples then return b.cfg.marginMs end
   local spread = math.max(b.spreadNow, b.spreadLast)
-  return math.min(K.marginMaxMs, math.max(K.marginFloorMs, K.marginSpreadFactor * spread + K.marginFloorMs))
+  return math.min(K.marginMaxMs, math.max(K.marginMinMs, K.marginSpreadFactor * spread + K.marginPadMs))
 end
 
 -- liveSpanMs in bucketMath.ts

@@ -19,7 +19,24 @@ local cfg = read_cfg(1)
 if cfg.err then return cfg end
 if sent_at > now then sent_at = now end -- never sent after it is applied
 local b = load(KEYS[1], KEYS[2], cfg, now)
-if sent_at < b.observedAt then -- an older response never overwrites newer knowledge
+
+-- narrowKnownWindow in bucketMath.ts: narrows the known window's end to [lo, hi] when they meet, and measures
+-- the transit spread; false when they do not meet
+local function narrow_known_window(lo, hi)
+  if not (b.whi > 0 and lo <= b.whi and hi >= b.wlo) then return false end
+  b.wlo = math.max(b.wlo, lo)
+  b.whi = math.min(b.whi, hi)
+  b.spreadLo = math.min(b.spreadLo, lo)
+  b.spreadNow = math.max(b.spreadNow, b.wlo - b.spreadLo)
+  b.samplesNow = b.samplesNow + 1
+  return true
+end
+
+local reset_usable = reset_ms >= 0 and reset_ms <= cfg.windowMs + cfg.span
+if sent_at < b.observedAt then
+  -- an older response never overwrites newer knowledge, but its bounds still hold and its delay is a sample
+  -- of the spread (see observe in bucketMath.ts)
+  if reset_usable and narrow_known_window(sent_at + reset_ms, now + reset_ms) then save(b, now) end
   return pack(REPLY, { applied = 0, limit = 'none', limitInForce = base_limit(b), phaseConflict = 0 })
 end
 b.observedAt = sent_at
@@ -45,25 +62,21 @@ end
 
 -- placeWindow in bucketMath.ts: 'current', 'older', 'conflict' or 'unplaced'
 local function place_window()
-  if not (reset_ms >= 0 and reset_ms <= cfg.windowMs + cfg.span) then return 'unplaced' end
+  if not reset_usable then return 'unplaced' end
   local lo, hi = sent_at + reset_ms, now + reset_ms
   local w = cfg.windowMs
   if b.whi == 0 then
     b.wlo, b.whi = lo, hi
     b.spreadLo, b.samplesNow = lo, 1
-  elseif lo <= b.whi and hi >= b.wlo then
-    -- the same window seen again: narrow its bounds; lo = the window's end - this request's transit delay
-    b.wlo = math.max(b.wlo, lo)
-    b.whi = math.min(b.whi, hi)
-    b.spreadLo = math.min(b.spreadLo, lo)
-    b.spreadNow = math.max(b.spreadNow, b.wlo - b.spreadLo)
-    b.samplesNow = b.samplesNow + 1
+  elseif narrow_known_window(lo, hi) then
+    -- the same window seen again
   elseif lo > b.whi and hi >= b.wlo + w then
     -- a new window: the one before it was clean if no penalty reached into it
     if b.factor < 1 and b.tightenedUntil < b.wlo then b.factor = math.min(1, b.factor + recover_step) end
     b.prevWlo, b.prevWhi = b.wlo, b.whi
     b.wlo, b.whi = lo, hi
-    b.spreadLast, b.samplesLast = b.spreadNow, b.samplesNow
+    b.spreadLast = math.max(b.spreadNow, b.spreadLast * K.spreadFade) -- a rare slow request is not forgotten at once
+    b.samplesLast = b.samplesNow
     b.hiddenLast, b.hiddenNow = b.hiddenNow, 0
     b.spreadLo, b.spreadNow, b.samplesNow = lo, 0, 1
   elseif lo <= b.whi - w and hi >= b.wlo - w then
