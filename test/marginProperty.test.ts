@@ -422,18 +422,21 @@ describe('measured transit margin against a simulated KuCoin server (injected cl
     );
   });
 
-  // The envelope. A margin measured from a quiet spread (2 x 5 + 10 = 20 ms) does not cover requests that go out
-  // after the spread jumped to 300 ms, until their replies show it. A request admitted before the known window's
-  // earliest end - margin is taken as charged to that window and stops counting at its end; sent slow, it lands
-  // in the next window, which the store also fills from that end: that window may get more than the limit. The
-  // bound the algorithm gives: those requests all counted at once before they stopped counting (at most the
-  // limit), and what is admitted from there through the next window's span counts at once too (at most the
-  // limit), so a server window never gets more than 2 x the limit. Only the first server window after the jump
-  // overran in every run measured (later ones start after replies showed the wider spread). Measured: with the
-  // fixed seed (200 runs) 12 runs overran, all unpaced, worst 117 / 100, in windows starting 69-273 ms after the
-  // jump; with seeds 1 and 2 (2,000 runs each) 179 and 198 overran, worst 129 and 135 / 100, two of them paced
-  // (worst 103 / 100); none beyond the first window after the jump.
+  // The envelope. A margin measured from a quiet spread (2 x 5 + 10 = 20 ms, raised to the 100 ms floor) does not
+  // cover requests that go out after the spread jumped to 300 ms, until their replies show it. A request admitted
+  // before the known window's earliest end - margin is taken as charged to that window and stops counting at its
+  // end; sent slow, it lands in the next window, which the store also fills from that end: that window may get
+  // more than the limit. The bound the algorithm gives: those requests all counted at once before they stopped
+  // counting (at most the limit), and what is admitted from there through the next window's span counts at once
+  // too (at most the limit), so a server window never gets more than 2 x the limit. Only the first server window
+  // after the jump overran in every run measured (later ones start after replies showed the wider spread).
+  // Measured (the test prints it): fixed seed, 200 runs: 2 overran, worst 106 / 100; seeds 1 and 2 with
+  // MARGIN_RUNS=10 (2,000 runs each): 23 and 29 overran, worst 116 and 114 / 100. With a 10 ms floor (before
+  // this stop's change) it was 12 (worst 117), 179 (129) and 198 (135).
   it('delays that jump from a 5 ms to a 300 ms spread: the first server window after the jump may overrun, never beyond 2 x the limit; later ones hold it', async () => {
+    let runsSeen = 0;
+    let overran = 0;
+    let worst = 0;
     await fc.assert(
       fc.asyncProperty(jumpArb, async ({ scenario, jumpAt }) => {
         const o = await simulate(
@@ -441,6 +444,10 @@ describe('measured transit margin against a simulated KuCoin server (injected cl
           (req, since) => JUMP_BASE_MS + Math.round(((since < jumpAt ? QUIET_SPREAD_MS : LOUD_SPREAD_MS) * req.transitPm) / 1000),
         );
         const first = o.windows.findIndex((w) => w.start - o.t0 >= jumpAt);
+        const most = Math.max(0, ...o.windows.map((w) => w.offered));
+        runsSeen++;
+        if (most > LIMIT) overran++;
+        worst = Math.max(worst, most);
         o.windows.forEach((w, i) => {
           check(w.offered <= 2 * LIMIT, () => `beyond 2 x the limit (jump at +${jumpAt}): ${overruns(o)}`);
           check(w.offered <= LIMIT || i === first, () => `overrun in a window other than the first after the jump (+${jumpAt}): ${overruns(o)}`);
@@ -448,5 +455,6 @@ describe('measured transit margin against a simulated KuCoin server (injected cl
       }),
       runs(200),
     );
+    console.log(`delay jump 5 -> 300 ms: ${overran} of ${runsSeen} runs overran the first window after the jump; worst window ${worst} / ${LIMIT}`);
   });
 });
