@@ -62,7 +62,7 @@ export interface SchedulerOptions {
    * Guard for the spread of transit time (dmax - dmin, including the delay between admission and the
    * request leaving this process): every span of windowMs + transitMarginMs holds at most the limit.
    * Left unset, each pool bucket measures it from its replies (2 x the spread of `sentAt + reset` within a
-   * server window + 10 ms, within [10, 2000] ms, once 8 replies measured it) and holds 250 ms until then;
+   * server window + 10 ms, within [100, 2000] ms, once 8 replies measured it) and holds 250 ms until then;
    * set, it is fixed (a tuned value, never measured).
    * @default measured per bucket, 250 until measured
    */

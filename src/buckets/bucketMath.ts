@@ -164,7 +164,7 @@ export function longestSpanMs(config: BucketConfig): number {
 
 /**
  * The transit margin in force: the configured one, or (measureMargin) the one measured from replies once
- * K.marginMinSamples replies measured it: 2 x the spread + 10 ms, within [10, 2000] ms.
+ * K.marginMinSamples replies measured it: 2 x the spread + 10 ms, within [100, 2000] ms.
  */
 export function marginOf(data: BucketFields, config: BucketConfig): number {
   if (!config.measureMargin || data.samplesNow + data.samplesLast < K.marginMinSamples) return config.marginMs;
