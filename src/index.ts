@@ -38,7 +38,8 @@ export {
 export { POOLS, POOL_NAMES, CLOUDFLARE_IP_LIMIT, quotaFor, quotaRange, type PoolName, type PoolDefinition } from './kucoin/pools.js';
 export { EndpointTable, parseEndpoint, parseHost } from './kucoin/endpointTable.js';
 export { authHeaders, keyIdOf, signRequest, type Credentials } from './kucoin/signing.js';
-export { KucoinClient, KUCOIN_BASE_URLS, type KucoinClientOptions, type KucoinRequest, type KucoinResponse } from './http/kucoinClient.js';
+export { KUCOIN_BASE_URLS } from './kucoin/hosts.js';
+export { KucoinClient, type KucoinClientOptions, type KucoinRequest, type KucoinResponse } from './http/kucoinClient.js';
 export { kucoinScheduling, type SchedulingInterceptorOptions } from './http/schedulingInterceptor.js';
 export { kucoinSdkInterceptor, withKucoinScheduler, type KucoinSdkSchedulingOptions, type SdkInterceptor } from './integrations/kucoinUniversalSdk.js';
 export type { EndpointInfo, HostName } from './kucoin/endpointTypes.js';

@@ -5,6 +5,7 @@ import { describeValue, InvalidArgumentError, KucoinApiError, KucoinRequestError
 import type { RateLimitHeaders } from '../feedback/headers.js';
 import { parseHost } from '../kucoin/endpointTable.js';
 import type { HostName } from '../kucoin/endpointTypes.js';
+import { KUCOIN_BASE_URLS } from '../kucoin/hosts.js';
 import { authHeaders, keyIdOf, type Credentials } from '../kucoin/signing.js';
 import { expectOption, numberOption, objectOption } from '../options.js';
 import { isAbortSignal } from '../requestPlan.js';
@@ -14,12 +15,6 @@ import { classifyReply } from '../errorFeedback.js';
 import { AttemptLoop } from '../send/attemptLoop.js';
 import { OriginPools } from './originPools.js';
 import type { ErrorActionOptions } from '../send/errorActions.js';
-
-export const KUCOIN_BASE_URLS: Readonly<Record<HostName, string>> = {
-  spot: 'https://api.kucoin.com',
-  futures: 'https://api-futures.kucoin.com',
-  broker: 'https://api-broker.kucoin.com',
-};
 
 export interface KucoinClientOptions {
   readonly scheduler: Scheduler;

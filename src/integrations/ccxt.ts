@@ -21,6 +21,7 @@ import { AsyncLocalStorage } from 'node:async_hooks';
 import type { Priority } from '../buckets/types.js';
 import { describeValue, InvalidArgumentError } from '../errors.js';
 import type { HostName } from '../kucoin/endpointTypes.js';
+import { hostsByOrigin } from '../kucoin/hosts.js';
 import type { Scheduler } from '../scheduler.js';
 import { sendWithAttempts } from '../send/attemptLoop.js';
 import { callPriority } from './callPriority.js';
@@ -59,8 +60,6 @@ export interface CcxtSchedulingOptions {
 
 /** Exchanges whose hosts and paths are KuCoin's. */
 export const CCXT_EXCHANGES: readonly string[] = ['kucoin', 'kucoinfutures'];
-
-const DEFAULT_HOSTS: Readonly<Record<string, HostName>> = { 'api.kucoin.com': 'spot', 'api-futures.kucoin.com': 'futures', 'api-broker.kucoin.com': 'broker' };
 
 /** Cancels are critical: a DELETE, or a POST to a cancel path. */
 export function ccxtDefaultPriority(method: string, path: string): Priority {
@@ -108,8 +107,7 @@ export function withCcxtScheduler<E extends CcxtExchangeLike>(exchange: E, optio
   if (!scheduler || typeof scheduler.scheduleAttempt !== 'function') {
     throw new InvalidArgumentError(`Expected options.scheduler to be a Scheduler (createScheduler(...)), got ${describeValue(scheduler)}`);
   }
-  const hosts = new Map<string, HostName>(Object.entries(DEFAULT_HOSTS));
-  for (const [host, url] of Object.entries(options.baseUrls ?? {})) if (url) hosts.set(new URL(url).host, host as HostName);
+  const hosts = hostsByOrigin(options.baseUrls);
   const priorityOf = options.priorityOf ?? ccxtDefaultPriority;
   const send = options.fetch ?? globalThis.fetch;
   const calls = new AsyncLocalStorage<CallContext>();

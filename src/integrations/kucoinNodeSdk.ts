@@ -27,6 +27,7 @@ import { dirname, join } from 'node:path';
 import type { Priority } from '../buckets/types.js';
 import { describeValue, InvalidArgumentError } from '../errors.js';
 import type { HostName } from '../kucoin/endpointTypes.js';
+import { hostsByOrigin } from '../kucoin/hosts.js';
 import type { Scheduler } from '../scheduler.js';
 import { sendWithAttempts } from '../send/attemptLoop.js';
 import { callPriority, defaultPriority } from './callPriority.js';
@@ -83,12 +84,10 @@ interface SdkParts {
   ) => { json(): Promise<unknown> };
 }
 
-const DEFAULT_HOSTS: Readonly<Record<string, HostName>> = {
-  'api.kucoin.com': 'spot',
+/** The SDK's own default hosts, beside KuCoin's. */
+const SDK_HOSTS: Readonly<Record<string, HostName>> = {
   'openapi-v2.kucoin.com': 'spot', // the SDK's default when PRODUCTION=prod
   'openapi-sandbox.kucoin.io': 'spot', // its default otherwise
-  'api-futures.kucoin.com': 'futures',
-  'api-broker.kucoin.com': 'broker',
 };
 
 /** The directory of the loaded `kucoin-node-sdk` whose exports are `sdk` (there may be several copies). */
@@ -159,8 +158,7 @@ export function withKucoinNodeSdk<S extends KucoinNodeSdkLike>(sdk: S, options: 
     );
   const parts = loadParts(dir);
   const { http } = parts;
-  const hosts = new Map<string, HostName>(Object.entries(DEFAULT_HOSTS));
-  for (const [host, url] of Object.entries(options.baseUrls ?? {})) if (url) hosts.set(new URL(url).host, host as HostName);
+  const hosts = hostsByOrigin(options.baseUrls, SDK_HOSTS);
   const priorityOf = options.priorityOf ?? defaultPriority;
   const send = options.fetch ?? globalThis.fetch;
   const timeoutMs = options.timeoutMs ?? 30_000;

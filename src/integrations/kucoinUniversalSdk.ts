@@ -11,6 +11,7 @@ import { createRequire } from 'node:module';
 import type { Priority } from '../buckets/types.js';
 import type { GatewayReply } from '../errorFeedback.js';
 import type { HostName } from '../kucoin/endpointTypes.js';
+import { hostsByOrigin } from '../kucoin/hosts.js';
 import { authHeaders, keyIdOf, type Credentials } from '../kucoin/signing.js';
 import type { Scheduler } from '../scheduler.js';
 import { sendWithAttempts } from '../send/attemptLoop.js';
@@ -55,7 +56,6 @@ export interface KucoinSdkSchedulingOptions {
   readonly transportRetries?: number;
 }
 
-const DEFAULT_HOSTS: Readonly<Record<string, HostName>> = { 'api.kucoin.com': 'spot', 'api-futures.kucoin.com': 'futures', 'api-broker.kucoin.com': 'broker' };
 const RESIGN_AFTER_MS = 1_000;
 
 function hasClientOid(data: unknown): boolean {
@@ -108,8 +108,7 @@ const replyOfResponse = (response: { status: number; headers: unknown; data: unk
  */
 export function kucoinSdkInterceptor(options: KucoinSdkSchedulingOptions): SdkInterceptor {
   const { scheduler } = options;
-  const hosts = new Map<string, HostName>(Object.entries(DEFAULT_HOSTS));
-  for (const [host, url] of Object.entries(options.baseUrls ?? {})) hosts.set(new URL(url).host, host as HostName);
+  const hosts = hostsByOrigin(options.baseUrls);
   const priorityOf = options.priorityOf ?? defaultPriority;
   const transportRetries = options.transportRetries ?? 2;
 

@@ -1,16 +1,10 @@
 import { AmbiguousEndpointError, describeValue, InvalidEndpointError } from '../errors.js';
 import type { EndpointInfo, EndpointRow, HostName } from './endpointTypes.js';
 import { ENDPOINT_ROWS } from './endpoints.generated.js';
+import { KUCOIN_HOSTNAMES } from './hosts.js';
 import type { PoolName } from './pools.js';
 
-const HOST_ALIASES: Readonly<Record<string, HostName>> = {
-  spot: 'spot',
-  futures: 'futures',
-  broker: 'broker',
-  'api.kucoin.com': 'spot',
-  'api-futures.kucoin.com': 'futures',
-  'api-broker.kucoin.com': 'broker',
-};
+const HOST_ALIASES: Readonly<Record<string, HostName>> = { spot: 'spot', futures: 'futures', broker: 'broker', ...KUCOIN_HOSTNAMES };
 
 /** The pool an endpoint missing from the table is charged to, by host. */
 const DEFAULT_POOL_BY_HOST: Readonly<Record<HostName, PoolName>> = {
