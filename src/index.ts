@@ -41,6 +41,7 @@ export { authHeaders, keyIdOf, signRequest, type Credentials } from './kucoin/si
 export { KUCOIN_BASE_URLS } from './kucoin/hosts.js';
 export { KucoinClient, type KucoinClientOptions, type KucoinRequest, type KucoinResponse } from './http/kucoinClient.js';
 export { kucoinScheduling, type SchedulingInterceptorOptions } from './http/schedulingInterceptor.js';
+export type { IntegrationOptions } from './integrations/integrationOptions.js';
 export { kucoinSdkInterceptor, withKucoinScheduler, type KucoinSdkSchedulingOptions, type SdkInterceptor } from './integrations/kucoinUniversalSdk.js';
 export type { EndpointInfo, HostName } from './kucoin/endpointTypes.js';
 export { withCcxtScheduler, CCXT_EXCHANGES, ccxtDefaultPriority, type CcxtSchedulingOptions, type CcxtExchangeLike } from './integrations/ccxt.js';

@@ -23,6 +23,7 @@ import { describeValue, InvalidArgumentError } from '../errors.js';
 import type { HostName } from '../kucoin/endpointTypes.js';
 import { hostsByOrigin } from '../kucoin/hosts.js';
 import type { Scheduler } from '../scheduler.js';
+import type { IntegrationOptions } from './integrationOptions.js';
 import { sendWithAttempts } from '../send/attemptLoop.js';
 import { callPriority } from './callPriority.js';
 
@@ -44,16 +45,11 @@ interface SignedRequest {
   readonly body?: string;
 }
 
-export interface CcxtSchedulingOptions {
-  readonly scheduler: Scheduler;
+export interface CcxtSchedulingOptions extends IntegrationOptions {
   /** Base URLs the exchange was pointed at (`exchange.urls.api`), by KuCoin host. @default KuCoin's hosts */
   readonly baseUrls?: Partial<Record<HostName, string>>;
   /** Priority of a request (`withPriority(...)` around a call overrides it). @default cancels critical, other POSTs high, the rest normal */
   readonly priorityOf?: (method: string, path: string, host: HostName) => Priority;
-  /** Longest wait for admission, over every attempt of one request. @default the scheduler's maxWaitMs */
-  readonly maxWaitMs?: number;
-  /** Sends again after a timeout or a 5xx, of reads and orders with a clientOid only. @default 2 */
-  readonly transportRetries?: number;
   /** The fetch that sends. @default globalThis.fetch */
   readonly fetch?: typeof fetch;
 }

@@ -29,6 +29,7 @@ import { describeValue, InvalidArgumentError } from '../errors.js';
 import type { HostName } from '../kucoin/endpointTypes.js';
 import { hostsByOrigin } from '../kucoin/hosts.js';
 import type { Scheduler } from '../scheduler.js';
+import type { IntegrationOptions } from './integrationOptions.js';
 import { sendWithAttempts } from '../send/attemptLoop.js';
 import { callPriority, defaultPriority } from './callPriority.js';
 
@@ -38,16 +39,11 @@ export interface KucoinNodeSdkLike {
   readonly rest: object;
 }
 
-export interface KucoinNodeSdkSchedulingOptions {
-  readonly scheduler: Scheduler;
+export interface KucoinNodeSdkSchedulingOptions extends IntegrationOptions {
   /** Base URLs the SDK is pointed at (`init({ baseUrl })`), by KuCoin host. @default KuCoin's hosts, the SDK's defaults spot */
   readonly baseUrls?: Partial<Record<HostName, string>>;
   /** Priority of a request (`withPriority(...)` around a call overrides it). @default DELETE (every cancel of the SDK) critical, other POSTs high, the rest normal */
   readonly priorityOf?: (method: string, path: string) => Priority;
-  /** Longest wait for admission, over every attempt of one request. @default the scheduler's maxWaitMs */
-  readonly maxWaitMs?: number;
-  /** Sends again after a timeout or a 5xx, of reads and orders with a clientOid only. @default 2 */
-  readonly transportRetries?: number;
   /** A send with no reply after this long fails (the SDK itself never times out); 0 waits for ever. @default 30_000 */
   readonly timeoutMs?: number;
   /** The fetch that sends. @default globalThis.fetch */

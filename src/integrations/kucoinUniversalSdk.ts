@@ -13,7 +13,7 @@ import type { GatewayReply } from '../errorFeedback.js';
 import type { HostName } from '../kucoin/endpointTypes.js';
 import { hostsByOrigin } from '../kucoin/hosts.js';
 import { authHeaders, keyIdOf, type Credentials } from '../kucoin/signing.js';
-import type { Scheduler } from '../scheduler.js';
+import type { IntegrationOptions } from './integrationOptions.js';
 import { sendWithAttempts } from '../send/attemptLoop.js';
 import { callPriority, defaultPriority } from './callPriority.js';
 
@@ -39,8 +39,7 @@ export interface SdkInterceptor {
   after: { onFulfilled: (response: SdkResponse) => Promise<SdkResponse>; onRejected: (error: unknown) => Promise<never> };
 }
 
-export interface KucoinSdkSchedulingOptions {
-  readonly scheduler: Scheduler;
+export interface KucoinSdkSchedulingOptions extends IntegrationOptions {
   /** The endpoints the SDK was given (`setSpotEndpoint`...), to tell spot from futures. @default KuCoin's hosts */
   readonly baseUrls?: Partial<Record<HostName, string>>;
   /** Priority of a call (`withPriority(...)` around a call overrides it). @default DELETE critical, POST high, anything else normal */
@@ -50,10 +49,6 @@ export interface KucoinSdkSchedulingOptions {
    * credentials, a call that waited for admission is signed again at send time.
    */
   readonly credentials?: Credentials;
-  /** Longest wait for admission, over every attempt. @default the scheduler's maxWaitMs */
-  readonly maxWaitMs?: number;
-  /** Sends again after a timeout or a 5xx, of reads and orders with a clientOid only. @default 2 */
-  readonly transportRetries?: number;
 }
 
 const RESIGN_AFTER_MS = 1_000;
