@@ -264,20 +264,20 @@ export function demandAbove(data: BucketFields, config: BucketConfig, tier: numb
  * Weight per window a hidden consumer (a web UI on the same UID) is expected to spend: what it spent in the last
  * server window, or, when more, its spending so far in this one over the part of the window gone (at least
  * hiddenMinElapsed of it), so a consumer first seen in this window is given room at once, not a window later.
+ * `left` is windowLeft.
  */
-export function hiddenPerWindow(data: BucketFields, config: BucketConfig, now: number): number {
-  const left = windowLeft(data, config, now);
+function hiddenPerWindow(data: BucketFields, left: number): number {
   if (left >= 1 || data.hiddenNow <= 0) return data.hiddenLast;
   return Math.max(data.hiddenLast, data.hiddenNow / Math.max(K.hiddenMinElapsed, 1 - left));
 }
 
 /**
  * The reserve a whole window ahead would need: reserveHeadroom x the demand above the tier, plus what a hidden
- * consumer spends per window (it will spend again in this one, and our own weight must not take its room, or
- * the next request gets a 429000).
+ * consumer spends per window, `hidden` (it will spend again in this one, and our own weight must not take its
+ * room, or the next request gets a 429000).
  */
-function reservePerWindow(data: BucketFields, config: BucketConfig, tier: number, now: number): number {
-  return K.reserveHeadroom * demandAbove(data, config, tier, now) + hiddenPerWindow(data, config, now);
+function reservePerWindow(data: BucketFields, config: BucketConfig, tier: number, now: number, hidden: number): number {
+  return K.reserveHeadroom * demandAbove(data, config, tier, now) + hidden;
 }
 
 /** The part of a window still ahead of the known server window's end (1 when the phase is not known). */
@@ -288,7 +288,7 @@ function windowLeft(data: BucketFields, config: BucketConfig, now: number): numb
 
 /**
  * The share of the bucket a request of `tier` may fill now: 1 - reserve / limit, where the reserve is
- * (reserveHeadroom x the demand above the tier + the hidden weight of the last window) x windowLeft (+ a
+ * (reserveHeadroom x the demand above the tier + a hidden consumer's weight per window) x windowLeft (+ a
  * slack for hidden weight not reconciled yet), at most max(1 - share, reserveMaxShare) x limit. Without a tier (a
  * caller of the Store interface that does not say), the fixed share. The result is always in [share, 1], so
  * the cap it gives is <= the limit: the reserve only decides which tier may use the limit, never how much
@@ -298,9 +298,10 @@ export function reserveShare(data: BucketFields, config: BucketConfig, share: nu
   if (tier === undefined || tier < 0 || share >= 1) return share;
   const limit = effectiveLimit(config, data);
   if (limit <= 0) return share;
-  const ahead = reservePerWindow(data, config, tier, now) * windowLeft(data, config, now) + K.hiddenSlack * hiddenPerWindow(data, config, now);
-  // the wider bound only while the window's end is known, so the reserve is released by that end
   const left = windowLeft(data, config, now);
+  const hidden = hiddenPerWindow(data, left);
+  const ahead = reservePerWindow(data, config, tier, now, hidden) * left + K.hiddenSlack * hidden;
+  // the wider bound only while the window's end is known, so the reserve is released by that end
   const bound = left < 1 ? Math.max(1 - share, K.reserveMaxShare) : 1 - share;
   const reserve = Math.min(bound * limit, ahead);
   return 1 - reserve / limit;
@@ -314,8 +315,9 @@ export function reserveShare(data: BucketFields, config: BucketConfig, share: nu
 function reserveWait(data: BucketFields, config: BucketConfig, counted: number, weight: number, tier: number | undefined, now: number): number {
   if (tier === undefined || tier < 0) return Number.POSITIVE_INFINITY;
   if (!phaseAligned(data, config, now) || data.whi <= now) return Number.POSITIVE_INFINITY;
-  const room = effectiveLimit(config, data) - counted - weight - K.hiddenSlack * hiddenPerWindow(data, config, now);
-  const rate = reservePerWindow(data, config, tier, now);
+  const hidden = hiddenPerWindow(data, windowLeft(data, config, now));
+  const room = effectiveLimit(config, data) - counted - weight - K.hiddenSlack * hidden;
+  const rate = reservePerWindow(data, config, tier, now, hidden);
   if (room < 0 || rate <= 0) return Number.POSITIVE_INFINITY;
   // reserve(t) = rate x (whi - t) / windowMs fits `room` from t = whi - room x windowMs / rate on
   return Math.max(1, data.whi - (room * config.windowMs) / rate - now);
@@ -478,6 +480,11 @@ function learnLimit(data: BucketFields, config: BucketConfig, o: Observation, se
   return 'pending';
 }
 
+/** Whether a reply's reset can place a window: within [0, windowMs + span] (a larger one is garbage). */
+function resetUsable(o: Observation, config: BucketConfig): boolean {
+  return o.resetMs >= 0 && o.resetMs <= config.windowMs + spanMs(config);
+}
+
 /**
  * When a reply's bounds [lo, hi] of its window's end meet the known window's: narrows them, and measures the
  * transit spread (lo = the window's end - this request's transit delay); false when they do not meet.
@@ -504,7 +511,7 @@ function narrowKnownWindow(data: BucketFields, lo: number, hi: number): boolean 
  * earlier, across the boundary: older news, ignored). Anything else is a conflict.
  */
 function placeWindow(data: BucketFields, config: BucketConfig, o: Observation, sentAt: number, now: number): WindowPlacement {
-  if (!(o.resetMs >= 0 && o.resetMs <= config.windowMs + spanMs(config))) return 'unplaced';
+  if (!resetUsable(o, config)) return 'unplaced';
   const lo = sentAt + o.resetMs;
   const hi = now + o.resetMs;
   const w = config.windowMs;
@@ -552,7 +559,7 @@ export function observe(data: BucketData, config: BucketConfig, o: Observation, 
     // older than what is known: its limit and remaining are stale, but its bounds of the window's end still hold,
     // and its transit delay is a sample of the spread (a slow request answered after a fast one sent later is
     // exactly the sample the margin needs; dropping it left the margin at 10 ms against a 100 ms spread)
-    if (o.resetMs >= 0 && o.resetMs <= config.windowMs + spanMs(config)) narrowKnownWindow(data, sentAt + o.resetMs, now + o.resetMs);
+    if (resetUsable(o, config)) narrowKnownWindow(data, sentAt + o.resetMs, now + o.resetMs);
     return { applied: false, limit: 'none', limitInForce: baseLimit(config, data), phaseConflict: false };
   }
   data.observedAt = sentAt;

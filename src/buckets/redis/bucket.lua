@@ -138,15 +138,14 @@ local function window_left(b, now)
 end
 
 -- hiddenPerWindow in bucketMath.ts
-local function hidden_per_window(b, now)
-  local left = window_left(b, now)
+local function hidden_per_window(b, left)
   if left >= 1 or b.hiddenNow <= 0 then return b.hiddenLast end
   return math.max(b.hiddenLast, b.hiddenNow / math.max(K.hiddenMinElapsed, 1 - left))
 end
 
 -- reservePerWindow in bucketMath.ts
-local function reserve_per_window(b, tier, now)
-  return K.reserveHeadroom * demand_above(b, tier, now) + hidden_per_window(b, now)
+local function reserve_per_window(b, tier, now, hidden)
+  return K.reserveHeadroom * demand_above(b, tier, now) + hidden
 end
 
 -- reserveShare in bucketMath.ts (tier < 0: none given, the fixed share)
@@ -155,10 +154,12 @@ local function reserve_share(b, share, tier, now)
   if tier < 0 or share >= 1 then return share end
   local limit = effective_limit(b)
   if limit <= 0 then return share end
-  local ahead = reserve_per_window(b, tier, now) * window_left(b, now) + K.hiddenSlack * hidden_per_window(b, now)
+  local left = window_left(b, now)
+  local hidden = hidden_per_window(b, left)
+  local ahead = reserve_per_window(b, tier, now, hidden) * left + K.hiddenSlack * hidden
   -- the wider bound only while the window's end is known, so the reserve is released by that end
   local bound = 1 - share
-  if window_left(b, now) < 1 then bound = math.max(1 - share, K.reserveMaxShare) end
+  if left < 1 then bound = math.max(1 - share, K.reserveMaxShare) end
   local reserve = math.min(bound * limit, ahead)
   return 1 - reserve / limit
 end
@@ -168,8 +169,9 @@ local function reserve_wait(b, counted, weight, tier, now)
   tier = tier or -1
   if tier < 0 then return math.huge end
   if not phase_aligned(b, now) or b.whi <= now then return math.huge end
-  local room = effective_limit(b) - counted - weight - K.hiddenSlack * hidden_per_window(b, now)
-  local rate = reserve_per_window(b, tier, now)
+  local hidden = hidden_per_window(b, window_left(b, now))
+  local room = effective_limit(b) - counted - weight - K.hiddenSlack * hidden
+  local rate = reserve_per_window(b, tier, now, hidden)
   if room < 0 or rate <= 0 then return math.huge end
   return math.max(1, b.whi - (room * b.cfg.windowMs) / rate - now)
 end
