@@ -1,4 +1,6 @@
 // Turns a bench run into Markdown and an SVG chart.
+import type { FamilyRow } from './family.js';
+import { familyTargets, toFamilyMarkdown } from './familyReport.js';
 import type { FidelityRow } from './fidelity.js';
 import type { OverheadRow } from './overhead.js';
 import type { ScalingRow } from './scaling.js';
@@ -9,6 +11,9 @@ export interface BenchResult {
   readonly overhead: readonly OverheadRow[];
   readonly fidelity: readonly FidelityRow[];
   readonly fidelityConfig: { readonly limit: number; readonly windowMs: number };
+  /** The workload family and its named rows (absent in results written before it existed). */
+  readonly family?: readonly FamilyRow[];
+  readonly familySeed?: number;
   readonly scaling: readonly ScalingRow[];
 }
 
@@ -101,7 +106,7 @@ export function toMarkdown(r: BenchResult): string {
   const lines: string[] = [];
   lines.push(`Run ${r.date} on ${r.machine}. Every figure is measured in the same run as its baseline.`, '');
   lines.push('| target | measured | met |', '|---|---|---|');
-  for (const t of targets(r)) lines.push(`| ${t.label} | ${t.value} | ${t.met ? 'yes' : '**no**'} |`);
+  for (const t of [...targets(r), ...familyTargets(r)]) lines.push(`| ${t.label} | ${t.value} | ${t.met ? 'yes' : '**no**'} |`);
   lines.push('', '**1. Overhead of one acquisition** (one process; median of 3 interleaved rounds)', '');
   lines.push('| | p50 ms (1 at a time) | p99 ms | acq/s | p50 ms (64 in flight) | p99 ms | acq/s |', '|---|---|---|---|---|---|---|');
   for (const o of r.overhead)
@@ -110,6 +115,8 @@ export function toMarkdown(r: BenchResult): string {
     );
   lines.push('');
   lines.push(...fidelityLines(r));
+  const family = toFamilyMarkdown(r);
+  if (family) lines.push('', family);
   lines.push('', '**3. Scaling** (RedisStore, 64 in flight per process, a private redis-server; 2 cores shared by all processes and Redis)', '');
   lines.push('| processes | admitted / s (all) | Redis CPU us / acquisition |', '|---|---|---|');
   for (const s of r.scaling) lines.push(`| ${s.processes} | ${k(s.admittedPerSecond)} | ${s.redisCpuUsPerAcquisition.toFixed(1)} |`);

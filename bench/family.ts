@@ -1,0 +1,157 @@
+// Section 2b: the workload family (issue 17). Each case: N bot processes of one UID through a RedisStore, the
+// gateway simulator counting what arrives; the figures come from what the server received.
+import { fork } from 'node:child_process';
+import { randomUUID } from 'node:crypto';
+import { fileURLToPath } from 'node:url';
+import type { Priority } from '../src/index.js';
+import { startGatewaySimulator } from '../src/simulator/gatewaySimulator.js';
+import type { Arrival } from '../src/simulator/simStats.js';
+import type { FamilyCase } from './familyCases.js';
+import type { FamilyReport, FamilyWorkerConfig } from './familyWorker.js';
+import { quantile } from './stats.js';
+
+export interface FamilyRow {
+  readonly case: FamilyCase;
+  /** Spot server windows wholly within the run. */
+  readonly windows: number;
+  /** Spot: weight executed / (quota - the hidden consumer's weight), summed over those windows. */
+  readonly perWindow: number;
+  /** The worst single window of those. */
+  readonly worstWindow: number;
+  /** Spot, from the first whole window's start to the last one's end: executed / (quota x span / window - hidden); gaps count. */
+  readonly span: number;
+  /** The same per-window figure for the Public pool (its identity is the default IP: no phase alignment). */
+  readonly publicPerWindow: number;
+  readonly rejected429000: number;
+  /** Most 429000 in one server window (any pool). */
+  readonly worst429000PerWindow: number;
+  readonly waits: Record<Priority, { n: number; failed: number; admissionP50: number; admissionP99: number; totalP99: number; errors: Record<string, number> }>;
+  /** Fairness rows: each bot's share of the Spot weight executed / its weighted fair share (1 = exact). */
+  readonly fairness?: readonly number[];
+  /** The weight each window held, for the report's detail (Spot). */
+  readonly windowWeights: readonly number[];
+}
+
+const ACCOUNT = { key: 'family-key', secret: 'family-secret', passphrase: 'family-pass', uid: 'family-uid' };
+
+export async function runFamilyCase(redisUrl: string, c: FamilyCase): Promise<FamilyRow> {
+  const hiddenEveryMs = 100;
+  const hiddenWeight = (c.spotLimit * c.hiddenShare * hiddenEveryMs) / c.windowMs;
+  const sim = await startGatewaySimulator({
+    accounts: [ACCOUNT],
+    pools: { Spot: { limit: c.spotLimit, windowMs: c.windowMs }, Public: { limit: c.publicLimit, windowMs: c.windowMs } },
+    cloudflare: false,
+    latencyMs: c.latencyMs,
+    ...(hiddenWeight > 0 ? { hiddenConsumers: [{ uid: ACCOUNT.uid, pool: 'Spot' as const, weight: hiddenWeight, everyMs: hiddenEveryMs }] } : {}),
+  });
+  const prefix = `bench-family-${randomUUID()}`;
+  const file = fileURLToPath(new URL('./familyWorker.ts', import.meta.url));
+  const children = Array.from({ length: c.processes }, (_, i) => {
+    const config: FamilyWorkerConfig = { id: `p${i + 1}`, index: i, redisUrl, prefix, urls: sim.urls, account: ACCOUNT, case: c };
+    return fork(file, [], {
+      execArgv: ['--import', 'tsx'],
+      env: { ...process.env, KS_WORKER: JSON.stringify(config) },
+      stdio: ['ignore', 'ignore', 'inherit', 'ipc'],
+    });
+  });
+  const message = (child: (typeof children)[number], type: string) =>
+    new Promise<{ report?: FamilyReport }>((resolve) => child.on('message', (m: { type: string; report?: FamilyReport }) => m.type === type && resolve(m)));
+  await Promise.all(children.map((child) => message(child, 'ready')));
+  const durationMs = c.windows * c.windowMs;
+  const done = children.map((child) => message(child, 'done'));
+  for (const child of children) child.send({ type: 'go', durationMs });
+  const reports = (await Promise.all(done)).map((m) => m.report!);
+  const stats = sim.stats();
+  await sim.close();
+
+  const bots = stats.arrivals.filter((a) => a.client !== 'hidden');
+  const t0 = bots[0]?.at ?? 0;
+  const lastBot = bots.reduce((x, a) => Math.max(x, a.at), 0);
+  const windowsOf = (suffix: string) =>
+    Object.entries(stats.windows)
+      .filter(([k]) => k.endsWith(suffix))
+      .flatMap(([, ws]) => ws)
+      .filter((w) => w.start >= t0 && w.end <= lastBot + 1);
+  const weightIn = (pool: string, from: number, until: number, test: (a: Arrival) => boolean) =>
+    stats.arrivals.filter((a) => a.pool === pool && a.at >= from && a.at < until && test(a)).reduce((x, a) => x + a.weight, 0);
+  const ok = (a: Arrival) => a.outcome === 'ok';
+  const hidden = (a: Arrival) => a.outcome === 'hidden';
+
+  const spotWindows = windowsOf(':Spot');
+  const rest = (w: { start: number; end: number }) => c.spotLimit - weightIn('Spot', w.start, w.end, hidden);
+  const windowWeights = spotWindows.map((w) => weightIn('Spot', w.start, w.end, ok));
+  const perWindow = sumRatio(windowWeights, spotWindows.map(rest));
+  const worstWindow = Math.min(...spotWindows.map((w, i) => windowWeights[i]! / rest(w)));
+  const first = spotWindows[0];
+  const last = spotWindows[spotWindows.length - 1];
+  const span =
+    first && last
+      ? weightIn('Spot', first.start, last.end, ok) / ((c.spotLimit * (last.end - first.start)) / c.windowMs - weightIn('Spot', first.start, last.end, hidden))
+      : Number.NaN;
+  const publicWindows = windowsOf(':Public');
+  const publicPerWindow = sumRatio(
+    publicWindows.map((w) => weightIn('Public', w.start, w.end, ok)),
+    publicWindows.map(() => c.publicLimit),
+  );
+  const allWindows = Object.values(stats.windows).flat();
+  const worst429000PerWindow = allWindows.reduce((x, w) => Math.max(x, w.rejected), 0);
+
+  let fairness: number[] | undefined;
+  if (c.botWeights && first && last) {
+    const by = c.botWeights.map((_, i) => weightIn('Spot', first.start, last.end, (a) => ok(a) && a.client === `p${i + 1}`));
+    const total = by.reduce((a, b) => a + b, 0);
+    const weights = c.botWeights.reduce((a, b) => a + b, 0);
+    fairness = by.map((w, i) => w / total / (c.botWeights![i]! / weights));
+  }
+  const waits = Object.fromEntries(
+    (['critical', 'high', 'normal', 'low'] as const).map((p) => {
+      const admission = reports.flatMap((r) => r[p].admission).sort((a, b) => a - b);
+      const total = reports.flatMap((r) => r[p].total).sort((a, b) => a - b);
+      const errors: Record<string, number> = {};
+      for (const r of reports) for (const [k, v] of Object.entries(r[p].errors)) errors[k] = (errors[k] ?? 0) + v;
+      return [
+        p,
+        {
+          n: reports.reduce((x, r) => x + r[p].ok, 0),
+          failed: reports.reduce((x, r) => x + r[p].failed, 0),
+          admissionP50: quantile(admission, 0.5),
+          admissionP99: quantile(admission, 0.99),
+          totalP99: quantile(total, 0.99),
+          errors,
+        },
+      ];
+    }),
+  ) as FamilyRow['waits'];
+  if (process.env.KS_BENCH_DEBUG) {
+    for (const w of spotWindows) {
+      const by: Record<string, number> = {};
+      for (const a of stats.arrivals)
+        if (a.pool === 'Spot' && a.at >= w.start && a.at < w.end) {
+          const kind = `${a.client === 'hidden' ? 'hidden' : a.method}${a.outcome === 'ok' || a.outcome === 'hidden' ? '' : `:${a.outcome}`}`;
+          by[kind] = (by[kind] ?? 0) + a.weight;
+        }
+      const slots = Array.from({ length: 10 }, (_, i) =>
+        weightIn('Spot', w.start + (i * c.windowMs) / 10, w.start + ((i + 1) * c.windowMs) / 10, (a) => ok(a) && a.client !== 'hidden'),
+      );
+      process.stderr.write(`[window ${Math.round(w.start - t0)}-${Math.round(w.end - t0)} ms] ${JSON.stringify(by)} tenths ${slots.join(' ')}\n`);
+    }
+  }
+  return {
+    case: c,
+    windows: spotWindows.length,
+    perWindow,
+    worstWindow,
+    span,
+    publicPerWindow,
+    rejected429000: stats.outcomes['429000'] ?? 0,
+    worst429000PerWindow,
+    waits,
+    ...(fairness ? { fairness } : {}),
+    windowWeights,
+  };
+}
+
+function sumRatio(parts: readonly number[], wholes: readonly number[]): number {
+  const whole = wholes.reduce((a, b) => a + b, 0);
+  return whole > 0 ? parts.reduce((a, b) => a + b, 0) / whole : Number.NaN;
+}
