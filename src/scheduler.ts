@@ -54,6 +54,8 @@ export class Scheduler {
   readonly #events = new TypedEmitter<SchedulerEvents>();
   readonly #lanes = new Map<string, Lane>();
   readonly #feedback: FeedbackController;
+  /** Admissions already fed back: a second reply for one request settles nothing (see Observation.weight). */
+  readonly #fedBack = new WeakSet<Admission>();
   #running = 0;
   /** Called when the last running request settles, or the last lane empties (close waits on them). */
   #onQuiet: (() => void) | undefined;
@@ -219,7 +221,9 @@ export class Scheduler {
    * for every process. `outcome.signal` set means the request was not executed: sending it again is safe.
    */
   async feedback(admission: Admission, reply: GatewayReply): Promise<FeedbackOutcome> {
-    const outcome = await this.#feedback.apply(admission.plan, admission.sentAt, reply);
+    const first = !this.#fedBack.has(admission);
+    this.#fedBack.add(admission);
+    const outcome = await this.#feedback.apply(admission.plan, admission.sentAt, reply, first);
     // a pause or a new limit changes every lane's wait: let each ask the store again
     if (outcome.pausedUntil > 0 || outcome.limitLearned) for (const lane of this.#lanes.values()) lane.wake();
     return outcome;

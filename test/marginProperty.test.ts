@@ -220,7 +220,8 @@ async function simulate(s: Scenario, transit: Transit): Promise<Outcome> {
     const remaining = Math.max(0, LIMIT - window.weight);
     const resetMs = Math.max(0, window.end - arrival);
     laneEvent(arrival + req.replyMs, async () => {
-      await store.observe(bucket, { sentAt, limit: LIMIT, remaining, resetMs, minLimit: LIMIT, maxLimit: LIMIT });
+      // as the scheduler feeds a reply back: the first reply of a request carries its weight (it settles)
+      await store.observe(bucket, { sentAt, limit: LIMIT, remaining, resetMs, minLimit: LIMIT, maxLimit: LIMIT, weight: req.weight });
       if (!admitted) {
         rejected++;
         await store.penalize(bucket, { pauseMs: Math.min(resetMs, span), spent: true, tighten: TIGHTEN });

@@ -41,6 +41,7 @@ type Op =
       minLimit: number;
       maxLimit: number;
       recoverStep: number;
+      weight: number;
     }
   | {
       op: 'penalize';
@@ -90,6 +91,8 @@ const opArb: fc.Arbitrary<Op> = fc.oneof(
       minLimit: fc.integer({ min: 1, max: 20 }),
       maxLimit: fc.integer({ min: 20, max: 100 }),
       recoverStep: fc.constantFrom(0.1, 0.25),
+      // the request's weight: its reply settles it (garbage settles nothing, in both)
+      weight: fc.oneof({ weight: 4, arbitrary: fc.constantFrom(0, 1, 3, 10) }, { weight: 1, arbitrary: garbage }),
     }),
   },
   {
@@ -194,8 +197,8 @@ describe('MemoryStore and RedisStore: one algorithm (differential)', () => {
                 case 'observe': {
                   const last = acquired[acquired.length - 1];
                   const sentAt = op.useAcquired && last ? last.now : t - op.sentBack;
-                  const { limit, remaining, resetMs, minLimit, maxLimit, recoverStep } = op;
-                  return s.observe(b, { sentAt, limit, remaining, resetMs, minLimit, maxLimit, recoverStep });
+                  const { limit, remaining, resetMs, minLimit, maxLimit, recoverStep, weight } = op;
+                  return s.observe(b, { sentAt, limit, remaining, resetMs, minLimit, maxLimit, recoverStep, weight });
                 }
                 case 'penalize':
                   return s.penalize(b, {

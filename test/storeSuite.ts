@@ -473,6 +473,76 @@ export function describeStoreBehaviour(name: string, make: (clock: () => number)
         expect((await one(b, 5)).admitted).toBe(true);
       });
 
+      describe('settled requests (a reply says which window its request landed in)', () => {
+        const settleObs = (b: BucketConfig, sentAt: number, remaining: number, resetMs: number, weight: number) =>
+          fx.store.observe(b, { sentAt, limit: 10, remaining, resetMs, minLimit: 1, maxLimit: 2000, weight });
+
+        it('a request admitted within the margin of the window end stops counting when the window it landed in ends', async () => {
+          const b = bucket({ limit: 10, windowMs: 1000, marginMs: 50 });
+          const t0 = t;
+          expect((await one(b, 5)).admitted).toBe(true);
+          t = t0 + 5;
+          await settleObs(b, t0, 5, 400, 0); // the window ends within [t0 + 400, t0 + 405]
+          t = t0 + 380; // within the margin of the end: it may land in the next window
+          expect((await one(b, 5)).admitted).toBe(true);
+          t = t0 + 390;
+          await settleObs(b, t0 + 380, 0, 15, 5); // it landed in the known window: charged there, ends by t0 + 405
+          t = t0 + 405;
+          const [s] = await fx.store.inspect([b]);
+          expect(s!.used).toBe(0); // before: 5, counted until t0 + 1430 in the next window
+          expect((await one(b, 10)).admitted).toBe(true);
+        });
+
+        it('settles a reply applied after a newer one, and only once its window has ended; the next window keeps its own weight', async () => {
+          const b = bucket({ limit: 10, windowMs: 1000, marginMs: 50 });
+          const t0 = t;
+          expect((await one(b, 2)).admitted).toBe(true);
+          t = t0 + 5;
+          await settleObs(b, t0, 8, 400, 0); // the window ends within [t0 + 400, t0 + 405]
+          t = t0 + 390;
+          expect((await one(b, 3)).admitted).toBe(true); // late: may land in either window
+          t = t0 + 410;
+          expect((await one(b, 4)).admitted).toBe(true); // the next window
+          t = t0 + 412;
+          await settleObs(b, t0 + 410, 6, 998, 0); // the next window, placed: ends within [t0 + 1408, t0 + 1410]
+          t = t0 + 415;
+          await settleObs(b, t0 + 390, 5, 0, 3); // older reply: the late 3 landed in the first window, which is over
+          const [s] = await fx.store.inspect([b]);
+          expect(s!.used).toBe(4); // the late 3 left at once (its window is over); the 4 of the next window stay
+          expect(await one(b, 7)).toMatchObject({ admitted: false, reason: 'window' });
+          expect((await one(b, 6)).admitted).toBe(true);
+        });
+
+        it('a request that landed in the next window keeps counting there', async () => {
+          const b = bucket({ limit: 10, windowMs: 1000, marginMs: 50 });
+          const t0 = t;
+          expect((await one(b, 2)).admitted).toBe(true);
+          t = t0 + 5;
+          await settleObs(b, t0, 8, 400, 0); // the window ends within [t0 + 400, t0 + 405]
+          t = t0 + 390;
+          expect((await one(b, 5)).admitted).toBe(true); // late
+          t = t0 + 420;
+          await settleObs(b, t0 + 390, 5, 990, 5); // it arrived at t0 + 410, in the next window: charged there
+          t = t0 + 1000;
+          expect((await fx.store.inspect([b]))[0]!.used).toBe(5); // still counted in the window it landed in
+          expect(await one(b, 6)).toMatchObject({ admitted: false, reason: 'window' });
+        });
+
+        it('without the request weight (a second reply of one request) nothing settles', async () => {
+          const b = bucket({ limit: 10, windowMs: 1000, marginMs: 50 });
+          const t0 = t;
+          expect((await one(b, 2)).admitted).toBe(true);
+          t = t0 + 5;
+          await settleObs(b, t0, 8, 400, 0);
+          t = t0 + 390;
+          expect((await one(b, 5)).admitted).toBe(true);
+          t = t0 + 392;
+          await settleObs(b, t0 + 390, 3, 13, 0);
+          t = t0 + 405;
+          expect((await fx.store.inspect([b]))[0]!.used).toBe(5);
+        });
+      });
+
       it('counts weight spent outside the scheduler (hidden) until the window ends', async () => {
         const b = bucket({ limit: 100, windowMs: 1000, marginMs: 50 });
         const t0 = t;

@@ -47,6 +47,8 @@ export const BUCKET_CONSTANTS = {
    * window's is larger): a rare slow request keeps the margin up for about ten windows, not one.
    */
   spreadFade: 0.8,
+  /** Most settled requests a bucket keeps waiting for their window's end (see settle in bucketMath.ts). */
+  maxSettles: 256,
   /** Factor regained per clean window when an observation does not say. */
   defaultRecoverStep: 0.1,
 } as const;

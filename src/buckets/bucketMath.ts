@@ -24,12 +24,20 @@ import type { BucketConfig, DenyReason, Observation, ObserveResult, Penalty, Pen
  *    the window log's guarantee holds whatever it is (see `reserveShare`);
  *  - a pause (nothing admitted before `pausedUntil`) and a tightening factor;
  *  - the limit learned from `gw-ratelimit-limit` within the pool's bounds, which replaces the configured one
- *    (a raise only once a second, later reply confirms it).
+ *    (a raise only once a second, later reply confirms it);
+ *  - settled requests: a reply places its request in a server window that ends by `now + reset`; a request the
+ *    log would count past that end (admitted within the margin of a window's end: it may have landed in either
+ *    window) stops counting at that end, so the next window does not pay for it (see `settle`).
  */
 export interface BucketData extends BucketFields {
   /** Entries [admittedAt, weight], oldest first. Entries in one granule are merged (latest time kept). */
   log: [number, number][];
   head: number;
+  /**
+   * Settled requests waiting for their server window's end: [windowEnd, sentAt, weight], earliest end first. At
+   * `windowEnd` the request's weight leaves the log entry of `sentAt`'s granule (see `settle`).
+   */
+  settles: [number, number, number][];
 }
 
 /**
@@ -92,6 +100,8 @@ export interface BucketFields {
    */
   prevWlo: number;
   prevWhi: number;
+  /** The earliest end of a pending settled request (0 = none): `settles[0]`'s, kept as a field so a check is cheap. */
+  settleNext: number;
 }
 
 /** Where a reply's server window lies against the known one (see placeWindow). */
@@ -141,6 +151,8 @@ export function newBucketData(config: BucketConfig, now: number): BucketData {
     hiddenLast: 0,
     prevWlo: 0,
     prevWhi: 0,
+    settleNext: 0,
+    settles: [],
   };
 }
 
@@ -217,12 +229,81 @@ export function keepUntil(data: BucketFields, config: BucketConfig, now: number)
   return now + liveSpanMs(data, config) + K.idleSlackMs + Math.max(0, later - now);
 }
 
+/**
+ * The index of the log entry that holds the admissions of `at`'s granule, or -1 when none counts any more (the
+ * log is in time order, one entry per granule: a binary search).
+ */
+function entryOf(data: BucketData, config: BucketConfig, at: number): number {
+  const g = granuleMs(config.windowMs);
+  const target = Math.floor(at / g);
+  let lo = data.head;
+  let hi = data.log.length - 1;
+  while (lo <= hi) {
+    const mid = (lo + hi) >> 1;
+    const granule = Math.floor(data.log[mid]![0] / g);
+    if (granule === target) return mid;
+    if (granule < target) lo = mid + 1;
+    else hi = mid - 1;
+  }
+  return -1;
+}
+
+/** Takes `weight` out of log entry `i` (never below 0). */
+function takeBack(data: BucketData, i: number, weight: number): void {
+  const entry = data.log[i]!;
+  const back = Math.min(entry[1], weight);
+  entry[1] -= back;
+  data.used = Math.max(0, data.used - back);
+}
+
+/**
+ * A reply says where its request landed: in a server window that ends by `end` (`now + reset`: the reply left the
+ * server before that window ended). A request the log would count past `end` (one admitted within the margin of a
+ * window's end may have landed in either window, so the log counts it into the next) stops counting at `end`: at
+ * once when that is now, else when `end` comes (kept in `settles`, at most K.maxSettles; past that the log counts
+ * it longer, the safe side). Sound whatever the phase: a request charged to one server window is never charged
+ * to a later one. Call once per request (`weight` is its charge in this bucket), with `end` from a usable reset.
+ */
+export function settle(data: BucketData, config: BucketConfig, sentAt: number, weight: number, end: number, now: number): void {
+  if (!(weight > 0)) return;
+  const i = entryOf(data, config, sentAt);
+  if (i < 0 || entryExpiry(data, config, data.log[i]![0], now) <= end) return;
+  if (end <= now) return takeBack(data, i, weight);
+  if (data.settles.length >= K.maxSettles) return;
+  let j = data.settles.length;
+  while (j > 0 && data.settles[j - 1]![0] > end) j--;
+  data.settles.splice(j, 0, [end, sentAt, weight]);
+  data.settleNext = data.settles[0]![0];
+}
+
+/** Settled requests whose window has ended leave the log (see `settle`). */
+function applySettles(data: BucketData, config: BucketConfig, now: number): void {
+  if (data.settleNext === 0 || data.settleNext > now) return;
+  while (data.settles.length > 0 && data.settles[0]![0] <= now) {
+    const [, at, weight] = data.settles.shift()!;
+    const i = entryOf(data, config, at);
+    if (i >= 0) takeBack(data, i, weight);
+  }
+  data.settleNext = data.settles[0]?.[0] ?? 0;
+}
+
+/** Weight of settled requests that stop counting before `until`. */
+function settledBefore(data: BucketData, until: number): number {
+  let sum = 0;
+  for (const [end, , weight] of data.settles) {
+    if (end >= until) break;
+    sum += weight;
+  }
+  return sum;
+}
+
 /** Drops entries that no longer count, ends hidden weight past its window, and refills tokens up to `now`. */
 export function advance(data: BucketData, config: BucketConfig, now: number): void {
   while (data.head < data.log.length && entryExpiry(data, config, data.log[data.head]![0], now) <= now) {
     data.used -= data.log[data.head]![1];
     data.head++;
   }
+  applySettles(data, config, now);
   if (data.head > 64 && data.head * 2 > data.log.length) {
     data.log = data.log.slice(data.head);
     data.head = 0;
@@ -333,9 +414,14 @@ function tokensNeeded(config: BucketConfig, data: BucketFields, weight: number, 
 function windowWait(data: BucketData, config: BucketConfig, excess: number, now: number): number {
   let freed = 0;
   let hiddenLeft = data.hidden > 0;
+  let s = 0; // settled requests leave before their entry does (it may free less then: a wait errs short, never long)
   for (let i = data.head; i < data.log.length; i++) {
     const [at, w] = data.log[i]!;
     const expiry = entryExpiry(data, config, at, now);
+    for (; s < data.settles.length && data.settles[s]![0] <= expiry; s++) {
+      freed += data.settles[s]![2];
+      if (freed >= excess) return data.settles[s]![0] - now;
+    }
     if (hiddenLeft && data.hiddenUntil <= expiry) {
       freed += data.hidden;
       hiddenLeft = false;
@@ -555,6 +641,8 @@ function placeWindow(data: BucketFields, config: BucketConfig, o: Observation, s
  */
 export function observe(data: BucketData, config: BucketConfig, o: Observation, now: number): ObserveResult {
   const sentAt = Math.min(o.sentAt, now); // never sent after it is applied
+  // where the request landed holds whatever the order replies come back in
+  if (resetUsable(o, config)) settle(data, config, sentAt, o.weight ?? 0, now + o.resetMs, now);
   if (sentAt < data.observedAt) {
     // older than what is known: its limit and remaining are stale, but its bounds of the window's end still hold,
     // and its transit delay is a sample of the spread (a slow request answered after a fast one sent later is
@@ -586,7 +674,8 @@ export function observe(data: BucketData, config: BucketConfig, o: Observation, 
       if (entryExpiry(data, config, at, now) >= until) lasting += w;
     }
     const serverUsed = Math.max(0, serverLimit - o.remaining) + after;
-    data.hidden = Math.max(0, serverUsed - lasting);
+    // settled requests that leave before `until` do not last (counted as lasting, they would hide hidden weight)
+    data.hidden = Math.max(0, serverUsed - Math.max(0, lasting - settledBefore(data, until)));
     data.hiddenUntil = data.hidden > 0 ? until : 0;
     data.hiddenNow = Math.max(data.hiddenNow, data.hidden);
   }

@@ -546,7 +546,9 @@ export class ResilientStore implements Store {
     const neutral: ObserveResult = { applied: false, limit: 'none', limitInForce: r?.limit ?? bucket.limit, phaseConflict: false };
     if (this.#health === 'degraded') return neutral;
     try {
-      const result = await this.#primary.observe(bucket, observation);
+      // only a request Redis admitted can settle there (one admitted under the local share has another clock)
+      const weight = this.#mirroredAt.has(observation.sentAt) ? observation.weight : 0;
+      const result = await this.#primary.observe(bucket, { ...observation, weight });
       if (r) r.limit = result.limitInForce; // the share follows a learned limit at once
       return result;
     } catch (error) {

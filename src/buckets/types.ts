@@ -83,6 +83,12 @@ export interface Observation {
   /** Factor regained when a new window begins after a clean one (no penalty). @default 0.1 */
   readonly recoverStep?: number;
   /**
+   * The weight this request charged the bucket, given once per request (its first reply): the reply's reset says
+   * which server window it landed in, so it stops counting when that window ends (see `settle` in
+   * bucketMath.ts). Only for a request this store admitted at `sentAt`. @default 0 (nothing settled)
+   */
+  readonly weight?: number;
+  /**
    * Bounds a `gw-ratelimit-limit` must fall within to be learned: KuCoin's VIP table for the pool, widened
    * to include the configured limit. A value outside is refused; a raise above the limit in force is
    * learned only when a second, later reply confirms the same value.

@@ -46,6 +46,7 @@ export function normalizeObservation(o: Observation, bucket: BucketConfig): Obse
     recoverStep: recover,
     minLimit: isFiniteNumber(o.minLimit) ? o.minLimit : 1,
     maxLimit: isFiniteNumber(o.maxLimit) ? o.maxLimit : bucket.limit,
+    weight: isFiniteNumber(o.weight) && o.weight > 0 ? o.weight : 0,
   };
 }
 

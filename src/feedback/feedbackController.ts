@@ -36,7 +36,11 @@ export class FeedbackController {
     private readonly random: () => number = Math.random,
   ) {}
 
-  async apply(plan: RequestPlan, sentAt: number, reply: GatewayReply): Promise<FeedbackOutcome> {
+  /**
+   * `first`: this is the request's first reply, so its weight may settle (its server window is known); a reply
+   * fed back again must not take the weight out twice.
+   */
+  async apply(plan: RequestPlan, sentAt: number, reply: GatewayReply, first = true): Promise<FeedbackOutcome> {
     const classified = classifyReply(reply);
     const { rateLimit } = classified;
     const poolBucket = plan.charges[0]!.bucket;
@@ -49,6 +53,7 @@ export class FeedbackController {
         sentAt,
         ...rateLimit,
         recoverStep: this.options.feedback.recoverStep,
+        weight: first ? plan.charges[0]!.weight : 0,
         minLimit: Math.min(min, poolBucket.limit),
         maxLimit: Math.max(max, poolBucket.limit),
       };

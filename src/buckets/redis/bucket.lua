@@ -6,6 +6,8 @@
 -- Keys of one bucket (keys.ts; both share the account's {hash tag}):
 --   hash: the fields listed in STATE (BucketFields in bucketMath.ts)
 --   log:  "admittedAtMs:weight" entries, oldest first; one entry per granule.
+--   the hash's field `settles` (not in STATE: text): settled requests waiting for their window's end,
+--   "windowEnd:sentAt:weight" joined by ';', earliest end first (`settles` in bucketMath.ts).
 -- Time is Redis TIME unless the caller passes an explicit time (tests).
 
 -- Numbers as text without loss (tostring keeps 14 digits only); nil as '', booleans as 1/0.
@@ -187,6 +189,78 @@ local function ttl(b, now)
   return math.ceil(live_span(b) + K.idleSlackMs + math.max(0, later - now))
 end
 
+-- entryOf in bucketMath.ts: the 0-based index of the log entry holding `at`'s granule, or -1 (binary search)
+local function entry_of(b, at)
+  local g = granule_ms(b.cfg.windowMs)
+  local target = math.floor(at / g)
+  local lo, hi = 0, b.len - 1
+  while lo <= hi do
+    local mid = math.floor((lo + hi) / 2)
+    local e_at = parse_entry(redis.call('LINDEX', b.lkey, mid))
+    local granule = math.floor(e_at / g)
+    if granule == target then return mid end
+    if granule < target then lo = mid + 1 else hi = mid - 1 end
+  end
+  return -1
+end
+
+-- takeBack in bucketMath.ts
+local function take_back(b, i, weight)
+  local at, w = parse_entry(redis.call('LINDEX', b.lkey, i))
+  local back = math.min(w, weight)
+  redis.call('LSET', b.lkey, i, fmt(at) .. ':' .. fmt(w - back))
+  b.used = math.max(0, b.used - back)
+end
+
+-- The pending settled requests: { {windowEnd, sentAt, weight}, ... }, earliest end first.
+local function read_settles(b)
+  local list = {}
+  if b.settleNext == 0 then return list end
+  local raw = redis.call('HGET', b.hkey, 'settles')
+  if raw then
+    for e, at, w in string.gmatch(raw, '([^:;]+):([^:;]+):([^;]+)') do list[#list + 1] = { tonumber(e), tonumber(at), tonumber(w) } end
+  end
+  return list
+end
+
+local function write_settles(b, list)
+  if #list == 0 then
+    redis.call('HDEL', b.hkey, 'settles')
+    b.settleNext = 0
+    return
+  end
+  local parts = {}
+  for i, x in ipairs(list) do parts[i] = fmt(x[1]) .. ':' .. fmt(x[2]) .. ':' .. fmt(x[3]) end
+  redis.call('HSET', b.hkey, 'settles', table.concat(parts, ';'))
+  b.settleNext = list[1][1]
+end
+
+-- applySettles in bucketMath.ts: settled requests whose window has ended leave the log
+local function apply_settles(b, now)
+  if b.settleNext == 0 or b.settleNext > now then return end
+  local list, rest = read_settles(b), {}
+  for _, x in ipairs(list) do
+    if x[1] <= now then
+      local i = entry_of(b, x[2])
+      if i >= 0 then take_back(b, i, x[3]) end
+    else
+      rest[#rest + 1] = x
+    end
+  end
+  write_settles(b, rest)
+  redis.call('HSET', b.hkey, 'used', fmt(b.used), 'settleNext', fmt(b.settleNext))
+end
+
+-- settledBefore in bucketMath.ts
+local function settled_before(b, until_ms)
+  local sum = 0
+  for _, x in ipairs(read_settles(b)) do
+    if x[1] >= until_ms then break end
+    sum = sum + x[3]
+  end
+  return sum
+end
+
 -- Loads a bucket, drops entries that no longer count, ends hidden weight past its window and refills
 -- tokens up to now (advance in bucketMath.ts).
 local function load(hkey, lkey, cfg, now)
@@ -217,12 +291,13 @@ local function load(hkey, lkey, cfg, now)
     len = len - 1
     popped = popped + 1
   end
+  b.len = len
+  apply_settles(b, now)
   if len == 0 then b.used = 0 end
   -- keep the stored sum equal to the log whatever the caller does next
   if popped > 0 then redis.call('HSET', hkey, 'used', fmt(b.used)) end
   if b.hidden > 0 and b.hiddenUntil <= now then b.hidden = 0 end
   roll_demand(b, now)
-  b.len = len
   local scale = pacing_scale(b)
   if tokens == nil then b.tokens = cfg.burst * scale end
   if now > b.tokensAt then
@@ -236,12 +311,18 @@ end
 local function window_wait(b, excess, now)
   local freed, i = 0, 0
   local hidden_left = b.hidden > 0
+  local settles, s = read_settles(b), 1 -- settled requests leave before their entry does (a wait errs short)
   while i < b.len do
     local chunk = redis.call('LRANGE', b.lkey, i, i + 63)
     if #chunk == 0 then break end
     for _, e in ipairs(chunk) do
       local at, w = parse_entry(e)
       local expiry = entry_expiry(b, at, now)
+      while s <= #settles and settles[s][1] <= expiry do
+        freed = freed + settles[s][3]
+        if freed >= excess then return settles[s][1] - now end
+        s = s + 1
+      end
       if hidden_left and b.hiddenUntil <= expiry then
         freed = freed + b.hidden
         hidden_left = false

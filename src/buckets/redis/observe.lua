@@ -10,7 +10,8 @@ local reset_ms = tonumber(ARGV[ARG.resetMs])
 local recover_step = tonumber(ARGV[ARG.recoverStep])
 local min_limit = tonumber(ARGV[ARG.minLimit])
 local max_limit = tonumber(ARGV[ARG.maxLimit])
-if sent_at == nil or offered == nil or remaining == nil or reset_ms == nil or recover_step == nil or min_limit == nil or max_limit == nil then
+local request_weight = tonumber(ARGV[ARG.requestWeight])
+if sent_at == nil or offered == nil or remaining == nil or reset_ms == nil or recover_step == nil or min_limit == nil or max_limit == nil or request_weight == nil then
   return redis.error_reply('KS_BAD_ARG:observation')
 end
 local n, bad = bucket_count()
@@ -32,11 +33,34 @@ local function narrow_known_window(lo, hi)
   return true
 end
 
+-- settle in bucketMath.ts: the request stops counting when the window it landed in ends; true when it changed b
+local function settle(weight, end_ms)
+  if not (weight > 0) then return false end
+  local i = entry_of(b, sent_at)
+  if i < 0 then return false end
+  local at = parse_entry(redis.call('LINDEX', b.lkey, i))
+  if entry_expiry(b, at, now) <= end_ms then return false end
+  if end_ms <= now then
+    take_back(b, i, weight)
+    return true
+  end
+  local list = read_settles(b)
+  if #list >= K.maxSettles then return false end
+  local j = #list + 1
+  while j > 1 and list[j - 1][1] > end_ms do j = j - 1 end
+  table.insert(list, j, { end_ms, sent_at, weight })
+  write_settles(b, list)
+  return true
+end
+
 local reset_usable = reset_ms >= 0 and reset_ms <= cfg.windowMs + cfg.span
+-- where the request landed holds whatever the order replies come back in
+local settled = reset_usable and settle(request_weight, now + reset_ms)
 if sent_at < b.observedAt then
   -- an older response never overwrites newer knowledge, but its bounds still hold and its delay is a sample
   -- of the spread (see observe in bucketMath.ts)
-  if reset_usable and narrow_known_window(sent_at + reset_ms, now + reset_ms) then save(b, now) end
+  local narrowed = reset_usable and narrow_known_window(sent_at + reset_ms, now + reset_ms)
+  if narrowed or settled then save(b, now) end
   return pack(REPLY, { applied = 0, limit = 'none', limitInForce = base_limit(b), phaseConflict = 0 })
 end
 b.observedAt = sent_at
@@ -114,7 +138,8 @@ if remaining >= 0 and server_limit > 0 and placement ~= 'older' and until_ms > n
     end
   end
   local server_used = math.max(0, server_limit - remaining) + after
-  b.hidden = math.max(0, server_used - lasting)
+  -- settled requests that leave before until_ms do not last (see observe in bucketMath.ts)
+  b.hidden = math.max(0, server_used - math.max(0, lasting - settled_before(b, until_ms)))
   if b.hidden > 0 then b.hiddenUntil = until_ms else b.hiddenUntil = 0 end
   b.hiddenNow = math.max(b.hiddenNow, b.hidden)
 end

@@ -127,6 +127,7 @@ export class RedisStore implements Store {
       recoverStep: o.recoverStep!,
       minLimit: o.minLimit,
       maxLimit: o.maxLimit,
+      requestWeight: o.weight!,
     };
     const { fields: r } = parseReply('observe', await this.#run('observe', args, [{ bucket, weight: 0 }]));
     if (!LIMIT_OUTCOMES.has(r.limit)) throw new StoreError(`Unexpected reply from the observe script: limit ${JSON.stringify(r.limit)}`);

@@ -52,6 +52,7 @@ export const STATE_FIELDS = [
   'hiddenLast',
   'prevWlo',
   'prevWhi',
+  'settleNext',
 ] as const;
 
 /** How many bucket blocks a script takes: none, exactly one, or one per pair of keys. */
@@ -81,7 +82,7 @@ export const SCRIPT_LAYOUTS = {
     each: ['used', 'effectiveLimit', 'factor', 'tokens', 'pausedUntil', 'limit', 'hidden', 'wlo', 'whi'],
   },
   observe: {
-    args: ['time', 'sentAt', 'limit', 'remaining', 'resetMs', 'recoverStep', 'minLimit', 'maxLimit'],
+    args: ['time', 'sentAt', 'limit', 'remaining', 'resetMs', 'recoverStep', 'minLimit', 'maxLimit', 'requestWeight'],
     buckets: 'one',
     reply: ['applied', 'limit', 'limitInForce', 'phaseConflict'],
   },
