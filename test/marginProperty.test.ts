@@ -55,7 +55,7 @@ let seq = 0;
  * A pool bucket as the scheduler builds it when transitMarginMs is left unset: measured margin (250 ms until
  * measured), burst 25 % of the limit and refill limit / window (the defaults), or unpaced.
  */
-function poolBucket(paced: boolean): BucketConfig {
+function poolBucket(paced: boolean, alignPhase = true): BucketConfig {
   seq++;
   return {
     group: `margin${seq}`,
@@ -66,6 +66,7 @@ function poolBucket(paced: boolean): BucketConfig {
     measureMargin: true,
     burst: paced ? LIMIT * 0.25 : 0,
     refillPerMs: paced ? LIMIT / WINDOW_MS : 0,
+    alignPhase,
   };
 }
 
@@ -89,6 +90,11 @@ interface Hidden {
 
 interface Scenario {
   readonly paced: boolean;
+  /**
+   * False: the bucket never aligns to the server window (the default `ip`'s identity); every request is then
+   * settled by its reply (it stops counting at its own window's end, not a whole span after its admission).
+   */
+  readonly aligned?: boolean;
   /** Store epoch offset: moves the store's demand periods against the server's windows. */
   readonly epochOffsetMs: number;
   readonly lanes: readonly (readonly Req[])[];
@@ -165,7 +171,7 @@ async function simulate(s: Scenario, transit: Transit): Promise<Outcome> {
   const t0 = EPOCH + s.epochOffsetMs;
   let now = t0;
   const store = new MemoryStore({ clock: () => now });
-  const bucket = poolBucket(s.paced);
+  const bucket = poolBucket(s.paced, s.aligned ?? true);
   const span = bucket.windowMs + bucket.marginMs;
   const server = new FixedWindowCounter(LIMIT, WINDOW_MS);
   const agenda = new Agenda();
@@ -291,6 +297,7 @@ const withoutCritical = (lanes: Req[][]): Req[][] => lanes.map((l) => l.map((r) 
 const scenarioArb = (hidden: boolean): fc.Arbitrary<Scenario> =>
   fc.record({
     paced: fc.boolean(),
+    aligned: fc.boolean(),
     epochOffsetMs: fc.integer({ min: 0, max: WINDOW_MS - 1 }),
     lanes: hidden ? lanesArb.map(withoutCritical) : lanesArb,
     ...(hidden

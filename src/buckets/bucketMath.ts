@@ -26,19 +26,28 @@ import type { BucketConfig, DenyReason, Observation, ObserveResult, Penalty, Pen
  *  - the limit learned from `gw-ratelimit-limit` within the pool's bounds, which replaces the configured one
  *    (a raise only once a second, later reply confirms it);
  *  - settled requests: a reply places its request in a server window that ends by `now + reset`; a request the
- *    log would count past that end (admitted within the margin of a window's end: it may have landed in either
- *    window) stops counting at that end, so the next window does not pay for it (see `settle`).
+ *    log would count past that end (admitted within the margin of a window's end, or any request while the phase
+ *    is not known) stops counting at that end, so the next window does not pay for it (see `settle`).
  */
 export interface BucketData extends BucketFields {
-  /** Entries [admittedAt, weight], oldest first. Entries in one granule are merged (latest time kept). */
-  log: [number, number][];
+  /**
+   * Entries [admittedAt, weight, settled], oldest first. Entries in one granule are merged (latest time kept).
+   * `settled` (absent = 0) is the part of the weight a settle took over: it leaves with its group in `settles`,
+   * the rest leaves with the entry.
+   */
+  log: LogEntry[];
   head: number;
   /**
-   * Settled requests waiting for their server window's end: [windowEnd, sentAt, weight], earliest end first. At
-   * `windowEnd` the request's weight leaves the log entry of `sentAt`'s granule (see `settle`).
+   * Settled weight waiting for its server window's end: [end, weight], earliest first, one group per granule of
+   * `end` (rounded up). `used` is the unsettled weight of the entries plus these groups.
    */
-  settles: [number, number, number][];
+  settles: [number, number][];
 }
+
+export type LogEntry = [at: number, weight: number, settled?: number];
+
+/** The weight of an entry that leaves with the entry itself (what no settle took over). */
+const unsettled = (e: LogEntry): number => e[1] - (e[2] ?? 0);
 
 /**
  * The bucket's scalar state: the fields of its Redis hash (`STATE_FIELDS` in redis/scriptLayout.ts lists
@@ -100,7 +109,7 @@ export interface BucketFields {
    */
   prevWlo: number;
   prevWhi: number;
-  /** The earliest end of a pending settled request (0 = none): `settles[0]`'s, kept as a field so a check is cheap. */
+  /** The earliest end of a settled group (0 = none): `settles[0]`'s, kept as a field so the check is cheap. */
   settleNext: number;
 }
 
@@ -248,67 +257,58 @@ function entryOf(data: BucketData, config: BucketConfig, at: number): number {
   return -1;
 }
 
-/** Takes `weight` out of log entry `i` (never below 0). */
-function takeBack(data: BucketData, i: number, weight: number): void {
-  const entry = data.log[i]!;
-  const back = Math.min(entry[1], weight);
-  entry[1] -= back;
-  data.used = Math.max(0, data.used - back);
-}
-
 /**
  * A reply says where its request landed: in a server window that ends by `end` (`now + reset`: the reply left the
  * server before that window ended). A request the log would count past `end` (one admitted within the margin of a
- * window's end may have landed in either window, so the log counts it into the next) stops counting at `end`: at
- * once when that is now, else when `end` comes (kept in `settles`, at most K.maxSettles; past that the log counts
- * it longer, the safe side). Sound whatever the phase: a request charged to one server window is never charged
- * to a later one. Call once per request (`weight` is its charge in this bucket), with `end` from a usable reset.
+ * window's end may have landed in either window, so the log counts it into the next; without a known phase every
+ * entry counts a whole span) stops counting at `end`: at once when that is now, else when `end` comes (its weight
+ * moves from its entry to the group of `end` in `settles`, at most K.maxSettles groups; past that the log counts it
+ * longer, the safe side). Sound whatever the phase: a request charged to one server window is never charged to a
+ * later one. Call once per request (`weight` is its charge in this bucket), with `end` from a usable reset.
  */
 export function settle(data: BucketData, config: BucketConfig, sentAt: number, weight: number, end: number, now: number): void {
   if (!(weight > 0)) return;
   const i = entryOf(data, config, sentAt);
-  if (i < 0 || entryExpiry(data, config, data.log[i]![0], now) <= end) return;
-  if (end <= now) return takeBack(data, i, weight);
-  if (data.settles.length >= K.maxSettles) return;
+  if (i < 0) return;
+  const entry = data.log[i]!;
+  if (entryExpiry(data, config, entry[0], now) <= end) return;
+  const take = Math.min(unsettled(entry), weight);
+  if (!(take > 0)) return;
+  if (end <= now) {
+    entry[1] -= take;
+    data.used = Math.max(0, data.used - take);
+    return;
+  }
+  const g = granuleMs(config.windowMs);
+  const at = Math.ceil(end / g) * g; // a group per granule, rounded up: a little later, the safe side
   let j = data.settles.length;
-  while (j > 0 && data.settles[j - 1]![0] > end) j--;
-  data.settles.splice(j, 0, [end, sentAt, weight]);
+  while (j > 0 && data.settles[j - 1]![0] > at) j--;
+  if (j > 0 && data.settles[j - 1]![0] === at) data.settles[j - 1]![1] += take;
+  else if (data.settles.length < K.maxSettles) data.settles.splice(j, 0, [at, take]);
+  else return;
+  entry[2] = (entry[2] ?? 0) + take;
   data.settleNext = data.settles[0]![0];
 }
 
-/** Settled requests whose window has ended leave the log (see `settle`). */
-function applySettles(data: BucketData, config: BucketConfig, now: number): void {
+/** Settled weight whose window has ended stops counting (see `settle`). */
+function applySettles(data: BucketData, now: number): void {
   if (data.settleNext === 0 || data.settleNext > now) return;
-  while (data.settles.length > 0 && data.settles[0]![0] <= now) {
-    const [, at, weight] = data.settles.shift()!;
-    const i = entryOf(data, config, at);
-    if (i >= 0) takeBack(data, i, weight);
-  }
+  while (data.settles.length > 0 && data.settles[0]![0] <= now) data.used = Math.max(0, data.used - data.settles.shift()![1]);
   data.settleNext = data.settles[0]?.[0] ?? 0;
-}
-
-/** Weight of settled requests that stop counting before `until`. */
-function settledBefore(data: BucketData, until: number): number {
-  let sum = 0;
-  for (const [end, , weight] of data.settles) {
-    if (end >= until) break;
-    sum += weight;
-  }
-  return sum;
 }
 
 /** Drops entries that no longer count, ends hidden weight past its window, and refills tokens up to `now`. */
 export function advance(data: BucketData, config: BucketConfig, now: number): void {
   while (data.head < data.log.length && entryExpiry(data, config, data.log[data.head]![0], now) <= now) {
-    data.used -= data.log[data.head]![1];
+    data.used -= unsettled(data.log[data.head]!);
     data.head++;
   }
-  applySettles(data, config, now);
+  applySettles(data, now);
   if (data.head > 64 && data.head * 2 > data.log.length) {
     data.log = data.log.slice(data.head);
     data.head = 0;
   }
-  if (data.head === data.log.length) data.used = 0; // no drift from float sums
+  if (data.head === data.log.length && data.settles.length === 0) data.used = 0; // no drift from float sums
   if (data.hidden > 0 && data.hiddenUntil <= now) data.hidden = 0;
   rollDemand(data, config, now);
   if (now > data.tokensAt) {
@@ -414,21 +414,30 @@ function tokensNeeded(config: BucketConfig, data: BucketFields, weight: number, 
 function windowWait(data: BucketData, config: BucketConfig, excess: number, now: number): number {
   let freed = 0;
   let hiddenLeft = data.hidden > 0;
-  let s = 0; // settled requests leave before their entry does (it may free less then: a wait errs short, never long)
-  for (let i = data.head; i < data.log.length; i++) {
-    const [at, w] = data.log[i]!;
-    const expiry = entryExpiry(data, config, at, now);
-    for (; s < data.settles.length && data.settles[s]![0] <= expiry; s++) {
-      freed += data.settles[s]![2];
-      if (freed >= excess) return data.settles[s]![0] - now;
-    }
-    if (hiddenLeft && data.hiddenUntil <= expiry) {
+  /** Frees `weight` at `at` (hidden weight first when it ends by then); the time `excess` is freed by, if it is. */
+  const free = (at: number, weight: number): number | undefined => {
+    if (hiddenLeft && data.hiddenUntil <= at) {
       freed += data.hidden;
       hiddenLeft = false;
-      if (freed >= excess) return data.hiddenUntil - now;
+      if (freed >= excess) return data.hiddenUntil;
     }
-    freed += w;
-    if (freed >= excess) return expiry - now;
+    freed += weight;
+    return freed >= excess ? at : undefined;
+  };
+  let s = 0; // settled groups, merged in by their end
+  for (let i = data.head; i < data.log.length; i++) {
+    const entry = data.log[i]!;
+    const expiry = entryExpiry(data, config, entry[0], now);
+    for (; s < data.settles.length && data.settles[s]![0] <= expiry; s++) {
+      const t = free(data.settles[s]![0], data.settles[s]![1]);
+      if (t !== undefined) return t - now;
+    }
+    const t = free(expiry, unsettled(entry));
+    if (t !== undefined) return t - now;
+  }
+  for (; s < data.settles.length; s++) {
+    const t = free(data.settles[s]![0], data.settles[s]![1]);
+    if (t !== undefined) return t - now;
   }
   if (hiddenLeft && freed + data.hidden >= excess) return data.hiddenUntil - now;
   return liveSpanMs(data, config);
@@ -513,7 +522,7 @@ export function release(data: BucketData, config: BucketConfig, weight: number, 
     const eg = Math.floor(entry[0] / g);
     if (eg < granule) return;
     if (eg === granule) {
-      const back = Math.min(entry[1], weight * count);
+      const back = Math.min(unsettled(entry), weight * count);
       entry[1] -= back;
       data.used = Math.max(0, data.used - back);
       if (config.burst > 0) {
@@ -669,13 +678,14 @@ export function observe(data: BucketData, config: BucketConfig, o: Observation, 
     let after = 0; // admitted after the observed request: possibly still in flight, not in L - R
     let lasting = 0; // our weight that keeps counting until the window ends
     for (let i = data.head; i < data.log.length; i++) {
-      const [at, w] = data.log[i]!;
-      if (at > sentAt) after += w;
-      if (entryExpiry(data, config, at, now) >= until) lasting += w;
+      const entry = data.log[i]!;
+      if (entry[0] > sentAt) after += entry[1];
+      if (entryExpiry(data, config, entry[0], now) >= until) lasting += unsettled(entry);
     }
+    // settled weight lasts when it leaves at this window's end (not a later window's: that is not in L - R)
+    for (const [end, weight] of data.settles) if (end >= until && end < until + config.windowMs / 2) lasting += weight;
     const serverUsed = Math.max(0, serverLimit - o.remaining) + after;
-    // settled requests that leave before `until` do not last (counted as lasting, they would hide hidden weight)
-    data.hidden = Math.max(0, serverUsed - Math.max(0, lasting - settledBefore(data, until)));
+    data.hidden = Math.max(0, serverUsed - lasting);
     data.hiddenUntil = data.hidden > 0 ? until : 0;
     data.hiddenNow = Math.max(data.hiddenNow, data.hidden);
   }

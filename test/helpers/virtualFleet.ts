@@ -37,6 +37,8 @@ export interface VirtualResult {
   readonly perWindow: number;
   readonly worstWindow: number;
   readonly span: number;
+  /** The same per-window figure for the Public pool (whole windows within the run). */
+  readonly publicPerWindow: number;
   /** 429000 answers (the server never charges over its limit: it refuses). */
   readonly rejected: number;
   /** Admission waits (ms) per tier. */
@@ -136,11 +138,15 @@ export async function runVirtualFleet(c: VirtualCase): Promise<VirtualResult> {
     const hiddenWeight = (c.spotLimit * c.hiddenShare * 100) / c.windowMs;
     let hiddenTimer: ReturnType<typeof setInterval> | undefined;
     if (hiddenWeight > 0) {
-      await sleep(random() * c.windowMs);
-      hiddenTimer = setInterval(() => {
-        const at = Date.now();
-        if (servers.Spot.charge(at, hiddenWeight).admitted) hidden.push({ at, weight: hiddenWeight });
-      }, 100);
+      setTimeout(
+        () => {
+          hiddenTimer = setInterval(() => {
+            const at = Date.now();
+            if (servers.Spot.charge(at, hiddenWeight).admitted) hidden.push({ at, weight: hiddenWeight });
+          }, 100);
+        },
+        Math.floor(random() * c.windowMs),
+      );
     }
     const start = Date.now();
     const runs: Promise<void>[] = [];
@@ -196,8 +202,10 @@ export async function runVirtualFleet(c: VirtualCase): Promise<VirtualResult> {
         console.log(`window +${w.start - start} ms: ${w.weight} (hidden ${hiddenIn(w.start, w.end)}) tenths ${tenths.join(' ')}`);
       }
     }
+    const publicWindows = servers.Public.windows().filter((w) => w.start >= start && w.end <= lastOurs);
+    const publicPerWindow = publicWindows.reduce((x, w) => x + w.weight, 0) / (publicWindows.length * c.publicLimit);
     const byProcess = Array.from({ length: c.processes }, (_, p) => spotWindows.reduce((x, w) => x + sumIn(w, (a) => a.process === p), 0));
-    return { spotWindows, perWindow, worstWindow, span, rejected, waits, byProcess };
+    return { spotWindows, perWindow, worstWindow, span, publicPerWindow, rejected, waits, byProcess };
   } finally {
     vi.useRealTimers();
     Math.random = realRandom;

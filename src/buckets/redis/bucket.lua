@@ -5,9 +5,10 @@
 --
 -- Keys of one bucket (keys.ts; both share the account's {hash tag}):
 --   hash: the fields listed in STATE (BucketFields in bucketMath.ts)
---   log:  "admittedAtMs:weight" entries, oldest first; one entry per granule.
---   the hash's field `settles` (not in STATE: text): settled requests waiting for their window's end,
---   "windowEnd:sentAt:weight" joined by ';', earliest end first (`settles` in bucketMath.ts).
+--   log:  "admittedAtMs:weight" or "admittedAtMs:weight:settled" entries, oldest first; one entry per granule
+--         (`settled`: the part of the weight a settle took over, LogEntry in bucketMath.ts).
+--   the hash's field `settles` (not in STATE: text): settled weight waiting for its window's end, "end:weight"
+--   groups joined by ';', earliest end first (`settles` in bucketMath.ts).
 -- Time is Redis TIME unless the caller passes an explicit time (tests).
 
 -- Numbers as text without loss (tostring keeps 14 digits only); nil as '', booleans as 1/0.
@@ -61,9 +62,15 @@ local function granule_ms(window_ms)
   return math.max(1, math.min(K.granuleMaxMs, math.floor(window_ms / K.granuleDivisor)))
 end
 
+-- at, weight and the settled part (0 when absent) of a log entry
 local function parse_entry(entry)
-  local at, w = string.match(entry, '^([^:]+):(.+)$')
-  return tonumber(at), tonumber(w)
+  local at, w, settled = string.match(entry, '^([^:]+):([^:]+):?(.*)$')
+  return tonumber(at), tonumber(w), tonumber(settled) or 0
+end
+
+local function format_entry(at, w, settled)
+  if settled > 0 then return fmt(at) .. ':' .. fmt(w) .. ':' .. fmt(settled) end
+  return fmt(at) .. ':' .. fmt(w)
 end
 
 local function phase_aligned(b, now)
@@ -204,21 +211,13 @@ local function entry_of(b, at)
   return -1
 end
 
--- takeBack in bucketMath.ts
-local function take_back(b, i, weight)
-  local at, w = parse_entry(redis.call('LINDEX', b.lkey, i))
-  local back = math.min(w, weight)
-  redis.call('LSET', b.lkey, i, fmt(at) .. ':' .. fmt(w - back))
-  b.used = math.max(0, b.used - back)
-end
-
--- The pending settled requests: { {windowEnd, sentAt, weight}, ... }, earliest end first.
+-- The settled groups: { {end, weight}, ... }, earliest end first.
 local function read_settles(b)
   local list = {}
   if b.settleNext == 0 then return list end
   local raw = redis.call('HGET', b.hkey, 'settles')
   if raw then
-    for e, at, w in string.gmatch(raw, '([^:;]+):([^:;]+):([^;]+)') do list[#list + 1] = { tonumber(e), tonumber(at), tonumber(w) } end
+    for e, w in string.gmatch(raw, '([^:;]+):([^;]+)') do list[#list + 1] = { tonumber(e), tonumber(w) } end
   end
   return list
 end
@@ -230,35 +229,20 @@ local function write_settles(b, list)
     return
   end
   local parts = {}
-  for i, x in ipairs(list) do parts[i] = fmt(x[1]) .. ':' .. fmt(x[2]) .. ':' .. fmt(x[3]) end
+  for i, x in ipairs(list) do parts[i] = fmt(x[1]) .. ':' .. fmt(x[2]) end
   redis.call('HSET', b.hkey, 'settles', table.concat(parts, ';'))
   b.settleNext = list[1][1]
 end
 
--- applySettles in bucketMath.ts: settled requests whose window has ended leave the log
+-- applySettles in bucketMath.ts: settled weight whose window has ended stops counting
 local function apply_settles(b, now)
   if b.settleNext == 0 or b.settleNext > now then return end
-  local list, rest = read_settles(b), {}
-  for _, x in ipairs(list) do
-    if x[1] <= now then
-      local i = entry_of(b, x[2])
-      if i >= 0 then take_back(b, i, x[3]) end
-    else
-      rest[#rest + 1] = x
-    end
+  local rest = {}
+  for _, x in ipairs(read_settles(b)) do
+    if x[1] <= now then b.used = math.max(0, b.used - x[2]) else rest[#rest + 1] = x end
   end
   write_settles(b, rest)
   redis.call('HSET', b.hkey, 'used', fmt(b.used), 'settleNext', fmt(b.settleNext))
-end
-
--- settledBefore in bucketMath.ts
-local function settled_before(b, until_ms)
-  local sum = 0
-  for _, x in ipairs(read_settles(b)) do
-    if x[1] >= until_ms then break end
-    sum = sum + x[3]
-  end
-  return sum
 end
 
 -- Loads a bucket, drops entries that no longer count, ends hidden weight past its window and refills
@@ -276,7 +260,7 @@ local function load(hkey, lkey, cfg, now)
   end
   local len = redis.call('LLEN', lkey)
   if used == nil and len > 0 then
-    -- the hash is gone but the log is not: never under-count, rebuild the sum from the log
+    -- the hash is gone but the log is not: never under-count, rebuild the sum from the log (settled parts too)
     for _, e in ipairs(redis.call('LRANGE', lkey, 0, -1)) do
       local _, w = parse_entry(e)
       b.used = b.used + w
@@ -284,16 +268,16 @@ local function load(hkey, lkey, cfg, now)
   end
   local popped = 0
   while len > 0 do
-    local at, w = parse_entry(redis.call('LINDEX', lkey, 0))
+    local at, w, settled = parse_entry(redis.call('LINDEX', lkey, 0))
     if entry_expiry(b, at, now) > now then break end
     redis.call('LPOP', lkey)
-    b.used = b.used - w
+    b.used = b.used - (w - settled)
     len = len - 1
     popped = popped + 1
   end
   b.len = len
   apply_settles(b, now)
-  if len == 0 then b.used = 0 end
+  if len == 0 and b.settleNext == 0 then b.used = 0 end
   -- keep the stored sum equal to the log whatever the caller does next
   if popped > 0 then redis.call('HSET', hkey, 'used', fmt(b.used)) end
   if b.hidden > 0 and b.hiddenUntil <= now then b.hidden = 0 end
@@ -307,31 +291,43 @@ local function load(hkey, lkey, cfg, now)
   return b
 end
 
--- Milliseconds until `excess` weight stops counting (entries and hidden weight, earliest first).
+-- Milliseconds until `excess` weight stops counting (entries, settled groups and hidden weight, earliest first;
+-- windowWait in bucketMath.ts).
 local function window_wait(b, excess, now)
-  local freed, i = 0, 0
+  local freed = 0
   local hidden_left = b.hidden > 0
-  local settles, s = read_settles(b), 1 -- settled requests leave before their entry does (a wait errs short)
+  -- frees `weight` at `at` (hidden weight first when it ends by then); the time `excess` is freed by, if it is
+  local function free(at, weight)
+    if hidden_left and b.hiddenUntil <= at then
+      freed = freed + b.hidden
+      hidden_left = false
+      if freed >= excess then return b.hiddenUntil end
+    end
+    freed = freed + weight
+    if freed >= excess then return at end
+    return nil
+  end
+  local settles, s, i = read_settles(b), 1, 0
   while i < b.len do
     local chunk = redis.call('LRANGE', b.lkey, i, i + 63)
     if #chunk == 0 then break end
     for _, e in ipairs(chunk) do
-      local at, w = parse_entry(e)
+      local at, w, settled = parse_entry(e)
       local expiry = entry_expiry(b, at, now)
       while s <= #settles and settles[s][1] <= expiry do
-        freed = freed + settles[s][3]
-        if freed >= excess then return settles[s][1] - now end
+        local t = free(settles[s][1], settles[s][2])
+        if t then return t - now end
         s = s + 1
       end
-      if hidden_left and b.hiddenUntil <= expiry then
-        freed = freed + b.hidden
-        hidden_left = false
-        if freed >= excess then return b.hiddenUntil - now end
-      end
-      freed = freed + w
-      if freed >= excess then return expiry - now end
+      local t = free(expiry, w - settled)
+      if t then return t - now end
     end
     i = i + 64
+  end
+  while s <= #settles do
+    local t = free(settles[s][1], settles[s][2])
+    if t then return t - now end
+    s = s + 1
   end
   if hidden_left and freed + b.hidden >= excess then return b.hiddenUntil - now end
   return live_span(b)
@@ -406,9 +402,9 @@ local function charge(b, weight, share, now, tier)
   local g = granule_ms(b.cfg.windowMs)
   local merged = false
   if b.len > 0 then
-    local at, w = parse_entry(redis.call('LINDEX', b.lkey, -1))
+    local at, w, settled = parse_entry(redis.call('LINDEX', b.lkey, -1))
     if math.floor(at / g) == math.floor(now / g) then
-      redis.call('LSET', b.lkey, -1, fmt(math.max(at, now)) .. ':' .. fmt(w + weight))
+      redis.call('LSET', b.lkey, -1, format_entry(math.max(at, now), w + weight, settled))
       merged = true
     end
   end

@@ -38,18 +38,29 @@ local function settle(weight, end_ms)
   if not (weight > 0) then return false end
   local i = entry_of(b, sent_at)
   if i < 0 then return false end
-  local at = parse_entry(redis.call('LINDEX', b.lkey, i))
+  local at, w, settled = parse_entry(redis.call('LINDEX', b.lkey, i))
   if entry_expiry(b, at, now) <= end_ms then return false end
+  local take = math.min(w - settled, weight)
+  if not (take > 0) then return false end
   if end_ms <= now then
-    take_back(b, i, weight)
+    redis.call('LSET', b.lkey, i, format_entry(at, w - take, settled))
+    b.used = math.max(0, b.used - take)
     return true
   end
+  local g = granule_ms(cfg.windowMs)
+  local group = math.ceil(end_ms / g) * g -- a group per granule, rounded up: a little later, the safe side
   local list = read_settles(b)
-  if #list >= K.maxSettles then return false end
   local j = #list + 1
-  while j > 1 and list[j - 1][1] > end_ms do j = j - 1 end
-  table.insert(list, j, { end_ms, sent_at, weight })
+  while j > 1 and list[j - 1][1] > group do j = j - 1 end
+  if j > 1 and list[j - 1][1] == group then
+    list[j - 1][2] = list[j - 1][2] + take
+  elseif #list < K.maxSettles then
+    table.insert(list, j, { group, take })
+  else
+    return false
+  end
   write_settles(b, list)
+  redis.call('LSET', b.lkey, i, format_entry(at, w, settled + take))
   return true
 end
 
@@ -132,14 +143,17 @@ if remaining >= 0 and server_limit > 0 and placement ~= 'older' and until_ms > n
   local after, lasting = 0, 0
   if b.len > 0 then
     for _, e in ipairs(redis.call('LRANGE', KEYS[2], 0, -1)) do
-      local at, w = parse_entry(e)
+      local at, w, settled = parse_entry(e)
       if at > sent_at then after = after + w end
-      if entry_expiry(b, at, now) >= until_ms then lasting = lasting + w end
+      if entry_expiry(b, at, now) >= until_ms then lasting = lasting + (w - settled) end
     end
   end
+  -- settled weight lasts when it leaves at this window's end (not a later window's: that is not in L - R)
+  for _, x in ipairs(read_settles(b)) do
+    if x[1] >= until_ms and x[1] < until_ms + cfg.windowMs / 2 then lasting = lasting + x[2] end
+  end
   local server_used = math.max(0, server_limit - remaining) + after
-  -- settled requests that leave before until_ms do not last (see observe in bucketMath.ts)
-  b.hidden = math.max(0, server_used - math.max(0, lasting - settled_before(b, until_ms)))
+  b.hidden = math.max(0, server_used - lasting)
   if b.hidden > 0 then b.hiddenUntil = until_ms else b.hiddenUntil = 0 end
   b.hiddenNow = math.max(b.hiddenNow, b.hidden)
 end

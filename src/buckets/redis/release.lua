@@ -16,12 +16,12 @@ local function release(b, weight)
   local g = granule_ms(b.cfg.windowMs)
   local granule = math.floor(at / g)
   for i = -1, -b.len, -1 do
-    local entry_at, w = parse_entry(redis.call('LINDEX', b.lkey, i))
+    local entry_at, w, settled = parse_entry(redis.call('LINDEX', b.lkey, i))
     local eg = math.floor(entry_at / g)
     if eg < granule then return end
     if eg == granule then
-      local back = math.min(w, weight * count)
-      redis.call('LSET', b.lkey, i, fmt(entry_at) .. ':' .. fmt(w - back))
+      local back = math.min(w - settled, weight * count)
+      redis.call('LSET', b.lkey, i, format_entry(entry_at, w - back, settled))
       b.used = math.max(0, b.used - back)
       if b.cfg.burst > 0 then
         local need = tokens_needed(b, weight, share)
