@@ -10,39 +10,46 @@ import type { FamilyCase } from './familyCases.js';
 import type { FamilyReport, FamilyWorkerConfig } from './familyWorker.js';
 import { quantile } from './stats.js';
 
-export interface FamilyRow {
-  readonly case: FamilyCase;
-  /** Spot server windows wholly within the run. */
+/** One pool's figures over the server windows wholly within the run (from the first bot arrival to the last). */
+export interface PoolFigures {
   readonly windows: number;
-  /** Spot: weight executed / (quota - the hidden consumer's weight), summed over those windows. */
+  /** Weight executed / (quota - the hidden consumer's weight), summed over those windows. */
   readonly perWindow: number;
   /** The worst single window of those. */
   readonly worstWindow: number;
-  /** Spot, from the first whole window's start to the last one's end: executed / (quota x span / window - hidden); gaps count. */
+  /** From the first whole window's start to the last one's end: executed / (quota x span / window - hidden); gaps count. */
   readonly span: number;
-  /** The same per-window figure for the Public pool (its identity is the default IP: no phase alignment). */
-  readonly publicPerWindow: number;
+  /** Weight executed in each window. */
+  readonly windowWeights: readonly number[];
+}
+
+export interface FamilyRow {
+  readonly case: FamilyCase;
+  /** Both pools (Public's identity is the default ip: no phase alignment); the case's `binding` pool is the target. */
+  readonly pools: Readonly<Record<'Spot' | 'Public', PoolFigures>>;
   readonly rejected429000: number;
   /** Most 429000 in one server window (any pool). */
   readonly worst429000PerWindow: number;
   readonly waits: Record<Priority, { n: number; failed: number; admissionP50: number; admissionP99: number; totalP99: number; errors: Record<string, number> }>;
   /** Fairness rows: each bot's share of the Spot weight executed / its weighted fair share (1 = exact). */
   readonly fairness?: readonly number[];
-  /** The weight each window held, for the report's detail (Spot). */
-  readonly windowWeights: readonly number[];
 }
+
+/** The figures of the pool a case binds on. */
+export const bindingFigures = (r: FamilyRow): PoolFigures => r.pools[r.case.binding];
 
 const ACCOUNT = { key: 'family-key', secret: 'family-secret', passphrase: 'family-pass', uid: 'family-uid' };
 
 export async function runFamilyCase(redisUrl: string, c: FamilyCase): Promise<FamilyRow> {
-  const hiddenEveryMs = 100;
-  const hiddenWeight = (c.spotLimit * c.hiddenShare * hiddenEveryMs) / c.windowMs;
+  // whole weights, as KuCoin charges them: the interval is what spends the share
+  const hiddenWeight = Math.max(1, Math.round((c.spotLimit * c.hiddenShare) / (c.windowMs / 100)));
+  const hiddenEveryMs = c.hiddenShare > 0 ? Math.round((hiddenWeight * c.windowMs) / (c.spotLimit * c.hiddenShare)) : 0;
   const sim = await startGatewaySimulator({
     accounts: [ACCOUNT],
     pools: { Spot: { limit: c.spotLimit, windowMs: c.windowMs }, Public: { limit: c.publicLimit, windowMs: c.windowMs } },
     cloudflare: false,
     latencyMs: c.latencyMs,
-    ...(hiddenWeight > 0 ? { hiddenConsumers: [{ uid: ACCOUNT.uid, pool: 'Spot' as const, weight: hiddenWeight, everyMs: hiddenEveryMs }] } : {}),
+    ...(c.hiddenShare > 0 ? { hiddenConsumers: [{ uid: ACCOUNT.uid, pool: 'Spot' as const, weight: hiddenWeight, everyMs: hiddenEveryMs }] } : {}),
   });
   const prefix = `bench-family-${randomUUID()}`;
   const file = fileURLToPath(new URL('./familyWorker.ts', import.meta.url));
@@ -77,22 +84,27 @@ export async function runFamilyCase(redisUrl: string, c: FamilyCase): Promise<Fa
   const ok = (a: Arrival) => a.outcome === 'ok';
   const hidden = (a: Arrival) => a.outcome === 'hidden';
 
+  const figuresOf = (pool: 'Spot' | 'Public', limit: number): PoolFigures => {
+    const windows = windowsOf(`:${pool}`);
+    const rest = (w: { start: number; end: number }) => limit - weightIn(pool, w.start, w.end, hidden);
+    const windowWeights = windows.map((w) => weightIn(pool, w.start, w.end, ok));
+    const first = windows[0];
+    const last = windows[windows.length - 1];
+    return {
+      windows: windows.length,
+      perWindow: sumRatio(windowWeights, windows.map(rest)),
+      worstWindow: windows.length ? Math.min(...windows.map((w, i) => windowWeights[i]! / rest(w))) : Number.NaN,
+      span:
+        first && last
+          ? weightIn(pool, first.start, last.end, ok) / ((limit * (last.end - first.start)) / c.windowMs - weightIn(pool, first.start, last.end, hidden))
+          : Number.NaN,
+      windowWeights,
+    };
+  };
+  const pools = { Spot: figuresOf('Spot', c.spotLimit), Public: figuresOf('Public', c.publicLimit) };
   const spotWindows = windowsOf(':Spot');
-  const rest = (w: { start: number; end: number }) => c.spotLimit - weightIn('Spot', w.start, w.end, hidden);
-  const windowWeights = spotWindows.map((w) => weightIn('Spot', w.start, w.end, ok));
-  const perWindow = sumRatio(windowWeights, spotWindows.map(rest));
-  const worstWindow = Math.min(...spotWindows.map((w, i) => windowWeights[i]! / rest(w)));
   const first = spotWindows[0];
   const last = spotWindows[spotWindows.length - 1];
-  const span =
-    first && last
-      ? weightIn('Spot', first.start, last.end, ok) / ((c.spotLimit * (last.end - first.start)) / c.windowMs - weightIn('Spot', first.start, last.end, hidden))
-      : Number.NaN;
-  const publicWindows = windowsOf(':Public');
-  const publicPerWindow = sumRatio(
-    publicWindows.map((w) => weightIn('Public', w.start, w.end, ok)),
-    publicWindows.map(() => c.publicLimit),
-  );
   const allWindows = Object.values(stats.windows).flat();
   const worst429000PerWindow = allWindows.reduce((x, w) => Math.max(x, w.rejected), 0);
 
@@ -138,16 +150,11 @@ export async function runFamilyCase(redisUrl: string, c: FamilyCase): Promise<Fa
   }
   return {
     case: c,
-    windows: spotWindows.length,
-    perWindow,
-    worstWindow,
-    span,
-    publicPerWindow,
+    pools,
     rejected429000: stats.outcomes['429000'] ?? 0,
     worst429000PerWindow,
     waits,
     ...(fairness ? { fairness } : {}),
-    windowWeights,
   };
 }
 

@@ -32,6 +32,11 @@ export interface FamilyCase {
   /** Run time, in windows. */
   readonly windows: number;
   /**
+   * The pool whose quota the workload runs into first (see `bindingPool`): in a closed loop a lane waits for each
+   * of its requests, so the pool that binds holds the others' demand down, and only its quota can be filled.
+   */
+  readonly binding: 'Spot' | 'Public';
+  /**
    * Fairness rows: each process's bot weight (the scheduler's `botWeight`), every lane at one priority
    * (`normal`) and wanting more than it gets. Undefined: every process at the default weight.
    */
@@ -51,6 +56,7 @@ export const TIER_REQUESTS: Readonly<
 /** The issue's closed-loop mix: 16 lanes per process, 40 % orders, 20 % cancels, 20 % reads, 20 % market data. */
 export const CLOSED_MIX: FamilyCase = {
   name: 'closed-mix',
+  binding: 'Spot',
   seed: undefined,
   processes: 4,
   lanes: 16,
@@ -67,6 +73,7 @@ export const CLOSED_MIX: FamilyCase = {
 /** Four bots of one priority with weights 1, 1, 2, 4, each wanting the whole pool. */
 export const FAIR: FamilyCase = {
   name: 'fair',
+  binding: 'Spot',
   seed: undefined,
   processes: 4,
   lanes: 8,
@@ -102,6 +109,25 @@ export function seededRandom(seed: number): () => number {
  */
 export const MAX_RATE_PER_S = 400;
 
+/**
+ * The pool a case's demand runs into first. Closed loop: requests per second r cost r x (Spot weight per request)
+ * and r x (Public weight per request), so r stops at the smaller of quota rate / weight per request. Open loop:
+ * critical and high take their share of Spot; the lanes' reads split Spot (normal) and Public (low).
+ */
+export function bindingPool(c: Pick<FamilyCase, 'loop' | 'mix' | 'spotLimit' | 'publicLimit'>): 'Spot' | 'Public' {
+  const w = TIER_REQUESTS;
+  const { critical, high, normal, low } = c.mix;
+  if (c.loop === 'closed') {
+    const spot = critical * w.critical.weight + high * w.high.weight + normal * w.normal.weight;
+    const pub = low * w.low.weight;
+    return pub > 0 && c.publicLimit / pub < c.spotLimit / spot ? 'Public' : 'Spot';
+  }
+  const spotLeft = c.spotLimit * Math.max(0, 1 - critical - high);
+  const spot = (normal * w.normal.weight) / (normal + low);
+  const pub = (low * w.low.weight) / (normal + low);
+  return pub > 0 && c.publicLimit / pub < spotLeft / spot ? 'Public' : 'Spot';
+}
+
 /** Draws one case of the family from `seed`. */
 export function drawCase(seed: number): FamilyCase {
   const r = seededRandom(seed);
@@ -123,16 +149,25 @@ export function drawCase(seed: number): FamilyCase {
   const hiddenShare = r() < 0.5 ? 0 : 0.05 + r() * 0.15;
   // every case must want more than the quota (a sender with no limiter would fill each window): where the
   // drawn lanes cannot, there are more lanes, then more processes, then a shorter latency
-  const spotPerRequest = TIER_REQUESTS.critical.weight * mix.critical + TIER_REQUESTS.high.weight * mix.high + TIER_REQUESTS.normal.weight * mix.normal;
-  const wanted = (2 * spotLimit) / (windowMs / 1000);
-  const offered = () =>
-    processes * lanes * (1000 / ((latencyMs.min + latencyMs.max) / 2 + 2)) * (loop === 'open' ? (2 * mix.normal) / (mix.normal + mix.low) : spotPerRequest);
+  // every case must want more than the quota of the pool that binds (a sender with no limiter would fill each of
+  // its windows): where the drawn lanes cannot, there are more lanes, then more processes, then a shorter latency
+  const binding = bindingPool({ loop, mix, spotLimit, publicLimit });
+  const w = TIER_REQUESTS;
+  const perRequest =
+    binding === 'Public'
+      ? (w.low.weight * mix.low) / (loop === 'open' ? mix.normal + mix.low : 1)
+      : loop === 'open'
+        ? (w.normal.weight * mix.normal) / (mix.normal + mix.low)
+        : w.critical.weight * mix.critical + w.high.weight * mix.high + w.normal.weight * mix.normal;
+  const wanted = (2 * (binding === 'Public' ? publicLimit : spotLimit)) / (windowMs / 1000);
+  const offered = () => processes * lanes * (1000 / ((latencyMs.min + latencyMs.max) / 2 + 2)) * perRequest;
   while (offered() < wanted && lanes < 32) lanes++;
   while (offered() < wanted && processes < 8) processes++;
   while (offered() < wanted && latencyMs.max > 2) latencyMs = { min: Math.max(1, Math.floor(latencyMs.min / 2)), max: Math.ceil(latencyMs.max / 2) };
   return {
     name: 'family',
     seed,
+    binding,
     processes,
     lanes,
     loop,
@@ -156,5 +191,5 @@ export function describeCase(c: FamilyCase): string {
   const mix = `c${pct(c.mix.critical)}/h${pct(c.mix.high)}/n${pct(c.mix.normal)}/l${pct(c.mix.low)}`;
   const who = c.seed === undefined ? c.name : `seed ${c.seed}`;
   const bots = c.botWeights ? `, bot weights ${c.botWeights.join(':')}` : '';
-  return `${who}: ${c.processes} p x ${c.lanes} ${c.loop} lanes, ${mix}, Spot ${c.spotLimit} / Public ${c.publicLimit} per ${c.windowMs / 1000} s, ${c.latencyMs.min}-${c.latencyMs.max} ms${c.hiddenShare ? `, hidden ${pct(c.hiddenShare)} %` : ''}${bots}`;
+  return `${who}: ${c.processes} p x ${c.lanes} ${c.loop} lanes, ${mix}, Spot ${c.spotLimit} / Public ${c.publicLimit} per ${c.windowMs / 1000} s (${c.binding} binds), ${c.latencyMs.min}-${c.latencyMs.max} ms${c.hiddenShare ? `, hidden ${pct(c.hiddenShare)} %` : ''}${bots}`;
 }

@@ -151,4 +151,12 @@ describe('gateway simulator', () => {
     const overHttp = (await (await request(`${s.urls.spot}/__sim/stats`)).body.json()) as { outcomes: Record<string, number> };
     expect(overHttp.outcomes.hidden).toBeGreaterThanOrEqual(3);
   });
+
+  it('gw-ratelimit-remaining is a whole number, as KuCoin sends it, even beside a hidden consumer of a fractional weight', async () => {
+    const s = await start({ hiddenConsumers: [{ uid: 'u1', pool: 'Spot', weight: 4.27, everyMs: 10 }] });
+    await new Promise((r) => setTimeout(r, 35));
+    const res = await send(s.urls.spot, 'POST', '/api/v1/hf/orders', { body: {} });
+    // a fraction there is garbage to a client (header parsing reads whole numbers), so it never learned the consumer
+    expect(res.headers['gw-ratelimit-remaining']).toMatch(/^\d+$/);
+  });
 });

@@ -543,6 +543,26 @@ export function describeStoreBehaviour(name: string, make: (clock: () => number)
         });
       });
 
+      it('a reply whose granule also holds weight admitted before it (counted twice: a spike) leaves no hidden room for the next window', async () => {
+        const b = bucket({ limit: 100, windowMs: 30_000, marginMs: 50 }); // 25 ms granules
+        const t0 = t;
+        expect((await one(b, 20)).admitted).toBe(true); // A
+        t = t0 + 5;
+        expect((await one(b, 20)).admitted).toBe(true); // B, merged into A's granule
+        t = t0 + 10;
+        await obs(b, t0, 100, 80, 29_990); // A's reply: 20 charged; the granule (40, admitted by t0 + 5) looks in flight
+        expect((await fx.store.inspect([b]))[0]!.hidden).toBe(20); // the spike
+        await obs(b, t0 + 5, 100, 60, 29_985); // B's reply: 40 charged, all ours
+        expect((await fx.store.inspect([b]))[0]!.hidden).toBe(0);
+        t = t0 + 30_005;
+        expect((await one(b, 1)).admitted).toBe(true);
+        t = t0 + 30_010;
+        await obs(b, t0 + 30_005, 100, 99, 29_999); // the next window, placed: 1 charged, ours
+        t = t0 + 30_020;
+        // before: the spike (20) was kept as the most hidden weight of the window, a hidden consumer's room for the next
+        expect((await fx.store.acquire({ charges: [{ bucket: b, weight: 99 }], share: 0.95, tier: 1 })).admitted).toBe(true);
+      });
+
       it('counts weight spent outside the scheduler (hidden) until the window ends', async () => {
         const b = bucket({ limit: 100, windowMs: 1000, marginMs: 50 });
         const t0 = t;

@@ -100,7 +100,12 @@ export interface BucketFields {
   spreadLast: number;
   samplesNow: number;
   samplesLast: number;
-  /** Most hidden weight (a web UI on the same UID) seen in the current server window, and in the last one. */
+  /**
+   * Hidden weight (a web UI on the same UID) by the newest reply of the current server window, and by the last
+   * reply of the window before. The newest, not the most: a reply whose granule merged weight admitted just
+   * before it counts that weight twice (in L - R and as in flight), a spike the next reply corrects; kept as the
+   * most, a burst at a window's start held its spike as a hidden consumer's room for the whole next window.
+   */
   hiddenNow: number;
   hiddenLast: number;
   /**
@@ -687,7 +692,7 @@ export function observe(data: BucketData, config: BucketConfig, o: Observation, 
     const serverUsed = Math.max(0, serverLimit - o.remaining) + after;
     data.hidden = Math.max(0, serverUsed - lasting);
     data.hiddenUntil = data.hidden > 0 ? until : 0;
-    data.hiddenNow = Math.max(data.hiddenNow, data.hidden);
+    data.hiddenNow = data.hidden;
   }
   return { applied: true, limit, limitInForce: baseLimit(config, data), phaseConflict };
 }

@@ -35,7 +35,8 @@ export function sendCloudflare1015(res: ServerResponse, retryAfterSec: number): 
 export function rateLimitHeaders(limit: number, remaining: number, resetMs: number): Headers {
   return {
     'gw-ratelimit-limit': String(limit),
-    'gw-ratelimit-remaining': String(Math.max(0, remaining)),
+    // an integer, as KuCoin sends it (a hidden consumer configured with a fractional weight leaves a fraction)
+    'gw-ratelimit-remaining': String(Math.max(0, Math.floor(remaining))),
     'gw-ratelimit-reset': String(Math.max(0, Math.round(resetMs))),
   };
 }

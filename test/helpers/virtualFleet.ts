@@ -91,7 +91,13 @@ export async function runVirtualFleet(c: VirtualCase): Promise<VirtualResult> {
     const stop = { now: false };
     if (process.env.VDEBUG_WAITS)
       for (const [i, s] of schedulers.entries())
-        s.on('waited', (e) => console.log(`+${Date.now() - T0} p${i} ${e.priority} waits ${Math.round(e.waitMs)} ${e.reason} ${e.bucketId}`));
+        s.on('waited', (e) => {
+          if (e.waitMs < Number(process.env.VDEBUG_WAITS)) return;
+          void s.snapshot().then((snap) => {
+            const b = snap.buckets.find((x) => x.id === e.bucketId);
+            console.log(`+${Date.now() - T0} p${i} ${e.priority} waits ${Math.round(e.waitMs)} ${e.reason} ${e.bucketId} ${JSON.stringify(b)}`);
+          });
+        });
     const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
     const latency = () => c.latencyMs.min + random() * (c.latencyMs.max - c.latencyMs.min);
 
@@ -105,7 +111,13 @@ export async function runVirtualFleet(c: VirtualCase): Promise<VirtualResult> {
         const server = servers[r.pool];
         const { window, admitted } = server.charge(at, r.weight);
         ours.push({ at, pool: r.pool, weight: r.weight, process: p, ok: admitted });
-        if (!admitted) rejected++;
+        if (!admitted) {
+          rejected++;
+          if (process.env.VDEBUG)
+            console.log(
+              `429000 at +${at - start} (window +${window.start - start}, ${window.weight}/${server.limit}) ${priority} sent -${at - admission.sentAt}`,
+            );
+        }
         const headers = {
           'gw-ratelimit-limit': String(server.limit),
           'gw-ratelimit-remaining': String(Math.max(0, server.limit - window.weight)),
@@ -135,7 +147,9 @@ export async function runVirtualFleet(c: VirtualCase): Promise<VirtualResult> {
       }
     };
     // the hidden consumer, at a phase of its own
-    const hiddenWeight = (c.spotLimit * c.hiddenShare * 100) / c.windowMs;
+    // whole weights, as KuCoin charges them: the interval is what spends the share
+    const hiddenWeight = c.hiddenShare > 0 ? Math.max(1, Math.round((c.spotLimit * c.hiddenShare) / (c.windowMs / 100))) : 0;
+    const hiddenEveryMs = c.hiddenShare > 0 ? Math.round((hiddenWeight * c.windowMs) / (c.spotLimit * c.hiddenShare)) : 0;
     let hiddenTimer: ReturnType<typeof setInterval> | undefined;
     if (hiddenWeight > 0) {
       setTimeout(
@@ -143,7 +157,7 @@ export async function runVirtualFleet(c: VirtualCase): Promise<VirtualResult> {
           hiddenTimer = setInterval(() => {
             const at = Date.now();
             if (servers.Spot.charge(at, hiddenWeight).admitted) hidden.push({ at, weight: hiddenWeight });
-          }, 100);
+          }, hiddenEveryMs);
         },
         Math.floor(random() * c.windowMs),
       );
@@ -162,7 +176,7 @@ export async function runVirtualFleet(c: VirtualCase): Promise<VirtualResult> {
     if (process.env.VDEBUG_STATE) {
       const snap = async () => {
         const s0 = await schedulers[0]!.snapshot();
-        const b = s0.buckets.find((x) => x.id.endsWith(':Spot'))!;
+        const b = s0.buckets.find((x) => x.id.endsWith(process.env.VDEBUG_BUCKET ?? ':Spot'))!;
         const q: Record<string, number> = { critical: 0, high: 0, normal: 0, low: 0 };
         for (const s of schedulers) for (const lane of Object.values((await s.snapshot()).queued)) for (const [k, v] of Object.entries(lane)) q[k]! += v;
         console.log(
@@ -201,6 +215,8 @@ export async function runVirtualFleet(c: VirtualCase): Promise<VirtualResult> {
         );
         console.log(`window +${w.start - start} ms: ${w.weight} (hidden ${hiddenIn(w.start, w.end)}) tenths ${tenths.join(' ')}`);
       }
+      for (const w of servers.Public.windows().filter((x) => x.start >= start && x.end <= lastOurs))
+        console.log(`public window +${w.start - start}..+${w.end - start}: ${w.weight}`);
     }
     const publicWindows = servers.Public.windows().filter((w) => w.start >= start && w.end <= lastOurs);
     const publicPerWindow = publicWindows.reduce((x, w) => x + w.weight, 0) / (publicWindows.length * c.publicLimit);

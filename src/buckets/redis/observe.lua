@@ -155,7 +155,7 @@ if remaining >= 0 and server_limit > 0 and placement ~= 'older' and until_ms > n
   local server_used = math.max(0, server_limit - remaining) + after
   b.hidden = math.max(0, server_used - lasting)
   if b.hidden > 0 then b.hiddenUntil = until_ms else b.hiddenUntil = 0 end
-  b.hiddenNow = math.max(b.hiddenNow, b.hidden)
+  b.hiddenNow = b.hidden -- the newest, not the most (see BucketFields.hiddenNow in bucketMath.ts)
 end
 save(b, now)
 return pack(REPLY, { applied = 1, limit = limit_status, limitInForce = base_limit(b), phaseConflict = phase_conflict })
