@@ -13,6 +13,7 @@ import type { Scheduler } from '../scheduler.js';
 import { watchAbort } from '../util/abortWatch.js';
 import { classifyReply } from '../errorFeedback.js';
 import { AttemptLoop } from '../send/attemptLoop.js';
+import { isSafeToRepeat } from '../send/safeToRepeat.js';
 import { OriginPools } from './originPools.js';
 import type { ErrorActionOptions } from '../send/errorActions.js';
 
@@ -208,7 +209,6 @@ interface CheckedRequest {
   readonly path: string;
   readonly pathWithQuery: string;
   readonly bodyText: string;
-  readonly clientOid: unknown;
   readonly host: HostName;
   readonly priority: Priority | undefined;
   readonly signal: AbortSignal | undefined;
@@ -233,7 +233,7 @@ function checkRequest(req: KucoinRequest): CheckedRequest {
     expectOption(signal === undefined || isAbortSignal(signal), 'signal', 'an AbortSignal', signal);
     if (maxWaitMs !== undefined) numberOption('maxWaitMs', maxWaitMs, { min: 0, max: Number.POSITIVE_INFINITY });
     const bodyText = serializeBody(body);
-    return { method: method!, path, pathWithQuery, bodyText, clientOid: clientOidOf(bodyText), host: parseHost(host ?? 'spot'), priority, signal, maxWaitMs };
+    return { method: method!, path, pathWithQuery, bodyText, host: parseHost(host ?? 'spot'), priority, signal, maxWaitMs };
   } catch (error) {
     if (error instanceof KucoinSchedulerError) throw error;
     throw new InvalidArgumentError(`Expected a readable request, but reading it threw ${describeValue(error)}`, { cause: error });
@@ -270,12 +270,6 @@ function serializeBody(body: unknown): string {
   expectOption(typeof text === 'string', 'body', 'a JSON value (object, array, string, number, boolean or null)', body);
   expectOption(text!.length <= MAX_BODY_LENGTH, 'body', `at most ${MAX_BODY_LENGTH} characters of JSON`, `${text!.length} characters`);
   return text!;
-}
-
-/** The clientOid as sent (read from the serialised bytes, not from getters that could answer differently). */
-function clientOidOf(bodyText: string): unknown {
-  if (!bodyText.startsWith('{')) return undefined;
-  return (JSON.parse(bodyText) as { clientOid?: unknown }).clientOid;
 }
 
 function parseJson(text: string): { code?: unknown; msg?: unknown; data?: unknown } | undefined {
@@ -359,7 +353,7 @@ export class KucoinClient {
   async #request<T>(input: KucoinRequest, signed: boolean): Promise<KucoinResponse<T>> {
     // every field read once and checked before anything is scheduled: a bad request is typed and never charged
     const checked = checkRequest(input);
-    const { host, method, pathWithQuery, bodyText, clientOid, signal } = checked;
+    const { host, method, pathWithQuery, bodyText, signal } = checked;
     const path = checked.path;
     const origin = new URL(this.#baseUrls[host]).origin;
     const basePath = new URL(this.#baseUrls[host]).pathname.replace(/\/$/, '');
@@ -375,7 +369,8 @@ export class KucoinClient {
           ...(signed && this.#keyId !== undefined ? { keyId: this.#keyId } : {}),
         },
         ...(signed && this.#credentials ? { syncClock: () => this.syncClock(host) } : {}),
-        safeToRepeat: method === 'GET' || (typeof clientOid === 'string' && clientOid.length > 0),
+        // read from the serialised bytes, not from getters that could answer differently
+        safeToRepeat: isSafeToRepeat(method, bodyText),
         send: (admission) => this.#send(origin, method, basePath + pathWithQuery, pathWithQuery, bodyText, signal, admission, signed),
         replyOf: (reply) => ({ status: reply.status, headers: reply.headers, body: reply.json ?? reply.text }),
         onConnectionLimited: () => {
