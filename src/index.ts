@@ -65,6 +65,7 @@ export {
   KucoinApiError,
   KucoinRequestError,
   KeyCircuitOpenError,
+  ClockSyncError,
   type ErrorClassification,
   type ReplyRateLimit,
 } from './errors.js';

@@ -1,7 +1,7 @@
 import type { Dispatcher } from 'undici';
 import type { Admission } from '../admission.js';
 import { PRIORITIES, type Priority } from '../buckets/types.js';
-import { describeValue, InvalidArgumentError, KucoinApiError, KucoinRequestError, KucoinSchedulerError } from '../errors.js';
+import { ClockSyncError, describeValue, InvalidArgumentError, KucoinApiError, KucoinRequestError, KucoinSchedulerError } from '../errors.js';
 import type { RateLimitHeaders } from '../feedback/headers.js';
 import { parseHost } from '../kucoin/endpointTable.js';
 import type { HostName } from '../kucoin/endpointTypes.js';
@@ -10,6 +10,7 @@ import { authHeaders, keyIdOf, type Credentials } from '../kucoin/signing.js';
 import { expectOption, numberOption, objectOption } from '../options.js';
 import { isAbortSignal } from '../requestPlan.js';
 import type { Scheduler } from '../scheduler.js';
+import { abortable } from '../util/abortable.js';
 import { watchAbort } from '../util/abortWatch.js';
 import { classifyReply } from '../errorFeedback.js';
 import { AttemptLoop } from '../send/attemptLoop.js';
@@ -46,6 +47,12 @@ export interface KucoinClientOptions {
    * clock (`GET /api/v1/timestamp`, scheduled like any request) and signs with `clock() + offset`. @default Date.now
    */
   readonly clock?: () => number;
+  /**
+   * The largest offset to KuCoin's clock the client believes, in ms (1_000..604_800_000). A server time further
+   * from the local clock, or not a number of ms between 2020 and 2100, is not adopted (`ClockSyncError`).
+   * @default 3_600_000 (1 h)
+   */
+  readonly maxClockOffsetMs?: number;
   /** Timings of the actions on KuCoin's codes (key circuit, 501000 host pause, retry-later backoff). @default see ErrorActionOptions */
   readonly errorActions?: ErrorActionOptions;
 }
@@ -79,6 +86,9 @@ export interface KucoinResponse<T> {
 }
 
 interface RawReply {
+  /** The local clock when the request left and when its reply was read (the server-time read uses them). */
+  readonly sentAt: number;
+  readonly receivedAt: number;
   readonly status: number;
   readonly headers: Record<string, string | string[] | undefined>;
   readonly text: string;
@@ -86,6 +96,9 @@ interface RawReply {
   readonly admission: Admission;
 }
 
+/** KuCoin's time is believed only within these bounds (ms since the epoch: 2020-01-01 and 2100-01-01 UTC). */
+const EARLIEST_SERVER_TIME = Date.UTC(2020, 0, 1);
+const LATEST_SERVER_TIME = Date.UTC(2100, 0, 1);
 /** Longest path with its query; longer is an InvalidArgumentError (nothing is charged). */
 const MAX_PATH_LENGTH = 8000;
 /** Largest JSON body accepted, in characters. */
@@ -109,6 +122,7 @@ interface ResolvedClientOptions {
   readonly transportRetries: number;
   readonly headers: Readonly<Record<string, string>>;
   readonly clock: () => number;
+  readonly maxClockOffsetMs: number;
   readonly errorActions: ErrorActionOptions | undefined;
 }
 
@@ -151,6 +165,7 @@ function resolveClientOptions(options: KucoinClientOptions): ResolvedClientOptio
       transportRetries: numberOption('transportRetries', options.transportRetries ?? 2, { min: 0, max: 10, integer: true }),
       headers,
       clock: functionOption('clock', options.clock) ?? Date.now,
+      maxClockOffsetMs: numberOption('maxClockOffsetMs', options.maxClockOffsetMs ?? 3_600_000, { min: 1_000, max: 604_800_000 }),
       errorActions: objectOption('errorActions', options.errorActions) as ErrorActionOptions | undefined,
     };
   } catch (error) {
@@ -300,6 +315,7 @@ export class KucoinClient {
   readonly #clock: () => number;
   readonly #errorActions: ErrorActionOptions | undefined;
   readonly #keyId: string | undefined;
+  readonly #maxClockOffsetMs: number;
   /** KuCoin's clock minus the local one (ms), learned after a 400002. */
   #clockOffsetMs = 0;
   #clockSync: Promise<void> | undefined;
@@ -313,6 +329,7 @@ export class KucoinClient {
     this.#transportRetries = o.transportRetries;
     this.#extraHeaders = o.headers;
     this.#clock = o.clock;
+    this.#maxClockOffsetMs = o.maxClockOffsetMs;
     this.#errorActions = o.errorActions;
     this.#keyId = o.credentials ? keyIdOf(o.credentials.key) : undefined;
   }
@@ -324,20 +341,32 @@ export class KucoinClient {
 
   /**
    * Learns the offset to KuCoin's clock: `GET /api/v1/timestamp` on the host (scheduled, charged to the Public
-   * pool), the local clock read before and after, the server's time taken as the midpoint. One at a time.
+   * pool), the local clock read as it is sent and as its reply is read, the server's time taken as the midpoint.
+   * Only a plausible time is believed: a number of ms between 2020 and 2100, at most `maxClockOffsetMs` from the
+   * local clock; anything else rejects with ClockSyncError and the offset in force stays. One read at a time,
+   * shared by every caller; `signal` ends this caller's wait (AbortError), not the read.
    */
-  syncClock(host: HostName | string = 'spot'): Promise<void> {
-    this.#clockSync ??= (async () => {
-      try {
-        const before = this.#clock();
-        const reply = await this.#request<number>({ method: 'GET', path: '/api/v1/timestamp', host, priority: 'critical' }, false);
-        const after = this.#clock();
-        if (typeof reply.data === 'number' && Number.isFinite(reply.data)) this.#clockOffsetMs = Math.round(reply.data - (before + after) / 2);
-      } finally {
-        this.#clockSync = undefined;
-      }
-    })();
-    return this.#clockSync;
+  syncClock(host: HostName | string = 'spot', signal?: AbortSignal): Promise<void> {
+    this.#clockSync ??= this.#readClock(host).finally(() => (this.#clockSync = undefined));
+    return abortable(this.#clockSync, signal);
+  }
+
+  async #readClock(host: HostName | string): Promise<void> {
+    let sentAt = Number.NaN;
+    let receivedAt = Number.NaN;
+    const reply = await this.#request<unknown>({ method: 'GET', path: '/api/v1/timestamp', host, priority: 'critical' }, false, (raw) => {
+      sentAt = raw.sentAt;
+      receivedAt = raw.receivedAt;
+    });
+    const serverTime = reply.data;
+    const offset = typeof serverTime === 'number' ? Math.round(serverTime - (sentAt + receivedAt) / 2) : Number.NaN;
+    let problem: string | undefined;
+    if (typeof serverTime !== 'number' || !Number.isFinite(serverTime)) problem = `its time ${describeValue(serverTime)} is not a number of ms`;
+    else if (serverTime < EARLIEST_SERVER_TIME || serverTime >= LATEST_SERVER_TIME) problem = `its time ${serverTime} is not in ms between 2020 and 2100`;
+    else if (!(Math.abs(offset) <= this.#maxClockOffsetMs))
+      problem = `its time is ${offset} ms from the local clock, beyond maxClockOffsetMs (${this.#maxClockOffsetMs})`;
+    if (problem !== undefined) throw new ClockSyncError(`GET /api/v1/timestamp answered, but ${problem}`, this.#clockOffsetMs);
+    this.#clockOffsetMs = offset;
   }
 
   /** Requests per connection the client uses now on a host (lowered after 429002). */
@@ -349,8 +378,11 @@ export class KucoinClient {
     return this.#request<T>(input, true);
   }
 
-  /** `signed` false: no KC-API-* headers (the server-time read after a 400002 must not need the clock it learns). */
-  async #request<T>(input: KucoinRequest, signed: boolean): Promise<KucoinResponse<T>> {
+  /**
+   * `signed` false: no KC-API-* headers (the server-time read after a 400002 must not need the clock it learns).
+   * `onReply` sees the raw reply the result is made of.
+   */
+  async #request<T>(input: KucoinRequest, signed: boolean, onReply?: (reply: RawReply) => void): Promise<KucoinResponse<T>> {
     // every field read once and checked before anything is scheduled: a bad request is typed and never charged
     const checked = checkRequest(input);
     const { host, method, pathWithQuery, bodyText, signal } = checked;
@@ -368,7 +400,7 @@ export class KucoinClient {
           ...(checked.maxWaitMs !== undefined ? { maxWaitMs: checked.maxWaitMs } : {}),
           ...(signed && this.#keyId !== undefined ? { keyId: this.#keyId } : {}),
         },
-        ...(signed && this.#credentials ? { syncClock: () => this.syncClock(host) } : {}),
+        ...(signed && this.#credentials ? { syncClock: (sig?: AbortSignal) => this.syncClock(host, sig) } : {}),
         // read from the serialised bytes, not from getters that could answer differently
         safeToRepeat: isSafeToRepeat(method, bodyText),
         send: (admission) => this.#send(origin, method, basePath + pathWithQuery, pathWithQuery, bodyText, signal, admission, signed),
@@ -390,6 +422,7 @@ export class KucoinClient {
       throw error; // the scheduler's own typed errors: nothing was sent
     }
     const { value: reply, attempts, waitedMs, classification } = done;
+    onReply?.(reply);
     const classified = done.outcome?.classified ?? classifyReply({ status: reply.status, headers: reply.headers, body: reply.json ?? reply.text });
     const { rateLimit, code, signal: refusal } = classified;
     if (refusal)
@@ -416,6 +449,7 @@ export class KucoinClient {
       path,
       attempts,
       classification,
+      cause: loop.clockSyncError,
     });
   }
 
@@ -434,6 +468,7 @@ export class KucoinClient {
     // one listener on the caller's signal however many requests share it (undici adds one per request)
     const local = signal ? new AbortController() : undefined;
     const unwatch = signal ? watchAbort(signal, () => local!.abort(signal.reason)) : undefined;
+    const sentAt = this.#clock();
     try {
       const res = await this.#pools.get(origin).request({
         path: urlPath,
@@ -443,7 +478,7 @@ export class KucoinClient {
         ...(local ? { signal: local.signal } : {}),
       });
       const text = await res.body.text();
-      return { status: res.statusCode, headers: res.headers, text, json: parseJson(text), admission };
+      return { sentAt, receivedAt: this.#clock(), status: res.statusCode, headers: res.headers, text, json: parseJson(text), admission };
     } catch (error) {
       throw new TransportFailure(error, signal?.aborted === true);
     } finally {

@@ -25,13 +25,14 @@
  * What was done is `classification` on the result (and on the loop, when `run()` rejects).
  */
 import type { Admission } from '../admission.js';
-import { KeyCircuitOpenError, MaxWaitExceededError, type ErrorClassification } from '../errors.js';
+import { AbortError, KeyCircuitOpenError, MaxWaitExceededError, type ErrorClassification } from '../errors.js';
 import { classifyReply, type GatewayReply } from '../errorFeedback.js';
 import type { FeedbackOutcome } from '../feedback/feedbackController.js';
 import type { ScheduleOptions } from '../requestPlan.js';
 import type { Scheduler } from '../scheduler.js';
 import type { Penalty } from '../buckets/types.js';
 import type { HostName } from '../kucoin/endpointTypes.js';
+import { abortable } from '../util/abortable.js';
 import { sleep } from '../util/sleep.js';
 import { meaningOf, resolveErrorActions, type ErrorActionOptions, type ReplyMeaning, type ResolvedErrorActions } from './errorActions.js';
 import { keyCircuitsOf } from './keyCircuits.js';
@@ -62,8 +63,9 @@ export interface AttemptRequest<T> {
   /**
    * After a 400002 (the timestamp was refused): learns the offset to KuCoin's clock so the next send is signed
    * with it; the request is then sent again, once. Without it a 400002 fails at once (e.g. an SDK that signs itself).
+   * The loop waits for it no longer than the request's signal and deadline (`signal` is the request's).
    */
-  readonly syncClock?: () => Promise<void>;
+  readonly syncClock?: (signal?: AbortSignal) => Promise<void>;
 }
 
 /** How the loop may repeat a request; the scheduler's `feedback.maxAttempts` gives `maxAttempts`. */
@@ -102,6 +104,8 @@ export class AttemptLoop<T> {
   waitedMs = 0;
   /** The last reply's category and what was done about it (undefined after a success or a transport failure). */
   classification: ErrorClassification | undefined;
+  /** Why the clock sync after a 400002 failed (its error, or MaxWaitExceededError at the deadline); undefined otherwise. */
+  clockSyncError: unknown;
   #transportRetries = 0;
   #holdUntil = 0;
   #clockSynced = false;
@@ -166,13 +170,13 @@ export class AttemptLoop<T> {
           throw error;
         }
         const outcome = await this.#feedback(admission, reply);
-        if (await this.#act(admission, outcome, reply, probe, maxAttempts, signal)) continue;
+        if (await this.#act(admission, outcome, reply, probe, maxAttempts, signal, deadline)) continue;
         markClassification(error, this.classification);
         throw error;
       }
       const reply = this.#read(() => request.replyOf(value));
       const outcome = reply && admission ? await this.#feedback(admission, reply) : undefined;
-      if (reply && admission && (await this.#act(admission, outcome, reply, probe, maxAttempts, signal))) continue;
+      if (reply && admission && (await this.#act(admission, outcome, reply, probe, maxAttempts, signal, deadline))) continue;
       if (!reply && probe) circuits!.release(keyId!, probe);
       return { value, outcome, attempts: this.attempts, waitedMs: this.waitedMs, classification: this.classification };
     }
@@ -189,6 +193,7 @@ export class AttemptLoop<T> {
     probe: boolean,
     maxAttempts: number,
     signal: AbortSignal | undefined,
+    deadline: number,
   ): Promise<boolean> {
     const classified = outcome?.classified ?? classifyReply(reply);
     const meaning = meaningOf(admission.plan.host, classified);
@@ -222,9 +227,12 @@ export class AttemptLoop<T> {
         if (this.request.syncClock && !this.#clockSynced && !signal?.aborted) {
           this.#clockSynced = true;
           try {
-            await this.request.syncClock();
-          } catch {
-            classify('none'); // the server's time could not be read: the 400002 stands
+            // a hung read ends this request's wait at its signal or deadline, not the read's own timeouts
+            await abortable(this.request.syncClock(signal), signal, deadline - Date.now());
+          } catch (error) {
+            if (error instanceof AbortError) throw error; // the caller gave up: nothing more is sent
+            this.clockSyncError = error;
+            classify('none'); // the server's time could not be read or was not believed: the 400002 stands
             return false;
           }
           classify('clock-synced');
