@@ -64,7 +64,7 @@ const DATABASE_PATH = /^\/?$|^\/(0|[1-9]\d{0,8})$/;
  */
 export function redisUrlFlag(command: string, raw: string): URL {
   const refuse = (why: string): never => {
-    throw new UsageError(`--redis expects a URL such as redis://127.0.0.1:6379 or rediss://user:pass@host:6380/0, but ${why}`, command);
+    throw new UsageError(`--redis expects a URL such as redis://127.0.0.1:6379 or rediss://host:6380/0 (AUTH from its user and password), but ${why}`, command);
   };
   let url: URL | undefined;
   try {
