@@ -7,7 +7,7 @@
  * A clientOid KuCoin de-duplicates: a non-blank string (a repeated one is refused, spot 126044, futures 300018).
  * `""`, `"  "`, a number or null is no clientOid: KuCoin gives such an order an id of its own.
  */
-export function isClientOid(value: unknown): boolean {
+function isClientOid(value: unknown): boolean {
   return typeof value === 'string' && /\S/.test(value);
 }
 
