@@ -16,6 +16,7 @@ import { classifyReply } from '../errorFeedback.js';
 import { AttemptLoop } from '../send/attemptLoop.js';
 import { isSafeToRepeat } from '../send/safeToRepeat.js';
 import { OriginPools } from './originPools.js';
+import { implausibleServerTime, offsetOf } from './serverTime.js';
 import type { ErrorActionOptions } from '../send/errorActions.js';
 
 export interface KucoinClientOptions {
@@ -96,9 +97,6 @@ interface RawReply {
   readonly admission: Admission;
 }
 
-/** KuCoin's time is believed only within these bounds (ms since the epoch: 2020-01-01 and 2100-01-01 UTC). */
-const EARLIEST_SERVER_TIME = Date.UTC(2020, 0, 1);
-const LATEST_SERVER_TIME = Date.UTC(2100, 0, 1);
 /** Longest path with its query; longer is an InvalidArgumentError (nothing is charged). */
 const MAX_PATH_LENGTH = 8000;
 /** Largest JSON body accepted, in characters. */
@@ -358,13 +356,8 @@ export class KucoinClient {
       sentAt = raw.sentAt;
       receivedAt = raw.receivedAt;
     });
-    const serverTime = reply.data;
-    const offset = typeof serverTime === 'number' ? Math.round(serverTime - (sentAt + receivedAt) / 2) : Number.NaN;
-    let problem: string | undefined;
-    if (typeof serverTime !== 'number' || !Number.isFinite(serverTime)) problem = `its time ${describeValue(serverTime)} is not a number of ms`;
-    else if (serverTime < EARLIEST_SERVER_TIME || serverTime >= LATEST_SERVER_TIME) problem = `its time ${serverTime} is not in ms between 2020 and 2100`;
-    else if (!(Math.abs(offset) <= this.#maxClockOffsetMs))
-      problem = `its time is ${offset} ms from the local clock, beyond maxClockOffsetMs (${this.#maxClockOffsetMs})`;
+    const offset = offsetOf(reply.data, sentAt, receivedAt);
+    const problem = implausibleServerTime(reply.data, offset, this.#maxClockOffsetMs);
     if (problem !== undefined) throw new ClockSyncError(`GET /api/v1/timestamp answered, but ${problem}`, this.#clockOffsetMs);
     this.#clockOffsetMs = offset;
   }
