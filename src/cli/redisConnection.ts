@@ -20,13 +20,10 @@ export interface CliRedis extends RedisLike {
 
 type RedisConstructor = new (url: string, options: Record<string, unknown>) => CliRedis;
 
-/** A message with the URL's password and user name taken out (a server may echo what it was sent). */
+/** A message with the URL's password taken out, as written and decoded (a server may echo what it was sent). */
 function redacted(message: string, url: URL): string {
   let out = message;
-  for (const secret of [url.password, url.username]) {
-    if (secret === '') continue;
-    for (const form of new Set([secret, safeDecode(secret)])) out = out.split(form).join('***');
-  }
+  if (url.password !== '') for (const form of new Set([url.password, safeDecode(url.password)])) out = out.split(form).join('***');
   return out;
 }
 
