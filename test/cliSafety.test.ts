@@ -148,6 +148,7 @@ interface Hostile {
  */
 async function hostileRedis(answers: {
   scan: (n: number, pattern: string) => string;
+  auth?: (args: string[]) => string;
   dbsize?: string;
   del?: (keys: string[]) => string;
   quit?: boolean;
@@ -170,6 +171,7 @@ async function hostileRedis(answers: {
         const cmd = name!.toUpperCase();
         if (cmd === 'HELLO') socket.write("-ERR unknown command 'HELLO'\r\n");
         else if (cmd === 'INFO') socket.write(bulk('# Server\r\nloading:0\r\n'));
+        else if (cmd === 'AUTH' && answers.auth) socket.write(answers.auth(args));
         else if (cmd === 'PING') socket.write('+PONG\r\n');
         else if (cmd === 'SELECT' || cmd === 'CLIENT') socket.write('+OK\r\n');
         else if (cmd === 'DBSIZE') socket.write(answers.dbsize ?? ':10\r\n');
@@ -217,6 +219,20 @@ function parseCommand(text: string): { args: string[]; used: number } | undefine
 
 const resp = (cursor: string, keys: string[]) =>
   `*2\r\n$${cursor.length}\r\n${cursor}\r\n*${keys.length}\r\n${keys.map((k) => `$${Buffer.byteLength(k)}\r\n${k}\r\n`).join('')}`;
+
+describe('a server that echoes the password', () => {
+  it('is not quoted: the password is taken out of its messages, as written and decoded', async () => {
+    const h = await hostileRedis({
+      scan: () => resp('0', []),
+      auth: (args) => `-WRONGPASS the password ${args.at(-1)} is not ${encodeURIComponent(args.at(-1)!)}\r\n`,
+    });
+    const r = await run(['status', '--redis', h.url.replace('redis://', 'redis://user:Echo%40Pw1@'), '--uid', 'u']);
+    await h.close();
+    expect(r.code).toBe(1);
+    expect(r.out).toContain('WRONGPASS the password *** is not ***');
+    expect(r.out).not.toContain('Echo');
+  });
+});
 
 describe('reset against a hostile Redis (issue 21, 9)', () => {
   const servers: Hostile[] = [];
