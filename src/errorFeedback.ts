@@ -72,8 +72,17 @@ export interface GatewayReply {
 }
 
 export interface Classified {
-  /** The rate-limit signal, if the reply is one. */
+  /**
+   * The rate-limit signal, if the reply is one: its body is a refusal's (KuCoin's code, Cloudflare's page) and its
+   * status is the one KuCoin refuses with (REFUSAL_STATUSES) or unknown. A refusal's code under another status
+   * (a 500 carrying 429000, a 502 or 200 page saying "rate limited") is no signal: the request may have executed.
+   */
   readonly signal: RateLimitSignal | undefined;
+  /**
+   * The reply proves the request was not executed: a signal with its status known and KuCoin's. A signal read
+   * without a status (an error message that kept only the body) is believed for a request safe to repeat only.
+   */
+  readonly refused: boolean;
   /** KuCoin's code ('200000' on success), when the body had one. */
   readonly code: string | undefined;
   readonly msg: string | undefined;
@@ -81,6 +90,21 @@ export interface Classified {
   readonly retryAfterMs: number | undefined;
   readonly rateLimit: RateLimitHeaders;
 }
+
+/**
+ * The HTTP statuses each refusal comes with (docs/RATE-LIMITS.md section 4): KuCoin's gateway answers 429xxx with
+ * 429, Cloudflare's 1015 page comes with 429 (sometimes 403), the business layer's 200002 with 200; 429 itself
+ * means "not processed". A refusal's body under any other status is not believed.
+ */
+export const REFUSAL_STATUSES: Readonly<Record<RateLimitSignal, readonly number[]>> = {
+  '429000': [429],
+  '429001': [429],
+  '429002': [429],
+  '1015': [429, 403],
+  '200002': [200, 429],
+  'http-429': [429],
+  'http-403': [403],
+};
 
 const CLOUDFLARE_1015 = /error\s*code:?\s*1015|you are being rate limited/i;
 const TOO_MANY = /too many requests/i;
@@ -157,8 +181,10 @@ export function classifyReply(reply: GatewayReply): Classified {
     else if (status === 429) signal = 'http-429';
     else if (status === 403) signal = 'http-403';
   }
+  // a refusal's body under a status KuCoin never refuses with: not believed (may have executed)
+  if (signal !== undefined && status !== undefined && !REFUSAL_STATUSES[signal].includes(status)) signal = undefined;
   if (signal === '1015' && retryAfterMs === undefined) retryAfterMs = FEEDBACK_RULES['1015'].defaultPauseMs;
-  return { signal, code, msg, status, retryAfterMs, rateLimit };
+  return { signal, refused: signal !== undefined && status !== undefined, code, msg, status, retryAfterMs, rateLimit };
 }
 
 /**
@@ -232,7 +258,7 @@ function findReply(err: unknown, depth: number): GatewayReply | undefined {
   if (message) {
     const json = /\{[^{}]*"code"\s*:\s*"?\d+"?[^{}]*\}/.exec(message)?.[0];
     if (json) return { body: json };
-    if (CLOUDFLARE_1015.test(message)) return { status: 429, body: message };
+    if (CLOUDFLARE_1015.test(message)) return { body: message }; // the status is not in the message: unknown
   }
   return undefined;
 }

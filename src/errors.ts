@@ -15,6 +15,7 @@ export const ERROR_CODES = [
   'KS_KUCOIN_API',
   'KS_REQUEST_FAILED',
   'KS_KEY_CIRCUIT_OPEN',
+  'KS_CLOCK_SYNC',
   // the WebSocket side (src/ws/errors.ts)
   'KS_WS_TOPIC_REFUSED',
   'KS_WS_NO_CAPACITY',
@@ -257,10 +258,13 @@ export class KucoinApiError extends KucoinSchedulerError {
     path: string;
     attempts: number;
     classification?: ErrorClassification | undefined;
+    /** What else went wrong (a 400002 whose clock sync failed: the ClockSyncError). */
+    cause?: unknown;
   }) {
     super(
       'KS_KUCOIN_API',
       `${init.method} ${init.path} failed: HTTP ${init.status}, KuCoin code ${init.kucoinCode ?? 'none'}${init.msg ? ` (${init.msg.length > 200 ? `${init.msg.slice(0, 200)}...` : init.msg})` : ''}${init.signal ? `, rate-limit signal ${init.signal} after ${init.attempts} attempt(s)` : ''}`,
+      init.cause === undefined ? undefined : { cause: init.cause },
     );
     this.kucoinCode = init.kucoinCode;
     this.msg = init.msg;
@@ -299,6 +303,21 @@ export class KeyCircuitOpenError extends KucoinSchedulerError {
     this.keyId = keyId;
     this.openUntil = openUntil;
     this.kucoinCode = kucoinCode;
+  }
+}
+
+/**
+ * KuCoin's time (`GET /api/v1/timestamp`, read after a 400002) was not believed: not a number of ms since the
+ * epoch between 2020 and 2100, or further from the local clock than `maxClockOffsetMs`. The offset in force was
+ * kept. A 400002 it was read for fails with this as its `cause`.
+ */
+export class ClockSyncError extends KucoinSchedulerError {
+  declare readonly code: 'KS_CLOCK_SYNC';
+  /** The offset still in force (ms, KuCoin's clock minus the local one). */
+  readonly offsetMs: number;
+  constructor(reason: string, offsetMs: number) {
+    super('KS_CLOCK_SYNC', `KuCoin's time was not believed: ${reason}; the clock offset stays ${offsetMs} ms`);
+    this.offsetMs = offsetMs;
   }
 }
 

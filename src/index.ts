@@ -2,6 +2,7 @@ export { createScheduler, Scheduler, type BucketTarget, type ResumeTarget, type 
 export type { Admission } from './admission.js';
 export {
   FEEDBACK_RULES,
+  REFUSAL_STATUSES,
   classifyReply,
   replyFromError,
   type RateLimitSignal,
@@ -47,6 +48,7 @@ export type { EndpointInfo, HostName } from './kucoin/endpointTypes.js';
 export { withCcxtScheduler, CCXT_EXCHANGES, ccxtDefaultPriority, type CcxtSchedulingOptions, type CcxtExchangeLike } from './integrations/ccxt.js';
 export { withPriority } from './integrations/callPriority.js';
 export { AttemptLoop, sendWithAttempts, classificationOf, type AttemptRequest, type AttemptPolicy, type AttemptsDone } from './send/attemptLoop.js';
+export { isSafeToRepeat } from './send/safeToRepeat.js';
 export { type ErrorActionOptions } from './send/errorActions.js';
 export {
   KucoinSchedulerError,
@@ -65,6 +67,7 @@ export {
   KucoinApiError,
   KucoinRequestError,
   KeyCircuitOpenError,
+  ClockSyncError,
   type ErrorClassification,
   type ReplyRateLimit,
 } from './errors.js';

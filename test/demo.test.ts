@@ -41,7 +41,7 @@ it('explains every flag, and refuses bad ones with a clear message (no stack tra
   const bogus = await demo('--redis', 'bogus').catch((e) => e);
   expect(bogus.code).toBe(2);
   expect(bogus.stderr).toBe(
-    'kucoin-scheduler: --redis expects a URL such as redis://127.0.0.1:6379 or rediss://user:pass@host:6380/0, got "bogus"\nSee: kucoin-scheduler demo --help\n',
+    'kucoin-scheduler: --redis expects a URL such as redis://127.0.0.1:6379 or rediss://host:6380/0 (AUTH from its user and password), but the value given is not a URL (not shown: it may hold a password)\nSee: kucoin-scheduler demo --help\n',
   );
   const down = await demo('--redis', 'redis://127.0.0.1:1').catch((e) => e);
   expect(down.code).toBe(1);

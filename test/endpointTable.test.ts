@@ -90,26 +90,67 @@ describe('EndpointTable: every template form matches (issue 10, 4)', () => {
 });
 
 describe('EndpointTable: unknown paths and hostile input', () => {
-  it('guesses a template for a path it does not know: id-like segments become {id}', () => {
+  it('guesses a template for a path it does not know: a segment no KuCoin path uses becomes {id}, with or without digits', () => {
     const cases: [string, string][] = [
-      ['/api/v9/things/123', '/api/v9/things/{id}'],
-      ['/api/v9/things/456/details', '/api/v9/things/{id}/details'],
+      ['/api/v9/orders/123', '/api/v9/orders/{id}'],
+      ['/api/v9/orders/456/details', '/api/v9/orders/{id}/details'],
       ['/api/v9/orders/5c35c02703aa673ceec2a168', '/api/v9/orders/{id}'],
       ['/api/v9/orders/8f14e45f-ceea-467f-a0e4-3d1f2b7c9a10', '/api/v9/orders/{id}'],
       ['/api/v9/orders/sim-a1b2c3d4', '/api/v9/orders/{id}'],
-      ['/api/v9/items/x123y', '/api/v9/items/{id}'],
       ['/api/v9/users/alice%40example.com', '/api/v9/users/{id}'],
-      ['/api/v9/things/{thingId}', '/api/v9/things/{id}'],
-      [`/api/v9/tokens/${'A'.repeat(40)}`, '/api/v9/tokens/{id}'],
-      // names stay: versions, words, symbols
-      ['/api/v9/market/level2/BTC-USDT', '/api/v9/market/level2/BTC-USDT'],
+      ['/api/v9/orders/{thingId}', '/api/v9/orders/{id}'],
+      [`/api/v9/orders/${'A'.repeat(40)}`, '/api/v9/orders/{id}'],
+      // ids without digits (issue 21): symbols, currencies, names
+      ['/api/v9/ticker/ausdt', '/api/v9/ticker/{id}'],
+      ['/api/v9/ticker/BTC-USDT', '/api/v9/ticker/{id}'],
+      ['/api/v9/market/level2/XBTUSDTM', '/api/v9/market/level2/{id}'],
+      ['/api/v9/things/abc', '/api/v9/things/{id}'],
+      ['/api/v9/things/abc/details', '/api/v9/things/{id}/details'],
+      // names stay: api, the version, the resource after them, and the words KuCoin's paths use
       ['/api/v1/allTickers', '/api/v1/allTickers'],
+      ['/api/v1/brand-new', '/api/v1/brand-new'],
+      ['/api/v12/market/orderbook/level2', '/api/v12/market/orderbook/level2'],
+      ['/api/kyc/ndBroker/things', '/api/kyc/ndBroker/{id}'],
+      // a resource that looks like an id is one
+      ['/api/v9/123/details', '/api/v9/{id}/details'],
+      ['/api/v9/5c35c02703aa673ceec2a168', '/api/v9/{id}'],
     ];
     for (const [path, template] of cases) expect(guessTemplate(path), path).toBe(template);
     const a = table.lookup('DELETE /api/v9/things/123');
-    const b = table.lookup('DELETE /api/v9/things/456');
+    const b = table.lookup('DELETE /api/v9/things/abc');
     expect(a).toMatchObject({ known: false, path: '/api/v9/things/{id}' });
     expect(b.path).toBe(a.path);
+  });
+
+  it("keeps every known template's shape: each of the 250 paths, its parameters filled with ids with and without digits, guesses its own template", () => {
+    const ids = ['BTC-USDT', 'ausdt', 'XBTUSDTM', 'USDT', '5c35c02703aa673ceec2a168', '20', 'sim-a1b2'];
+    const wrong: string[] = [];
+    for (const [i, row] of ENDPOINT_ROWS.entries()) {
+      const id = ids[i % ids.length]!;
+      const filled = row[2].replace(/\{[^{}]+\}/g, id);
+      const expected = row[2]
+        .split('/')
+        .map((segment) => (segment.includes('{') ? '{id}' : segment))
+        .join('/');
+      if (guessTemplate(filled) !== expected) wrong.push(`${row[2]} (${filled}) -> ${guessTemplate(filled)}`);
+      // and the table still resolves the filled path to its row
+      const info = table.lookup(`${row[1]} ${filled}`, row[0]);
+      if (!info.known || info.method !== row[1]) wrong.push(`${row[0]} ${row[1]} ${filled} resolved to ${info.path}`);
+    }
+    expect(wrong).toEqual([]);
+  });
+
+  it('5,000 unknown paths with ids without digits make a handful of templates', () => {
+    const symbols = Array.from(
+      { length: 5_000 },
+      (_, i) => `${String.fromCharCode(97 + (i % 26))}${String.fromCharCode(97 + (((i / 26) % 26) | 0))}${'xyz'[i % 3]}usdt`,
+    );
+    const templates = new Set<string>();
+    for (const [i, s] of symbols.entries()) {
+      const shape = ['/api/v9/ticker/', '/api/v9/market/stats/', '/api/v2/prices/'][i % 3]!;
+      templates.add(table.lookup(`GET ${shape}${s}`, 'spot').path);
+    }
+    expect([...templates].sort()).toEqual(['/api/v2/prices/{id}', '/api/v9/market/stats/{id}', '/api/v9/ticker/{id}']);
   });
 
   it('rejects a non-string host or endpoint, control characters and huge endpoints with a typed error', () => {
@@ -143,13 +184,16 @@ describe('RequestPlanner: endpoint buckets stay bounded', () => {
     for (let n = i + 1; n > 0; n = Math.floor((n - 1) / 26)) w = String.fromCharCode(97 + ((n - 1) % 26)) + w;
     return w;
   };
+  // words KuCoin's paths use stay names in a guessed template
+  const WORDS = [...new Set(ENDPOINT_ROWS.flatMap((r) => r[2].split('/').filter((x) => x !== '' && !x.includes('{') && !/^v\d+$/.test(x))))];
 
   it('20k ids of one unknown endpoint share one endpoint bucket', () => {
     const p = planner();
     const ids = new Set<string>();
-    for (let i = 0; i < 20_000; i++) ids.add(p.plan({ endpoint: `GET /api/v9/things/${i}`, maxWaitMs: 0 }).endpointBucket!.id);
+    for (let i = 0; i < 20_000; i++)
+      ids.add(p.plan({ endpoint: `GET /api/v9/orders/${i % 2 ? i : `${word(i).toUpperCase()}-USDT`}`, maxWaitMs: 0 }).endpointBucket!.id);
     console.log(`20k ids of one unknown endpoint: ${ids.size} endpoint bucket(s), ${p.allBuckets().length} buckets listed`);
-    expect([...ids]).toEqual(['uid:u1:ep:spot GET /api/v9/things/{id}']);
+    expect([...ids]).toEqual(['uid:u1:ep:spot GET /api/v9/orders/{id}']);
   });
 
   it('20k distinct unknown endpoints keep at most MAX_ENDPOINT_BUCKETS configs; a dropped one is rebuilt identical', () => {
@@ -166,13 +210,13 @@ describe('RequestPlanner: endpoint buckets stay bounded', () => {
 
   it('an endpoint bucket id is bounded in length and free of control characters', () => {
     const p = planner();
-    const long = (n: number) => `GET /api/v9/${Array.from({ length: n }, (_, i) => word(i)).join('/')}`;
-    const a = p.plan({ endpoint: long(900) }).endpointBucket!.id;
-    const b = p.plan({ endpoint: long(901) }).endpointBucket!.id;
-    console.log(`endpoint bucket id of a ${long(900).length}-character endpoint: ${a.length} characters`);
+    const long = (n: number) => `GET /api/v9/${Array.from({ length: n }, (_, i) => WORDS[i % WORDS.length]).join('/')}`;
+    const a = p.plan({ endpoint: long(600) }).endpointBucket!.id;
+    const b = p.plan({ endpoint: long(601) }).endpointBucket!.id;
+    console.log(`endpoint bucket id of a ${long(600).length}-character endpoint: ${a.length} characters`);
     expect(a.length).toBeLessThanOrEqual(200);
     expect(a).not.toBe(b);
-    expect(a).toMatch(/^uid:u1:ep:spot GET \/api\/v9\/a\/b\/c\/.*~#[0-9a-f]{24}$/);
+    expect(a).toMatch(new RegExp(`^uid:u1:ep:spot GET /api/v9/${WORDS.slice(0, 3).join('/')}/.*~#[0-9a-f]{24}$`));
     for (const id of [a, b]) expect(id).not.toMatch(/[\p{Cc}]/u);
     expect(() => p.plan({ endpoint: 'GET /api/v9/a\u0001b' })).toThrow(InvalidEndpointError);
   });

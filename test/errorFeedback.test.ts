@@ -315,18 +315,32 @@ describe('Scheduler.feedback and wrap', () => {
   it('wrap sends a refused request again after the pause, keeps other errors, and bounds attempts', async () => {
     const s = make();
     let calls = 0;
-    const placeOrder = s.wrap(
-      async (symbol: string) => {
+    const fetchBalance = s.wrap(
+      async (currency: string) => {
         calls++;
-        if (calls === 1) throw new Error('kucoin {"code":"429000","msg":"Too Many Requests"}'); // ccxt style, no headers
-        return `placed ${symbol}`;
+        if (calls === 1) throw new Error('kucoin {"code":"429000","msg":"Too Many Requests"}'); // ccxt style: no status, no headers
+        return `balance ${currency}`;
+      },
+      { endpoint: 'GET /api/v1/accounts', priority: 'high' },
+    );
+    const p = fetchBalance('BTC');
+    await vi.advanceTimersByTimeAsync(30_000);
+    expect(await p).toBe('balance BTC');
+    expect(calls).toBe(2);
+
+    // issue 21: a refusal read without its status does not prove an order was not executed: sent once
+    let orders = 0;
+    const placeOrder = s.wrap(
+      async () => {
+        orders++;
+        throw new Error('kucoin {"code":"429000","msg":"Too Many Requests"}');
       },
       { endpoint: 'POST /api/v1/hf/orders', priority: 'high' },
     );
-    const p = placeOrder('BTC-USDT');
+    const q0 = placeOrder().catch((e) => e);
     await vi.advanceTimersByTimeAsync(30_000);
-    expect(await p).toBe('placed BTC-USDT');
-    expect(calls).toBe(2);
+    expect(await q0).toBeInstanceOf(Error);
+    expect(orders).toBe(1);
 
     const failing = s.wrap(
       async () => {
@@ -340,7 +354,7 @@ describe('Scheduler.feedback and wrap', () => {
     const alwaysLimited = s.wrap(
       async () => {
         storms++;
-        throw { code: '429001', msg: 'Too many total requests' };
+        throw { status: 429, code: '429001', msg: 'Too many total requests' }; // KuCoin's shape: a refusal, whatever the request
       },
       { pool: 'futures', priority: 'critical' },
     );

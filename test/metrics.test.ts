@@ -2,9 +2,10 @@
 // that goes away and comes back.
 import { Redis } from 'ioredis';
 import { Registry } from 'prom-client';
-import { afterEach, expect, it, vi } from 'vitest';
+import { afterEach, describe, expect, it, vi } from 'vitest';
 import { createRedisStore, createScheduler, RedisStore, type Scheduler } from '../src/index.js';
 import { collectMetrics } from '../src/metrics/index.js';
+import { MAX_ENDPOINT_BUCKET_SERIES } from '../src/metrics/collectMetrics.js';
 import { spawnRedisServer, type LocalRedis } from './helpers/redisServer.js';
 import { testRedis } from './helpers/redisClient.js';
 
@@ -133,4 +134,64 @@ it('the returned function unsubscribes and unregisters; a second collector on on
   expect(sample(await registry.metrics(), 'second_admission_wait_seconds_count', { priority: 'normal', pool: 'Spot' })).toBe(1);
   other();
   expect(await registry.getMetricsAsJSON()).toEqual([]);
+});
+
+describe('issue 21, 4: series follow the live buckets, within a stated bound', () => {
+  /** Distinct lowercase words without digits: aa, ab, ... */
+  const letters = (i: number) =>
+    `${String.fromCharCode(97 + (i % 26))}${String.fromCharCode(97 + (Math.floor(i / 26) % 26))}${String.fromCharCode(97 + (Math.floor(i / 676) % 26))}`;
+  const seriesOf = (text: string) => text.split('\n').filter((l) => l !== '' && !l.startsWith('#'));
+  const bucketLabels = (text: string) => new Set([...text.matchAll(/bucket="([^"]*)"/g)].map((m) => m[1]));
+
+  it('5,000 unknown paths (ids without digits, new resources) leave tens of series, not thousands', async () => {
+    const s = createScheduler({ uid: 'm', cloudflare: false, pools: { spot: { limit: 1_000_000 } } });
+    cleanup.push(() => s.close());
+    const registry = new Registry();
+    cleanup.push(collectMetrics(s, { registry }));
+    const seen = new Set<string>();
+    for (let i = 0; i < 5_000; i++) {
+      // a symbol without digits under a known word, or a resource the table does not know
+      const path = i % 2 ? `/api/v9/ticker/${letters(i)}usdt` : `/api/v9/${letters(i)}/list`;
+      await s.schedule({ endpoint: `GET ${path}`, weight: 1 }, () => 1);
+      if (i % 500 === 499) for (const b of bucketLabels(await registry.metrics())) seen.add(b!);
+    }
+    const text = await registry.metrics();
+    const series = seriesOf(text).length;
+    const kept = sample(text, 'kucoin_scheduler_endpoint_buckets');
+    const snapshotBuckets = (await s.snapshot()).buckets.length;
+    console.log(
+      `5,000 unknown paths: ${series} series, ${bucketLabels(text).size} bucket labels now (${seen.size} over 10 scrapes); the snapshot holds ${snapshotBuckets} buckets, ${kept} of them endpoint buckets`,
+    );
+    expect(series).toBeLessThan(150);
+    expect(bucketLabels(text).size).toBeLessThanOrEqual(10 + MAX_ENDPOINT_BUCKET_SERIES);
+    expect(seen.size).toBeLessThanOrEqual(10 + MAX_ENDPOINT_BUCKET_SERIES);
+    expect(kept).toBe(1024); // the scheduler keeps its 1024 most recent endpoints: counted, not labelled
+  });
+
+  it('a paused endpoint is labelled while paused and loses its series once resumed; at most 50 endpoint buckets are labelled', async () => {
+    const s = createScheduler({ uid: 'm', cloudflare: false, jitterMs: 0 });
+    cleanup.push(() => s.close());
+    const registry = new Registry();
+    cleanup.push(collectMetrics(s, { registry }));
+    const tooMany = { status: 200, body: { code: '200002', msg: 'Too many requests in a short period of time, please retry later' } };
+    for (let i = 0; i < 60; i++) {
+      const admission = await s.schedule({ endpoint: `GET /api/v9/res${letters(i)}/list`, weight: 1 }, (a) => a);
+      await s.feedback(admission, tooMany);
+    }
+    let text = await registry.metrics();
+    const paused = [...bucketLabels(text)].filter((b) => b!.includes(':ep:'));
+    expect(sample(text, 'kucoin_scheduler_endpoint_buckets_paused')).toBe(60);
+    expect(paused).toHaveLength(MAX_ENDPOINT_BUCKET_SERIES);
+    // the latest pauses are shown, the earliest counted only
+    const pausedUntil = new Map((await s.snapshot()).buckets.map((b) => [b.id, b.pausedUntil]));
+    const hidden = [...pausedUntil].filter(([id]) => id.includes(':ep:') && !paused.includes(id)).map(([, until]) => until);
+    expect(hidden).toHaveLength(10);
+    expect(Math.min(...paused.map((id) => pausedUntil.get(id!)!))).toBeGreaterThanOrEqual(Math.max(...hidden));
+    for (const id of paused) expect(sample(text, 'kucoin_scheduler_bucket_paused', { bucket: id! })).toBe(1);
+    await s.resume(); // every bucket
+    text = await registry.metrics();
+    expect(sample(text, 'kucoin_scheduler_endpoint_buckets_paused')).toBe(0);
+    expect([...bucketLabels(text)].filter((b) => b!.includes(':ep:'))).toEqual([]);
+    expect(sample(text, 'kucoin_scheduler_bucket_paused', { bucket: 'uid:m:Spot' })).toBe(0); // pools stay
+  });
 });

@@ -232,7 +232,7 @@ describe('edges: an executed request reaches its caller, whatever the store does
     const { scheduler } = make({}, new FailingFeedbackStore());
     const admission = await scheduler.schedule({ endpoint: 'GET /api/v1/accounts' }, (a) => a);
     const outcome = await scheduler.feedback(admission, {
-      status: 200,
+      status: 429,
       headers: { 'gw-ratelimit-limit': '100', 'gw-ratelimit-remaining': '5', 'gw-ratelimit-reset': '100' },
       body: { code: '429000' },
     });

@@ -60,6 +60,7 @@ describe('public API types', () => {
           return 'not admitted';
         case 'KS_KUCOIN_API':
         case 'KS_REQUEST_FAILED':
+        case 'KS_CLOCK_SYNC':
           return 'sent';
         case 'KS_WS_TOPIC_REFUSED':
         case 'KS_WS_NO_CAPACITY':

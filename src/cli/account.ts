@@ -1,5 +1,6 @@
 import { RedisStore } from '../buckets/redis/redisStore.js';
 import { createScheduler, type Scheduler } from '../scheduler.js';
+import { UsageError } from './cliErrors.js';
 import { numberFlag, redisUrlFlag, required } from './flags.js';
 import { connectRedis, type CliRedis } from './redisConnection.js';
 
@@ -33,15 +34,25 @@ export interface Account {
 /**
  * Validates the account flags, then connects: a scheduler over a bare RedisStore on the deployment's keys.
  * It only reads and writes what the command asks (no heartbeat, so it is not counted as a process).
+ * `reconnect` false: a dropped connection fails the command (see connectRedis).
  */
-export async function openAccount(command: string, values: Record<string, unknown>): Promise<Account> {
+export async function openAccount(command: string, values: Record<string, unknown>, reconnect = true): Promise<Account> {
   const url = redisUrlFlag(command, required(command, values, 'redis'));
   const uid = required(command, values, 'uid');
   const prefix = String(values.prefix);
   const ip = String(values.ip);
   const quotaGroup = typeof values.group === 'string' ? values.group : uid;
+  // these names are printed and become key names: a URL given by mistake (its password) is refused, not shown
+  for (const [name, value] of [
+    ['uid', uid],
+    ['prefix', prefix],
+    ['ip', ip],
+    ['group', quotaGroup],
+  ] as const) {
+    if (/@|:\/\//.test(value)) throw new UsageError(`--${name} looks like a URL (not shown: it may hold a password)`, command);
+  }
   const vipLevel = numberFlag(command, 'vip', String(values.vip), 0, 12, true);
-  const client = await connectRedis(url);
+  const client = await connectRedis(url, undefined, reconnect);
   try {
     const scheduler = createScheduler({ uid, ip, quotaGroup, vipLevel, store: new RedisStore({ client, prefix }) });
     return {
@@ -53,7 +64,9 @@ export async function openAccount(command: string, values: Record<string, unknow
       quotaGroup,
       async close() {
         await scheduler.close();
-        await client.quit().catch(() => client.disconnect());
+        // QUIT, but never wait on a server that does not answer it
+        await Promise.race([client.quit().catch(() => undefined), new Promise((resolve) => setTimeout(resolve, 1000).unref())]);
+        client.disconnect();
       },
     };
   } catch (err) {

@@ -1,5 +1,6 @@
 import type { RedisLike } from '../buckets/redis/luaScript.js';
 import { CliFailure } from './cliErrors.js';
+import { databaseOf } from './flags.js';
 
 /** What the CLI uses of an ioredis client. */
 export interface CliRedis extends RedisLike {
@@ -8,6 +9,8 @@ export interface CliRedis extends RedisLike {
   zrangebyscore(key: string, min: number | string, max: number | string, withScores: 'WITHSCORES'): Promise<string[]>;
   scan(cursor: string, match: 'MATCH', pattern: string, count: 'COUNT', n: number): Promise<[string, string[]]>;
   del(...keys: string[]): Promise<number>;
+  select(db: number): Promise<unknown>;
+  dbsize(): Promise<number>;
   quit(): Promise<unknown>;
   disconnect(): void;
   on(event: 'error', listener: (err: Error) => void): unknown;
@@ -17,13 +20,32 @@ export interface CliRedis extends RedisLike {
 
 type RedisConstructor = new (url: string, options: Record<string, unknown>) => CliRedis;
 
+/** A message with the URL's password taken out, as written and decoded (a server may echo what it was sent). */
+function redacted(message: string, url: URL): string {
+  let out = message;
+  if (url.password !== '') for (const form of new Set([url.password, safeDecode(url.password)])) out = out.split(form).join('***');
+  return out;
+}
+
+function safeDecode(text: string): string {
+  try {
+    return decodeURIComponent(text);
+  } catch {
+    return text;
+  }
+}
+
 /**
- * Connects to Redis with the caller's URL (AUTH and TLS as ioredis reads them from it) and checks it answers.
+ * Connects to Redis with the caller's URL (AUTH and TLS as ioredis reads them from it), checks it answers, and
+ * selects the URL's database itself: ioredis only reports a SELECT that failed as an `error` event and goes on
+ * in database 0, so a command would read and delete another database's keys. A SELECT refused is a CliFailure.
  * ioredis is an optional peer dependency of the package: a clear CliFailure says so when it is missing,
  * and when Redis cannot be reached. The URL's password never appears in a message.
  * @param timeoutMs how long the first connection may take @default 3000
+ * @param reconnect ride out short outages once connected (status --watch); false: a dropped connection fails the
+ *   command instead of coming back (a reconnection SELECTs again, and a SELECT that fails there goes unseen) @default true
  */
-export async function connectRedis(url: URL, timeoutMs = 3000): Promise<CliRedis> {
+export async function connectRedis(url: URL, timeoutMs = 3000, reconnect = true): Promise<CliRedis> {
   let Redis: RedisConstructor;
   try {
     ({ Redis } = (await import('ioredis')) as unknown as { Redis: RedisConstructor });
@@ -45,10 +67,17 @@ export async function connectRedis(url: URL, timeoutMs = 3000): Promise<CliRedis
   } catch (err) {
     client.disconnect();
     const why = (lastError ?? (err as Error)).message;
-    throw new CliFailure(`Redis at ${url.host} did not answer: ${why}`);
+    throw new CliFailure(`Redis at ${url.host} did not answer: ${redacted(String(why), url)}`);
+  }
+  const db = databaseOf(url);
+  try {
+    if ((await client.select(db)) !== 'OK') throw new Error('it did not answer OK');
+  } catch (err) {
+    client.disconnect();
+    throw new CliFailure(`Redis at ${url.host} refused SELECT ${db} (${redacted(String((err as Error).message), url)}): nothing was read or written`);
   }
   // once connected, ride out short outages (status --watch)
-  client.options.retryStrategy = (times) => Math.min(times * 200, 2000);
+  if (reconnect) client.options.retryStrategy = (times) => Math.min(times * 200, 2000);
   return client;
 }
 

@@ -1,6 +1,6 @@
 import { heartbeatKey } from '../buckets/redis/keys.js';
 import type { CliIo } from './cliIo.js';
-import { UsageError } from './cliErrors.js';
+import { CliFailure, UsageError } from './cliErrors.js';
 import { parseFlags } from './flags.js';
 import { ACCOUNT_FLAGS, ACCOUNT_HELP, openAccount } from './account.js';
 
@@ -19,6 +19,25 @@ ${ACCOUNT_HELP}
 /** Escapes glob characters for SCAN MATCH. */
 const glob = (s: string) => s.replace(/[*?[\]\\]/g, '\\$&');
 
+/** Keys asked for per SCAN call. */
+const SCAN_COUNT = 1000;
+/**
+ * SCAN calls allowed for a database of `size` keys: 10 x what a full scan of its table takes at SCAN_COUNT (a
+ * sparse table after deletions takes more calls than size / COUNT), + 100, at most 100,000 (100 million keys).
+ * A server whose cursor never comes back to 0 is stopped there.
+ */
+export function maxScanCalls(size: number): number {
+  return Math.min(100_000, 10 * Math.ceil(size / SCAN_COUNT) + 100);
+}
+
+/** A SCAN reply as Redis gives it: a cursor (an unsigned 64-bit integer) and a list of key names; else undefined. */
+function scanReply(reply: unknown): [string, string[]] | undefined {
+  if (!Array.isArray(reply) || reply.length !== 2) return undefined;
+  const [cursor, keys] = reply as unknown[];
+  if (typeof cursor !== 'string' || !/^\d{1,20}$/.test(cursor) || !Array.isArray(keys) || !keys.every((k) => typeof k === 'string')) return undefined;
+  return [cursor, keys as string[]];
+}
+
 export async function resetCommand(argv: readonly string[], io: CliIo): Promise<number> {
   const values = parseFlags('reset', argv, { ...ACCOUNT_FLAGS, yes: { type: 'boolean' } });
   if (values.help) {
@@ -26,18 +45,40 @@ export async function resetCommand(argv: readonly string[], io: CliIo): Promise<
     return 0;
   }
   if (!values.yes) throw new UsageError("reset deletes the account's keys: add --yes to confirm", 'reset');
-  const account = await openAccount('reset', values);
+  // no reconnection: one that lands in another database (a SELECT that fails there) must not go on deleting
+  const account = await openAccount('reset', values, false);
   let deleted = 0;
+  const stop = (why: string): never => {
+    throw new CliFailure(`reset stopped: ${why}; ${deleted} key(s) of quota group ${account.quotaGroup} were deleted, none outside it`);
+  };
   try {
     // every key of a group shares its hash tag: the heartbeat key's name without its last part
     const hb = heartbeatKey(account.prefix, account.quotaGroup);
-    const pattern = `${glob(hb.slice(0, hb.lastIndexOf(':') + 1))}*`;
+    const groupPrefix = hb.slice(0, hb.lastIndexOf(':') + 1);
+    const pattern = `${glob(groupPrefix)}*`;
+    const size = await account.client.dbsize();
+    if (!Number.isSafeInteger(size) || size < 0) stop('Redis answered DBSIZE with something other than a count of keys');
+    const maxCalls = maxScanCalls(size);
     let cursor = '0';
+    let calls = 0;
     do {
-      const [next, keys] = await account.client.scan(cursor, 'MATCH', pattern, 'COUNT', 500);
-      if (keys.length > 0) deleted += await account.client.del(...keys);
+      if (++calls > maxCalls) stop(`${maxCalls} SCAN calls over ${size} keys and the scan had not ended: the server does not behave like Redis`);
+      const reply = scanReply(await account.client.scan(cursor, 'MATCH', pattern, 'COUNT', SCAN_COUNT));
+      if (!reply) return stop('Redis answered SCAN with something other than a cursor and a list of keys');
+      const [next, keys] = reply;
+      // only keys of the group are ever deleted, whatever the server answers
+      const outside = keys.filter((k) => !k.startsWith(groupPrefix)).length;
+      if (outside > 0) stop(`Redis answered SCAN with ${outside} key(s) outside the pattern: the server does not behave like Redis`);
+      if (keys.length > 0) {
+        const count = await account.client.del(...keys);
+        if (!Number.isSafeInteger(count) || count < 0 || count > keys.length) stop('Redis answered DEL with something other than a count of the keys deleted');
+        deleted += count;
+      }
       cursor = next;
     } while (cursor !== '0');
+  } catch (err) {
+    if (err instanceof CliFailure) throw err;
+    stop(`Redis failed (${(err as Error)?.message ?? String(err)})`);
   } finally {
     await account.close();
   }

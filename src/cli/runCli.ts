@@ -1,6 +1,7 @@
 import { KucoinSchedulerError } from '../errors.js';
 import { CliFailure, UsageError } from './cliErrors.js';
 import type { CliIo } from './cliIo.js';
+import { shownValue } from './flags.js';
 
 export const MAIN_HELP = `Usage: kucoin-scheduler <command> [options]
 
@@ -24,6 +25,14 @@ const COMMANDS: Record<string, () => Promise<Command>> = {
 };
 
 /**
+ * The last guard on what the CLI prints about a failure: a word holding `@` (the `user:password@` of a URL, however
+ * malformed) is hidden. The messages themselves never quote a URL; this catches one a library message would.
+ */
+function withoutCredentials(message: string): string {
+  return message.replace(/[^\s'"]*@[^\s'"]*/g, '<hidden>');
+}
+
+/**
  * Runs one command line and returns the exit code. User errors print one message (no stack trace):
  * a bad command line exits 2, a failure the user can act on exits 1.
  */
@@ -37,17 +46,17 @@ export async function runCli(argv: readonly string[], io: CliIo): Promise<number
   }
   const load = COMMANDS[name];
   try {
-    if (!load) throw new UsageError(`unknown command ${JSON.stringify(name)}: expected one of ${Object.keys(COMMANDS).join(', ')}`);
+    if (!load) throw new UsageError(`unknown command ${shownValue(name)}: expected one of ${Object.keys(COMMANDS).join(', ')}`);
     return await (
       await load()
     )(rest, io);
   } catch (err) {
     if (err instanceof UsageError) {
-      io.stderr.write(`kucoin-scheduler: ${err.message}\nSee: kucoin-scheduler ${err.command ? `${err.command} ` : ''}--help\n`);
+      io.stderr.write(`kucoin-scheduler: ${withoutCredentials(err.message)}\nSee: kucoin-scheduler ${err.command ? `${err.command} ` : ''}--help\n`);
       return 2;
     }
     if (err instanceof CliFailure || err instanceof KucoinSchedulerError) {
-      io.stderr.write(`kucoin-scheduler: ${err.message}\n`);
+      io.stderr.write(`kucoin-scheduler: ${withoutCredentials(err.message)}\n`);
       return 1;
     }
     throw err; // a bug: let node print it in full

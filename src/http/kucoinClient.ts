@@ -1,7 +1,7 @@
 import type { Dispatcher } from 'undici';
 import type { Admission } from '../admission.js';
 import { PRIORITIES, type Priority } from '../buckets/types.js';
-import { describeValue, InvalidArgumentError, KucoinApiError, KucoinRequestError, KucoinSchedulerError } from '../errors.js';
+import { ClockSyncError, describeValue, InvalidArgumentError, KucoinApiError, KucoinRequestError, KucoinSchedulerError } from '../errors.js';
 import type { RateLimitHeaders } from '../feedback/headers.js';
 import { parseHost } from '../kucoin/endpointTable.js';
 import type { HostName } from '../kucoin/endpointTypes.js';
@@ -10,10 +10,13 @@ import { authHeaders, keyIdOf, type Credentials } from '../kucoin/signing.js';
 import { expectOption, numberOption, objectOption } from '../options.js';
 import { isAbortSignal } from '../requestPlan.js';
 import type { Scheduler } from '../scheduler.js';
+import { abortable } from '../util/abortable.js';
 import { watchAbort } from '../util/abortWatch.js';
 import { classifyReply } from '../errorFeedback.js';
 import { AttemptLoop } from '../send/attemptLoop.js';
+import { isSafeToRepeat } from '../send/safeToRepeat.js';
 import { OriginPools } from './originPools.js';
+import { implausibleServerTime, offsetOf } from './serverTime.js';
 import type { ErrorActionOptions } from '../send/errorActions.js';
 
 export interface KucoinClientOptions {
@@ -45,6 +48,12 @@ export interface KucoinClientOptions {
    * clock (`GET /api/v1/timestamp`, scheduled like any request) and signs with `clock() + offset`. @default Date.now
    */
   readonly clock?: () => number;
+  /**
+   * The largest offset to KuCoin's clock the client believes, in ms (1_000..604_800_000). A server time further
+   * from the local clock, or not a number of ms between 2020 and 2100, is not adopted (`ClockSyncError`).
+   * @default 3_600_000 (1 h)
+   */
+  readonly maxClockOffsetMs?: number;
   /** Timings of the actions on KuCoin's codes (key circuit, 501000 host pause, retry-later backoff). @default see ErrorActionOptions */
   readonly errorActions?: ErrorActionOptions;
 }
@@ -78,6 +87,9 @@ export interface KucoinResponse<T> {
 }
 
 interface RawReply {
+  /** The local clock when the request left and when its reply was read (the server-time read uses them). */
+  readonly sentAt: number;
+  readonly receivedAt: number;
   readonly status: number;
   readonly headers: Record<string, string | string[] | undefined>;
   readonly text: string;
@@ -108,6 +120,7 @@ interface ResolvedClientOptions {
   readonly transportRetries: number;
   readonly headers: Readonly<Record<string, string>>;
   readonly clock: () => number;
+  readonly maxClockOffsetMs: number;
   readonly errorActions: ErrorActionOptions | undefined;
 }
 
@@ -150,6 +163,7 @@ function resolveClientOptions(options: KucoinClientOptions): ResolvedClientOptio
       transportRetries: numberOption('transportRetries', options.transportRetries ?? 2, { min: 0, max: 10, integer: true }),
       headers,
       clock: functionOption('clock', options.clock) ?? Date.now,
+      maxClockOffsetMs: numberOption('maxClockOffsetMs', options.maxClockOffsetMs ?? 3_600_000, { min: 1_000, max: 604_800_000 }),
       errorActions: objectOption('errorActions', options.errorActions) as ErrorActionOptions | undefined,
     };
   } catch (error) {
@@ -208,7 +222,6 @@ interface CheckedRequest {
   readonly path: string;
   readonly pathWithQuery: string;
   readonly bodyText: string;
-  readonly clientOid: unknown;
   readonly host: HostName;
   readonly priority: Priority | undefined;
   readonly signal: AbortSignal | undefined;
@@ -233,7 +246,7 @@ function checkRequest(req: KucoinRequest): CheckedRequest {
     expectOption(signal === undefined || isAbortSignal(signal), 'signal', 'an AbortSignal', signal);
     if (maxWaitMs !== undefined) numberOption('maxWaitMs', maxWaitMs, { min: 0, max: Number.POSITIVE_INFINITY });
     const bodyText = serializeBody(body);
-    return { method: method!, path, pathWithQuery, bodyText, clientOid: clientOidOf(bodyText), host: parseHost(host ?? 'spot'), priority, signal, maxWaitMs };
+    return { method: method!, path, pathWithQuery, bodyText, host: parseHost(host ?? 'spot'), priority, signal, maxWaitMs };
   } catch (error) {
     if (error instanceof KucoinSchedulerError) throw error;
     throw new InvalidArgumentError(`Expected a readable request, but reading it threw ${describeValue(error)}`, { cause: error });
@@ -272,12 +285,6 @@ function serializeBody(body: unknown): string {
   return text!;
 }
 
-/** The clientOid as sent (read from the serialised bytes, not from getters that could answer differently). */
-function clientOidOf(bodyText: string): unknown {
-  if (!bodyText.startsWith('{')) return undefined;
-  return (JSON.parse(bodyText) as { clientOid?: unknown }).clientOid;
-}
-
 function parseJson(text: string): { code?: unknown; msg?: unknown; data?: unknown } | undefined {
   try {
     const v = JSON.parse(text) as unknown;
@@ -306,6 +313,7 @@ export class KucoinClient {
   readonly #clock: () => number;
   readonly #errorActions: ErrorActionOptions | undefined;
   readonly #keyId: string | undefined;
+  readonly #maxClockOffsetMs: number;
   /** KuCoin's clock minus the local one (ms), learned after a 400002. */
   #clockOffsetMs = 0;
   #clockSync: Promise<void> | undefined;
@@ -319,6 +327,7 @@ export class KucoinClient {
     this.#transportRetries = o.transportRetries;
     this.#extraHeaders = o.headers;
     this.#clock = o.clock;
+    this.#maxClockOffsetMs = o.maxClockOffsetMs;
     this.#errorActions = o.errorActions;
     this.#keyId = o.credentials ? keyIdOf(o.credentials.key) : undefined;
   }
@@ -330,20 +339,27 @@ export class KucoinClient {
 
   /**
    * Learns the offset to KuCoin's clock: `GET /api/v1/timestamp` on the host (scheduled, charged to the Public
-   * pool), the local clock read before and after, the server's time taken as the midpoint. One at a time.
+   * pool), the local clock read as it is sent and as its reply is read, the server's time taken as the midpoint.
+   * Only a plausible time is believed: a number of ms between 2020 and 2100, at most `maxClockOffsetMs` from the
+   * local clock; anything else rejects with ClockSyncError and the offset in force stays. One read at a time,
+   * shared by every caller; `signal` ends this caller's wait (AbortError), not the read.
    */
-  syncClock(host: HostName | string = 'spot'): Promise<void> {
-    this.#clockSync ??= (async () => {
-      try {
-        const before = this.#clock();
-        const reply = await this.#request<number>({ method: 'GET', path: '/api/v1/timestamp', host, priority: 'critical' }, false);
-        const after = this.#clock();
-        if (typeof reply.data === 'number' && Number.isFinite(reply.data)) this.#clockOffsetMs = Math.round(reply.data - (before + after) / 2);
-      } finally {
-        this.#clockSync = undefined;
-      }
-    })();
-    return this.#clockSync;
+  syncClock(host: HostName | string = 'spot', signal?: AbortSignal): Promise<void> {
+    this.#clockSync ??= this.#readClock(host).finally(() => (this.#clockSync = undefined));
+    return abortable(this.#clockSync, signal);
+  }
+
+  async #readClock(host: HostName | string): Promise<void> {
+    let sentAt = Number.NaN;
+    let receivedAt = Number.NaN;
+    const reply = await this.#request<unknown>({ method: 'GET', path: '/api/v1/timestamp', host, priority: 'critical' }, false, (raw) => {
+      sentAt = raw.sentAt;
+      receivedAt = raw.receivedAt;
+    });
+    const offset = offsetOf(reply.data, sentAt, receivedAt);
+    const problem = implausibleServerTime(reply.data, offset, this.#maxClockOffsetMs);
+    if (problem !== undefined) throw new ClockSyncError(`GET /api/v1/timestamp answered, but ${problem}`, this.#clockOffsetMs);
+    this.#clockOffsetMs = offset;
   }
 
   /** Requests per connection the client uses now on a host (lowered after 429002). */
@@ -355,11 +371,14 @@ export class KucoinClient {
     return this.#request<T>(input, true);
   }
 
-  /** `signed` false: no KC-API-* headers (the server-time read after a 400002 must not need the clock it learns). */
-  async #request<T>(input: KucoinRequest, signed: boolean): Promise<KucoinResponse<T>> {
+  /**
+   * `signed` false: no KC-API-* headers (the server-time read after a 400002 must not need the clock it learns).
+   * `onReply` sees the raw reply the result is made of.
+   */
+  async #request<T>(input: KucoinRequest, signed: boolean, onReply?: (reply: RawReply) => void): Promise<KucoinResponse<T>> {
     // every field read once and checked before anything is scheduled: a bad request is typed and never charged
     const checked = checkRequest(input);
-    const { host, method, pathWithQuery, bodyText, clientOid, signal } = checked;
+    const { host, method, pathWithQuery, bodyText, signal } = checked;
     const path = checked.path;
     const origin = new URL(this.#baseUrls[host]).origin;
     const basePath = new URL(this.#baseUrls[host]).pathname.replace(/\/$/, '');
@@ -374,8 +393,9 @@ export class KucoinClient {
           ...(checked.maxWaitMs !== undefined ? { maxWaitMs: checked.maxWaitMs } : {}),
           ...(signed && this.#keyId !== undefined ? { keyId: this.#keyId } : {}),
         },
-        ...(signed && this.#credentials ? { syncClock: () => this.syncClock(host) } : {}),
-        safeToRepeat: method === 'GET' || (typeof clientOid === 'string' && clientOid.length > 0),
+        ...(signed && this.#credentials ? { syncClock: (sig?: AbortSignal) => this.syncClock(host, sig) } : {}),
+        // read from the serialised bytes, not from getters that could answer differently
+        safeToRepeat: isSafeToRepeat(method, bodyText),
         send: (admission) => this.#send(origin, method, basePath + pathWithQuery, pathWithQuery, bodyText, signal, admission, signed),
         replyOf: (reply) => ({ status: reply.status, headers: reply.headers, body: reply.json ?? reply.text }),
         onConnectionLimited: () => {
@@ -395,6 +415,7 @@ export class KucoinClient {
       throw error; // the scheduler's own typed errors: nothing was sent
     }
     const { value: reply, attempts, waitedMs, classification } = done;
+    onReply?.(reply);
     const classified = done.outcome?.classified ?? classifyReply({ status: reply.status, headers: reply.headers, body: reply.json ?? reply.text });
     const { rateLimit, code, signal: refusal } = classified;
     if (refusal)
@@ -421,6 +442,7 @@ export class KucoinClient {
       path,
       attempts,
       classification,
+      cause: loop.clockSyncError,
     });
   }
 
@@ -439,6 +461,7 @@ export class KucoinClient {
     // one listener on the caller's signal however many requests share it (undici adds one per request)
     const local = signal ? new AbortController() : undefined;
     const unwatch = signal ? watchAbort(signal, () => local!.abort(signal.reason)) : undefined;
+    const sentAt = this.#clock();
     try {
       const res = await this.#pools.get(origin).request({
         path: urlPath,
@@ -448,7 +471,7 @@ export class KucoinClient {
         ...(local ? { signal: local.signal } : {}),
       });
       const text = await res.body.text();
-      return { status: res.statusCode, headers: res.headers, text, json: parseJson(text), admission };
+      return { sentAt, receivedAt: this.#clock(), status: res.statusCode, headers: res.headers, text, json: parseJson(text), admission };
     } catch (error) {
       throw new TransportFailure(error, signal?.aborted === true);
     } finally {

@@ -1,6 +1,7 @@
 import type { Dispatcher } from 'undici';
 import type { Priority } from '../buckets/types.js';
 import { AttemptLoop } from '../send/attemptLoop.js';
+import { isSafeToRepeat } from '../send/safeToRepeat.js';
 import { keyIdOf } from '../kucoin/signing.js';
 import type { Scheduler } from '../scheduler.js';
 
@@ -94,15 +95,6 @@ function replayable(body: unknown): boolean {
   return body === undefined || body === null || typeof body === 'string' || body instanceof Uint8Array;
 }
 
-function hasClientOid(body: unknown): boolean {
-  const text = typeof body === 'string' ? body : body instanceof Uint8Array ? Buffer.from(body).toString('utf8') : '';
-  try {
-    return text.startsWith('{') && typeof (JSON.parse(text) as { clientOid?: unknown }).clientOid === 'string';
-  } catch {
-    return false;
-  }
-}
-
 /**
  * An undici interceptor for code that already uses undici: `new Agent().compose(kucoinScheduling({ scheduler }))`.
  * Wiring only: each request goes through the one attempt loop (src/send/attemptLoop.ts), which admits it with
@@ -146,7 +138,7 @@ export function kucoinScheduling(options: SchedulingInterceptorOptions): Dispatc
           ...(signal instanceof AbortSignal ? { signal } : {}),
           ...keyIdOfHeaders(opts.headers),
         },
-        safeToRepeat: repeatable && (method === 'GET' || hasClientOid(opts.body)),
+        safeToRepeat: repeatable && isSafeToRepeat(method, opts.body),
         send: () =>
           new Promise<Captured>((resolve, reject) => {
             const onStart = (c: Controller): void => {

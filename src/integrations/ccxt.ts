@@ -25,6 +25,7 @@ import { hostsByOrigin } from '../kucoin/hosts.js';
 import type { Scheduler } from '../scheduler.js';
 import type { IntegrationOptions } from './integrationOptions.js';
 import { sendWithAttempts } from '../send/attemptLoop.js';
+import { isSafeToRepeat } from '../send/safeToRepeat.js';
 import { callPriority } from './callPriority.js';
 
 /** The parts of a ccxt Exchange the integration reads and replaces. */
@@ -77,15 +78,6 @@ interface FetchInit {
 
 const OURS = Symbol('kucoin-scheduler ccxt');
 
-function hasClientOid(body: unknown): boolean {
-  if (typeof body !== 'string' || !body.startsWith('{')) return false;
-  try {
-    return typeof (JSON.parse(body) as { clientOid?: unknown }).clientOid === 'string';
-  } catch {
-    return false;
-  }
-}
-
 /**
  * The one call: schedules every request of a ccxt `kucoin` / `kucoinfutures` instance. Returns the same
  * instance. Calling it again replaces the scheduler (one scheduler per exchange instance).
@@ -130,7 +122,7 @@ export function withCcxtScheduler<E extends CcxtExchangeLike>(exchange: E, optio
           priority: callPriority() ?? priorityOf(method, target.pathname, host),
           ...(options.maxWaitMs !== undefined ? { maxWaitMs: options.maxWaitMs } : {}),
         },
-        safeToRepeat: method === 'GET' || hasClientOid(init.body),
+        safeToRepeat: isSafeToRepeat(method, init.body),
         send: async (admission) => {
           if (admission.attempt > 1 && context) {
             // a re-send is signed afresh (KuCoin refuses a timestamp more than 5 s old)

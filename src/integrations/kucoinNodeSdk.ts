@@ -31,6 +31,7 @@ import { hostsByOrigin } from '../kucoin/hosts.js';
 import type { Scheduler } from '../scheduler.js';
 import type { IntegrationOptions } from './integrationOptions.js';
 import { sendWithAttempts } from '../send/attemptLoop.js';
+import { isSafeToRepeat } from '../send/safeToRepeat.js';
 import { callPriority, defaultPriority } from './callPriority.js';
 
 /** The parts of the `kucoin-node-sdk` module the integration checks (`import API from 'kucoin-node-sdk'`). */
@@ -125,15 +126,6 @@ function resolveData(method: string, data: Record<string, unknown> = {}): { quer
   };
 }
 
-function hasClientOid(body: string | undefined): boolean {
-  if (!body) return false;
-  try {
-    return typeof (JSON.parse(body) as { clientOid?: unknown }).clientOid === 'string';
-  } catch {
-    return false;
-  }
-}
-
 /**
  * The one call: schedules every REST request of the process's `kucoin-node-sdk` (pass the module itself).
  * Returns it. Calling it again replaces the scheduler (the SDK holds one account per process).
@@ -184,7 +176,7 @@ export function withKucoinNodeSdk<S extends KucoinNodeSdkLike>(sdk: S, options: 
           priority: callPriority() ?? priorityOf(method, target.pathname),
           ...(options.maxWaitMs !== undefined ? { maxWaitMs: options.maxWaitMs } : {}),
         },
-        safeToRepeat: method === 'GET' || hasClientOid(body),
+        safeToRepeat: isSafeToRepeat(method, body),
         send: async () => {
           // signed after admission, at every attempt, by the SDK's own hook (KuCoin refuses a timestamp more than 5 s old)
           const ctx: SdkContext = { url, query: urlQuery + (urlQuery ? '&' : '') + query, baseUrl, body, method, headers: headers ?? '' };

@@ -15,6 +15,7 @@ import { hostsByOrigin } from '../kucoin/hosts.js';
 import { authHeaders, keyIdOf, type Credentials } from '../kucoin/signing.js';
 import type { IntegrationOptions } from './integrationOptions.js';
 import { sendWithAttempts } from '../send/attemptLoop.js';
+import { isSafeToRepeat } from '../send/safeToRepeat.js';
 import { callPriority, defaultPriority } from './callPriority.js';
 
 /** The parts of an axios request config the interceptor reads and writes. */
@@ -52,15 +53,6 @@ export interface KucoinSdkSchedulingOptions extends IntegrationOptions {
 }
 
 const RESIGN_AFTER_MS = 1_000;
-
-function hasClientOid(data: unknown): boolean {
-  if (typeof data !== 'string') return typeof (data as { clientOid?: unknown } | undefined)?.clientOid === 'string';
-  try {
-    return typeof (JSON.parse(data) as { clientOid?: unknown }).clientOid === 'string';
-  } catch {
-    return false;
-  }
-}
 
 function setHeader(config: SdkRequestConfig, name: string, value: string): void {
   if (typeof config.headers?.set === 'function') config.headers.set(name, value);
@@ -130,7 +122,7 @@ export function kucoinSdkInterceptor(options: KucoinSdkSchedulingOptions): SdkIn
                 ...(options.maxWaitMs !== undefined ? { maxWaitMs: options.maxWaitMs } : {}),
                 ...(options.credentials ? { keyId: keyIdOf(options.credentials.key) } : {}),
               },
-              safeToRepeat: method === 'GET' || hasClientOid(cfg.data),
+              safeToRepeat: isSafeToRepeat(method, cfg.data),
               send: (admission) => {
                 // KuCoin refuses a timestamp more than 5 s old: sign again what waited or is sent again
                 if (options.credentials && (admission.attempt > 1 || Date.now() - queuedAt > RESIGN_AFTER_MS)) {

@@ -61,13 +61,23 @@ export function parseEndpoint(endpoint: string): { method: string; path: string 
   return { method, path };
 }
 
+/** The prefix segments of KuCoin's paths: `api` and a version (`v1`, `v9`). */
+const PREFIX = /^(api|v\d{1,2})$/;
+
+/** The literal segments of templates: the words KuCoin's paths use (`hf`, `orders`, `allTickers`, `level2`...). */
+function wordsOf(rows: readonly EndpointRow[]): ReadonlySet<string> {
+  return new Set(rows.flatMap((row) => row[2].split('/').filter((segment) => segment !== '' && !segment.includes('{'))));
+}
+
+const KNOWN_WORDS = wordsOf(ENDPOINT_ROWS);
+
 /**
- * Whether a path segment of an endpoint missing from the table looks like a value rather than a name:
- * a `{param}`, a number, hex of 12+ characters, a UUID, a mixed alphanumeric of 8+ characters with digits,
- * 3+ digits anywhere, anything over 32 characters, or characters no KuCoin path name uses (`%`, `@`, `:`...).
+ * Whether the first segment after `/api/vN` (the resource, never a parameter in KuCoin's table) looks like a
+ * value rather than a name: a `{param}`, a number, hex of 12+ characters, a UUID, a mixed alphanumeric of 8+
+ * characters with digits, 3+ digits anywhere, anything over 32 characters, or characters no KuCoin path name
+ * uses (`%`, `@`, `:`...).
  */
 function looksLikeId(segment: string): boolean {
-  if (segment === '') return false;
   if (/^\{.*\}$/.test(segment) || /^\d+$/.test(segment) || /^[0-9a-f]{12,}$/i.test(segment)) return true;
   if (/^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i.test(segment)) return true;
   if (segment.length > 32 || /[^A-Za-z0-9_.~-]/.test(segment)) return true;
@@ -76,13 +86,24 @@ function looksLikeId(segment: string): boolean {
 }
 
 /**
- * A template for a path the table does not know: segments that look like ids become `{id}`, so
- * `/api/v9/things/123` and `/api/v9/things/456` are one endpoint (one endpoint bucket, one lane).
+ * A template for a path the table does not know. `api`, the version and the resource after them (`things` in
+ * `/api/v9/things/...`) stay, unless the resource looks like an id; after the resource every segment that is not
+ * a word KuCoin's paths use is a value and becomes `{id}`, with or without digits: `/api/v9/ticker/ausdt` and
+ * `/api/v9/ticker/BTC-USDT` are one endpoint `/api/v9/ticker/{id}` (one endpoint bucket, one lane). `words`
+ * defaults to the generated table's.
  */
-export function guessTemplate(path: string): string {
+export function guessTemplate(path: string, words: ReadonlySet<string> = KNOWN_WORDS): string {
+  let resource = false;
   return path
     .split('/')
-    .map((segment) => (looksLikeId(segment) ? '{id}' : segment))
+    .map((segment) => {
+      if (segment === '' || (!resource && PREFIX.test(segment))) return segment;
+      if (!resource) {
+        resource = true;
+        return looksLikeId(segment) ? '{id}' : segment;
+      }
+      return words.has(segment) ? segment : '{id}';
+    })
     .join('/');
 }
 
@@ -131,11 +152,13 @@ export interface EndpointTableOptions {
 /** Looks up pool and weight for a concrete request: host + method + path. */
 export class EndpointTable {
   readonly #byMethod = new Map<string, CompiledRow[]>();
+  readonly #words: ReadonlySet<string>;
   readonly #unknownWeight: number;
   readonly #cache = new Map<string, EndpointInfo>();
 
   constructor(options: EndpointTableOptions, rows: readonly EndpointRow[] = ENDPOINT_ROWS) {
     this.#unknownWeight = options.unknownWeight;
+    this.#words = rows === ENDPOINT_ROWS ? KNOWN_WORDS : wordsOf(rows);
     for (const row of rows) {
       const list = this.#byMethod.get(row[1]) ?? [];
       list.push(compile(row));
@@ -187,7 +210,7 @@ export class EndpointTable {
       return {
         host: h,
         method,
-        path: guessTemplate(path),
+        path: guessTemplate(path, this.#words),
         pool: DEFAULT_POOL_BY_HOST[h],
         weight: this.#unknownWeight,
         weightAssumed: true,

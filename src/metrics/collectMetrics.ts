@@ -26,6 +26,8 @@ export const METRIC_NAMES = [
   'bucket_factor',
   'bucket_paused',
   'bucket_hidden_weight',
+  'endpoint_buckets',
+  'endpoint_buckets_paused',
   'queued_requests',
   'running_requests',
   'admission_wait_seconds',
@@ -37,13 +39,53 @@ export const METRIC_NAMES = [
   'store_errors_total',
 ] as const;
 
+/** Endpoint buckets (one per endpoint, up to 1024 per scheduler) labelled in the bucket gauges at most. */
+export const MAX_ENDPOINT_BUCKET_SERIES = 50;
+
+/**
+ * An endpoint bucket's id: `uid:<uid>:ep:<host> <METHOD> <path>` (src/requestPlan.ts). No other bucket id holds a
+ * space (a uid, an IP identity and a key id never do).
+ */
+const ENDPOINT_BUCKET_ID = /^uid:\S+:ep:\S+ /;
+
+type BucketSnapshot = SchedulerSnapshot['buckets'][number];
+
+/**
+ * The buckets the gauges label at one scrape: every pool, IP, system and guard bucket; of the endpoint buckets
+ * only those that say something (paused, tightened, charged or with hidden weight: one with a configured limit,
+ * or paused by a 200002), at most MAX_ENDPOINT_BUCKET_SERIES, the paused first (latest pause first), then the
+ * most used. An unconfigured endpoint bucket at rest (weight 0, nothing to show) is only counted.
+ */
+function labelledBuckets(buckets: readonly BucketSnapshot[]): { shown: BucketSnapshot[]; endpoints: number; pausedEndpoints: number } {
+  const shown: BucketSnapshot[] = [];
+  const telling: BucketSnapshot[] = [];
+  let endpoints = 0;
+  let pausedEndpoints = 0;
+  for (const b of buckets) {
+    if (!ENDPOINT_BUCKET_ID.test(b.id)) {
+      shown.push(b);
+      continue;
+    }
+    endpoints++;
+    const paused = b.pausedUntil > b.now;
+    if (paused) pausedEndpoints++;
+    if (paused || b.used > 0 || b.factor < 1 || b.hidden > 0) telling.push(b);
+  }
+  telling.sort((x, y) => (y.pausedUntil > y.now ? y.pausedUntil : 0) - (x.pausedUntil > x.now ? x.pausedUntil : 0) || y.used - x.used);
+  shown.push(...telling.slice(0, MAX_ENDPOINT_BUCKET_SERIES));
+  return { shown, endpoints, pausedEndpoints };
+}
+
 /**
  * Exposes a scheduler to Prometheus through prom-client (an optional peer dependency):
  *
  * - per bucket, read from `snapshot()` at each scrape (so what every process shares in Redis):
  *   `bucket_used_weight`, `bucket_limit_weight`, `bucket_effective_limit_weight`, `bucket_factor`,
- *   `bucket_paused` (1 while paused), `bucket_hidden_weight`; and this process's `queued_requests{priority}`,
- *   `running_requests`;
+ *   `bucket_paused` (1 while paused), `bucket_hidden_weight`; the series follow the live buckets (a bucket the
+ *   scheduler dropped loses its series at the next scrape): every pool, IP, system and guard bucket, and at most
+ *   MAX_ENDPOINT_BUCKET_SERIES endpoint buckets that have something to show (`labelledBuckets`);
+ *   `endpoint_buckets` and `endpoint_buckets_paused` count them all; and this process's
+ *   `queued_requests{priority}`, `running_requests`;
  * - `admission_wait_seconds{priority,pool}` (histogram: its `_count` is admissions per priority) and
  *   `admitted_weight_total{priority,pool}`, from `admitted` events; `rejected_total{priority,code}`;
  * - `signals_total{signal,scope}`, from `feedback` events (429000, 1015, 429001, 429002, 200002...);
@@ -70,26 +112,29 @@ export function collectMetrics(scheduler: Scheduler, options: MetricsOptions = {
   const named = (name: (typeof METRIC_NAMES)[number]) => `${prefix}${name}`;
 
   // one snapshot per scrape: every gauge's collect() starts in the same tick and shares the one in flight
-  let inFlight: Promise<SchedulerSnapshot | undefined> | undefined;
+  type Scrape = { readonly snap: SchedulerSnapshot; readonly labelled: ReturnType<typeof labelledBuckets> };
+  let inFlight: Promise<Scrape | undefined> | undefined;
   const snapshot = () =>
     (inFlight ??= scheduler
       .snapshot()
+      .then((snap) => ({ snap, labelled: labelledBuckets(snap.buckets) }))
       .catch(() => {
         scrapeErrors.inc(constLabels);
         return undefined;
       })
       .finally(() => queueMicrotask(() => (inFlight = undefined))));
 
-  const bucketGauge = (name: (typeof METRIC_NAMES)[number], help: string, value: (b: SchedulerSnapshot['buckets'][number]) => number) =>
+  const bucketGauge = (name: (typeof METRIC_NAMES)[number], help: string, value: (b: BucketSnapshot) => number) =>
     new Gauge({
       name: named(name),
       help,
       labelNames: [...labelNames, 'bucket'],
       registers,
       async collect() {
-        const snap = await snapshot();
-        if (!snap) return;
-        for (const b of snap.buckets) this.set({ ...constLabels, bucket: b.id }, value(b));
+        const scrape = await snapshot();
+        if (!scrape) return; // a failed snapshot: the last values stay
+        this.reset(); // the series follow the live buckets: one dropped (or no longer shown) goes
+        for (const b of scrape.labelled.shown) this.set({ ...constLabels, bucket: b.id }, value(b));
       },
     });
 
@@ -109,13 +154,26 @@ export function collectMetrics(scheduler: Scheduler, options: MetricsOptions = {
   bucketGauge('bucket_factor', 'Factor a 429000 tightened the bucket to (1 = untouched)', (b) => b.factor);
   bucketGauge('bucket_paused', '1 while the bucket is paused (a rate-limit signal or an operator)', (b) => (b.pausedUntil > b.now ? 1 : 0));
   bucketGauge('bucket_hidden_weight', 'Weight the server charged that the scheduler did not send', (b) => b.hidden);
+  const endpointCount = (name: (typeof METRIC_NAMES)[number], help: string, value: (l: ReturnType<typeof labelledBuckets>) => number) =>
+    new Gauge({
+      name: named(name),
+      help,
+      labelNames,
+      registers,
+      async collect() {
+        const scrape = await snapshot();
+        if (scrape) this.set(constLabels, value(scrape.labelled));
+      },
+    });
+  endpointCount('endpoint_buckets', 'Endpoint buckets the scheduler keeps (one per endpoint used, at most 1024)', (l) => l.endpoints);
+  endpointCount('endpoint_buckets_paused', 'Endpoint buckets paused now (a 200002, or an operator)', (l) => l.pausedEndpoints);
   new Gauge({
     name: named('queued_requests'),
     help: 'Requests waiting in this process, per priority',
     labelNames: [...labelNames, 'priority'],
     registers,
     async collect() {
-      const snap = await snapshot();
+      const snap = (await snapshot())?.snap;
       if (!snap) return;
       for (const p of PRIORITIES)
         this.set(
@@ -130,7 +188,7 @@ export function collectMetrics(scheduler: Scheduler, options: MetricsOptions = {
     labelNames,
     registers,
     async collect() {
-      const snap = await snapshot();
+      const snap = (await snapshot())?.snap;
       if (snap) this.set(constLabels, snap.running);
     },
   });

@@ -3,9 +3,12 @@
  * undici interceptor and every SDK integration (kucoin-universal-sdk, ccxt, kucoin-api) are wiring around it;
  * the policy lives here and nowhere else:
  *
- * - a reply that is a rate-limit signal (429000, 429001, 429002, 1015, 200002, HTTP 429/403) means the request
- *   was not executed: it is sent again, whatever its method, with its priority and the deadline of its first
- *   attempt, up to `feedback.maxAttempts` sends;
+ * - a reply that is a rate-limit refusal in KuCoin's shape (429000, 429001, 429002, 1015, 200002, HTTP 429/403,
+ *   each under the status KuCoin refuses with: REFUSAL_STATUSES) means the request was not executed: it is sent
+ *   again, whatever its method, with its priority and the deadline of its first attempt, up to
+ *   `feedback.maxAttempts` sends. A refusal's code under another status (a 500 carrying 429000, a 502 page saying
+ *   "rate limited") is no refusal, and one read without its status (an error message) is sent again only when
+ *   the request is safe to repeat: anything else may have executed and is sent once;
  * - a 429002 holds this process's next send back (`localDelayMs`, or what the caller's connection pool says);
  * - after a transport failure (timeout, reset: no reply) or a 5xx, only a request that is safe to repeat (a
  *   read, an order with a clientOid) is sent again, up to `transportRetries` times: nothing else may be sent
@@ -22,13 +25,14 @@
  * What was done is `classification` on the result (and on the loop, when `run()` rejects).
  */
 import type { Admission } from '../admission.js';
-import { KeyCircuitOpenError, MaxWaitExceededError, type ErrorClassification } from '../errors.js';
+import { AbortError, KeyCircuitOpenError, MaxWaitExceededError, type ErrorClassification } from '../errors.js';
 import { classifyReply, type GatewayReply } from '../errorFeedback.js';
 import type { FeedbackOutcome } from '../feedback/feedbackController.js';
 import type { ScheduleOptions } from '../requestPlan.js';
 import type { Scheduler } from '../scheduler.js';
 import type { Penalty } from '../buckets/types.js';
 import type { HostName } from '../kucoin/endpointTypes.js';
+import { abortable } from '../util/abortable.js';
 import { sleep } from '../util/sleep.js';
 import { meaningOf, resolveErrorActions, type ErrorActionOptions, type ReplyMeaning, type ResolvedErrorActions } from './errorActions.js';
 import { keyCircuitsOf } from './keyCircuits.js';
@@ -38,8 +42,9 @@ export interface AttemptRequest<T> {
   /** Endpoint, host, priority, signal...; `maxWaitMs` bounds the wait over every attempt together. */
   readonly schedule: ScheduleOptions;
   /**
-   * A read, or an order with a clientOid: it may be sent again after a transport failure or a 5xx (the first
-   * send may have been executed). @default false
+   * A read, or an order with a clientOid (`isSafeToRepeat`): it may be sent again after a transport failure or a
+   * 5xx, or a refusal whose status is unknown (the first send may have been executed). @default true for a GET
+   * endpoint, false otherwise
    */
   readonly safeToRepeat?: boolean;
   /**
@@ -58,8 +63,9 @@ export interface AttemptRequest<T> {
   /**
    * After a 400002 (the timestamp was refused): learns the offset to KuCoin's clock so the next send is signed
    * with it; the request is then sent again, once. Without it a 400002 fails at once (e.g. an SDK that signs itself).
+   * The loop waits for it no longer than the request's signal and deadline (`signal` is the request's).
    */
-  readonly syncClock?: () => Promise<void>;
+  readonly syncClock?: (signal?: AbortSignal) => Promise<void>;
 }
 
 /** How the loop may repeat a request; the scheduler's `feedback.maxAttempts` gives `maxAttempts`. */
@@ -98,9 +104,13 @@ export class AttemptLoop<T> {
   waitedMs = 0;
   /** The last reply's category and what was done about it (undefined after a success or a transport failure). */
   classification: ErrorClassification | undefined;
+  /** Why the clock sync after a 400002 failed (its error, or MaxWaitExceededError at the deadline); undefined otherwise. */
+  clockSyncError: unknown;
   #transportRetries = 0;
   #holdUntil = 0;
   #clockSynced = false;
+  /** The request's `safeToRepeat`, read once in `run()`. */
+  #safeToRepeat = false;
   #actions: ResolvedErrorActions | undefined;
 
   constructor(
@@ -116,6 +126,9 @@ export class AttemptLoop<T> {
     const keyId = request.schedule.keyId;
     const circuits = keyId !== undefined ? keyCircuitsOf(scheduler) : undefined;
     const deadline = Date.now() + (request.schedule.maxWaitMs ?? scheduler.maxWaitMs);
+    const endpoint: unknown = request.schedule.endpoint;
+    // by default a read (a GET endpoint) is safe to repeat, nothing else
+    this.#safeToRepeat = request.safeToRepeat ?? (typeof endpoint === 'string' && /^\s*GET\s/i.test(endpoint));
     for (;;) {
       const holdUntil = Math.max(this.#holdUntil, request.holdUntil?.() ?? 0);
       if (holdUntil > Date.now()) await sleep(holdUntil - Date.now(), signal);
@@ -157,13 +170,13 @@ export class AttemptLoop<T> {
           throw error;
         }
         const outcome = await this.#feedback(admission, reply);
-        if (await this.#act(admission, outcome, reply, probe, maxAttempts, signal)) continue;
+        if (await this.#act(admission, outcome, reply, probe, maxAttempts, signal, deadline)) continue;
         markClassification(error, this.classification);
         throw error;
       }
       const reply = this.#read(() => request.replyOf(value));
       const outcome = reply && admission ? await this.#feedback(admission, reply) : undefined;
-      if (reply && admission && (await this.#act(admission, outcome, reply, probe, maxAttempts, signal))) continue;
+      if (reply && admission && (await this.#act(admission, outcome, reply, probe, maxAttempts, signal, deadline))) continue;
       if (!reply && probe) circuits!.release(keyId!, probe);
       return { value, outcome, attempts: this.attempts, waitedMs: this.waitedMs, classification: this.classification };
     }
@@ -180,6 +193,7 @@ export class AttemptLoop<T> {
     probe: boolean,
     maxAttempts: number,
     signal: AbortSignal | undefined,
+    deadline: number,
   ): Promise<boolean> {
     const classified = outcome?.classified ?? classifyReply(reply);
     const meaning = meaningOf(admission.plan.host, classified);
@@ -213,9 +227,12 @@ export class AttemptLoop<T> {
         if (this.request.syncClock && !this.#clockSynced && !signal?.aborted) {
           this.#clockSynced = true;
           try {
-            await this.request.syncClock();
-          } catch {
-            classify('none'); // the server's time could not be read: the 400002 stands
+            // a hung read ends this request's wait at its signal or deadline, not the read's own timeouts
+            await abortable(this.request.syncClock(signal), signal, deadline - Date.now());
+          } catch (error) {
+            if (error instanceof AbortError) throw error; // the caller gave up: nothing more is sent
+            this.clockSyncError = error;
+            classify('none'); // the server's time could not be read or was not believed: the 400002 stands
             return false;
           }
           classify('clock-synced');
@@ -260,13 +277,17 @@ export class AttemptLoop<T> {
     }
   }
 
-  /** Whether a reply sends the request again: a refusal (not executed) within maxAttempts, or a 5xx of a repeatable request. */
+  /**
+   * Whether a reply sends the request again: a refusal within maxAttempts (one read without its status, which
+   * does not prove the request was not executed, only when it is safe to repeat), or a 5xx of a repeatable request.
+   */
   async #again(outcome: FeedbackOutcome | undefined, reply: GatewayReply, maxAttempts: number, signal: AbortSignal | undefined): Promise<boolean> {
     if (outcome?.signal) {
       if (outcome.signal === '429002') {
         const delay = this.request.onConnectionLimited?.() ?? outcome.localDelayMs;
         this.#holdUntil = Math.max(this.#holdUntil, Date.now() + delay);
       }
+      if (!outcome.classified.refused && !this.#safeToRepeat) return false; // may have executed: sent once
       return this.attempts < maxAttempts && !signal?.aborted;
     }
     const status = outcome?.classified.status ?? (typeof reply.status === 'number' ? reply.status : 0);
@@ -275,7 +296,7 @@ export class AttemptLoop<T> {
 
   /** A retry-later reply on a host whose guard holds the backoff: repeats only what is safe to repeat. */
   #mayRepeatNow(signal: AbortSignal | undefined): boolean {
-    if (!this.request.safeToRepeat || this.#transportRetries >= (this.policy.transportRetries ?? 0) || signal?.aborted) return false;
+    if (!this.#safeToRepeat || this.#transportRetries >= (this.policy.transportRetries ?? 0) || signal?.aborted) return false;
     this.#transportRetries++;
     return true;
   }
@@ -283,7 +304,7 @@ export class AttemptLoop<T> {
   /** A transport failure or 5xx: repeats only what is safe to repeat, after a backoff. */
   async #mayRepeat(signal: AbortSignal | undefined): Promise<boolean> {
     const retries = this.policy.transportRetries ?? 0;
-    if (!this.request.safeToRepeat || this.#transportRetries >= retries || signal?.aborted) return false;
+    if (!this.#safeToRepeat || this.#transportRetries >= retries || signal?.aborted) return false;
     this.#transportRetries++;
     await sleep((this.policy.transportBackoffMs ?? defaultBackoff)(this.#transportRetries), signal);
     return true;

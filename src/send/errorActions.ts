@@ -66,6 +66,7 @@ export function meaningOf(host: HostName | undefined, classified: Classified): R
   } catch {
     info = undefined;
   }
-  if (info && info.category !== 'websocket') return { code: key, category: info.category, retryable: info.retryable };
+  // a refusal's code in a reply that is not KuCoin's refusal (classifyReply found no signal) proves nothing: its status decides
+  if (info && info.category !== 'websocket' && info.category !== 'rate-limit') return { code: key, category: info.category, retryable: info.retryable };
   return { code: key, category: status !== undefined && status >= 500 ? 'retry-later' : 'unknown', retryable: status !== undefined && status >= 500 };
 }

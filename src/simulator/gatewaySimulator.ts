@@ -29,6 +29,8 @@ export interface GatewaySimulatorOptions {
   readonly requireSignature?: boolean;
   /** Keep at most this many arrival records. @default 200_000 */
   readonly maxArrivals?: number;
+  /** What `GET /api/v1/timestamp` answers as `data`, given the server's clock (a broken or hostile server's time). @default the clock */
+  readonly serverTime?: (now: number) => unknown;
 }
 
 export interface GatewaySimulator {
@@ -242,7 +244,7 @@ export async function startGatewaySimulator(options: GatewaySimulatorOptions = {
       options.websocket && /^\/api\/v1\/bullet-(public|private)$/.test(info.path)
         ? options.websocket.issueToken({ kind: isPublic ? 'public' : 'private', uid, ip })
         : {};
-    if (info.path === '/api/v1/timestamp') data = clock(); // the server's time, as KuCoin answers it
+    if (info.path === '/api/v1/timestamp') data = options.serverTime ? options.serverTime(clock()) : clock(); // the server's time, as KuCoin answers it
     if (method === 'POST' && /orders/.test(info.path)) {
       let parsed: { clientOid?: unknown } = {};
       try {

@@ -44,6 +44,11 @@ export interface CodeInjection {
   readonly status?: number;
   /** A Retry-After header, in seconds. @default 30 on a 1015, none otherwise */
   readonly retryAfterSec?: number;
+  /**
+   * The reply's body, sent as it is (`text/plain`) with `status`, instead of the row's: a broken or hostile reply,
+   * e.g. `{ code: '1015', status: 502, body: 'You are being rate limited' }`. @default the row's body
+   */
+  readonly body?: string;
 }
 
 /** A live injection: how many requests it answered; `remove()` ends it. */
@@ -131,7 +136,7 @@ export class InjectedCodes {
   /** Starts answering `spec.code`; injections are tried in the order they were made, the first that matches answers. */
   inject(spec: CodeInjection): InjectionHandle {
     if (spec === null || typeof spec !== 'object') fail('an injection object { code, endpoint?, rate?, from?, until?, count? }', spec);
-    const { code: rawCode, msg, product, endpoint, uid, rate = 1, from = -Infinity, until = Infinity, count = Infinity, status, retryAfterSec } = spec;
+    const { code: rawCode, msg, product, endpoint, uid, rate = 1, from = -Infinity, until = Infinity, count = Infinity, status, retryAfterSec, body } = spec;
     if (!((typeof rawCode === 'string' && /^\d{1,9}$/.test(rawCode.trim())) || (typeof rawCode === 'number' && Number.isSafeInteger(rawCode) && rawCode >= 0)))
       fail('code to be a numeric string or a non-negative integer', rawCode);
     const code = String(rawCode).trim();
@@ -149,6 +154,8 @@ export class InjectedCodes {
     if (status !== undefined && !(Number.isSafeInteger(status) && status >= 200 && status <= 599)) fail('status to be an HTTP status in [200, 599]', status);
     if (retryAfterSec !== undefined && !(typeof retryAfterSec === 'number' && Number.isFinite(retryAfterSec) && retryAfterSec >= 0))
       fail('retryAfterSec to be a number >= 0', retryAfterSec);
+    if (body !== undefined && (typeof body !== 'string' || body.length > MAX_MSG_CHARS))
+      fail(`body to be a string of at most ${MAX_MSG_CHARS} characters`, body);
     const known = KUCOIN_ERROR_CODES.some((e) => e.code === code && e.product !== 'websocket' && (product === undefined || e.product === product));
     if (!known && status === undefined)
       fail(
@@ -228,7 +235,9 @@ export class InjectedCodes {
     ctx.record(code, charged ? ctx.weight : 0);
     const msg = spec.msg ?? (row ? fillPlaceholders(row.message, ctx.ip) : 'error');
     const status = spec.status ?? row?.status ?? 400;
-    if (row?.signal === '1015') {
+    if (spec.body !== undefined) {
+      ctx.res.writeHead(status, { 'content-type': 'text/plain; charset=utf-8', 'content-length': Buffer.byteLength(spec.body), ...headers }).end(spec.body);
+    } else if (row?.signal === '1015') {
       sendCloudflare1015(ctx.res, spec.retryAfterSec ?? 30);
     } else if (row?.product === 'http') {
       // an HTTP status without a KuCoin code: the status and a line of text
