@@ -1,3 +1,5 @@
+import { randomBytes } from 'node:crypto';
+import type { Sender } from './buckets/senders.js';
 import { MemoryStore } from './buckets/memoryStore.js';
 import { PRIORITIES, type Priority, type Store } from './buckets/types.js';
 import { describeValue, InvalidArgumentError, KucoinSchedulerError, UnknownPoolError } from './errors.js';
@@ -86,7 +88,18 @@ export interface SchedulerOptions {
    * share while a ResilientStore is degraded. @default [] (every priority keeps working)
    */
   readonly failClosed?: readonly Priority[];
+  /**
+   * The bot this scheduler's requests are for, in fair shares: within a priority (high, normal, low), every bot
+   * that wants more than it gets is admitted at least its weighted share of what that priority is admitted, and
+   * what one leaves flows to the others, across processes (through the store). A name alone has weight 1; a
+   * request may name another bot (`ScheduleOptions.bot`). Names: 1-64 characters of A-Z a-z 0-9 _ . : -.
+   * @default { name: a random name per scheduler (each process its own share), weight: 1 }
+   */
+  readonly bot?: BotOption;
 }
+
+/** A bot in fair shares: its name, or its name and weight (> 0, at most 1e6; a name alone weighs 1). */
+export type BotOption = string | { readonly name: string; readonly weight?: number };
 
 export interface FeedbackOptions {
   /** On 429000 the pool's factor is multiplied by this, at most once per window. @default 0.9 */
@@ -158,6 +171,8 @@ export interface ResolvedOptions {
   readonly maxWaitMs: number;
   readonly feedback: ResolvedFeedback;
   readonly failClosed: ReadonlySet<Priority>;
+  /** The default sender of this scheduler's requests (fair shares and what waits, senders.ts). */
+  readonly bot: Sender;
 }
 
 /** Largest limit, burst or weight an option may name (KuCoin's largest quota is 40_000). */
@@ -273,7 +288,20 @@ function resolve(options: SchedulerOptions): ResolvedOptions {
     maxWaitMs: numberOption('maxWaitMs', options.maxWaitMs ?? 120_000, { min: 0, max: Number.POSITIVE_INFINITY }),
     feedback: resolveFeedback(objectOption('feedback', options.feedback) ?? {}),
     failClosed: resolveFailClosed(options.failClosed ?? []),
+    bot: resolveBot('bot', options.bot ?? `p${randomBytes(6).toString('hex')}`),
   };
+}
+
+const BOT_NAME = /^[A-Za-z0-9_.:-]{1,64}$/;
+
+/** A bot option (scheduler-wide or one request's) as the store keeps it. */
+export function resolveBot(name: string, value: unknown): Sender {
+  const o = typeof value === 'string' ? { name: value } : objectOption(name, value);
+  expectOption(o !== undefined, name, 'a bot name or { name, weight }', value);
+  const botName: unknown = o!.name;
+  expectOption(typeof botName === 'string' && BOT_NAME.test(botName), `${name}.name`, '1-64 characters of A-Z a-z 0-9 _ . : -', botName);
+  const weight = numberOption(`${name}.weight`, o!.weight ?? 1, { min: 0, max: 1_000_000, above: true });
+  return { id: botName as string, weight };
 }
 
 function resolvePools(value: unknown, vipLevel: number): Record<PoolName, ResolvedPool> {

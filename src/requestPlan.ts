@@ -4,7 +4,8 @@ import { describeValue, InvalidArgumentError, InvalidEndpointError, InvalidPrior
 import { EndpointTable, parseHost } from './kucoin/endpointTable.js';
 import type { EndpointInfo, HostName } from './kucoin/endpointTypes.js';
 import { parsePoolName, POOL_NAMES, type PoolName } from './kucoin/pools.js';
-import type { ResolvedOptions } from './options.js';
+import { resolveBot, type BotOption, type ResolvedOptions } from './options.js';
+import type { Sender } from './buckets/senders.js';
 
 /** What one call to `schedule` asks for. Give `endpoint` (pool and weight come from the table) or `pool`. */
 export interface ScheduleOptions {
@@ -30,6 +31,11 @@ export interface ScheduleOptions {
    * `key:<keyId>:circuit` (charged nothing) that an auth failure pauses for every process. @default none
    */
   readonly keyId?: string;
+  /**
+   * The bot this request is for in fair shares (a name, or `{ name, weight }`: weight 1 by default): a process
+   * serving several bots (a proxy) names each. @default the scheduler's `bot`
+   */
+  readonly bot?: BotOption;
 }
 
 export interface RequestPlan {
@@ -57,10 +63,12 @@ export interface RequestPlan {
   /** The key's circuit guard (`keyId` given), and the host's guard (a 501000 or a retry-later backoff pauses it). */
   readonly keyGuard: BucketConfig | undefined;
   readonly hostGuard: BucketConfig | undefined;
+  /** The bot the request is for (fair shares, and what waits above a tier). */
+  readonly sender: Sender;
 }
 
 const PRIORITY_SET = new Set<string>(PRIORITIES);
-const SCHEDULE_FIELDS = ['endpoint', 'host', 'pool', 'weight', 'priority', 'signal', 'maxWaitMs', 'keyId'] as const;
+const SCHEDULE_FIELDS = ['endpoint', 'host', 'pool', 'weight', 'priority', 'signal', 'maxWaitMs', 'keyId', 'bot'] as const;
 type ScheduleFields = { readonly [K in (typeof SCHEDULE_FIELDS)[number]]: unknown };
 
 /** Endpoint bucket configs kept; past this the least recently used is dropped (rebuilt on its next use). */
@@ -280,6 +288,7 @@ export class RequestPlanner {
     if (o.keyId !== undefined && (typeof o.keyId !== 'string' || !/^[A-Za-z0-9_-]{1,64}$/.test(o.keyId))) {
       throw new InvalidArgumentError(`Expected keyId to be 1-64 characters of A-Z a-z 0-9 _ - (a short hash, never the key), got ${describeValue(o.keyId)}`);
     }
+    const sender = o.bot === undefined ? this.#options.bot : resolveBot('bot', o.bot);
     const named = o.pool === undefined ? undefined : parsePoolName(o.pool as string);
     if (o.pool !== undefined && !named) throw new UnknownPoolError(o.pool, POOL_NAMES);
     const explicitWeight = o.weight as number | undefined;
@@ -339,8 +348,9 @@ export class RequestPlanner {
     if (hostGuard) charges.push({ bucket: hostGuard, weight: 0 });
     if (keyGuard) charges.push({ bucket: keyGuard, weight: 0 });
     return {
-      // requests with the same buckets queue together: a paused endpoint never holds back another one
-      lane: endpointCharge ? `${bucket.id}|${endpointCharge.bucket.id}` : bucket.id,
+      // requests with the same buckets queue together: a paused endpoint never holds back another one; a bot named
+      // per request queues apart, so a bot held back for its share does not hold back another (senders.ts)
+      lane: `${endpointCharge ? `${bucket.id}|${endpointCharge.bucket.id}` : bucket.id}${sender === this.#options.bot ? '' : `|bot:${sender.id}`}`,
       endpointBucket: endpointCharge?.bucket,
       pool,
       poolAssumed: info !== undefined && !info.known && !named,
@@ -354,6 +364,7 @@ export class RequestPlanner {
       host: planHost,
       keyGuard,
       hostGuard,
+      sender,
     };
   }
 }

@@ -190,7 +190,8 @@ async function simulate(s: Scenario, transit: Transit): Promise<Outcome> {
 
   const checkState = async (): Promise<void> => {
     const [st] = await store.inspect([bucket]);
-    check(st!.used >= 0 && st!.hidden >= 0 && st!.tokens >= 0, () => `negative state at ${at()}: ${JSON.stringify(st)}`);
+    // tokens go below 0 only by critical's overdraft of one capacity (bucketMath's tierRoom)
+    check(st!.used >= 0 && st!.hidden >= 0 && st!.tokens >= -bucket.burst - 1e-9, () => `negative state at ${at()}: ${JSON.stringify(st)}`);
     check(st!.tokens <= bucket.burst + 1e-9, () => `tokens above the burst at ${at()}: ${JSON.stringify(st)}`);
     check(st!.factor > 0 && st!.factor <= 1 && st!.effectiveLimit > 0, () => `factor or limit out of range at ${at()}: ${JSON.stringify(st)}`);
   };

@@ -193,6 +193,30 @@ describe('Scheduler', () => {
     expect(fn).not.toHaveBeenCalled();
   });
 
+  it('gives each bot of one priority its weighted share when all want more (fair shares), and validates bots', async () => {
+    const { scheduler } = make({ bot: 'default-bot', pools: { spot: { limit: 60, windowMs: 1000 } } });
+    expect(() => make({ bot: 'has space' })).toThrow(InvalidArgumentError);
+    expect(() => make({ bot: { name: 'ok', weight: 0 } })).toThrow(/bot.weight/);
+    await expect(scheduler.schedule({ pool: 'spot', bot: 'x'.repeat(65) }, () => 1)).rejects.toBeInstanceOf(InvalidArgumentError);
+    const got = { small: 0, big: 0 };
+    let stop = false;
+    const lane = async (name: 'small' | 'big', weight: number) => {
+      while (!stop) await scheduler.schedule({ pool: 'spot', priority: 'normal', bot: { name, weight } }, () => void got[name]++);
+    };
+    const lanes = [...Array.from({ length: 8 }, () => lane('small', 1)), ...Array.from({ length: 8 }, () => lane('big', 3))];
+    await vi.advanceTimersByTimeAsync(3000); // the shares settle in
+    got.small = got.big = 0;
+    await vi.advanceTimersByTimeAsync(10_000);
+    stop = true;
+    await vi.advanceTimersByTimeAsync(3000);
+    await Promise.all(lanes);
+    const share = got.small / (got.small + got.big);
+    expect(got.small + got.big).toBeGreaterThan(500); // the pool stays full (60 a second)
+    expect(share).toBeGreaterThan(0.25 * 0.9); // before: about a half each, whoever asks first
+    expect(share).toBeLessThan(0.25 * 1.1);
+    await scheduler.close();
+  });
+
   it('rejects with QueueFullError past maxQueued per priority', async () => {
     const { scheduler } = make({ maxQueued: 2 });
     await scheduler.schedule({ pool: 'spot', weight: 10, priority: 'critical' }, () => 1);

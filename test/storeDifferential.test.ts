@@ -29,7 +29,14 @@ const bucketArb = fc.record({
 
 type Op =
   | { op: 'advance'; dt: number }
-  | { op: 'acquire'; charges: { i: number; weight: number }[]; share: number; count: number; tier: number | undefined }
+  | {
+      op: 'acquire';
+      charges: { i: number; weight: number }[];
+      share: number;
+      count: number;
+      tier: number | undefined;
+      sender: { id: string; weight: number } | null;
+    }
   | {
       op: 'observe';
       i: number;
@@ -76,6 +83,8 @@ const opArb: fc.Arbitrary<Op> = fc.oneof(
       share: fc.constantFrom(1, 0.95, 0.85, 0.7),
       count: fc.integer({ min: 1, max: 4 }),
       tier: fc.constantFrom(undefined, 0, 1, 2, 3, 3),
+      // bots in fair shares, and what waits above a tier (senders.ts / senders.lua)
+      sender: fc.constantFrom(null, { id: 'bot-a', weight: 1 }, { id: 'bot-b', weight: 3 }, { id: 'p:c.1', weight: 0.5 }),
     }),
   },
   {
@@ -193,6 +202,7 @@ describe('MemoryStore and RedisStore: one algorithm (differential)', () => {
                     share: op.share,
                     count: op.count,
                     ...(op.tier === undefined ? {} : { tier: op.tier }),
+                    ...(op.sender ? { sender: op.sender } : {}),
                   });
                 case 'observe': {
                   const last = acquired[acquired.length - 1];

@@ -49,6 +49,20 @@ export const BUCKET_CONSTANTS = {
   spreadFade: 0.8,
   /** Most settled requests a bucket keeps waiting for their window's end (see settle in bucketMath.ts). */
   maxSettles: 256,
+  /**
+   * Senders (senders.ts): a refused lane's weight waits until its return + pendingSlackMs (a lane comes back when it
+   * was told, plus up to the scheduler's jitter); a sender whose decayed admitted weight fell below
+   * senderIdleWeight in every tier and that waits nowhere is dropped; at most maxSenders per bucket.
+   */
+  pendingSlackMs: 50,
+  senderIdleWeight: 0.01,
+  maxSenders: 64,
+  /**
+   * Fair shares: a sender is held back once it has had its share of what the waiting senders admitted lately
+   * (+ fairSlack of it), for a sender below its share that comes back within fairHoldMs.
+   */
+  fairSlack: 0.02,
+  fairHoldMs: 100,
   /** Factor regained per clean window when an observation does not say. */
   defaultRecoverStep: 0.1,
 } as const;

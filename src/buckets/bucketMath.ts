@@ -1,4 +1,5 @@
 import { BUCKET_CONSTANTS as K } from './bucketConstants.js';
+import { waitingAbove, type Senders } from './senders.js';
 import type { BucketConfig, DenyReason, Observation, ObserveResult, Penalty, PenaltyResult } from './types.js';
 
 /**
@@ -42,6 +43,8 @@ export interface BucketData extends BucketFields {
    * `end` (rounded up). `used` is the unsettled weight of the entries plus these groups.
    */
   settles: [number, number][];
+  /** The bots that acquire the bucket: what waits above each tier, and fair shares within it (senders.ts). */
+  senders: Senders;
 }
 
 export type LogEntry = [at: number, weight: number, settled?: number];
@@ -167,6 +170,7 @@ export function newBucketData(config: BucketConfig, now: number): BucketData {
     prevWhi: 0,
     settleNext: 0,
     settles: [],
+    senders: new Map(),
   };
 }
 
@@ -232,7 +236,10 @@ function pacingScale(config: BucketConfig, data: BucketFields): number {
   return (baseLimit(config, data) / config.limit) * data.factor;
 }
 
-/** Token capacity now (burst scaled with the limit in force and the factor). */
+/**
+ * Token capacity now (burst scaled with the limit in force and the factor). Tokens lie in [-capacity, capacity]:
+ * below 0 only after critical overdrew them (see tierRoom).
+ */
 export function tokenCapacity(config: BucketConfig, data: BucketFields): number {
   return config.burst * pacingScale(config, data);
 }
@@ -409,10 +416,38 @@ function reserveWait(data: BucketFields, config: BucketConfig, counted: number, 
   return Math.max(1, data.whi - (room * config.windowMs) / rate - now);
 }
 
+/**
+ * What a tier may use now: its share of the bucket (see reserveShare) less the weight waiting in the tiers above
+ * (senders.ts: it goes first), the tokens it must leave (the reserve's part of the capacity, plus that waiting
+ * weight), and when the earliest of those waits ends (Infinity: none).
+ */
+interface TierRoom {
+  readonly share: number;
+  readonly floor: number;
+  readonly waiting: number;
+  readonly waitingUntil: number;
+}
+
+function tierRoom(data: BucketData, config: BucketConfig, share: number, tier: number | undefined, now: number): TierRoom {
+  const reserved = reserveShare(data, config, share, tier, now);
+  const capacity = tokenCapacity(config, data);
+  // critical may overdraw the token bucket by one capacity: a burst of cancels is not paced behind what the lower
+  // tiers took (the window log still holds the quota; ResilientStore's fleet-use bound counts the overdraft)
+  if (tier === 0) return { share: reserved, floor: -capacity, waiting: 0, waitingUntil: Number.POSITIVE_INFINITY };
+  const waiting = tier === undefined || tier <= 0 ? undefined : waitingAbove(data.senders, tier, now);
+  if (!waiting || waiting.weight <= 0) return { share: reserved, floor: capacity * (1 - reserved), waiting: 0, waitingUntil: Number.POSITIVE_INFINITY };
+  const limit = effectiveLimit(config, data);
+  return {
+    share: limit > 0 ? Math.max(0, reserved - waiting.weight / limit) : reserved,
+    floor: Math.min(capacity, capacity * (1 - reserved) + waiting.weight),
+    waiting: waiting.weight,
+    waitingUntil: waiting.until,
+  };
+}
+
 /** Tokens a request needs: its weight, capped at what its tier may ever hold (so a heavy request is not stuck). */
-function tokensNeeded(config: BucketConfig, data: BucketFields, weight: number, share: number): { need: number; floor: number } {
-  const capacity = config.burst * pacingScale(config, data);
-  return { need: Math.min(weight, capacity * share), floor: capacity * (1 - share) };
+function tokensNeeded(config: BucketConfig, data: BucketFields, weight: number, floor: number): number {
+  return Math.min(weight, Math.max(0, tokenCapacity(config, data) - floor));
 }
 
 /** Milliseconds until `excess` weight stops counting (entries and hidden weight, earliest first). */
@@ -457,7 +492,8 @@ export function waitFor(
   now: number,
   tier?: number,
 ): { waitMs: number; reason: DenyReason | undefined } {
-  share = reserveShare(data, config, share, tier, now);
+  const room = tierRoom(data, config, share, tier, now);
+  share = room.share;
   let waitMs = 0;
   let reason: DenyReason | undefined;
   if (data.pausedUntil > now) {
@@ -470,19 +506,21 @@ export function waitFor(
     if (counted + weight > cap) {
       // a request that cannot fit under the current factor looks again after a window
       let wWait = weight > cap ? config.windowMs : windowWait(data, config, counted + weight - cap, now);
-      // the reserve above this tier shrinks as the server window's end comes: it may fit before anything expires
-      wWait = Math.min(wWait, reserveWait(data, config, counted, weight, tier, now));
+      // the reserve above this tier shrinks as the server window's end comes: it may fit before anything expires;
+      // what waits above it goes first, or stops holding room when its lane does not come back
+      wWait = Math.min(wWait, reserveWait(data, config, counted + room.waiting, weight, tier, now), room.waitingUntil - now);
       if (wWait > waitMs) {
         waitMs = wWait;
         reason = 'window';
       }
     }
     if (config.burst > 0) {
-      const { need, floor } = tokensNeeded(config, data, weight, share);
-      const available = data.tokens - floor + K.tokenEpsilon;
+      const need = tokensNeeded(config, data, weight, room.floor);
+      const available = data.tokens - room.floor + K.tokenEpsilon;
       if (available < need) {
         const rate = config.refillPerMs * pacingScale(config, data);
-        const pacingWait = rate > 0 ? Math.ceil((need - available) / rate) : config.windowMs;
+        const refill = rate > 0 ? Math.ceil((need - available) / rate) : config.windowMs;
+        const pacingWait = Math.min(refill, room.waitingUntil - now);
         if (pacingWait > waitMs) {
           waitMs = pacingWait;
           reason = 'pacing';
@@ -499,7 +537,7 @@ export function waitFor(
  */
 export function charge(data: BucketData, config: BucketConfig, weight: number, share: number, now: number, tier?: number): void {
   if (weight <= 0) return;
-  share = reserveShare(data, config, share, tier, now);
+  const room = tierRoom(data, config, share, tier, now);
   if (tier !== undefined && tier >= 0 && tier < DEMAND_TIERS) data[demandField(tier)] += weight;
   const last = data.log[data.log.length - 1];
   const g = granuleMs(config.windowMs);
@@ -510,7 +548,7 @@ export function charge(data: BucketData, config: BucketConfig, weight: number, s
     data.log.push([now, weight]);
   }
   data.used += weight;
-  if (config.burst > 0) data.tokens = Math.max(0, data.tokens - tokensNeeded(config, data, weight, share).need);
+  if (config.burst > 0) data.tokens = Math.max(Math.min(0, room.floor), data.tokens - tokensNeeded(config, data, weight, room.floor));
 }
 
 /**
@@ -531,7 +569,7 @@ export function release(data: BucketData, config: BucketConfig, weight: number, 
       entry[1] -= back;
       data.used = Math.max(0, data.used - back);
       if (config.burst > 0) {
-        const { need } = tokensNeeded(config, data, weight, share);
+        const need = tokensNeeded(config, data, weight, tokenCapacity(config, data) * (1 - share));
         data.tokens = Math.min(tokenCapacity(config, data), data.tokens + need * count);
       }
       return;

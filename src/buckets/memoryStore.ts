@@ -13,6 +13,7 @@ import {
   waitFor,
   type BucketData,
 } from './bucketMath.js';
+import { fairShareWait, pruneSenders, recordAdmitted, recordWaiting } from './senders.js';
 import type {
   AcquireRequest,
   AcquireResult,
@@ -25,7 +26,7 @@ import type {
   PenaltyResult,
   Store,
 } from './types.js';
-import { normalizeObservation, normalizePenalty, normalizeUntil, validateFactor, validateRelease } from './validate.js';
+import { normalizeObservation, normalizePenalty, normalizeUntil, validateFactor, validateRelease, validateSender } from './validate.js';
 
 export interface MemoryStoreOptions {
   /**
@@ -89,25 +90,56 @@ export class MemoryStore implements Store {
     this.#sweep(now);
     const datas = request.charges.map((c) => this.#get(c.bucket, now));
     const count = request.count ?? 1;
+    const sender = validateSender(request.sender);
+    const { tier } = request;
+    request.charges.forEach((c, i) => {
+      if (c.weight > 0) pruneSenders(datas[i]!.senders, c.bucket.windowMs, now);
+    });
     let admitted = 0;
     for (; admitted < count; admitted++) {
       let waitMs = 0;
       let bucketId = '';
       let reason: DenyReason | undefined;
-      request.charges.forEach((c, i) => {
-        const r = waitFor(datas[i]!, c.bucket, c.weight, request.share, now, request.tier);
+      const waits = request.charges.map((c, i) => {
+        const r = waitFor(datas[i]!, c.bucket, c.weight, request.share, now, tier);
         if (r.reason !== undefined && r.waitMs >= waitMs) {
           waitMs = Math.max(r.waitMs, 1);
           bucketId = c.bucket.id;
           reason = r.reason;
         }
+        return r.waitMs;
       });
+      if (reason === undefined && sender && tier !== undefined) {
+        // every bucket admits: hold back for a sender below its share that is about to ask (fair shares)
+        request.charges.forEach((c, i) => {
+          if (c.weight <= 0) return;
+          const fair = fairShareWait(datas[i]!.senders, sender, tier, c.bucket.windowMs, now);
+          waits[i] = fair;
+          if (fair > 0 && fair >= waitMs) {
+            waitMs = fair;
+            bucketId = c.bucket.id;
+            reason = 'fairShare';
+          }
+        });
+      }
       if (reason !== undefined) {
         if (admitted > 0) break;
+        // the refused weight waits in each bucket that refused it, until its lane comes back (senders.ts)
+        if (sender && tier !== undefined)
+          request.charges.forEach((c, i) => {
+            if (c.weight > 0 && waits[i]! > 0) recordWaiting(datas[i]!.senders, sender, tier, c.weight, count, waits[i]!, c.bucket.windowMs, now);
+          });
         return { admitted: false, now, waitMs, bucketId, reason };
       }
-      request.charges.forEach((c, i) => charge(datas[i]!, c.bucket, c.weight, request.share, now, request.tier));
+      request.charges.forEach((c, i) => charge(datas[i]!, c.bucket, c.weight, request.share, now, tier));
     }
+    if (sender && tier !== undefined)
+      request.charges.forEach((c, i) => {
+        if (c.weight <= 0) return;
+        recordAdmitted(datas[i]!.senders, sender, tier, c.weight, admitted, c.bucket.windowMs, now);
+        // the rest of the batch waits: its lane asks again at once
+        if (admitted < count) recordWaiting(datas[i]!.senders, sender, tier, c.weight, count - admitted, 0, c.bucket.windowMs, now);
+      });
     const counted = request.charges.map((c, i) => (c.weight > 0 ? datas[i]!.used + datas[i]!.hidden : 0));
     return { admitted: true, now, count: admitted, counted };
   }

@@ -79,7 +79,8 @@ function fleetUseBound(bucket: BucketConfig, reading: Reading | undefined, faile
   if (reading?.counted === undefined || reading.heavy || !(bucket.burst > 0) || !(bucket.refillPerMs > 0)) return inForce;
   const scale = (limit * factor) / bucket.limit; // pacing scales with the limit in force (bucketMath)
   const since = Math.max(0, failedAt - reading.countedAt);
-  return Math.min(inForce, reading.counted + bucket.burst * scale + bucket.refillPerMs * scale * since);
+  // a full token bucket, the overdraft critical may take (a second burst, bucketMath's tierRoom), and the refill
+  return Math.min(inForce, reading.counted + 2 * bucket.burst * scale + bucket.refillPerMs * scale * since);
 }
 
 /**
@@ -95,9 +96,10 @@ function fleetUseBound(bucket: BucketConfig, reading: Reading | undefined, faile
  * effective limit floor(L x f) / n). The share first counts this process's part of what the fleet may have
  * used when Redis failed:
  *
- *     U = min(E, C + burst x s + refill x s x (tF - tR))   with E = floor(L x f), s = L x f / limit
+ *     U = min(E, C + 2 x burst x s + refill x s x (tF - tR))   with E = floor(L x f), s = L x f / limit
  *
- * Pacing bounds how much the fleet can have admitted since the reading (a full token bucket plus the refill);
+ * Pacing bounds how much the fleet can have admitted since the reading (a full token bucket, the overdraft of
+ * one more that critical requests may take, plus the refill);
  * without pacing, or without a reading (a bucket unused for a while), nothing bounds it and U = E. The share
  * counts max(own admissions, ceil(U / n)), which also empties its token bucket, as that use would have emptied
  * Redis's. So the n processes together admit at most E - U more in the window that straddles the failure,

@@ -1,3 +1,5 @@
+import type { Sender } from './senders.js';
+
 /** Priority tiers, most urgent first. */
 export const PRIORITIES = ['critical', 'high', 'normal', 'low'] as const;
 export type Priority = (typeof PRIORITIES)[number];
@@ -68,6 +70,12 @@ export interface AcquireRequest {
    * first that does not fit. @default 1
    */
   readonly count?: number;
+  /**
+   * The bot the requests are for (see senders.ts), with `tier`: when refused, their weight waits above the lower
+   * tiers of every sender (it goes first, fleet-wide); within the tiers high, normal and low, each sender gets
+   * at least its weighted share of what the waiting senders are admitted. @default none
+   */
+  readonly sender?: Sender;
 }
 
 /** What one response's `gw-ratelimit-*` headers said about the bucket of its pool. */
@@ -140,8 +148,8 @@ export interface PenaltyResult {
   readonly now: number;
 }
 
-/** Why a bucket refused. */
-export type DenyReason = 'paused' | 'window' | 'pacing';
+/** Why a bucket refused. `fairShare`: another bot of the tier, below its weighted share, is about to ask. */
+export type DenyReason = 'paused' | 'window' | 'pacing' | 'fairShare';
 
 export type AcquireResult =
   | {

@@ -1,5 +1,6 @@
 import { InvalidArgumentError } from '../errors.js';
 import { BUCKET_CONSTANTS as K } from './bucketConstants.js';
+import type { Sender } from './senders.js';
 import type { AcquireRequest, BucketConfig, Observation, Penalty } from './types.js';
 
 /**
@@ -91,4 +92,16 @@ export function validateRelease(request: AcquireRequest, count: number, at: numb
   if (!Array.isArray(request?.charges)) throw new InvalidArgumentError('Expected request.charges to be an array');
   if (!Number.isInteger(count) || count < 0) throw new InvalidArgumentError(`Expected count to be an integer >= 0, got ${describe(count)}`);
   if (!isFiniteNumber(at)) throw new InvalidArgumentError(`Expected at to be a finite store time (AcquireResult.now), got ${describe(at)}`);
+}
+
+/** A request's sender: an id of 1-64 characters of A-Z a-z 0-9 _ . : - and a weight in (0, 1e6]. */
+export function validateSender(sender: Sender | undefined): Sender | undefined {
+  if (sender === undefined) return undefined;
+  if (typeof sender?.id !== 'string' || !/^[A-Za-z0-9_.:-]{1,64}$/.test(sender.id)) {
+    throw new InvalidArgumentError(`Expected sender.id to be 1-64 characters of A-Z a-z 0-9 _ . : -, got ${describe(sender?.id)}`);
+  }
+  if (!isFiniteNumber(sender.weight) || sender.weight <= 0 || sender.weight > 1_000_000) {
+    throw new InvalidArgumentError(`Expected sender.weight to be a number > 0 and <= 1000000, got ${describe(sender.weight)}`);
+  }
+  return sender;
 }

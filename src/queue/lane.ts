@@ -138,7 +138,7 @@ export class Lane {
 
   /**
    * The head job and the jobs right behind it that can share its store call: same queue, same effective
-   * tier (share) and same weight (a lane's jobs share their buckets). Settled jobs are skipped.
+   * tier (share), same weight and same bot (a lane's jobs share their buckets). Settled jobs are skipped.
    */
   #batch(head: Job, tier: number): Job[] {
     const q = this.#queues[TIER[head.plan.priority]]!;
@@ -148,7 +148,7 @@ export class Lane {
       const next = q.at(i);
       if (!next) break;
       if (next.settled) continue;
-      if (next.plan.weight !== head.plan.weight || effectiveTier(next, now, this.ctx.agingMs) !== tier) break;
+      if (next.plan.weight !== head.plan.weight || next.plan.sender.id !== head.plan.sender.id || effectiveTier(next, now, this.ctx.agingMs) !== tier) break;
       batch.push(next);
     }
     return batch;
@@ -234,7 +234,7 @@ export class Lane {
           const share = this.ctx.shares[TIER_NAMES[tier]!];
           let result;
           try {
-            result = await this.ctx.store.acquire({ charges: job.plan.charges, share, tier, count: batch.length });
+            result = await this.ctx.store.acquire({ charges: job.plan.charges, share, tier, count: batch.length, sender: job.plan.sender });
           } catch (error) {
             this.#endPending(batch);
             const retryInMs = this.#storeRetryMs;

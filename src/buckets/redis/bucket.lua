@@ -185,9 +185,25 @@ local function reserve_wait(b, counted, weight, tier, now)
   return math.max(1, b.whi - (room * b.cfg.windowMs) / rate - now)
 end
 
-local function tokens_needed(b, weight, share)
-  local capacity = b.cfg.burst * pacing_scale(b)
-  return math.min(weight, capacity * share), capacity * (1 - share)
+-- tierRoom in bucketMath.ts: the tier's share, the tokens it must leave, the weight waiting above it and when
+-- the earliest of those waits ends
+local function tier_room(b, share, tier, now)
+  local reserved = reserve_share(b, share, tier, now)
+  local capacity = token_capacity(b)
+  -- critical may overdraw the token bucket by one capacity (see tierRoom)
+  if tier == 0 then return reserved, -capacity, 0, math.huge end
+  local waiting, waiting_until = 0, math.huge
+  if tier ~= nil and tier > 0 then waiting, waiting_until = waiting_above(b, tier, now) end
+  if waiting <= 0 then return reserved, capacity * (1 - reserved), 0, math.huge end
+  local limit = effective_limit(b)
+  local tier_share = reserved
+  if limit > 0 then tier_share = math.max(0, reserved - waiting / limit) end
+  return tier_share, math.min(capacity, capacity * (1 - reserved) + waiting), waiting, waiting_until
+end
+
+-- tokensNeeded in bucketMath.ts
+local function tokens_needed(b, weight, floor)
+  return math.min(weight, math.max(0, token_capacity(b) - floor))
 end
 
 -- Milliseconds the state must be kept when nothing touches it (keepUntil in bucketMath.ts, minus now).
@@ -335,7 +351,8 @@ end
 
 -- Returns wait (ms, 0 = admit now) and reason ('paused' | 'window' | 'pacing' | nil).
 local function wait_for(b, weight, share, now, tier)
-  share = reserve_share(b, share, tier, now)
+  local floor, waiting, waiting_until
+  share, floor, waiting, waiting_until = tier_room(b, share, tier, now)
   local wait, reason = 0, nil
   if b.pausedUntil > now then
     wait, reason = b.pausedUntil - now, 'paused'
@@ -350,17 +367,18 @@ local function wait_for(b, weight, share, now, tier)
       else
         w_wait = window_wait(b, counted + weight - cap, now)
       end
-      -- the reserve above this tier shrinks as the server window's end comes
-      w_wait = math.min(w_wait, reserve_wait(b, counted, weight, tier, now))
+      -- the reserve above this tier shrinks as the server window's end comes; what waits above goes first
+      w_wait = math.min(w_wait, reserve_wait(b, counted + waiting, weight, tier, now), waiting_until - now)
       if w_wait > wait then wait, reason = w_wait, 'window' end
     end
     if b.cfg.burst > 0 then
-      local need, floor = tokens_needed(b, weight, share)
+      local need = tokens_needed(b, weight, floor)
       local available = b.tokens - floor + K.tokenEpsilon
       if available < need then
         local rate = b.cfg.refillPerMs * pacing_scale(b)
         local p_wait = b.cfg.windowMs
         if rate > 0 then p_wait = math.ceil((need - available) / rate) end
+        p_wait = math.min(p_wait, waiting_until - now)
         if p_wait > wait then wait, reason = p_wait, 'pacing' end
       end
     end
@@ -397,7 +415,7 @@ end
 local function charge(b, weight, share, now, tier)
   if weight <= 0 then return end
   tier = tier or -1
-  share = reserve_share(b, share, tier, now)
+  local _, floor = tier_room(b, share, tier, now)
   if tier >= 0 and tier < DEMAND_TIERS then b['demand' .. tier] = b['demand' .. tier] + weight end
   local g = granule_ms(b.cfg.windowMs)
   local merged = false
@@ -416,7 +434,7 @@ local function charge(b, weight, share, now, tier)
   b.used = b.used + weight
   b.dirty = true
   if b.cfg.burst > 0 then
-    local need = tokens_needed(b, weight, share)
-    b.tokens = math.max(0, b.tokens - need)
+    local need = tokens_needed(b, weight, floor)
+    b.tokens = math.max(math.min(0, floor), b.tokens - need)
   end
 end

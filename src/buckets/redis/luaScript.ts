@@ -16,11 +16,11 @@ function source(name: string): string {
   return text;
 }
 
-const LIB = source('bucket');
+const LIB = `${source('senders')}\n${source('bucket')}`;
 
 /**
- * One Lua script of this folder, run as: its layout tables (generated from scriptLayout.ts), bucket.lua,
- * then `<name>.lua`. Run with EVALSHA and, when the server's script cache does not have it (NOSCRIPT: a
+ * One Lua script of this folder, run as: its layout tables (generated from scriptLayout.ts), senders.lua,
+ * bucket.lua, then `<name>.lua`. Run with EVALSHA and, when the server's script cache does not have it (NOSCRIPT: a
  * restart, a failover, SCRIPT FLUSH), with EVAL, which caches it.
  */
 export class LuaScript {

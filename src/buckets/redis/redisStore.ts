@@ -11,7 +11,7 @@ import type {
   PenaltyResult,
   Store,
 } from '../types.js';
-import { normalizeObservation, normalizePenalty, normalizeUntil, validateFactor, validateRelease } from '../validate.js';
+import { normalizeObservation, normalizePenalty, normalizeUntil, validateFactor, validateRelease, validateSender } from '../validate.js';
 import { bucketKeys, heartbeatKey } from './keys.js';
 import { LuaScript, type RedisLike } from './luaScript.js';
 import { parseReply, scriptArgs, type ScriptArgs, type ScriptBucket, type ScriptName } from './scriptLayout.js';
@@ -51,7 +51,7 @@ const SCRIPTS: { readonly [S in ScriptName]: LuaScript } = {
   heartbeat: new LuaScript('heartbeat'),
 };
 
-const REASONS = new Set<string>(['paused', 'window', 'pacing']);
+const REASONS = new Set<string>(['paused', 'window', 'pacing', 'fairShare']);
 const LIMIT_OUTCOMES = new Set<string>(['none', 'same', 'learned', 'pending', 'refused']);
 
 /**
@@ -89,7 +89,12 @@ export class RedisStore implements Store {
   }
 
   async acquire(request: AcquireRequest): Promise<AcquireResult> {
-    const reply = await this.#run('acquire', { share: request.share, count: request.count ?? 1, tier: request.tier ?? -1 }, request.charges);
+    const sender = validateSender(request.sender);
+    const reply = await this.#run(
+      'acquire',
+      { share: request.share, count: request.count ?? 1, tier: request.tier ?? -1, senderId: sender?.id ?? '', senderWeight: sender?.weight ?? 0 },
+      request.charges,
+    );
     const { fields: r, each } = parseReply('acquire', reply);
     const now = Number(r.now);
     if (r.admitted === '1') return { admitted: true, now, count: Number(r.count), counted: each.map((e) => Number(e.counted)) };

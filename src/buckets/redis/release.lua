@@ -24,7 +24,7 @@ local function release(b, weight)
       redis.call('LSET', b.lkey, i, format_entry(entry_at, w - back, settled))
       b.used = math.max(0, b.used - back)
       if b.cfg.burst > 0 then
-        local need = tokens_needed(b, weight, share)
+        local need = tokens_needed(b, weight, token_capacity(b) * (1 - share))
         b.tokens = math.min(token_capacity(b), b.tokens + need * count)
       end
       return

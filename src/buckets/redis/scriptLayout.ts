@@ -69,7 +69,7 @@ interface ScriptLayout {
 
 export const SCRIPT_LAYOUTS = {
   acquire: {
-    args: ['time', 'share', 'count', 'tier'],
+    args: ['time', 'share', 'count', 'tier', 'senderId', 'senderWeight'],
     buckets: 'many',
     reply: ['admitted', 'now', 'count', 'waitMs', 'bucket', 'reason'],
     each: ['counted'],
