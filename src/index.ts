@@ -72,7 +72,18 @@ export { WsManager, createWsManager, type WsSubscribeOptions, type WsManagerSnap
 export type { WsManagerOptions } from './ws/wsOptions.js';
 export type { WsSubscription } from './ws/topicRequest.js';
 export type { WsManagerEvents, WsPush } from './ws/wsEvents.js';
-export { kucoinTokenSource, parseBullet, type TokenSource, type WsToken, type WsKind, type KucoinTokenSourceOptions } from './ws/tokenSource.js';
+export {
+  kucoinTokenSource,
+  parseBullet,
+  checkToken,
+  WS_PING_BOUNDS,
+  WS_TOKEN_MAX_LENGTH,
+  WS_ENDPOINT_MAX_LENGTH,
+  type TokenSource,
+  type WsToken,
+  type WsKind,
+  type KucoinTokenSourceOptions,
+} from './ws/tokenSource.js';
 export { WsMemoryStore, type WsMemoryStoreOptions } from './ws/store/wsMemoryStore.js';
 export { WsRedisStore, type WsRedisStoreOptions } from './ws/redis/wsRedisStore.js';
 export type { WsBudgetStore, WsSubjectLimits, WsGrant, WsDenyReason, WsPenalty, WsPenaltyResult, WsBudgetState } from './ws/store/wsStoreTypes.js';
@@ -84,8 +95,10 @@ export {
   WsCapacityError,
   WsConnectError,
   WsProtocolError,
+  WsTooLargeError,
   WsClosedError,
   type WsErrorCode,
+  type WsTooLargeWhat,
   type WsWaitReason,
   type TopicRefusalCode,
 } from './ws/errors.js';

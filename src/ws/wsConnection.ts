@@ -1,6 +1,6 @@
 import { pause, reconnectDelay } from './backoff.js';
 import { settleSubscribe, type CommandScope } from './commandOutcome.js';
-import { WsConnectError, type KucoinWsError, type WsWaitReason } from './errors.js';
+import { WsConnectError, WsTooLargeError, type KucoinWsError, type WsWaitReason } from './errors.js';
 import { KucoinSocket, type DialOutcome } from './kucoinSocket.js';
 import { SessionLease, type LeaseContext } from './sessionLease.js';
 import type { TokenCache, WsToken } from './tokenSource.js';
@@ -191,8 +191,10 @@ export class WsConnection {
       this.ctx.options.dispatcher,
       {
         connectTimeoutMs: this.ctx.options.connectTimeoutMs,
-        pingEveryMs: Math.max(100, Math.floor(token.pingIntervalMs * this.#pingFactor)),
+        pingEveryMs: Math.floor(token.pingIntervalMs * this.#pingFactor),
         pingTimeoutMs: token.pingTimeoutMs,
+        maxMessageBytes: this.ctx.options.maxMessageBytes,
+        mayUplink: () => true,
       },
       this.#pacer,
       {
@@ -207,6 +209,10 @@ export class WsConnection {
           this.#serverError(rule, data);
           if (rule.reaction === 'slow-down') this.#pacer.slowDown();
           else socket.close(); // the run loop reacts once the server has seen the close
+        },
+        tooLarge: (bytes) => {
+          const error = new WsTooLargeError('message', bytes, this.ctx.options.maxMessageBytes);
+          this.ctx.events.emit('protocolError', { connectionId: this.id, error });
         },
       },
     );

@@ -29,6 +29,8 @@ export interface WsManagerEvents {
   topicEnded: { topic: string; error: KucoinWsError };
   /** Fetching a token failed; the connection counts it as a failed attempt and backs off. */
   tokenError: { connectionId: number; error: Error };
+  /** The server sent what the manager refuses (a message over `maxMessageBytes`): the connection closes and dials again. */
+  protocolError: { connectionId: number; error: KucoinWsError };
   /** The budget store failed; the operation is retried after `retryInMs`. */
   storeError: { error: Error; retryInMs: number };
   /** A push on any topic of this manager. */

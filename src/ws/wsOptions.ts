@@ -66,7 +66,15 @@ export interface WsManagerOptions {
   readonly tokenMaxAgeMs?: number;
   /** Priority of token requests in the scheduler (with `client`). @default 'high' */
   readonly tokenPriority?: Priority;
-  /** undici dispatcher for the WebSocket dials (a proxy). @default undici's global dispatcher */
+  /**
+   * Longest message accepted from the push server (KuCoin's are a few KB). Without `dispatcher` each dial has
+   * its own, which refuses a longer message at its frame header (nothing of it is read); through your
+   * dispatcher the message is read whole first (set its `webSocket.maxPayloadSize` too). Either way the
+   * socket closes, a `protocolError` event carries a WsTooLargeError, and the connection dials again.
+   * @default 1_048_576
+   */
+  readonly maxMessageBytes?: number;
+  /** undici dispatcher for the WebSocket dials (a proxy). @default a dispatcher of the dial's own (see maxMessageBytes) */
   readonly dispatcher?: Dispatcher;
 }
 
@@ -88,6 +96,7 @@ export interface ResolvedWsOptions {
   readonly maxWaitMs: number;
   readonly idleCloseMs: number;
   readonly tokenMaxAgeMs: number;
+  readonly maxMessageBytes: number;
   readonly dispatcher: Dispatcher | undefined;
 }
 
@@ -202,6 +211,7 @@ export function resolveWsOptions(options: WsManagerOptions): ResolvedWsOptions {
       maxWaitMs: numberOption('maxWaitMs', options.maxWaitMs ?? 120_000, MS0),
       idleCloseMs: numberOption('idleCloseMs', options.idleCloseMs ?? 10_000, MS0),
       tokenMaxAgeMs: numberOption('tokenMaxAgeMs', options.tokenMaxAgeMs ?? 600_000, MS0),
+      maxMessageBytes: numberOption('maxMessageBytes', options.maxMessageBytes ?? 1_048_576, { min: 1_024, max: 134_217_728, integer: true }),
       dispatcher: options.dispatcher,
     };
     return resolved;
