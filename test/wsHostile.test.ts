@@ -120,7 +120,10 @@ describe('hostile ping timing from the token reply (issue 21 item 5)', () => {
     await expect.poll(() => events.connected?.length ?? 0, { timeout: 5_000 }).toBe(2);
     await manager.close();
     const [sessions] = wsKeys(prefix, 'uid:u1');
-    const scores = ((await client.call('ZRANGE', sessions, '0', '-1', 'WITHSCORES')) as string[]).filter((_, i) => i % 2 === 1).map(Number);
+    const scores = (await client.zrange(sessions, '0', '-1', 'WITHSCORES'))
+      .flat()
+      .filter((_, i) => i % 2 === 1)
+      .map(Number);
     expect(scores).toHaveLength(1); // the dropped session's slot, held; the closed one released
     const heldForMs = scores[0]! - Date.now();
     expect(heldForMs).toBeGreaterThan(100_000);
