@@ -138,7 +138,7 @@ describe('WsManager against the simulator', () => {
   it('509 session count: learns the server limit, pauses new connects for the fleet, waits for a slot', async () => {
     const { ws, manager, events, store } = await setup(
       { sessionLimit: 1 },
-      { sessionLimit: 3, topicsPerSession: 1, sessionRefusal: { pauseMs: 200, learnForMs: 60_000 } },
+      { sessionLimit: 3, topicsPerSession: 1, sessionRefusal: { pauseMs: 200 }, learnForMs: 60_000 },
     );
     const results = await Promise.allSettled(tickers(3).map((t) => manager.subscribe(t, { maxWaitMs: 600 })));
     expect(results.map((r) => r.status).sort()).toEqual(['fulfilled', 'rejected', 'rejected']);
