@@ -282,8 +282,24 @@ export class WsManager {
     request.handles.delete(handle);
     if (request.wanted || request.state === 'ended') return;
     this.#requests.delete(requestKey(request.topic, request.privateChannel));
-    this.#connectionOf(request)?.remove(request);
+    const connection = this.#connectionOf(request);
+    connection?.remove(request);
     request.state = 'ended';
+    if (connection) this.#refill(connection);
+  }
+
+  /** `connection` has room (it holds a session): topics of connections still waiting for a slot move to it. */
+  #refill(connection: WsConnection): void {
+    const perSession = this.#limits.get('topicsPerSession');
+    if (connection.stopped || !connection.sessionId) return;
+    for (const other of this.#connections) {
+      if (other === connection || other.sessionId) continue;
+      for (const r of [...other.requests]) {
+        if (connection.requests.size >= perSession) return;
+        other.requests.delete(r);
+        connection.add(r);
+      }
+    }
   }
 
   #topicEnded(request: TopicRequest, error: KucoinWsError): void {
