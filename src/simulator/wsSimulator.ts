@@ -130,12 +130,20 @@ export async function startWsSimulator(options: WsSimulatorOptions = {}): Promis
     sendError(socket, connectId, code, data);
     socket.close(1000, 'refused');
   };
+  /** The session is over for the server (counted no more), whether or not the client has seen the close yet. */
+  const endSession = (s: Session) => {
+    if (!sessions.delete(s)) return;
+    if (s.idle) clearTimeout(s.idle);
+    setSessions(s.subject, -1);
+  };
   const armIdle = (s: Session) => {
     if (s.idle) clearTimeout(s.idle);
     s.idle = setTimeout(() => {
+      // the server drops a silent session: it stops counting it at once (a frozen client never answers the close)
       silentDrops++;
       sendError(s.socket, s.id, 400, 'ping timeout');
       s.socket.close(1000, 'ping timeout');
+      endSession(s);
     }, pingInterval + pingTimeout);
   };
 
@@ -153,6 +161,7 @@ export async function startWsSimulator(options: WsSimulatorOptions = {}): Promis
   };
 
   const onMessage = (s: Session, raw: Buffer) => {
+    if (!sessions.has(s)) return; // dropped already (ping timeout): nothing more is read
     received++;
     const now = Date.now();
     s.seen = s.seen.filter((t) => t > now - uplinkRule.windowMs);
@@ -229,11 +238,7 @@ export async function startWsSimulator(options: WsSimulatorOptions = {}): Promis
     sessions.add(s);
     setSessions(subject, +1);
     socket.on('message', (data) => onMessage(s, data));
-    socket.on('close', () => {
-      if (!sessions.delete(s)) return;
-      if (s.idle) clearTimeout(s.idle);
-      setSessions(subject, -1);
-    });
+    socket.on('close', () => endSession(s));
     armIdle(s);
     send(socket, { id: s.id, type: 'welcome' });
   });
