@@ -43,6 +43,7 @@ export { KucoinClient, type KucoinClientOptions, type KucoinRequest, type Kucoin
 export { kucoinScheduling, type SchedulingInterceptorOptions } from './http/schedulingInterceptor.js';
 export type { IntegrationOptions } from './integrations/integrationOptions.js';
 export { kucoinSdkInterceptor, withKucoinScheduler, type KucoinSdkSchedulingOptions, type SdkInterceptor } from './integrations/kucoinUniversalSdk.js';
+export { withKucoinWebSockets, SchedulerWsService, type KucoinSdkWebSocketOptions, type KucoinSdkClientLike } from './integrations/kucoinUniversalSdkWs.js';
 export type { EndpointInfo, HostName } from './kucoin/endpointTypes.js';
 export { withCcxtScheduler, CCXT_EXCHANGES, ccxtDefaultPriority, type CcxtSchedulingOptions, type CcxtExchangeLike } from './integrations/ccxt.js';
 export { withPriority } from './integrations/callPriority.js';
