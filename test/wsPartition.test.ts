@@ -5,6 +5,7 @@
 // time is 2 s (the shortest ping timing a token may set), the lease 3 s, heartbeats every 150 ms.
 import { randomUUID } from 'node:crypto';
 import { afterEach, describe, expect, inject, it } from 'vitest';
+import { createWsManager, parseBullet, WsMemoryStore, type WsBudgetStore } from '../src/index.js';
 import { startGatewaySimulator, startWsSimulator, type GatewaySimulator, type WsSimulator } from '../src/simulator/index.js';
 import { startTcpRelay, type TcpRelay } from './fixtures/tcpRelay.js';
 import type { WsWorkerConfig, WsWorkerReport } from './fixtures/wsWorker.js';
@@ -51,15 +52,18 @@ describe('WebSocket sessions through a partition and a freeze (four OS processes
       credentials: CREDS,
       uid: 'pt',
       mode: 'shared',
-      sessionLimit: SESSIONS,
-      connects: { limit: 6, windowMs: 2_000, marginMs: 200 },
-      topicsPerMessage: 10,
-      topicsPerSession: 10,
-      uplink: { limit: 100, windowMs: 10_000, marginMs: 250, reservedForPing: 5 },
-      leaseMs: LEASE_MS,
-      heartbeatMs: 150,
-      leaseMarginMs: 200,
-      maxWaitMs: 60_000,
+      options: {
+        sessionLimit: SESSIONS,
+        connects: { limit: 6, windowMs: 2_000, marginMs: 200 },
+        topicsPerMessage: 10,
+        topicsPerSession: 10,
+        leaseMs: LEASE_MS,
+        heartbeatMs: 150,
+        leaseMarginMs: 200,
+        maxWaitMs: 60_000,
+        reconnect: { baseMs: 100, maxMs: 1_000 },
+        idleCloseMs: 100,
+      },
     };
     // 0: Redis through the relay (cut later); 1: frozen later; 2, 3: wait for slots. 30 topics: 3 sessions each.
     workers = [0, 1, 2, 3].map((p) =>
@@ -119,5 +123,58 @@ describe('WebSocket sessions through a partition and a freeze (four OS processes
     expect(reused).toHaveLength(SESSIONS);
     expect(reused[0]!.at - cutAt).toBeGreaterThan(LEASE_MS - 150 - 200);
     expect(sessionsNow()).toBe(SESSIONS);
+  });
+
+  it('in one process: once renewals fail, nothing is sent past lease end - leaseMarginMs - (pingInterval + pingTimeout); the socket closes then', async () => {
+    ws = await startWsSimulator({ pingIntervalMs: 1_000, pingTimeoutMs: 1_000 });
+    const sim = ws;
+    const memory = new WsMemoryStore();
+    let cut = false;
+    let lastAsk = 0;
+    const down = () => Promise.reject(new Error('store out of reach'));
+    // the store as a cut-off process sees it: every call fails from `cut` on
+    const store: WsBudgetStore = {
+      acquireSession: (l, id) => (cut ? down() : memory.acquireSession(l, id)),
+      acquireConnect: (l, id) => (cut ? down() : ((lastAsk = Date.now()), memory.acquireConnect(l, id))),
+      renew: (l, ids) => (cut ? down() : ((lastAsk = Date.now()), memory.renew(l, ids))),
+      release: (l, id, hold) => (cut ? down() : memory.release(l, id, hold)),
+      penalize: (l, p) => (cut ? down() : memory.penalize(l, p)),
+      learn: (l, w, v, f) => (cut ? down() : memory.learn(l, w, v, f)),
+      inspect: (l) => memory.inspect(l),
+    };
+    const manager = createWsManager({
+      tokenSource: async () => parseBullet(sim.issueToken({ kind: 'private', uid: 'u1', ip: 'x' }), Date.now()),
+      kind: 'private',
+      uid: 'u1',
+      store,
+      leaseMs: LEASE_MS,
+      heartbeatMs: 150,
+      leaseMarginMs: 200,
+    });
+    const lost: { reason: string; at: number }[] = [];
+    manager.on('leaseLost', (e) => lost.push({ reason: e.reason, at: Date.now() }));
+    try {
+      await manager.subscribe('/market/ticker:BTC-USDT');
+      await new Promise((r) => setTimeout(r, 1_200)); // a ping or two
+      cut = true;
+      const cutAt = Date.now();
+      const askedBeforeCut = lastAsk;
+      await expect.poll(() => lost.length, { timeout: 3_000, interval: 10 }).toBe(1);
+      const deadline = askedBeforeCut + LEASE_MS - 200 - 2_000;
+      const receivedAtClose = sim.stats().received;
+      await expect.poll(() => sim.stats().sessionsNow['uid:u1'], { timeout: 2_000 }).toBe(0);
+      console.log(
+        `[ws lease deadline] renewals failing from the cut: socket closed ${lost[0]!.at - cutAt} ms after it, ${deadline - lost[0]!.at} ms before the deadline`,
+      );
+      expect(lost[0]!.reason).toBe('unrenewed');
+      expect(lost[0]!.at).toBeLessThanOrEqual(deadline + 20);
+      expect(lost[0]!.at).toBeGreaterThan(deadline - 200);
+      await new Promise((r) => setTimeout(r, 1_200));
+      expect(sim.stats().received).toBe(receivedAtClose); // nothing more sent: no ping, no dial got through
+      expect(sim.stats().count509).toBe(0);
+    } finally {
+      cut = false;
+      await manager.close();
+    }
   });
 });
