@@ -60,6 +60,8 @@ export class WsConnection {
   /** The token of the dial in progress, and the timer that closes it once its lease is not renewed in time. */
   #dialToken: WsToken | undefined;
   #safetyTimer: NodeJS.Timeout | undefined;
+  /** The socket of this dial was closed because its lease was not renewed in time (reported once). */
+  #unsafe = false;
 
   /** Starts with its first topic (a connection without topics ends at once). */
   constructor(
@@ -147,13 +149,14 @@ export class WsConnection {
     this.#safetyTimer = undefined;
     const socket = this.#socket;
     const token = this.#dialToken;
-    if (!socket || !token) return;
+    if (!socket || !token || this.#unsafe) return;
     const ms = this.#uplinkUntil(token) - Date.now();
     if (ms > 0) {
       this.#safetyTimer = setTimeout(() => this.#armSafety(), ms);
       this.#safetyTimer.unref();
       return;
     }
+    this.#unsafe = true;
     this.ctx.events.emit('leaseLost', { connectionId: this.id, reason: 'unrenewed' });
     socket.close('session lease not renewed');
   }
@@ -265,6 +268,7 @@ export class WsConnection {
     );
     this.#socket = socket;
     this.#dialToken = token;
+    this.#unsafe = false;
     this.#armSafety();
     if (this.stopped) socket.close();
     const outcome = await socket.outcome;
