@@ -2,7 +2,7 @@
 // longest event-loop stall). The manager runs in a child process of its own, so the simulator's memory and
 // work are not counted. Runs against an older src/ too (that is how the "before" figures were taken).
 //
-//   npx tsx bench/wsHostile.ts [--case token|push] [--runs 3]
+//   npx tsx bench/wsHostile.ts [--case control|token|push] [--runs 3]
 import { fork } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
@@ -10,8 +10,11 @@ import { parseArgs } from 'node:util';
 import { createWsManager, parseBullet, type WsToken } from '../src/index.js';
 import { startWsSimulator } from '../src/simulator/index.js';
 
+/** token: a 50 MB token; push: a 20 MB push; control: a 100-byte push (what the process grows by anyway after the GC that starts the count). */
+type Case = 'token' | 'push' | 'control';
+
 interface ChildConfig {
-  readonly case: 'token' | 'push';
+  readonly case: Case;
   readonly endpoint: string;
   /** A token the simulator issued (push case). */
   readonly token: string;
@@ -25,14 +28,16 @@ interface Figures {
 }
 
 const TOKEN_BYTES = 50_000_000;
-const PUSH_BYTES = 20_000_000;
+const PUSH_BYTES = { push: 20_000_000, control: 100 } as const;
 
 /** In the child: one manager, the hostile input, then the figures over the next 3 s. */
 async function child(cfg: ChildConfig): Promise<Figures> {
   const events: string[] = [];
+  // as a bullet reply's JSON.parse leaves it: one flat 50 MB string, in memory before the count starts
+  const huge = cfg.case === 'token' ? (JSON.parse(JSON.stringify({ token: 'k'.repeat(TOKEN_BYTES) })) as { token: string }).token : '';
   const tokenSource = async (): Promise<WsToken> =>
     cfg.case === 'token'
-      ? parseBullet({ token: 'k'.repeat(TOKEN_BYTES), instanceServers: [{ endpoint: cfg.endpoint, pingInterval: 18_000, pingTimeout: 10_000 }] }, Date.now())
+      ? parseBullet({ token: huge, instanceServers: [{ endpoint: cfg.endpoint, pingInterval: 18_000, pingTimeout: 10_000 }] }, Date.now())
       : parseBullet({ token: cfg.token, instanceServers: [{ endpoint: cfg.endpoint, pingInterval: 18_000, pingTimeout: 10_000 }] }, Date.now());
   const manager = createWsManager({ tokenSource, kind: 'private', uid: 'u1', reconnect: { baseMs: 200, maxMs: 400, maxAttempts: 5 } });
   for (const name of ['tokenError', 'protocolError', 'disconnected'] as const) {
@@ -40,7 +45,7 @@ async function child(cfg: ChildConfig): Promise<Figures> {
   }
   let pushes = 0;
   const delay = monitorEventLoopDelay({ resolution: 10 });
-  if (cfg.case === 'push') {
+  if (cfg.case !== 'token') {
     await manager.subscribe('/market/ticker:BTC-USDT', { onMessage: () => void pushes++ });
     process.send!({ type: 'subscribed' });
   }
@@ -64,7 +69,7 @@ async function child(cfg: ChildConfig): Promise<Figures> {
   };
 }
 
-async function run(which: 'token' | 'push'): Promise<Figures> {
+async function run(which: Case): Promise<Figures> {
   const sim = await startWsSimulator();
   try {
     const { token } = sim.issueToken({ kind: 'private', uid: 'u1', ip: 'x' });
@@ -75,7 +80,7 @@ async function run(which: 'token' | 'push'): Promise<Figures> {
     });
     return await new Promise<Figures>((resolve, reject) => {
       proc.on('message', (m: { type: string; figures?: Figures }) => {
-        if (m.type === 'subscribed') setTimeout(() => sim.publish('/market/ticker:BTC-USDT', 'x'.repeat(PUSH_BYTES)), 500);
+        if (m.type === 'subscribed') setTimeout(() => sim.publish('/market/ticker:BTC-USDT', 'x'.repeat(PUSH_BYTES[which as 'push' | 'control'])), 500);
         if (m.type === 'figures') resolve(m.figures!);
       });
       proc.on('exit', (code) => reject(new Error(`child exited ${code}`)));
@@ -90,7 +95,7 @@ if (process.argv.includes('--child')) {
   process.send!({ type: 'figures', figures }, () => process.exit(0));
 } else {
   const { values } = parseArgs({ options: { case: { type: 'string' }, runs: { type: 'string', default: '1' } } });
-  const cases = values.case ? [values.case as 'token' | 'push'] : (['token', 'push'] as const);
+  const cases = values.case ? [values.case as Case] : (['control', 'token', 'push'] as const);
   for (const c of cases) for (let i = 0; i < Number(values.runs); i++) console.log(`[ws hostile] ${JSON.stringify(await run(c))}`);
   process.exit(0);
 }
