@@ -148,6 +148,9 @@ describe('token replies, options and errors', () => {
     expect(() => createWsManager({ tokenSource, connects: { limit: 1.5 } })).toThrow(/connects\.limit/);
     expect(() => createWsManager({ tokenSource, uplink: { limit: 3, reservedForPing: 3 } })).toThrow(/uplink\.reservedForPing/);
     expect(() => createWsManager({ tokenSource, leaseMs: 1000, heartbeatMs: 1000 })).toThrow(/heartbeatMs/);
+    expect(() => createWsManager({ tokenSource, leaseMarginMs: -1 })).toThrow(/leaseMarginMs/);
+    expect(() => createWsManager({ tokenSource, maxMessageBytes: 10 })).toThrow(/maxMessageBytes/);
+    expect(() => createWsManager({ tokenSource, sessionRefusal: { learnForMs: 1 } as never })).toThrow(/top-level option learnForMs/);
     expect(() => createWsManager({} as never)).toThrow(/exactly one of options.client/);
     expect(() => createWsManager({ tokenSource, kind: 'x' as never })).toThrow(InvalidArgumentError);
   });
