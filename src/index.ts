@@ -87,7 +87,18 @@ export {
 } from './ws/tokenSource.js';
 export { WsMemoryStore, type WsMemoryStoreOptions } from './ws/store/wsMemoryStore.js';
 export { WsRedisStore, type WsRedisStoreOptions } from './ws/redis/wsRedisStore.js';
-export type { WsBudgetStore, WsSubjectLimits, WsGrant, WsDenyReason, WsPenalty, WsPenaltyResult, WsBudgetState } from './ws/store/wsStoreTypes.js';
+export type {
+  WsBudgetStore,
+  WsSubjectLimits,
+  WsGrant,
+  WsDenyReason,
+  WsPenalty,
+  WsPenaltyResult,
+  WsBudgetState,
+  WsLearned,
+  WsLearnable,
+  WsRenewal,
+} from './ws/store/wsStoreTypes.js';
 export { WS_CODE_RULES, classifyWsError, type WsCodeRule, type WsReaction, type WsErrorPhase } from './ws/wsCodes.js';
 export {
   WS_ERROR_CODES,
