@@ -21,6 +21,7 @@ export const ERROR_CODES = [
   'KS_WS_NO_CAPACITY',
   'KS_WS_CONNECT_FAILED',
   'KS_WS_PROTOCOL',
+  'KS_WS_TOO_LARGE',
   'KS_WS_CLOSED',
 ] as const;
 

@@ -44,6 +44,7 @@ export { KucoinClient, type KucoinClientOptions, type KucoinRequest, type Kucoin
 export { kucoinScheduling, type SchedulingInterceptorOptions } from './http/schedulingInterceptor.js';
 export type { IntegrationOptions } from './integrations/integrationOptions.js';
 export { kucoinSdkInterceptor, withKucoinScheduler, type KucoinSdkSchedulingOptions, type SdkInterceptor } from './integrations/kucoinUniversalSdk.js';
+export { withKucoinWebSockets, SchedulerWsService, type KucoinSdkWebSocketOptions, type KucoinSdkClientLike } from './integrations/kucoinUniversalSdkWs.js';
 export type { EndpointInfo, HostName } from './kucoin/endpointTypes.js';
 export { withCcxtScheduler, CCXT_EXCHANGES, ccxtDefaultPriority, type CcxtSchedulingOptions, type CcxtExchangeLike } from './integrations/ccxt.js';
 export { withPriority } from './integrations/callPriority.js';
@@ -75,10 +76,32 @@ export { WsManager, createWsManager, type WsSubscribeOptions, type WsManagerSnap
 export type { WsManagerOptions } from './ws/wsOptions.js';
 export type { WsSubscription } from './ws/topicRequest.js';
 export type { WsManagerEvents, WsPush } from './ws/wsEvents.js';
-export { kucoinTokenSource, parseBullet, type TokenSource, type WsToken, type WsKind, type KucoinTokenSourceOptions } from './ws/tokenSource.js';
+export {
+  kucoinTokenSource,
+  parseBullet,
+  checkToken,
+  WS_PING_BOUNDS,
+  WS_TOKEN_MAX_LENGTH,
+  WS_ENDPOINT_MAX_LENGTH,
+  type TokenSource,
+  type WsToken,
+  type WsKind,
+  type KucoinTokenSourceOptions,
+} from './ws/tokenSource.js';
 export { WsMemoryStore, type WsMemoryStoreOptions } from './ws/store/wsMemoryStore.js';
 export { WsRedisStore, type WsRedisStoreOptions } from './ws/redis/wsRedisStore.js';
-export type { WsBudgetStore, WsSubjectLimits, WsGrant, WsDenyReason, WsPenalty, WsPenaltyResult, WsBudgetState } from './ws/store/wsStoreTypes.js';
+export type {
+  WsBudgetStore,
+  WsSubjectLimits,
+  WsGrant,
+  WsDenyReason,
+  WsPenalty,
+  WsPenaltyResult,
+  WsBudgetState,
+  WsLearned,
+  WsLearnable,
+  WsRenewal,
+} from './ws/store/wsStoreTypes.js';
 export { WS_CODE_RULES, classifyWsError, type WsCodeRule, type WsReaction, type WsErrorPhase } from './ws/wsCodes.js';
 export {
   WS_ERROR_CODES,
@@ -87,8 +110,10 @@ export {
   WsCapacityError,
   WsConnectError,
   WsProtocolError,
+  WsTooLargeError,
   WsClosedError,
   type WsErrorCode,
+  type WsTooLargeWhat,
   type WsWaitReason,
   type TopicRefusalCode,
 } from './ws/errors.js';

@@ -66,6 +66,7 @@ describe('public API types', () => {
         case 'KS_WS_NO_CAPACITY':
         case 'KS_WS_CONNECT_FAILED':
         case 'KS_WS_PROTOCOL':
+        case 'KS_WS_TOO_LARGE':
         case 'KS_WS_CLOSED':
           return 'websocket';
         default: {

@@ -138,7 +138,7 @@ describe('WsManager against the simulator', () => {
   it('509 session count: learns the server limit, pauses new connects for the fleet, waits for a slot', async () => {
     const { ws, manager, events, store } = await setup(
       { sessionLimit: 1 },
-      { sessionLimit: 3, topicsPerSession: 1, sessionRefusal: { pauseMs: 200, learnForMs: 60_000 } },
+      { sessionLimit: 3, topicsPerSession: 1, sessionRefusal: { pauseMs: 200 }, learnForMs: 60_000 },
     );
     const results = await Promise.allSettled(tickers(3).map((t) => manager.subscribe(t, { maxWaitMs: 600 })));
     expect(results.map((r) => r.status).sort()).toEqual(['fulfilled', 'rejected', 'rejected']);
@@ -252,10 +252,11 @@ describe('WsManager against the simulator', () => {
   });
 
   it('pong timeout: drops a half-dead connection, keeps its slot for the server hold, reconnects and resubscribes', async () => {
-    const { ws, manager, events, store } = await setup({ pingIntervalMs: 100, pingTimeoutMs: 150 });
+    // the shortest ping timing a token may set (WS_PING_BOUNDS): a ping after 1 s, its pong late after 1 s more
+    const { ws, manager, events, store } = await setup({ pingIntervalMs: 1_000, pingTimeoutMs: 1_000 });
     await manager.subscribe('/market/ticker:BTC-USDT');
     ws.mutePongs(true);
-    await expect.poll(() => events.disconnected?.length ?? 0, { timeout: 3_000 }).toBeGreaterThan(0);
+    await expect.poll(() => events.disconnected?.length ?? 0, { timeout: 4_000 }).toBeGreaterThan(0);
     ws.mutePongs(false);
     expect(events.disconnected![0]).toMatchObject({ clean: false, reason: 'pong timeout' });
     // the old session's lease is held for pingInterval + pingTimeout while the new connection holds another
@@ -263,7 +264,7 @@ describe('WsManager against the simulator', () => {
     await expect.poll(async () => (await store.inspect(limits)).sessions, { timeout: 1_000 }).toBe(2);
     await expect.poll(() => events.connected?.length ?? 0, { timeout: 3_000 }).toBe(2);
     await expect.poll(() => ws.publish('/market/ticker:BTC-USDT', 1), { timeout: 3_000 }).toBe(1);
-    await expect.poll(async () => (await store.inspect(limits)).sessions, { timeout: 2_000 }).toBe(1);
+    await expect.poll(async () => (await store.inspect(limits)).sessions, { timeout: 3_000 }).toBe(1);
   });
 
   it('400 ping timeout from the server: pings sooner, reconnects, and then stays up', async () => {

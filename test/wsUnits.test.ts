@@ -17,7 +17,7 @@ import {
 import { reconnectDelay } from '../src/ws/backoff.js';
 import { nextBatch, parseTopic, type Batchable } from '../src/ws/topics.js';
 import { UplinkPacer } from '../src/ws/uplinkPacer.js';
-import { sessionLimitIn } from '../src/ws/wsCodes.js';
+import { limitIn } from '../src/ws/wsCodes.js';
 
 describe('WebSocket codes: every code of the seed page has a reaction', () => {
   // docs/ws-error-codes.md (seed 001): subscribing, connecting, other; then the gateway's WebSocket codes
@@ -54,10 +54,16 @@ describe('WebSocket codes: every code of the seed page has a reaction', () => {
     expect(new Set(WS_CODE_RULES.map((r) => r.code))).toEqual(new Set([400, 401, 403, 404, 406, 415, 500, 509, 420001, 420002, 501000]));
   });
 
-  it('reads the limit out of the session-count text (50 today, 150 for a while)', () => {
-    expect(sessionLimitIn('exceed max session count limitation of 50')).toBe(50);
-    expect(sessionLimitIn('exceed max session count limitation of 150')).toBe(150);
-    expect(sessionLimitIn('service busy')).toBeUndefined();
+  it('reads the number out of every 509 that states one: sessions (50 today, 150 for a while), per time, per session', () => {
+    expect(limitIn('exceed max session count limitation of 50')).toBe(50);
+    expect(limitIn('exceed max session count limitation of 150')).toBe(150);
+    expect(limitIn('exceed max subscription count limitation of 100 per time')).toBe(100);
+    expect(limitIn('exceed max subscription count limitation of 4 per time')).toBe(4);
+    expect(limitIn('exceed max subscription count limitation of 300 per session')).toBe(300);
+    expect(limitIn('Exceed Max Subscription Count Limitation Of 10 Per Session')).toBe(10);
+    for (const none of ['service busy', 'exceed max permits per second', 'limitation of 0', 'limitation of 99999999', 'limitation of -3', 42, undefined]) {
+      expect(limitIn(none)).toBeUndefined();
+    }
   });
 });
 
@@ -142,6 +148,9 @@ describe('token replies, options and errors', () => {
     expect(() => createWsManager({ tokenSource, connects: { limit: 1.5 } })).toThrow(/connects\.limit/);
     expect(() => createWsManager({ tokenSource, uplink: { limit: 3, reservedForPing: 3 } })).toThrow(/uplink\.reservedForPing/);
     expect(() => createWsManager({ tokenSource, leaseMs: 1000, heartbeatMs: 1000 })).toThrow(/heartbeatMs/);
+    expect(() => createWsManager({ tokenSource, leaseMarginMs: -1 })).toThrow(/leaseMarginMs/);
+    expect(() => createWsManager({ tokenSource, maxMessageBytes: 10 })).toThrow(/maxMessageBytes/);
+    expect(() => createWsManager({ tokenSource, sessionRefusal: { learnForMs: 1 } as never })).toThrow(/top-level option learnForMs/);
     expect(() => createWsManager({} as never)).toThrow(/exactly one of options.client/);
     expect(() => createWsManager({ tokenSource, kind: 'x' as never })).toThrow(InvalidArgumentError);
   });

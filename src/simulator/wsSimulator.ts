@@ -2,96 +2,11 @@ import { randomUUID } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { createRequire } from 'node:module';
+import { maxInSpan, RateWindow } from './wsRateWindow.js';
+import type { WsConnectRecord, WsSimulator, WsSimulatorOptions, WsSimulatorStats } from './wsSimulatorTypes.js';
 
-/**
- * A KuCoin-like push server for tests and demos (RATE-LIMITS.md section 9, docs/ws-error-codes.md): tokens,
- * `welcome`, ping/pong with the ping timeout enforced, sessions per subject (UID for private tokens, IP for
- * public ones), connects per window, topics per message and per session, uplink messages per connection,
- * and every WebSocket error code. `stats()` says what it received.
- */
-export interface WsSimulatorOptions {
-  /** Sessions per subject before 509 "exceed max session count limitation of N". @default 50 */
-  readonly sessionLimit?: number;
-  /** New connections per subject in any span of `windowMs` before 509 "service busy". @default { limit: 30, windowMs: 60_000 } */
-  readonly connects?: { readonly limit: number; readonly windowMs: number };
-  /** @default 100 */
-  readonly topicsPerMessage?: number;
-  /** @default 300 */
-  readonly topicsPerSession?: number;
-  /** Uplink messages per connection in any span of `windowMs` before 509 "exceed max permits per second". @default { limit: 100, windowMs: 10_000 } */
-  readonly uplink?: { readonly limit: number; readonly windowMs: number };
-  /** Told to clients in the token reply; a connection silent for pingInterval + pingTimeout gets 400 "ping timeout". @default 18_000 */
-  readonly pingIntervalMs?: number;
-  /** @default 10_000 */
-  readonly pingTimeoutMs?: number;
-  /** Symbols that exist (others: 404); undefined: every well-formed symbol exists. */
-  readonly symbols?: readonly string[];
-  /** Topic prefixes that need a private token (403 "login is required" on a public one). @default KuCoin's private channels */
-  readonly privatePrefixes?: readonly string[];
-}
-
-export interface BulletData {
-  readonly token: string;
-  readonly instanceServers: readonly {
-    readonly endpoint: string;
-    readonly encrypt: boolean;
-    readonly protocol: 'websocket';
-    readonly pingInterval: number;
-    readonly pingTimeout: number;
-  }[];
-}
-
-export interface WsConnectRecord {
-  readonly at: number;
-  readonly subject: string;
-  /** 'welcome', or the refusal: '401', '509-sessions', '509-rate' (connects), '<code>-injected' (failNextConnects). */
-  readonly outcome: string;
-}
-
-export interface WsSimulatorStats {
-  readonly tokensIssued: number;
-  readonly connects: readonly WsConnectRecord[];
-  /** Most sessions a subject held at once. */
-  readonly maxSessions: Readonly<Record<string, number>>;
-  readonly sessionsNow: Readonly<Record<string, number>>;
-  /** [at, subject, sessions] at every change. */
-  readonly sessionTimeline: readonly (readonly [number, string, number])[];
-  /** Most connection attempts of a subject in any span of `connects.windowMs`, and of 60 s. */
-  readonly maxConnectsPerWindow: Readonly<Record<string, number>>;
-  readonly maxConnectsPerMinute: Readonly<Record<string, number>>;
-  /** Every error sent, by `code text`. */
-  readonly errors: Readonly<Record<string, number>>;
-  readonly count509: number;
-  /** Uplink messages received, the most on one connection in any uplink window, subscribe messages. */
-  readonly received: number;
-  readonly maxUplinkPerWindow: number;
-  readonly subscribeMessages: number;
-  readonly maxTopicsPerMessage: number;
-  readonly maxTopicsPerSession: number;
-  /** Topics acknowledged over the run. */
-  readonly topicsAcked: number;
-}
-
-export interface WsSimulator {
-  /** ws://127.0.0.1:<port>/ : the `endpoint` of every token. */
-  readonly url: string;
-  /** What `POST /api/v1/bullet-public|private` returns (`data`); the gateway simulator calls it with `websocket: ws`. */
-  issueToken(request: { readonly kind: 'public' | 'private'; readonly uid?: string | undefined; readonly ip: string }): BulletData;
-  /** Sends a push to every connection subscribed to `topic`; returns how many got it. */
-  publish(topic: string, data: unknown, subject?: string): number;
-  /** Every token issued so far answers 401 from now on. */
-  revokeTokens(): void;
-  /** The next `count` connects are refused with this error (default 509 "service busy, please retry later"). */
-  failNextConnects(count: number, code?: number, data?: string): void;
-  /** The next `count` subscribe commands are answered with this error (e.g. 500 "system error"). */
-  failNextCommands(count: number, code: number, data: string): void;
-  /** While muted, pings get no pong (a half-dead connection). */
-  mutePongs(muted: boolean): void;
-  /** The server drops every connection now (no close handshake), as after a server restart. */
-  dropAll(): void;
-  stats(): WsSimulatorStats;
-  close(): Promise<void>;
-}
+export type { BulletData, Ws509Counts, WsConnectRecord, WsSimulator, WsSimulatorOptions, WsSimulatorStats } from './wsSimulatorTypes.js';
+export type { WsRateRule, WsWindowKind } from './wsRateWindow.js';
 
 declare module './gatewaySimulator.js' {
   interface GatewaySimulatorOptions {
@@ -128,36 +43,39 @@ const PRIVATE_PREFIXES = [
   '/contract/position',
   '/contract/positionAll',
 ];
-const TOPIC_FORMAT = /^\/[A-Za-z]+\/[A-Za-z0-9]+(:[A-Za-z0-9_.,-]+)?$/;
-const SYMBOL_FORMAT = /^([A-Z0-9]+-[A-Z0-9]+|[A-Z0-9]+M|all|[A-Z0-9]+)$/;
+const TOPIC_FORMAT = /^\/[A-Za-z0-9]+\/[A-Za-z0-9]+(:[A-Za-z0-9_.,-]+)?$/;
+/** A pair (BTC-USDT), a kline (BTC-USDT_1hour), a futures contract (XBTUSDTM), a currency or market, or `all`. */
+const SYMBOL_FORMAT = /^([A-Z0-9]+-[A-Z0-9]+(_[0-9a-z]+)?|[A-Z0-9]+M|all|[A-Z0-9]+)$/;
 
 interface Session {
+  /** The client's connectId (the id of its welcome and of every error about the connection). */
   readonly id: string;
   readonly subject: string;
   readonly isPrivate: boolean;
   readonly socket: ServerSocket;
   readonly topics: Set<string>;
-  uplink: number[];
+  /** The uplink rule's counter, and every message's time in the last window (what the client sent). */
+  readonly uplink: RateWindow;
+  seen: number[];
   idle: NodeJS.Timeout | undefined;
 }
 
-/** Most events in any span of `spanMs` (times ascending). */
-function maxInSpan(times: readonly number[], spanMs: number): number {
-  let best = 0;
-  for (let i = 0, j = 0; i < times.length; i++) {
-    while (times[i]! - times[j]! >= spanMs) j++;
-    best = Math.max(best, i - j + 1);
-  }
-  return best;
+function kindOf509(text: string): 'sessions' | 'busy' | 'perTime' | 'perSession' | 'permits' | 'other' {
+  if (/session count/i.test(text)) return 'sessions';
+  if (/busy/i.test(text)) return 'busy';
+  if (/per time/i.test(text)) return 'perTime';
+  if (/per session/i.test(text)) return 'perSession';
+  if (/permits/i.test(text)) return 'permits';
+  return 'other';
 }
 
 export async function startWsSimulator(options: WsSimulatorOptions = {}): Promise<WsSimulator> {
   const { WebSocketServer } = createRequire(import.meta.url)('ws') as WsServerModule;
   const sessionLimit = options.sessionLimit ?? 50;
-  const connectLimit = options.connects ?? { limit: 30, windowMs: 60_000 };
+  const connectRule = options.connects ?? { limit: 30, windowMs: 60_000 };
   const perMessage = options.topicsPerMessage ?? 100;
   const perSession = options.topicsPerSession ?? 300;
-  const uplink = options.uplink ?? { limit: 100, windowMs: 10_000 };
+  const uplinkRule = options.uplink ?? { limit: 100, windowMs: 10_000 };
   const pingInterval = options.pingIntervalMs ?? 18_000;
   const pingTimeout = options.pingTimeoutMs ?? 10_000;
   const symbols = options.symbols ? new Set(options.symbols) : undefined;
@@ -166,13 +84,16 @@ export async function startWsSimulator(options: WsSimulatorOptions = {}): Promis
   const tokens = new Map<string, { subject: string; isPrivate: boolean }>();
   const sessions = new Set<Session>();
   const sessionsBySubject = new Map<string, number>();
+  const connectRules = new Map<string, RateWindow>();
   const connectTimes = new Map<string, number[]>();
   const connects: WsConnectRecord[] = [];
   const maxSessions: Record<string, number> = {};
   const timeline: [number, string, number][] = [];
   const errors: Record<string, number> = {};
+  const by509 = { sessions: 0, busy: 0, perTime: 0, perSession: 0, permits: 0, other: 0 };
   let tokensIssued = 0;
   let count509 = 0;
+  let silentDrops = 0;
   const connectFaults: { code: number; data: string }[] = [];
   const commandFaults: { code: number; data: string }[] = [];
   let muted = false;
@@ -189,9 +110,13 @@ export async function startWsSimulator(options: WsSimulatorOptions = {}): Promis
   const url = `ws://127.0.0.1:${(server.address() as AddressInfo).port}/`;
 
   const send = (socket: ServerSocket, message: Record<string, unknown>) => socket.send(JSON.stringify(message));
+  /** KuCoin's error shape `{ id, type: 'error', code, data }`: the command's id, or the connection's for the others. */
   const sendError = (socket: ServerSocket, id: unknown, code: number, data: string) => {
     errors[`${code} ${data}`] = (errors[`${code} ${data}`] ?? 0) + 1;
-    if (code === 509) count509++;
+    if (code === 509) {
+      count509++;
+      by509[kindOf509(data)]++;
+    }
     send(socket, { ...(id === undefined ? {} : { id }), type: 'error', code, data });
   };
   const setSessions = (subject: string, delta: number) => {
@@ -200,74 +125,81 @@ export async function startWsSimulator(options: WsSimulatorOptions = {}): Promis
     maxSessions[subject] = Math.max(maxSessions[subject] ?? 0, n);
     timeline.push([Date.now(), subject, n]);
   };
-  const refuse = (socket: ServerSocket, subject: string, outcome: string, code: number, data: string) => {
+  const refuse = (socket: ServerSocket, connectId: string, subject: string, outcome: string, code: number, data: string) => {
     connects.push({ at: Date.now(), subject, outcome });
-    sendError(socket, undefined, code, data);
+    sendError(socket, connectId, code, data);
     socket.close(1000, 'refused');
+  };
+  /** The session is over for the server (counted no more), whether or not the client has seen the close yet. */
+  const endSession = (s: Session) => {
+    if (!sessions.delete(s)) return;
+    if (s.idle) clearTimeout(s.idle);
+    setSessions(s.subject, -1);
   };
   const armIdle = (s: Session) => {
     if (s.idle) clearTimeout(s.idle);
     s.idle = setTimeout(() => {
-      sendError(s.socket, undefined, 400, 'ping timeout');
+      // the server drops a silent session: it stops counting it at once (a frozen client never answers the close)
+      silentDrops++;
+      sendError(s.socket, s.id, 400, 'ping timeout');
       s.socket.close(1000, 'ping timeout');
+      endSession(s);
     }, pingInterval + pingTimeout);
   };
 
-  const topicError = (topic: unknown, isPrivate: boolean, privateChannel: unknown, count: (n: number) => boolean): [number, string] | undefined => {
+  const topicError = (topic: unknown, isPrivate: boolean, count: (names: string[]) => boolean): [number, string] | undefined => {
     if (typeof topic !== 'string' || topic === '') return [406, 'topic is required'];
     if (!TOPIC_FORMAT.test(topic)) return [400, 'topic is invalid'];
     const [prefix, list] = topic.split(':') as [string, string | undefined];
     const syms = list === undefined ? [] : list.split(',');
     if (syms.some((s) => s === '' || !SYMBOL_FORMAT.test(s))) return [400, 'topic is invalid'];
     if (syms.length > perMessage) return [509, `exceed max subscription count limitation of ${perMessage} per time`];
-    if (!isPrivate && (privateChannel === true || privatePrefixes.has(prefix))) return [403, 'login is required'];
+    if (!isPrivate && privatePrefixes.has(prefix)) return [403, 'login is required'];
     if (symbols && syms.some((s) => s !== 'all' && !symbols.has(s))) return [404, 'topic does not exist'];
-    if (!count(Math.max(1, syms.length))) return [509, `exceed max subscription count limitation of ${perSession} per session`];
+    if (!count(namesOf(topic))) return [509, `exceed max subscription count limitation of ${perSession} per session`];
     return undefined;
   };
 
   const onMessage = (s: Session, raw: Buffer) => {
+    if (!sessions.has(s)) return; // dropped already (ping timeout): nothing more is read
     received++;
     const now = Date.now();
-    s.uplink = s.uplink.filter((t) => t > now - uplink.windowMs);
-    s.uplink.push(now);
-    maxUplink = Math.max(maxUplink, s.uplink.length);
+    s.seen = s.seen.filter((t) => t > now - uplinkRule.windowMs);
+    s.seen.push(now);
+    maxUplink = Math.max(maxUplink, s.seen.length);
     armIdle(s);
     let msg: Record<string, unknown>;
     try {
-      msg = JSON.parse(raw.toString('utf8')) as Record<string, unknown>;
+      const parsed: unknown = JSON.parse(raw.toString('utf8'));
+      msg = parsed !== null && typeof parsed === 'object' ? (parsed as Record<string, unknown>) : {};
     } catch {
-      return sendError(s.socket, undefined, 415, 'command type is invalid');
+      return sendError(s.socket, s.id, 415, 'command type is invalid');
     }
-    if (s.uplink.length > uplink.limit) return sendError(s.socket, msg.id, 509, 'exceed max permits per second');
+    if (!s.uplink.admit(now)) return sendError(s.socket, msg.id, 509, 'exceed max permits per second');
+    // KuCoin acknowledges a command only when it asks for it (`response: true`)
+    const ack = () => msg.response === true && send(s.socket, { id: msg.id, type: 'ack' });
     switch (msg.type) {
       case 'ping':
         return muted ? undefined : send(s.socket, { id: msg.id, type: 'pong', timestamp: now * 1000 });
-      case 'subscribe':
       case 'unsubscribe': {
-        const topic = msg.topic;
-        if (msg.type === 'subscribe') subscribeMessages++;
-        const names = (): string[] => {
-          const [prefix, list] = String(topic).split(':') as [string, string | undefined];
-          return list === undefined ? [prefix] : list.split(',').map((x) => `${prefix}:${x}`);
-        };
-        if (msg.type === 'unsubscribe') {
-          if (typeof topic !== 'string' || topic === '') return sendError(s.socket, msg.id, 406, 'topic is required');
-          for (const t of names()) s.topics.delete(t);
-          return send(s.socket, { id: msg.id, type: 'ack' });
-        }
+        if (typeof msg.topic !== 'string' || msg.topic === '') return sendError(s.socket, msg.id, 406, 'topic is required');
+        for (const t of namesOf(msg.topic)) s.topics.delete(t);
+        return void ack();
+      }
+      case 'subscribe': {
+        subscribeMessages++;
         const fault = commandFaults.shift();
         if (fault) return sendError(s.socket, msg.id, fault.code, fault.data);
-        const fresh = (n: number) => s.topics.size + n <= perSession;
-        const err = topicError(topic, s.isPrivate, msg.privateChannel, (n) => fresh(n));
+        // a topic this connection already holds is not counted again
+        const fits = (names: string[]) => s.topics.size + names.filter((t) => !s.topics.has(t)).length <= perSession;
+        const err = topicError(msg.topic, s.isPrivate, fits);
         if (err) return sendError(s.socket, msg.id, err[0], err[1]);
-        const list = names();
+        const list = namesOf(msg.topic as string);
         maxTopicsPerMessage = Math.max(maxTopicsPerMessage, list.length);
         for (const t of list) s.topics.add(t);
         topicsAcked += list.length;
         maxTopicsPerSession = Math.max(maxTopicsPerSession, s.topics.size);
-        if (msg.response !== false) send(s.socket, { id: msg.id, type: 'ack' });
-        return;
+        return void ack();
       }
       default:
         return sendError(s.socket, msg.id, 415, 'command type is invalid');
@@ -277,37 +209,36 @@ export async function startWsSimulator(options: WsSimulatorOptions = {}): Promis
   wss.on('connection', (socket, req) => {
     socket.on('error', () => undefined); // a malformed frame or a reset: the close event follows
     const query = new URL(req.url ?? '/', url).searchParams;
+    const connectId = query.get('connectId') ?? randomUUID();
     const grant = tokens.get(query.get('token') ?? '');
     const subject = grant?.subject ?? 'unknown';
     const now = Date.now();
     const times = connectTimes.get(subject) ?? [];
     connectTimes.set(subject, times);
     times.push(now);
-    if (!grant) return refuse(socket, subject, '401', 401, 'token is invalid');
-    if (times.filter((t) => t > now - connectLimit.windowMs).length > connectLimit.limit)
-      return refuse(socket, subject, '509-rate', 509, 'service busy, please retry later');
+    if (!grant) return refuse(socket, connectId, subject, '401', 401, 'token is invalid');
+    let rule = connectRules.get(subject);
+    if (!rule) connectRules.set(subject, (rule = new RateWindow(connectRule)));
+    if (!rule.admit(now)) return refuse(socket, connectId, subject, '509-rate', 509, 'service busy, please retry later');
     const fault = connectFaults.shift();
-    if (fault) return refuse(socket, subject, `${fault.code}-injected`, fault.code, fault.data);
+    if (fault) return refuse(socket, connectId, subject, `${fault.code}-injected`, fault.code, fault.data);
     if ((sessionsBySubject.get(subject) ?? 0) >= sessionLimit)
-      return refuse(socket, subject, '509-sessions', 509, `exceed max session count limitation of ${sessionLimit}`);
+      return refuse(socket, connectId, subject, '509-sessions', 509, `exceed max session count limitation of ${sessionLimit}`);
     connects.push({ at: now, subject, outcome: 'welcome' });
     const s: Session = {
-      id: query.get('connectId') ?? randomUUID(),
+      id: connectId,
       subject,
       isPrivate: grant.isPrivate,
       socket,
       topics: new Set(),
-      uplink: [],
+      uplink: new RateWindow(uplinkRule),
+      seen: [],
       idle: undefined,
     };
     sessions.add(s);
     setSessions(subject, +1);
     socket.on('message', (data) => onMessage(s, data));
-    socket.on('close', () => {
-      if (!sessions.delete(s)) return;
-      if (s.idle) clearTimeout(s.idle);
-      setSessions(subject, -1);
-    });
+    socket.on('close', () => endSession(s));
     armIdle(s);
     send(socket, { id: s.id, type: 'welcome' });
   });
@@ -344,11 +275,11 @@ export async function startWsSimulator(options: WsSimulatorOptions = {}): Promis
     dropAll() {
       for (const s of sessions) s.socket.terminate();
     },
-    stats() {
+    stats(): WsSimulatorStats {
       const perWindow: Record<string, number> = {};
       const perMinute: Record<string, number> = {};
       for (const [subject, times] of connectTimes) {
-        perWindow[subject] = maxInSpan(times, connectLimit.windowMs);
+        perWindow[subject] = maxInSpan(times, connectRule.windowMs);
         perMinute[subject] = maxInSpan(times, 60_000);
       }
       return {
@@ -361,6 +292,8 @@ export async function startWsSimulator(options: WsSimulatorOptions = {}): Promis
         maxConnectsPerMinute: perMinute,
         errors: { ...errors },
         count509,
+        count509ByKind: { ...by509 },
+        silentDrops,
         received,
         maxUplinkPerWindow: maxUplink,
         subscribeMessages,
@@ -379,4 +312,10 @@ export async function startWsSimulator(options: WsSimulatorOptions = {}): Promis
       await new Promise<void>((resolve) => server.close(() => resolve()));
     },
   };
+}
+
+/** `/market/ticker:A,B` is two topics, `/market/ticker:A` and `/market/ticker:B`; a topic without symbols is itself. */
+function namesOf(topic: string): string[] {
+  const [prefix, list] = topic.split(':') as [string, string | undefined];
+  return list === undefined ? [prefix] : list.split(',').map((x) => `${prefix}:${x}`);
 }

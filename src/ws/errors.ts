@@ -1,7 +1,14 @@
 import { KucoinSchedulerError } from '../errors.js';
 
 /** Every `code` the WebSocket side's errors carry. Stable: match on these, never on message text. */
-export const WS_ERROR_CODES = ['KS_WS_TOPIC_REFUSED', 'KS_WS_NO_CAPACITY', 'KS_WS_CONNECT_FAILED', 'KS_WS_PROTOCOL', 'KS_WS_CLOSED'] as const;
+export const WS_ERROR_CODES = [
+  'KS_WS_TOPIC_REFUSED',
+  'KS_WS_NO_CAPACITY',
+  'KS_WS_CONNECT_FAILED',
+  'KS_WS_PROTOCOL',
+  'KS_WS_TOO_LARGE',
+  'KS_WS_CLOSED',
+] as const;
 
 export type WsErrorCode = (typeof WS_ERROR_CODES)[number];
 
@@ -92,6 +99,30 @@ export class WsProtocolError extends KucoinWsError {
   constructor(message: string, kucoinCode?: number, cause?: unknown) {
     super('KS_WS_PROTOCOL', message, { cause });
     this.kucoinCode = kucoinCode;
+  }
+}
+
+/** What was too large: a token or an endpoint in a bullet reply, or a message from the push server. */
+export type WsTooLargeWhat = 'token' | 'endpoint' | 'message';
+
+/**
+ * The server sent something longer than the library accepts: a token over WS_TOKEN_MAX_LENGTH characters or an
+ * endpoint over WS_ENDPOINT_MAX_LENGTH (the token is not used: it would go into the URL of every dial), or a
+ * message over `maxMessageBytes` (refused at its frame header where the manager dials itself: nothing of it
+ * is read). Neither the token nor the message is in the error.
+ */
+export class WsTooLargeError extends KucoinWsError {
+  declare readonly code: 'KS_WS_TOO_LARGE';
+  readonly what: WsTooLargeWhat;
+  /** Its length: characters for a token or endpoint, bytes for a message. */
+  readonly size: number;
+  readonly limit: number;
+  constructor(what: WsTooLargeWhat, size: number, limit: number) {
+    const unit = what === 'message' ? 'bytes' : 'characters';
+    super('KS_WS_TOO_LARGE', `The push server sent a ${what} of ${size} ${unit}, over the limit of ${limit}: refused`);
+    this.what = what;
+    this.size = size;
+    this.limit = limit;
   }
 }
 

@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
-import { WebSocket, type Dispatcher } from 'undici';
+import { Agent, WebSocket, type Dispatcher } from 'undici';
 import { pause } from './backoff.js';
+import { guardedConnector } from './frameGuard.js';
 import type { WsToken } from './tokenSource.js';
 import type { UplinkKind, UplinkPacer } from './uplinkPacer.js';
 import type { WsErrorPhase } from './wsCodes.js';
@@ -28,14 +29,26 @@ export interface SocketHandlers {
   push(message: Readonly<Record<string, unknown>>): void;
   /** An error message that answers no pending command. */
   serverError(code: unknown, data: unknown, phase: WsErrorPhase): void;
+  /** The server sent a message over `maxMessageBytes` (refused at its frame header, or after it came through a caller's dispatcher): the socket closes. */
+  tooLarge(bytes: number): void;
 }
 
-export interface SocketTiming {
+export interface SocketSettings {
   readonly connectTimeoutMs: number;
   /** The server's ping interval times the manager's factor (lower after a "ping timeout"). */
   readonly pingEveryMs: number;
   readonly pingTimeoutMs: number;
+  /** Longest message accepted from the server. */
+  readonly maxMessageBytes: number;
+  /**
+   * False once nothing more may be sent (the session's lease may end before the server would drop a session
+   * that went silent now): the socket closes instead of sending.
+   */
+  mayUplink(): boolean;
 }
+
+/** Node's timers take at most 2^31 - 1 ms; a longer one would fire at once. */
+const MAX_TIMER_MS = 2_147_483_647;
 
 /**
  * One dial of a KuCoin push server over undici's WebSocket: waits for `welcome`, pings at the server's
@@ -54,11 +67,13 @@ export class KucoinSocket {
   #timers = new Set<NodeJS.Timeout>();
   #pongTimer: NodeJS.Timeout | undefined;
   #closing = false;
+  /** The dial's own dispatcher (when the caller gave none): refuses a message over the limit at its frame header. */
+  #agent: Agent | undefined;
 
   constructor(
     token: WsToken,
     dispatcher: Dispatcher | undefined,
-    private readonly timing: SocketTiming,
+    private readonly settings: SocketSettings,
     private readonly pacer: UplinkPacer,
     private readonly handlers: SocketHandlers,
   ) {
@@ -67,14 +82,19 @@ export class KucoinSocket {
       const url = new URL(token.endpoint);
       url.searchParams.set('token', token.token);
       url.searchParams.set('connectId', randomUUID());
-      this.#ws = new WebSocket(url, dispatcher ? { dispatcher } : undefined);
+      if (!dispatcher) {
+        const limit = settings.maxMessageBytes;
+        this.#agent = new Agent({ connect: guardedConnector(limit, (bytes) => this.#tooLarge(bytes)), webSocket: { maxPayloadSize: limit } });
+      }
+      this.#ws = new WebSocket(url, { dispatcher: dispatcher ?? this.#agent! });
+      this.#ws.binaryType = 'arraybuffer';
     } catch (error) {
       // a URL undici refuses: a failed dial (never the token in the reason)
       this.#ws = undefined;
       this.#end(true, 0, `cannot dial: ${error instanceof Error ? error.name : 'error'}`);
       return;
     }
-    this.#timer(() => this.terminate('no welcome in time'), timing.connectTimeoutMs);
+    this.#timer(() => this.terminate('no welcome in time'), settings.connectTimeoutMs);
     this.#ws.addEventListener('message', (ev) => this.#onMessage(ev.data));
     this.#ws.addEventListener('close', (ev) => this.#end(ev.wasClean, ev.code, ev.reason));
     this.#ws.addEventListener('error', () => undefined); // a close event follows
@@ -108,11 +128,11 @@ export class KucoinSocket {
   }
 
   /** Closes with the handshake (the server sees the session end); the outcome follows the server's close. */
-  close(): void {
+  close(reason = 'bye'): void {
     if (this.#finished || this.#closing) return;
     this.#closing = true;
     try {
-      this.#ws?.close(1000, 'bye');
+      this.#ws?.close(1000, reason.slice(0, 100));
     } catch {
       // already closing
     }
@@ -132,10 +152,13 @@ export class KucoinSocket {
   }
 
   #timer(fn: () => void, ms: number): NodeJS.Timeout {
-    const t = setTimeout(() => {
-      this.#timers.delete(t);
-      fn();
-    }, ms);
+    const t = setTimeout(
+      () => {
+        this.#timers.delete(t);
+        fn();
+      },
+      Math.min(MAX_TIMER_MS, Math.max(0, ms)),
+    );
     t.unref();
     this.#timers.add(t);
     return t;
@@ -149,7 +172,8 @@ export class KucoinSocket {
   }
 
   #send(message: Record<string, unknown>): void {
-    if (this.#finished) return;
+    if (this.#finished || this.#closing) return;
+    if (!this.settings.mayUplink()) return this.close('session lease not renewed');
     this.pacer.record();
     try {
       this.#ws?.send(JSON.stringify(message));
@@ -162,13 +186,23 @@ export class KucoinSocket {
     void this.#paced('ping').then((ok) => {
       if (!ok) return;
       this.#send({ id: `${Date.now()}${++this.#seq}`, type: 'ping' });
-      if (!this.#pongTimer) this.#pongTimer = this.#timer(() => this.terminate('pong timeout'), this.timing.pingTimeoutMs);
-      this.#timer(() => this.#ping(), this.timing.pingEveryMs);
+      if (!this.#pongTimer) this.#pongTimer = this.#timer(() => this.terminate('pong timeout'), this.settings.pingTimeoutMs);
+      this.#timer(() => this.#ping(), this.settings.pingEveryMs);
     });
+  }
+
+  /** A message over the limit: refused unread, the socket closes (its topics are subscribed again on the next dial). */
+  #tooLarge(bytes: number): void {
+    if (this.#finished) return;
+    this.handlers.tooLarge(bytes);
+    this.terminate('message too large');
   }
 
   #onMessage(data: unknown): void {
     if (this.#finished) return;
+    // through a caller's dispatcher the message was read whole: refused before it is parsed
+    const bytes = typeof data === 'string' ? Buffer.byteLength(data) : data instanceof ArrayBuffer ? data.byteLength : 0;
+    if (bytes > this.settings.maxMessageBytes) return this.#tooLarge(bytes);
     let msg: Record<string, unknown>;
     try {
       const parsed: unknown = JSON.parse(typeof data === 'string' ? data : Buffer.from(data as ArrayBuffer).toString('utf8'));
@@ -184,7 +218,7 @@ export class KucoinSocket {
         this.#welcomedAt = Date.now();
         for (const t of this.#timers) clearTimeout(t); // the welcome timeout
         this.#timers.clear();
-        this.#timer(() => this.#ping(), this.timing.pingEveryMs);
+        this.#timer(() => this.#ping(), this.settings.pingEveryMs);
         this.handlers.welcome();
         return;
       case 'pong':
@@ -220,6 +254,7 @@ export class KucoinSocket {
     this.#timers.clear();
     if (this.#pongTimer) clearTimeout(this.#pongTimer);
     this.#ended.abort();
+    void this.#agent?.destroy().catch(() => undefined);
     for (const settle of [...this.#pending.values()]) settle({ kind: 'closed' });
     this.#finish({ welcomed: this.#welcomedAt > 0, clean, code, reason, openMs: this.#welcomedAt > 0 ? Date.now() - this.#welcomedAt : 0 });
   }

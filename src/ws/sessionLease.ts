@@ -1,7 +1,7 @@
 import type { TypedEmitter } from '../events.js';
 import { pause } from './backoff.js';
 import type { WsWaitReason } from './errors.js';
-import type { WsGrant, WsPenalty } from './store/wsStoreTypes.js';
+import type { WsGrant, WsLearned, WsPenalty, WsSubjectLimits } from './store/wsStoreTypes.js';
 import type { WsManagerEvents } from './wsEvents.js';
 import type { ResolvedWsOptions } from './wsOptions.js';
 
@@ -15,6 +15,10 @@ export interface LeaseContext {
   readonly events: TypedEmitter<WsManagerEvents>;
   /** Names this process's leases. */
   readonly processId: string;
+  /** The subject's limits now (the lease grows when a token says the server counts silent sessions longer). */
+  limits(): WsSubjectLimits;
+  /** What the fleet learned, as the store's last reply said. */
+  learned(learned: WsLearned): void;
   /** Waits `ms`, or less when a slot of this process frees, or until `signal` aborts. */
   waitForSlot(ms: number, signal: AbortSignal): Promise<void>;
   /** A lease of this process ended: waiting connections look again. */
@@ -26,10 +30,15 @@ export interface LeaseContext {
  * connect right before each dial, renewed by the manager's heartbeat, released (or held for the server's
  * ping timeout) when the connection ends. A store failure is an event and a retry, never a connect without
  * the store's grant.
+ *
+ * `safeUntil` is the earliest the lease can end, on this process's clock: the time a grant or renewal was
+ * asked for plus the lease it set (the store set it later, by its own clock). Past it another process may
+ * take the slot; the connection makes sure the server has dropped this session by then.
  */
 export class SessionLease {
   #id: string | undefined;
   #gen = 0;
+  #safeUntil = 0;
 
   constructor(
     private readonly ctx: LeaseContext,
@@ -46,21 +55,34 @@ export class SessionLease {
     return this.#id;
   }
 
-  /** Forgets the lease without releasing it (it lapsed and another process took the slot). */
+  /** Local time before which the lease surely holds (0 without one). */
+  get safeUntil(): number {
+    return this.#id ? this.#safeUntil : 0;
+  }
+
+  /** The heartbeat renewed it: asked at `askedAt` for `leaseMs`. */
+  renewed(askedAt: number, leaseMs: number): void {
+    if (this.#id) this.#safeUntil = Math.max(this.#safeUntil, askedAt + leaseMs);
+  }
+
+  /** Forgets the lease without releasing it (it lapsed and another process took the slot, or the store removed it). */
   drop(): void {
     this.#id = undefined;
+    this.#safeUntil = 0;
   }
 
   /** Waits for a slot under a fresh id; false when the connection stopped or lost its topics first. */
   async acquire(): Promise<boolean> {
-    const { store, limits } = this.ctx.options;
     const id = `${this.ctx.processId}.${this.connectionId}.${++this.#gen}`;
     this.phase('sessions');
     while (!this.signal.aborted && this.wanted()) {
-      const grant = await this.#store(() => store.acquireSession(limits, id));
+      const limits = this.ctx.limits();
+      const askedAt = Date.now();
+      const grant = await this.#store(() => this.ctx.options.store.acquireSession(limits, id));
       if (!grant) continue;
       if (grant.granted) {
         this.#id = id;
+        this.#safeUntil = askedAt + limits.leaseMs;
         return true;
       }
       const waitMs = Math.min(grant.waitMs, SLOT_POLL_MS) + Math.floor(Math.random() * 50);
@@ -70,17 +92,21 @@ export class SessionLease {
     return false;
   }
 
-  /** Takes a connect from the shared window for this lease: `lost` when the lease lapsed and no slot is free. */
+  /** Takes a connect from the shared window for this lease (and extends it): `lost` when the lease is gone. */
   async connect(): Promise<'granted' | 'lost' | 'stopped'> {
-    const { store, limits } = this.ctx.options;
     while (!this.signal.aborted && this.wanted()) {
       const id = this.#id;
       if (!id) return 'lost';
-      const grant = await this.#store(() => store.acquireConnect(limits, id));
+      const limits = this.ctx.limits();
+      const askedAt = Date.now();
+      const grant = await this.#store(() => this.ctx.options.store.acquireConnect(limits, id));
       if (!grant) continue;
-      if (grant.granted) return 'granted';
+      if (grant.granted) {
+        this.#safeUntil = askedAt + limits.leaseMs;
+        return 'granted';
+      }
       if (grant.reason === 'lease') {
-        this.#id = undefined;
+        this.drop();
         return 'lost';
       }
       this.phase(grant.reason === 'paused' ? 'paused' : 'connects');
@@ -94,10 +120,10 @@ export class SessionLease {
   /** Frees the slot now (`holdMs` 0) or after `holdMs`; the connection takes a new lease if it dials again. */
   async release(holdMs: number): Promise<void> {
     const id = this.#id;
-    this.#id = undefined;
+    this.drop();
     if (!id) return;
     try {
-      await this.ctx.options.store.release(this.ctx.options.limits, id, holdMs);
+      await this.ctx.options.store.release(this.ctx.limits(), id, holdMs);
     } catch (error) {
       // the lease ends on its own after leaseMs
       this.ctx.events.emit('storeError', { error: error as Error, retryInMs: 0 });
@@ -105,10 +131,23 @@ export class SessionLease {
     this.ctx.slotFreed();
   }
 
+  /**
+   * 509 session count: the server refused this lease's session. The store removes the lease, learns the
+   * stated limit and caps the fleet's sessions (penalize 'sessions'); a store failure is only an event.
+   */
+  async refused(stated: number | undefined): Promise<void> {
+    const id = this.#id;
+    this.drop();
+    if (!id) return;
+    const { sessionRefusal, learnForMs } = this.ctx.options;
+    await this.penalize({ kind: 'sessions', sessionId: id, learnedLimit: stated, learnForMs, pauseMs: sessionRefusal.pauseMs });
+    this.ctx.slotFreed();
+  }
+
   /** A reaction every process shares (a pause, a learned limit); a store failure is only an event. */
   async penalize(penalty: WsPenalty): Promise<void> {
     try {
-      await this.ctx.options.store.penalize(this.ctx.options.limits, penalty);
+      await this.ctx.options.store.penalize(this.ctx.limits(), penalty);
     } catch (error) {
       this.ctx.events.emit('storeError', { error: error as Error, retryInMs: 0 });
     }
@@ -116,7 +155,9 @@ export class SessionLease {
 
   async #store(call: () => Promise<WsGrant>): Promise<WsGrant | undefined> {
     try {
-      return await call();
+      const grant = await call();
+      this.ctx.learned(grant.learned);
+      return grant;
     } catch (error) {
       this.ctx.events.emit('storeError', { error: error as Error, retryInMs: STORE_RETRY_MS });
       await pause(STORE_RETRY_MS, this.signal);

@@ -9,15 +9,15 @@
 export type WsReaction =
   /** The topic is refused for good: its subscribe rejects with WsTopicError (after splitting a batch to find it). */
   | 'refuse-topic'
-  /** Too many topics in one message: halve the batch size for every connection and send the batch again. */
+  /** Too many topics in one message: learn the limit the text states (or halve the batch) for every process, send the batch again. */
   | 'split-message'
-  /** The connection holds all the topics it may: the rest go to another connection. */
+  /** The connection holds all the topics it may: learn the limit the text states for every process; its waiting topics beyond it go to another connection. */
   | 'session-full'
   /** Too many uplink messages: this connection sends nothing but pings for a whole window, then again. */
   | 'slow-down'
   /** The token is invalid: drop it, fetch a new one (through the scheduler), reconnect. */
   | 'new-token'
-  /** Every session of the account is taken at the server: learn its limit, pause new sessions (all processes), wait for a slot. */
+  /** Every session of the account is taken at the server: learn its limit (all processes), hold no more sessions than now until one frees, wait for a slot. */
   | 'wait-session-slot'
   /** The server is busy or dropped us: reconnect after a shared, jittered backoff (all processes). */
   | 'reconnect-later'
@@ -76,9 +76,12 @@ export function classifyWsError(code: unknown, data: unknown, phase: WsErrorPhas
   return WS_CODE_RULES.find(fits) ?? FALLBACK[phase];
 }
 
-/** The limit in "exceed max session count limitation of 50", when the text carries one. */
-export function sessionLimitIn(data: unknown): number | undefined {
-  const m = typeof data === 'string' ? /limitation of (\d+)/i.exec(data) : null;
+/**
+ * The number a 509 states: "exceed max session count limitation of 50", "... of 100 per time", "... of 300 per
+ * session". Undefined when the text has none, or one that is not a plausible limit (an integer in [1, 1_000_000]).
+ */
+export function limitIn(data: unknown): number | undefined {
+  const m = typeof data === 'string' ? /limitation of (\d{1,7})(?!\d)/i.exec(data) : null;
   const n = m ? Number(m[1]) : Number.NaN;
-  return Number.isSafeInteger(n) && n > 0 ? n : undefined;
+  return Number.isInteger(n) && n >= 1 && n <= 1_000_000 ? n : undefined;
 }

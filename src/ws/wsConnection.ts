@@ -1,13 +1,13 @@
 import { pause, reconnectDelay } from './backoff.js';
 import { settleSubscribe, type CommandScope } from './commandOutcome.js';
-import { WsConnectError, type KucoinWsError, type WsWaitReason } from './errors.js';
+import { WsConnectError, WsTooLargeError, type KucoinWsError, type WsWaitReason } from './errors.js';
 import { KucoinSocket, type DialOutcome } from './kucoinSocket.js';
 import { SessionLease, type LeaseContext } from './sessionLease.js';
-import type { TokenCache, WsToken } from './tokenSource.js';
+import { silentSessionMs, type TokenCache, type WsToken } from './tokenSource.js';
 import { nextBatch } from './topics.js';
 import type { TopicRequest } from './topicRequest.js';
 import { UplinkPacer } from './uplinkPacer.js';
-import { classifyWsError, sessionLimitIn, type WsCodeRule } from './wsCodes.js';
+import { classifyWsError, limitIn, type WsCodeRule } from './wsCodes.js';
 
 /** What a connection needs from its manager. */
 export interface ConnectionContext extends LeaseContext {
@@ -16,9 +16,14 @@ export interface ConnectionContext extends LeaseContext {
   readonly closing: AbortSignal;
   topicsPerMessage(): number;
   topicsPerSession(): number;
-  learn(what: 'topicsPerMessage' | 'topicsPerSession', value: number): void;
+  /** A limit the server stated: kept by this process, and (topics) in the store for the fleet. */
+  learn(what: 'sessionLimit' | 'topicsPerMessage' | 'topicsPerSession', value: number): void;
+  /** A token came: its silent-session time may lengthen the lease. */
+  tokenSeen(token: WsToken): void;
   /** A topic `from` cannot carry (the server said the session is full): give it another connection. */
   rehome(request: TopicRequest, from: WsConnection): void;
+  /** `connection` keeps at most `limit` topics: its waiting ones beyond go to other connections. */
+  trim(connection: WsConnection, limit: number): void;
   /** A topic ended for good (refused, or its connection gave up): forget it. */
   topicEnded(request: TopicRequest, error: KucoinWsError): void;
   route(message: Readonly<Record<string, unknown>>): void;
@@ -52,6 +57,11 @@ export class WsConnection {
   #idleTimer: NodeJS.Timeout | undefined;
   /** When stopping, hold the lease this long (the last dial ended without the server seeing it). */
   #holdMs = 0;
+  /** The token of the dial in progress, and the timer that closes it once its lease is not renewed in time. */
+  #dialToken: WsToken | undefined;
+  #safetyTimer: NodeJS.Timeout | undefined;
+  /** The socket of this dial was closed because its lease was not renewed in time (reported once). */
+  #unsafe = false;
 
   /** Starts with its first topic (a connection without topics ends at once). */
   constructor(
@@ -114,8 +124,41 @@ export class WsConnection {
   /** The heartbeat found the lease lapsed and taken: close the socket (handshake) and wait for a slot again. */
   leaseLost(): void {
     this.#lease.drop();
-    this.ctx.events.emit('leaseLost', { connectionId: this.id });
-    this.#socket?.close();
+    this.ctx.events.emit('leaseLost', { connectionId: this.id, reason: 'taken' });
+    this.#socket?.close('session lease lost');
+  }
+
+  /** The heartbeat renewed the lease: asked at `askedAt` (this process's clock) for `leaseMs`. */
+  leaseRenewed(askedAt: number, leaseMs: number): void {
+    this.#lease.renewed(askedAt, leaseMs);
+    this.#armSafety();
+  }
+
+  /**
+   * The last moment this connection may send anything on `token`'s socket: were the process to freeze right
+   * after, the server would count the session for the token's pingInterval + pingTimeout more, and that must
+   * end `leaseMarginMs` before the lease may end (and another process take the slot).
+   */
+  #uplinkUntil(token: WsToken): number {
+    return this.#lease.safeUntil - this.ctx.options.leaseMarginMs - silentSessionMs(token);
+  }
+
+  /** Closes the socket once its lease was not renewed in time (the store is out of reach), else looks again then. */
+  #armSafety(): void {
+    if (this.#safetyTimer) clearTimeout(this.#safetyTimer);
+    this.#safetyTimer = undefined;
+    const socket = this.#socket;
+    const token = this.#dialToken;
+    if (!socket || !token || this.#unsafe) return;
+    const ms = this.#uplinkUntil(token) - Date.now();
+    if (ms > 0) {
+      this.#safetyTimer = setTimeout(() => this.#armSafety(), ms);
+      this.#safetyTimer.unref();
+      return;
+    }
+    this.#unsafe = true;
+    this.ctx.events.emit('leaseLost', { connectionId: this.id, reason: 'unrenewed' });
+    socket.close('session lease not renewed');
   }
 
   /** Ends the connection (close handshake if open); `done` settles once its lease is released. */
@@ -146,9 +189,15 @@ export class WsConnection {
           if (!(await this.#retry(false, undefined, `no token: ${(error as Error).message}`, error))) break;
           continue;
         }
+        this.ctx.tokenSeen(token);
         const grant = await this.#lease.connect();
         if (grant === 'stopped') break;
         if (grant === 'lost') continue;
+        if (Date.now() > this.#uplinkUntil(token)) {
+          // the grant came too late to be of use (the process stalled): dial on a fresh one
+          if (!(await this.#retry(false, undefined, 'the session lease was not renewed in time'))) break;
+          continue;
+        }
         this.#setPhase('connecting');
         const outcome = await this.#dial(token);
         if (this.stopped) break;
@@ -159,6 +208,7 @@ export class WsConnection {
       }
     } finally {
       this.stop();
+      if (this.#safetyTimer) clearTimeout(this.#safetyTimer);
       await this.#lease.release(this.#holdMs);
       this.ctx.ended(this);
     }
@@ -191,8 +241,10 @@ export class WsConnection {
       this.ctx.options.dispatcher,
       {
         connectTimeoutMs: this.ctx.options.connectTimeoutMs,
-        pingEveryMs: Math.max(100, Math.floor(token.pingIntervalMs * this.#pingFactor)),
+        pingEveryMs: Math.floor(token.pingIntervalMs * this.#pingFactor),
         pingTimeoutMs: token.pingTimeoutMs,
+        maxMessageBytes: this.ctx.options.maxMessageBytes,
+        mayUplink: () => Date.now() <= this.#uplinkUntil(token),
       },
       this.#pacer,
       {
@@ -208,18 +260,27 @@ export class WsConnection {
           if (rule.reaction === 'slow-down') this.#pacer.slowDown();
           else socket.close(); // the run loop reacts once the server has seen the close
         },
+        tooLarge: (bytes) => {
+          const error = new WsTooLargeError('message', bytes, this.ctx.options.maxMessageBytes);
+          this.ctx.events.emit('protocolError', { connectionId: this.id, error });
+        },
       },
     );
     this.#socket = socket;
+    this.#dialToken = token;
+    this.#unsafe = false;
+    this.#armSafety();
     if (this.stopped) socket.close();
     const outcome = await socket.outcome;
     this.#socket = undefined;
+    this.#dialToken = undefined;
+    this.#armSafety();
     this.#unsubs = [];
     this.#wakePump?.();
     for (const r of this.requests) r.state = 'waiting';
     this.ctx.events.emit('disconnected', { connectionId: this.id, clean: outcome.clean, code: outcome.code, reason: outcome.reason });
     // a socket that ended without the handshake may still count at the server until its ping timeout
-    this.#holdMs = outcome.clean ? 0 : token.pingIntervalMs + token.pingTimeoutMs;
+    this.#holdMs = outcome.clean ? 0 : silentSessionMs(token);
     return outcome;
   }
 
@@ -236,11 +297,18 @@ export class WsConnection {
 
   /** After a dial: the reaction to how it ended and to what the server said, for this process or (through the store) for all. */
   async #react(outcome: DialOutcome, token: WsToken): Promise<void> {
-    const { limits, busyBackoff, sessionRefusal } = this.ctx.options;
-    // that session may live on at the server: its lease stays for the hold, the next dial takes another
-    if (!outcome.clean) await this.#lease.release(this.#holdMs);
-    this.#holdMs = 0;
+    const { busyBackoff } = this.ctx.options;
     const last = this.#lastError;
+    if (last?.rule.reaction === 'wait-session-slot') {
+      // the server refused this session: its lease goes, the stated limit and a cap go to the store
+      const stated = limitIn(last.data);
+      await this.#lease.refused(stated);
+      if (stated !== undefined) this.ctx.learn('sessionLimit', stated);
+    } else if (!outcome.clean) {
+      // that session may live on at the server: its lease stays for the hold, the next dial takes another
+      await this.#lease.release(this.#holdMs);
+    }
+    this.#holdMs = 0;
     switch (last?.rule.reaction) {
       case 'new-token':
         this.ctx.tokens.invalidate(token);
@@ -251,14 +319,6 @@ export class WsConnection {
       case 'reconnect-later':
         await this.#lease.penalize({ kind: 'busy', ...busyBackoff, random: Math.random() });
         break;
-      case 'wait-session-slot': {
-        const learned = sessionLimitIn(last.data);
-        await this.#lease.penalize({ kind: 'sessions', learnedLimit: learned, learnForMs: sessionRefusal.learnForMs, pauseMs: sessionRefusal.pauseMs });
-        if (learned !== undefined && learned < limits.sessionLimit) this.ctx.events.emit('learned', { what: 'sessionLimit', value: learned });
-        // the server has more sessions than the store: give the slot back and wait for one again
-        await this.#lease.release(0);
-        break;
-      }
       default:
         break;
     }
@@ -272,6 +332,7 @@ export class WsConnection {
       socket,
       learn: (what, value) => this.ctx.learn(what, value),
       rehome: (r) => this.ctx.rehome(r, this),
+      trim: (limit) => this.ctx.trim(this, limit),
       end: (r, error) => this.#end(r, error),
       serverError: (rule, data) => this.#serverError(rule, data),
       slowDown: () => this.#pacer.slowDown(),

@@ -23,12 +23,18 @@ export interface WsManagerEvents {
   serverError: { connectionId: number; code: number; text: string; phase: WsErrorPhase; reaction: WsReaction };
   /** A limit was learned from the server: topics per message or per session, or the account's session limit. */
   learned: { what: 'topicsPerMessage' | 'topicsPerSession' | 'sessionLimit'; value: number };
-  /** Another process took this connection's session slot while its lease had lapsed: it reconnects when a slot frees. */
-  leaseLost: { connectionId: number };
+  /**
+   * The connection's session slot is no longer its own: `taken` (its lease lapsed and another process took the
+   * slot) or `unrenewed` (the store was out of reach too long: the socket closes before the lease may end). It
+   * dials again once it holds a slot.
+   */
+  leaseLost: { connectionId: number; reason: 'taken' | 'unrenewed' };
   /** A subscribed topic ended for good (refused on resubscription, or its connection gave up). */
   topicEnded: { topic: string; error: KucoinWsError };
   /** Fetching a token failed; the connection counts it as a failed attempt and backs off. */
   tokenError: { connectionId: number; error: Error };
+  /** The server sent what the manager refuses (a message over `maxMessageBytes`): the connection closes and dials again. */
+  protocolError: { connectionId: number; error: KucoinWsError };
   /** The budget store failed; the operation is retried after `retryInMs`. */
   storeError: { error: Error; retryInMs: number };
   /** A push on any topic of this manager. */

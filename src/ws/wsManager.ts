@@ -2,8 +2,9 @@ import { randomUUID } from 'node:crypto';
 import { AbortError, describeValue, InvalidArgumentError } from '../errors.js';
 import { TypedEmitter, type Listener } from '../events.js';
 import { WsCapacityError, WsClosedError, type KucoinWsError } from './errors.js';
-import type { WsBudgetState } from './store/wsStoreTypes.js';
-import { TokenCache } from './tokenSource.js';
+import { LearnedLimits, type LimitName } from './learnedLimits.js';
+import type { WsBudgetState, WsLearned, WsSubjectLimits } from './store/wsStoreTypes.js';
+import { silentSessionMs, TokenCache, type WsToken } from './tokenSource.js';
 import { TopicHandle, TopicRequest, type WsSubscription } from './topicRequest.js';
 import { parseTopic } from './topics.js';
 import { WsConnection, type ConnectionContext } from './wsConnection.js';
@@ -34,9 +35,12 @@ export interface WsManagerSnapshot {
     readonly holdsSession: boolean;
   }[];
   readonly topics: { readonly waiting: number; readonly subscribed: number };
-  /** In force: configured, or lower when learned from the server. */
+  /** In force: configured, or lower when learned from the server (here or by another process). */
   readonly topicsPerMessage: number;
   readonly topicsPerSession: number;
+  readonly sessionLimit: number;
+  /** The lease its sessions take in the store now: `leaseMs`, or longer when a token says the server counts silent sessions longer. */
+  readonly leaseMs: number;
 }
 
 /**
@@ -55,8 +59,10 @@ export class WsManager {
   readonly #slotWaiters = new Set<() => void>();
   readonly #heartbeat: NodeJS.Timeout;
   readonly #processId = `${process.pid}-${randomUUID().slice(0, 8)}`;
-  #topicsPerMessage: number;
-  #topicsPerSession: number;
+  readonly #limits: LearnedLimits;
+  /** The subject's limits as the store is told them (the lease grows with the longest silent-session time seen). */
+  #subject: WsSubjectLimits;
+  #silentMs = 0;
   #nextConnectionId = 1;
   #closed: Promise<void> | undefined;
   #renewing = false;
@@ -64,8 +70,9 @@ export class WsManager {
   constructor(options: WsManagerOptions) {
     this.#options = resolveWsOptions(options);
     this.#tokens = new TokenCache(this.#options.tokenSource, this.#options.tokenMaxAgeMs);
-    this.#topicsPerMessage = this.#options.topicsPerMessage;
-    this.#topicsPerSession = this.#options.topicsPerSession;
+    const { topicsPerMessage, topicsPerSession, limits, learnForMs } = this.#options;
+    this.#limits = new LearnedLimits({ sessionLimit: limits.sessionLimit, topicsPerMessage, topicsPerSession }, learnForMs);
+    this.#subject = limits;
     this.#heartbeat = setInterval(() => void this.#renew(), this.#options.heartbeatMs);
     this.#heartbeat.unref();
   }
@@ -144,14 +151,16 @@ export class WsManager {
         holdsSession: c.sessionId !== undefined,
       })),
       topics: { waiting, subscribed },
-      topicsPerMessage: this.#topicsPerMessage,
-      topicsPerSession: this.#topicsPerSession,
+      topicsPerMessage: this.#limits.get('topicsPerMessage'),
+      topicsPerSession: this.#limits.get('topicsPerSession'),
+      sessionLimit: this.#limits.get('sessionLimit'),
+      leaseMs: this.#subject.leaseMs,
     };
   }
 
   /** The shared budgets as the store holds them now (every process of the subject). */
   budgets(): Promise<WsBudgetState> {
-    return this.#options.store.inspect(this.#options.limits);
+    return this.#options.store.inspect(this.#subject);
   }
 
   /**
@@ -182,15 +191,20 @@ export class WsManager {
       events: this.#events,
       processId: this.#processId,
       closing: this.#closing.signal,
-      topicsPerMessage: () => this.#topicsPerMessage,
-      topicsPerSession: () => this.#topicsPerSession,
+      limits: () => this.#subject,
+      topicsPerMessage: () => this.#limits.get('topicsPerMessage'),
+      topicsPerSession: () => this.#limits.get('topicsPerSession'),
       learn: (what, value) => {
-        const before = what === 'topicsPerMessage' ? this.#topicsPerMessage : this.#topicsPerSession;
-        if (value >= before) return;
-        if (what === 'topicsPerMessage') this.#topicsPerMessage = value;
-        else this.#topicsPerSession = value;
-        this.#events.emit('learned', { what, value });
+        this.#lowered(this.#limits.learn(what, value));
+        if (what === 'sessionLimit') return; // the store learned it with the refusal (penalize)
+        this.#options.store.learn(this.#subject, what, value, this.#options.learnForMs).then(
+          (learned) => this.#fleetLearned(learned),
+          (error: Error) => this.#events.emit('storeError', { error, retryInMs: 0 }),
+        );
       },
+      learned: (learned) => this.#fleetLearned(learned),
+      tokenSeen: (token) => this.#tokenSeen(token),
+      trim: (connection, limit) => this.#trim(connection, limit),
       rehome: (request, from) => this.#place(request, from),
       topicEnded: (request, error) => this.#topicEnded(request, error),
       waitForSlot: (ms, signal) => this.#waitForSlot(ms, signal),
@@ -209,11 +223,48 @@ export class WsManager {
     };
   }
 
+  #fleetLearned(learned: WsLearned): void {
+    this.#lowered(this.#limits.fleet(learned));
+  }
+
+  /** Limits that went down: an event each; a lower topicsPerSession moves waiting topics off connections over it. */
+  #lowered(changes: [LimitName, number][]): void {
+    for (const [what, value] of changes) {
+      this.#events.emit('learned', { what, value });
+      if (what === 'topicsPerSession') for (const c of [...this.#connections]) if (c.requests.size > value) this.#trim(c, value);
+    }
+  }
+
+  /** `connection` keeps its topics that are not waiting and the first waiting ones up to `limit`; the rest move. */
+  #trim(connection: WsConnection, limit: number): void {
+    let kept = 0;
+    for (const r of connection.requests) if (r.state !== 'waiting') kept++;
+    for (const r of [...connection.requests]) {
+      if (r.state !== 'waiting' || kept++ < limit) continue;
+      connection.requests.delete(r);
+      this.#place(r, connection);
+    }
+  }
+
+  /**
+   * A token's silent-session time (pingInterval + pingTimeout) beyond any seen so far: the lease grows to
+   * outlast it, `leaseMarginMs` and three heartbeats (one renewal may fail before a socket must close).
+   */
+  #tokenSeen(token: WsToken): void {
+    const silent = silentSessionMs(token);
+    if (silent <= this.#silentMs) return;
+    this.#silentMs = silent;
+    const { leaseMs, leaseMarginMs, heartbeatMs } = this.#options;
+    const lease = Math.max(leaseMs, Math.ceil(silent + leaseMarginMs + 3 * heartbeatMs));
+    if (lease !== this.#subject.leaseMs) this.#subject = { ...this.#subject, leaseMs: lease };
+  }
+
   /** Puts a topic on the first connection with room (not `exclude`), or on a new one (which waits for a session slot). */
   #place(request: TopicRequest, exclude?: WsConnection): void {
     if (this.#closed) return;
+    const perSession = this.#limits.get('topicsPerSession');
     for (const c of this.#connections) {
-      if (c !== exclude && !c.stopped && c.requests.size < this.#topicsPerSession) {
+      if (c !== exclude && !c.stopped && c.requests.size < perSession) {
         c.add(request);
         return;
       }
@@ -231,8 +282,24 @@ export class WsManager {
     request.handles.delete(handle);
     if (request.wanted || request.state === 'ended') return;
     this.#requests.delete(requestKey(request.topic, request.privateChannel));
-    this.#connectionOf(request)?.remove(request);
+    const connection = this.#connectionOf(request);
+    connection?.remove(request);
     request.state = 'ended';
+    if (connection) this.#refill(connection);
+  }
+
+  /** `connection` has room (it holds a session): topics of connections still waiting for a slot move to it. */
+  #refill(connection: WsConnection): void {
+    const perSession = this.#limits.get('topicsPerSession');
+    if (connection.stopped || !connection.sessionId) return;
+    for (const other of this.#connections) {
+      if (other === connection || other.sessionId) continue;
+      for (const r of [...other.requests]) {
+        if (connection.requests.size >= perSession) return;
+        other.requests.delete(r);
+        connection.add(r);
+      }
+    }
   }
 
   #topicEnded(request: TopicRequest, error: KucoinWsError): void {
@@ -256,16 +323,25 @@ export class WsManager {
     });
   }
 
+  /** The heartbeat: renews every lease this process holds; each connection learns how long its lease surely holds. */
   async #renew(): Promise<void> {
     const held = new Map<string, WsConnection>();
     for (const c of this.#connections) if (c.sessionId) held.set(c.sessionId, c);
     if (held.size === 0 || this.#renewing) return;
     this.#renewing = true;
     try {
-      const lost = await this.#options.store.renew(this.#options.limits, [...held.keys()]);
-      for (const id of lost) held.get(id)?.leaseLost();
+      const limits = this.#subject;
+      const askedAt = Date.now();
+      const { lost, learned } = await this.#options.store.renew(limits, [...held.keys()]);
+      const gone = new Set(lost);
+      for (const [id, c] of held) {
+        if (c.sessionId !== id) continue; // it released or replaced that lease meanwhile
+        if (gone.has(id)) c.leaseLost();
+        else c.leaseRenewed(askedAt, limits.leaseMs);
+      }
+      this.#fleetLearned(learned);
     } catch (error) {
-      // the leases last leaseMs; the next beat tries again
+      // the leases last leaseMs: the next beat tries again; a socket whose lease would end first closes
       this.#events.emit('storeError', { error: error as Error, retryInMs: this.#options.heartbeatMs });
     } finally {
       this.#renewing = false;

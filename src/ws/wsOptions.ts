@@ -39,10 +39,24 @@ export interface WsManagerOptions {
   readonly topicsPerSession?: number;
   /** Uplink messages per connection. @default { limit: 100, windowMs: 10_000, marginMs: 250, reservedForPing: 5 } */
   readonly uplink?: Partial<UplinkLimits>;
-  /** A session's lease: a crashed process's sessions free this long after its last heartbeat. @default 30_000 */
+  /**
+   * A session's lease in the store: a process that stops renewing (crashed, frozen, cut off from the store)
+   * loses its slots this long after its last renewal, and only then may another process take them. A process
+   * cut off from the store closes its sockets in time; a frozen one cannot, so the lease outlasts the time the
+   * server counts a silent session (the token's pingInterval + pingTimeout, 28 s at KuCoin): at least that +
+   * `leaseMarginMs` + 3 x `heartbeatMs`, raised to it when a token says more.
+   * @default 40_000
+   */
   readonly leaseMs?: number;
-  /** How often leases are renewed. @default leaseMs / 3 */
+  /** How often leases are renewed. @default leaseMs / 20 (2_000) */
   readonly heartbeatMs?: number;
+  /**
+   * Kept between the server dropping a session of this process and its lease's end (the close's transit, the
+   * clocks' drift). A socket sends nothing once the server could count it past `lease end - leaseMarginMs` if
+   * the process froze there (its last message + pingInterval + pingTimeout): it closes instead.
+   * @default 2_000
+   */
+  readonly leaseMarginMs?: number;
   /**
    * Reconnects: jittered exponential backoff, always inside the connect budget; the delay starts over once
    * a connection stayed up `resetAfterMs`. After `maxAttempts` dials in a row that never got `welcome` (or
@@ -52,8 +66,14 @@ export interface WsManagerOptions {
   readonly reconnect?: Partial<ReconnectBackoff & { readonly maxAttempts: number; readonly resetAfterMs: number }>;
   /** The shared pause after 509 "service busy" (every process). @default { baseMs: 2_000, maxMs: 60_000, jitter: 0.5, resetAfterMs: 300_000 } */
   readonly busyBackoff?: Partial<ReconnectBackoff & { readonly resetAfterMs: number }>;
-  /** After 509 "exceed max session count limitation of N": new connects pause this long, N is believed `learnForMs`. @default { pauseMs: 10_000, learnForMs: 600_000 } */
-  readonly sessionRefusal?: { readonly pauseMs?: number; readonly learnForMs?: number };
+  /**
+   * After 509 "exceed max session count limitation of N" the fleet holds no more sessions than it held then
+   * (a slot that frees is taken at once), and one more every `pauseMs` (a session held elsewhere on the
+   * account costs one 509 per `pauseMs`). 0: no cap. @default { pauseMs: 10_000 }
+   */
+  readonly sessionRefusal?: { readonly pauseMs?: number };
+  /** What a 509's text states (sessions, topics per message, topics per session) is believed this long, by every process sharing the store. @default 600_000 */
+  readonly learnForMs?: number;
   /** Longest wait for `welcome` after dialing. @default 10_000 */
   readonly connectTimeoutMs?: number;
   /** Longest wait for a subscribe's `ack`; then the connection is dropped and made again. @default 10_000 */
@@ -66,7 +86,15 @@ export interface WsManagerOptions {
   readonly tokenMaxAgeMs?: number;
   /** Priority of token requests in the scheduler (with `client`). @default 'high' */
   readonly tokenPriority?: Priority;
-  /** undici dispatcher for the WebSocket dials (a proxy). @default undici's global dispatcher */
+  /**
+   * Longest message accepted from the push server (KuCoin's are a few KB). Without `dispatcher` each dial has
+   * its own, which refuses a longer message at its frame header (nothing of it is read); through your
+   * dispatcher the message is read whole first (set its `webSocket.maxPayloadSize` too). Either way the
+   * socket closes, a `protocolError` event carries a WsTooLargeError, and the connection dials again.
+   * @default 1_048_576
+   */
+  readonly maxMessageBytes?: number;
+  /** undici dispatcher for the WebSocket dials (a proxy). @default a dispatcher of the dial's own (see maxMessageBytes) */
   readonly dispatcher?: Dispatcher;
 }
 
@@ -79,15 +107,19 @@ export interface ResolvedWsOptions {
   readonly topicsPerMessage: number;
   readonly topicsPerSession: number;
   readonly uplink: UplinkLimits;
+  readonly leaseMs: number;
   readonly heartbeatMs: number;
+  readonly leaseMarginMs: number;
+  readonly learnForMs: number;
   readonly reconnect: ReconnectBackoff & { readonly maxAttempts: number; readonly resetAfterMs: number };
   readonly busyBackoff: ReconnectBackoff & { readonly resetAfterMs: number };
-  readonly sessionRefusal: { readonly pauseMs: number; readonly learnForMs: number };
+  readonly sessionRefusal: { readonly pauseMs: number };
   readonly connectTimeoutMs: number;
   readonly ackTimeoutMs: number;
   readonly maxWaitMs: number;
   readonly idleCloseMs: number;
   readonly tokenMaxAgeMs: number;
+  readonly maxMessageBytes: number;
   readonly dispatcher: Dispatcher | undefined;
 }
 
@@ -153,7 +185,8 @@ export function resolveWsOptions(options: WsManagerOptions): ResolvedWsOptions {
     const reconnect = objectOption('reconnect', options.reconnect) ?? {};
     const busy = objectOption('busyBackoff', options.busyBackoff) ?? {};
     const refusal = objectOption('sessionRefusal', options.sessionRefusal) ?? {};
-    const leaseMs = numberOption('leaseMs', options.leaseMs ?? 30_000, { min: 100, max: DAY, integer: true });
+    const leaseMs = numberOption('leaseMs', options.leaseMs ?? 40_000, { min: 100, max: DAY, integer: true });
+    expectOption(refusal.learnForMs === undefined, 'sessionRefusal.learnForMs', 'absent (it is the top-level option learnForMs now)', refusal.learnForMs);
     const uplinkLimit = numberOption('uplink.limit', uplink.limit ?? 100, COUNT);
     const resolved: ResolvedWsOptions = {
       kind,
@@ -179,7 +212,10 @@ export function resolveWsOptions(options: WsManagerOptions): ResolvedWsOptions {
           integer: true,
         }),
       },
-      heartbeatMs: numberOption('heartbeatMs', options.heartbeatMs ?? Math.max(1, Math.floor(leaseMs / 3)), { min: 1, max: leaseMs - 1, integer: true }),
+      leaseMs,
+      heartbeatMs: numberOption('heartbeatMs', options.heartbeatMs ?? Math.max(1, Math.floor(leaseMs / 20)), { min: 1, max: leaseMs - 1, integer: true }),
+      leaseMarginMs: numberOption('leaseMarginMs', options.leaseMarginMs ?? 2_000, MS0),
+      learnForMs: numberOption('learnForMs', options.learnForMs ?? 600_000, MS0),
       reconnect: {
         baseMs: numberOption('reconnect.baseMs', reconnect.baseMs ?? 1_000, MS),
         maxMs: numberOption('reconnect.maxMs', reconnect.maxMs ?? 30_000, MS),
@@ -195,13 +231,13 @@ export function resolveWsOptions(options: WsManagerOptions): ResolvedWsOptions {
       },
       sessionRefusal: {
         pauseMs: numberOption('sessionRefusal.pauseMs', refusal.pauseMs ?? 10_000, MS0),
-        learnForMs: numberOption('sessionRefusal.learnForMs', refusal.learnForMs ?? 600_000, MS0),
       },
       connectTimeoutMs: numberOption('connectTimeoutMs', options.connectTimeoutMs ?? 10_000, MS),
       ackTimeoutMs: numberOption('ackTimeoutMs', options.ackTimeoutMs ?? 10_000, MS),
       maxWaitMs: numberOption('maxWaitMs', options.maxWaitMs ?? 120_000, MS0),
       idleCloseMs: numberOption('idleCloseMs', options.idleCloseMs ?? 10_000, MS0),
       tokenMaxAgeMs: numberOption('tokenMaxAgeMs', options.tokenMaxAgeMs ?? 600_000, MS0),
+      maxMessageBytes: numberOption('maxMessageBytes', options.maxMessageBytes ?? 1_048_576, { min: 1_024, max: 134_217_728, integer: true }),
       dispatcher: options.dispatcher,
     };
     return resolved;

@@ -1,5 +1,7 @@
--- Charges one connect to the subject's window for a session that holds its lease (a lapsed lease is taken
--- again when a slot is free). Denied during a shared pause, while the window is full, or without a slot.
+-- Charges one connect to the subject's window for a session that holds its lease. Denied during a shared
+-- pause, while the window is full, or ('lease') when the other leases already fill the limit in force: a
+-- lapsed lease is not taken again, a held one is given up (it was taken under a higher limit), and the
+-- connection waits for a slot again.
 local now = now_ms(ARGV[ARG.time])
 local id = ARGV[ARG.sessionId]
 local limit = num_arg('sessionLimit', 1)
@@ -15,12 +17,15 @@ local sessions = KEYS[KEY.sessions]
 local connects = KEYS[KEY.connects]
 local state = KEYS[KEY.state]
 purge_sessions(sessions, now)
-if not redis.call('ZSCORE', sessions, id) and redis.call('ZCARD', sessions) >= effective_limit(state, limit, now) then
-  return pack({ granted = 0, now = now, reason = 'lease', waitMs = slot_wait(sessions, now) })
+local held = redis.call('ZSCORE', sessions, id)
+local others = redis.call('ZCARD', sessions) - (held and 1 or 0)
+if others >= effective_limit(state, limit, now) then
+  if held then redis.call('ZREM', sessions, id) end
+  return pack(learned_reply(state, now, { granted = 0, now = now, reason = 'lease', waitMs = slot_wait(sessions, now) }))
 end
 local paused_until = tonumber(redis.call('HGET', state, 'pausedUntil') or '0') or 0
 if paused_until > now then
-  return pack({ granted = 0, now = now, reason = 'paused', waitMs = paused_until - now })
+  return pack(learned_reply(state, now, { granted = 0, now = now, reason = 'paused', waitMs = paused_until - now }))
 end
 -- the connect log: drop what left the span, then count
 while true do
@@ -31,10 +36,10 @@ end
 local n = redis.call('LLEN', connects)
 if n >= connect_limit then
   local oldest = tonumber(redis.call('LINDEX', connects, n - connect_limit))
-  return pack({ granted = 0, now = now, reason = 'connects', waitMs = math.max(1, oldest + span_ms - now) })
+  return pack(learned_reply(state, now, { granted = 0, now = now, reason = 'connects', waitMs = math.max(1, oldest + span_ms - now) }))
 end
 redis.call('RPUSH', connects, now)
 keep(connects, span_ms * 2)
 redis.call('ZADD', sessions, now + lease_ms, id)
 keep(sessions, lease_ms * 2)
-return pack({ granted = 1, now = now, reason = '', waitMs = 0 })
+return pack(learned_reply(state, now, { granted = 1, now = now, reason = '', waitMs = 0 }))

@@ -1,4 +1,5 @@
--- What the budgets of one subject hold now: live leases, connects in the span, pause, limit in force.
+-- What the budgets of one subject hold now: live leases, connects in the span, pause, limit in force, and
+-- what the fleet learned from the server.
 local now = now_ms(ARGV[ARG.time])
 local limit = num_arg('sessionLimit', 1)
 local span_ms = num_arg('connectSpanMs', 1)
@@ -10,11 +11,11 @@ local connects = 0
 for _, t in ipairs(redis.call('LRANGE', KEYS[KEY.connects], 0, -1)) do
   if tonumber(t) > now - span_ms then connects = connects + 1 end
 end
-return pack({
+return pack(learned_reply(state, now, {
   now = now,
   sessions = sessions,
   connects = connects,
   pausedUntil = tonumber(redis.call('HGET', state, 'pausedUntil') or '0') or 0,
   sessionLimit = effective_limit(state, limit, now),
   backoffLevel = tonumber(redis.call('HGET', state, 'backoffLevel') or '0') or 0,
-})
+}))

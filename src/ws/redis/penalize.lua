@@ -1,26 +1,40 @@
--- A reaction every process shares. kind 'sessions' (509 session count): learn the server's limit for
--- learnForMs (learnedLimit '' when the text had none) and pause new connects pauseMs. kind 'busy': one step
--- of the shared backoff; a report while a pause is in force joins it (one step per round, not per report).
--- Mirrors busyPause and the 'sessions' branch of WsMemoryStore.penalize.
+-- A reaction every process shares. kind 'sessions' (509 session count): the refused session's lease goes;
+-- the limit the text stated (learnedLimit, '' when none) holds for learnForMs; and the fleet may hold no more
+-- sessions than it holds now, one more for every pauseMs (capValue, capAt, capStepMs): a slot freed under
+-- that cap is taken at once, a hidden session elsewhere costs one 509 per pauseMs. kind 'busy': one step of
+-- the shared backoff; a report while a pause is in force joins it (one step per round, not per report).
+-- Mirrors WsMemoryStore.penalize.
 local now = now_ms(ARGV[ARG.time])
 local kind = ARGV[ARG.kind]
 local state = KEYS[KEY.state]
+local sessions = KEYS[KEY.sessions]
 local paused_until = tonumber(redis.call('HGET', state, 'pausedUntil') or '0') or 0
 local keep_ms = 0
 if kind == 'sessions' then
+  local id = ARGV[ARG.sessionId]
+  local limit = num_arg('sessionLimit', 1)
   local pause_ms = num_arg('pauseMs', 0)
   local learn_for = num_arg('learnForMs', 0)
+  if id == nil or id == '' then return redis.error_reply('KS_BAD_ARG:sessionId') end
+  if limit == nil then return redis.error_reply('KS_BAD_ARG:sessionLimit') end
   if pause_ms == nil then return redis.error_reply('KS_BAD_ARG:pauseMs') end
   if learn_for == nil then return redis.error_reply('KS_BAD_ARG:learnForMs') end
-  local learned = tonumber(ARGV[ARG.learnedLimit])
-  if learned ~= nil and learned >= 1 then
-    local current = tonumber(redis.call('HGET', state, 'learnedLimit') or '0') or 0
-    local current_until = tonumber(redis.call('HGET', state, 'learnedUntil') or '0') or 0
-    if current_until > now and current > 0 and current < learned then learned = current end
-    redis.call('HSET', state, 'learnedLimit', learned, 'learnedUntil', now + learn_for)
+  local stated = tonumber(ARGV[ARG.learnedLimit])
+  if stated ~= nil and stated >= 1 then
+    local current = learned(state, 'sessionLimit', now)
+    if current ~= nil and current < stated then stated = current end
+    redis.call('HSET', state, 'learned:sessionLimit', stated, 'learned:sessionLimit:until', now + learn_for)
     keep_ms = learn_for
   end
-  paused_until = math.max(paused_until, now + pause_ms)
+  redis.call('ZREM', sessions, id)
+  purge_sessions(sessions, now)
+  if pause_ms > 0 then
+    local cap = redis.call('ZCARD', sessions)
+    local in_force = session_cap(state, now)
+    if in_force ~= nil and in_force < cap then cap = in_force end
+    redis.call('HSET', state, 'capValue', cap, 'capAt', now, 'capStepMs', pause_ms)
+    keep_ms = math.max(keep_ms, math.max(0, limit - cap) * pause_ms)
+  end
 elseif kind == 'busy' then
   local base = num_arg('baseMs', 1)
   local max = num_arg('maxMs', 1)

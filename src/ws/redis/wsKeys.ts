@@ -8,7 +8,9 @@ import { InvalidArgumentError } from '../../errors.js';
  * |--------------------------------|------|-------------------------------------------------------------------|
  * | `<prefix>:{ws:<subject>}:s`    | zset | session leases: member = session id, score = lease end (ms)        |
  * | `<prefix>:{ws:<subject>}:c`    | list | connect times (ms), oldest first, none older than the connect span |
- * | `<prefix>:{ws:<subject>}:st`   | hash | pausedUntil, learnedLimit, learnedUntil, backoffLevel, backoffAt   |
+ * | `<prefix>:{ws:<subject>}:st`   | hash | pausedUntil, backoffLevel, backoffAt (busy); learned:<what> and    |
+ * |                                |      | learned:<what>:until (sessionLimit, topicsPerMessage,              |
+ * |                                |      | topicsPerSession); capValue, capAt, capStepMs (session-count cap)  |
  */
 export function wsKeys(prefix: string, subject: string): [sessions: string, connects: string, state: string] {
   if (typeof subject !== 'string' || subject === '' || /[{}]/.test(subject)) {

@@ -1,6 +1,18 @@
 import type { RedisLike } from '../../buckets/redis/luaScript.js';
 import { InvalidArgumentError, StoreError } from '../../errors.js';
-import type { WsBudgetState, WsBudgetStore, WsDenyReason, WsGrant, WsPenalty, WsPenaltyResult, WsSubjectLimits } from '../store/wsStoreTypes.js';
+import { checkHold, checkLearned } from '../store/wsBudgetMath.js';
+import type {
+  WsBudgetState,
+  WsBudgetStore,
+  WsDenyReason,
+  WsGrant,
+  WsLearnable,
+  WsLearned,
+  WsPenalty,
+  WsPenaltyResult,
+  WsRenewal,
+  WsSubjectLimits,
+} from '../store/wsStoreTypes.js';
 import { wsKeys } from './wsKeys.js';
 import { SESSION_ID, WsLuaScript, type WsScriptName, type WsScriptReply } from './wsScripts.js';
 
@@ -25,6 +37,7 @@ const SCRIPTS = {
   renew: new WsLuaScript('renew'),
   release: new WsLuaScript('release'),
   penalize: new WsLuaScript('penalize'),
+  learn: new WsLuaScript('learn'),
   inspect: new WsLuaScript('inspect'),
 } as const;
 
@@ -84,23 +97,32 @@ export class WsRedisStore implements WsBudgetStore {
     );
   }
 
-  async renew(limits: WsSubjectLimits, sessionIds: readonly string[]): Promise<string[]> {
-    if (sessionIds.length === 0) return [];
+  async renew(limits: WsSubjectLimits, sessionIds: readonly string[]): Promise<WsRenewal> {
     sessionIds.forEach(checkId);
     const reply = await this.#run('renew', limits, { sessionLimit: limits.sessionLimit, leaseMs: limits.leaseMs, sessionIds: sessionIds.join(' ') });
-    return reply.lost === '' ? [] : reply.lost.split(' ');
+    return { lost: reply.lost === '' ? [] : reply.lost.split(' '), learned: learned(reply) };
   }
 
   async release(limits: WsSubjectLimits, sessionId: string, holdMs: number): Promise<void> {
     checkId(sessionId);
-    await this.#run('release', limits, { sessionId, holdMs: Math.max(0, Math.ceil(holdMs)) });
+    await this.#run('release', limits, { sessionId, holdMs: Math.ceil(checkHold(holdMs)) });
+  }
+
+  async learn(limits: WsSubjectLimits, what: WsLearnable, value: number, learnForMs: number): Promise<WsLearned> {
+    checkLearned(value, learnForMs);
+    if (what !== 'topicsPerMessage' && what !== 'topicsPerSession')
+      throw new InvalidArgumentError(`Expected what to be topicsPerMessage or topicsPerSession, got ${String(what)}`);
+    return learned(await this.#run('learn', limits, { what, value, learnForMs }));
   }
 
   async penalize(limits: WsSubjectLimits, penalty: WsPenalty): Promise<WsPenaltyResult> {
+    if (penalty.kind === 'sessions') checkId(penalty.sessionId);
     const args =
       penalty.kind === 'sessions'
         ? {
             kind: 'sessions',
+            sessionId: penalty.sessionId,
+            sessionLimit: limits.sessionLimit,
             pauseMs: penalty.pauseMs,
             learnedLimit: penalty.learnedLimit ?? '',
             learnForMs: penalty.learnForMs,
@@ -112,6 +134,8 @@ export class WsRedisStore implements WsBudgetStore {
           }
         : {
             kind: 'busy',
+            sessionId: '',
+            sessionLimit: limits.sessionLimit,
             pauseMs: 0,
             learnedLimit: '',
             learnForMs: 0,
@@ -134,6 +158,7 @@ export class WsRedisStore implements WsBudgetStore {
       pausedUntil: num(r.pausedUntil, 'pausedUntil'),
       sessionLimit: num(r.sessionLimit, 'sessionLimit'),
       backoffLevel: num(r.backoffLevel, 'backoffLevel'),
+      learned: learned(r),
     };
   }
 }
@@ -149,9 +174,19 @@ function num(v: string, field: string): number {
   return n;
 }
 
+/** A learned value of a reply: 0 is none. */
+function learned(r: { learnedSessionLimit: string; learnedPerMessage: string; learnedPerSession: string }): WsLearned {
+  const value = (v: string, field: string) => num(v, field) || undefined;
+  return {
+    sessionLimit: value(r.learnedSessionLimit, 'learnedSessionLimit'),
+    topicsPerMessage: value(r.learnedPerMessage, 'learnedPerMessage'),
+    topicsPerSession: value(r.learnedPerSession, 'learnedPerSession'),
+  };
+}
+
 function grant(r: WsScriptReply<'session'>): WsGrant {
   const now = num(r.now, 'now');
-  if (r.granted === '1') return { granted: true, now };
+  if (r.granted === '1') return { granted: true, now, learned: learned(r) };
   if (!DENY_REASONS.has(r.reason)) throw new StoreError(`Unexpected deny reason from a WebSocket budget script: ${JSON.stringify(r.reason)}`);
-  return { granted: false, now, reason: r.reason as WsDenyReason, waitMs: num(r.waitMs, 'waitMs') };
+  return { granted: false, now, reason: r.reason as WsDenyReason, waitMs: num(r.waitMs, 'waitMs'), learned: learned(r) };
 }

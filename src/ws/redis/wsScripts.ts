@@ -9,24 +9,27 @@ import { LUA_SOURCES } from './luaSources.generated.js';
  * script defines `ARG.<name>` from the same table, so no .lua file counts ARGV positions by hand. ARGV[1]
  * is always `time`: '' for Redis TIME, else a test's clock.
  */
+const LEARNED = ['learnedSessionLimit', 'learnedPerMessage', 'learnedPerSession'] as const;
+
 export const WS_SCRIPT_LAYOUTS = {
-  session: { keys: ['sessions', 'state'], args: ['time', 'sessionId', 'sessionLimit', 'leaseMs'], reply: ['granted', 'now', 'reason', 'waitMs'] },
+  session: { keys: ['sessions', 'state'], args: ['time', 'sessionId', 'sessionLimit', 'leaseMs'], reply: ['granted', 'now', 'reason', 'waitMs', ...LEARNED] },
   connect: {
     keys: ['sessions', 'connects', 'state'],
     args: ['time', 'sessionId', 'sessionLimit', 'leaseMs', 'connectLimit', 'connectSpanMs'],
-    reply: ['granted', 'now', 'reason', 'waitMs'],
+    reply: ['granted', 'now', 'reason', 'waitMs', ...LEARNED],
   },
-  renew: { keys: ['sessions', 'state'], args: ['time', 'sessionLimit', 'leaseMs', 'sessionIds'], reply: ['now', 'lost'] },
+  renew: { keys: ['sessions', 'state'], args: ['time', 'sessionLimit', 'leaseMs', 'sessionIds'], reply: ['now', 'lost', ...LEARNED] },
   release: { keys: ['sessions'], args: ['time', 'sessionId', 'holdMs'], reply: ['now'] },
   penalize: {
-    keys: ['state'],
-    args: ['time', 'kind', 'pauseMs', 'learnedLimit', 'learnForMs', 'baseMs', 'maxMs', 'jitter', 'resetAfterMs', 'random'],
+    keys: ['state', 'sessions'],
+    args: ['time', 'kind', 'sessionId', 'sessionLimit', 'pauseMs', 'learnedLimit', 'learnForMs', 'baseMs', 'maxMs', 'jitter', 'resetAfterMs', 'random'],
     reply: ['pausedUntil', 'now'],
   },
+  learn: { keys: ['state'], args: ['time', 'what', 'value', 'learnForMs'], reply: ['now', ...LEARNED] },
   inspect: {
     keys: ['sessions', 'connects', 'state'],
     args: ['time', 'sessionLimit', 'connectSpanMs'],
-    reply: ['now', 'sessions', 'connects', 'pausedUntil', 'sessionLimit', 'backoffLevel'],
+    reply: ['now', 'sessions', 'connects', 'pausedUntil', 'sessionLimit', 'backoffLevel', ...LEARNED],
   },
 } as const;
 

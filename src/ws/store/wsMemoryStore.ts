@@ -1,5 +1,5 @@
-import type { WsBudgetState, WsBudgetStore, WsGrant, WsPenalty, WsPenaltyResult, WsSubjectLimits } from './wsStoreTypes.js';
-import { busyPause, effectiveSessionLimit } from './wsBudgetMath.js';
+import type { WsBudgetState, WsBudgetStore, WsGrant, WsLearnable, WsLearned, WsPenalty, WsPenaltyResult, WsRenewal, WsSubjectLimits } from './wsStoreTypes.js';
+import { busyPause, checkHold, checkLearned, effectiveSessionLimit, learnedValue, sessionCap, type Learned, type SessionCap } from './wsBudgetMath.js';
 
 export interface WsMemoryStoreOptions {
   /** Clock in epoch ms. @default Date.now */
@@ -12,11 +12,13 @@ interface SubjectState {
   /** connect times, oldest first */
   connects: number[];
   pausedUntil: number;
-  learnedLimit: number;
-  learnedUntil: number;
+  readonly learned: { sessionLimit?: Learned; topicsPerMessage?: Learned; topicsPerSession?: Learned };
+  cap: SessionCap | undefined;
   backoffLevel: number;
   backoffAt: number;
 }
+
+type Denied = Extract<WsGrant, { granted: false }>;
 
 /** WebSocket budgets of the processes that share this object (one process). Same rules as WsRedisStore. */
 export class WsMemoryStore implements WsBudgetStore {
@@ -29,11 +31,10 @@ export class WsMemoryStore implements WsBudgetStore {
 
   #state(limits: WsSubjectLimits, now: number): SubjectState {
     let s = this.#subjects.get(limits.subject);
-    if (!s)
-      this.#subjects.set(
-        limits.subject,
-        (s = { leases: new Map(), connects: [], pausedUntil: 0, learnedLimit: 0, learnedUntil: 0, backoffLevel: 0, backoffAt: 0 }),
-      );
+    if (!s) {
+      s = { leases: new Map(), connects: [], pausedUntil: 0, learned: {}, cap: undefined, backoffLevel: 0, backoffAt: 0 };
+      this.#subjects.set(limits.subject, s);
+    }
     for (const [id, until] of s.leases) if (until <= now) s.leases.delete(id);
     const from = now - limits.connectSpanMs;
     if (s.connects.length > 0 && s.connects[0]! <= from) s.connects = s.connects.filter((t) => t > from);
@@ -41,7 +42,15 @@ export class WsMemoryStore implements WsBudgetStore {
   }
 
   #limit(s: SubjectState, limits: WsSubjectLimits, now: number): number {
-    return effectiveSessionLimit(limits.sessionLimit, s.learnedLimit, s.learnedUntil, now);
+    return effectiveSessionLimit(limits.sessionLimit, s.learned.sessionLimit, s.cap, now);
+  }
+
+  #learned(s: SubjectState, now: number): WsLearned {
+    return {
+      sessionLimit: learnedValue(s.learned.sessionLimit, now),
+      topicsPerMessage: learnedValue(s.learned.topicsPerMessage, now),
+      topicsPerSession: learnedValue(s.learned.topicsPerSession, now),
+    };
   }
 
   /** When the earliest lease ends: a hint for how long a slot may take. */
@@ -51,44 +60,50 @@ export class WsMemoryStore implements WsBudgetStore {
     return Number.isFinite(min) ? Math.max(1, min - now) : 1;
   }
 
+  #deny(s: SubjectState, now: number, reason: Denied['reason'], waitMs: number): WsGrant {
+    return { granted: false, now, reason, waitMs, learned: this.#learned(s, now) };
+  }
+
   async acquireSession(limits: WsSubjectLimits, sessionId: string): Promise<WsGrant> {
     const now = this.#clock();
     const s = this.#state(limits, now);
-    if (!s.leases.has(sessionId) && s.leases.size >= this.#limit(s, limits, now)) {
-      return { granted: false, now, reason: 'sessions', waitMs: this.#slotWait(s, now) };
-    }
+    if (!s.leases.has(sessionId) && s.leases.size >= this.#limit(s, limits, now)) return this.#deny(s, now, 'sessions', this.#slotWait(s, now));
     s.leases.set(sessionId, now + limits.leaseMs);
-    return { granted: true, now };
+    return { granted: true, now, learned: this.#learned(s, now) };
   }
 
   async acquireConnect(limits: WsSubjectLimits, sessionId: string): Promise<WsGrant> {
     const now = this.#clock();
     const s = this.#state(limits, now);
-    if (!s.leases.has(sessionId) && s.leases.size >= this.#limit(s, limits, now)) {
-      return { granted: false, now, reason: 'lease', waitMs: this.#slotWait(s, now) };
+    const others = s.leases.size - (s.leases.has(sessionId) ? 1 : 0);
+    if (others >= this.#limit(s, limits, now)) {
+      s.leases.delete(sessionId);
+      return this.#deny(s, now, 'lease', this.#slotWait(s, now));
     }
-    if (s.pausedUntil > now) return { granted: false, now, reason: 'paused', waitMs: s.pausedUntil - now };
+    if (s.pausedUntil > now) return this.#deny(s, now, 'paused', s.pausedUntil - now);
     if (s.connects.length >= limits.connectLimit) {
       const oldest = s.connects[s.connects.length - limits.connectLimit]!;
-      return { granted: false, now, reason: 'connects', waitMs: Math.max(1, oldest + limits.connectSpanMs - now) };
+      return this.#deny(s, now, 'connects', Math.max(1, oldest + limits.connectSpanMs - now));
     }
     s.connects.push(now);
     s.leases.set(sessionId, now + limits.leaseMs);
-    return { granted: true, now };
+    return { granted: true, now, learned: this.#learned(s, now) };
   }
 
-  async renew(limits: WsSubjectLimits, sessionIds: readonly string[]): Promise<string[]> {
+  async renew(limits: WsSubjectLimits, sessionIds: readonly string[]): Promise<WsRenewal> {
     const now = this.#clock();
     const s = this.#state(limits, now);
+    const limit = this.#limit(s, limits, now);
     const lost: string[] = [];
     for (const id of sessionIds) {
-      if (s.leases.has(id) || s.leases.size < this.#limit(s, limits, now)) s.leases.set(id, now + limits.leaseMs);
+      if (s.leases.has(id) || s.leases.size < limit) s.leases.set(id, now + limits.leaseMs);
       else lost.push(id);
     }
-    return lost;
+    return { lost, learned: this.#learned(s, now) };
   }
 
   async release(limits: WsSubjectLimits, sessionId: string, holdMs: number): Promise<void> {
+    checkHold(holdMs);
     const now = this.#clock();
     const s = this.#state(limits, now);
     if (holdMs > 0 && s.leases.has(sessionId)) s.leases.set(sessionId, now + holdMs);
@@ -99,12 +114,15 @@ export class WsMemoryStore implements WsBudgetStore {
     const now = this.#clock();
     const s = this.#state(limits, now);
     if (penalty.kind === 'sessions') {
-      if (penalty.learnedLimit !== undefined) {
-        const current = s.learnedUntil > now ? s.learnedLimit : Number.POSITIVE_INFINITY;
-        s.learnedLimit = Math.min(current, penalty.learnedLimit);
-        s.learnedUntil = now + penalty.learnForMs;
+      if (penalty.learnedLimit !== undefined && penalty.learnedLimit >= 1) {
+        const current = learnedValue(s.learned.sessionLimit, now) ?? Number.POSITIVE_INFINITY;
+        s.learned.sessionLimit = { value: Math.min(current, penalty.learnedLimit), until: now + penalty.learnForMs };
       }
-      s.pausedUntil = Math.max(s.pausedUntil, now + penalty.pauseMs);
+      s.leases.delete(penalty.sessionId);
+      if (penalty.pauseMs > 0) {
+        const value = Math.min(s.leases.size, sessionCap(s.cap, now) ?? Number.POSITIVE_INFINITY);
+        s.cap = { value, at: now, stepMs: penalty.pauseMs };
+      }
     } else {
       const step = busyPause(penalty, { level: s.backoffLevel, at: s.backoffAt, pausedUntil: s.pausedUntil }, now);
       s.backoffLevel = step.level;
@@ -112,6 +130,15 @@ export class WsMemoryStore implements WsBudgetStore {
       s.pausedUntil = step.pausedUntil;
     }
     return { pausedUntil: s.pausedUntil, now };
+  }
+
+  async learn(limits: WsSubjectLimits, what: WsLearnable, value: number, learnForMs: number): Promise<WsLearned> {
+    checkLearned(value, learnForMs);
+    const now = this.#clock();
+    const s = this.#state(limits, now);
+    const current = learnedValue(s.learned[what], now) ?? Number.POSITIVE_INFINITY;
+    s.learned[what] = { value: Math.min(current, value), until: now + learnForMs };
+    return this.#learned(s, now);
   }
 
   async inspect(limits: WsSubjectLimits): Promise<WsBudgetState> {
@@ -124,6 +151,7 @@ export class WsMemoryStore implements WsBudgetStore {
       pausedUntil: s.pausedUntil,
       sessionLimit: this.#limit(s, limits, now),
       backoffLevel: s.backoffLevel,
+      learned: this.#learned(s, now),
     };
   }
 }

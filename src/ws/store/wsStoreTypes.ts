@@ -1,26 +1,30 @@
 /**
  * Where the WebSocket budgets of an account live: session leases and the connect window of one subject
- * (`uid:<uid>` for private connections, `ip:<ip>` for public ones), shared by every process that uses the
- * same store. WsMemoryStore serves one process; WsRedisStore every process of the fleet.
+ * (`uid:<uid>` for private connections, `ip:<ip>` for public ones), and what the fleet learned from the
+ * server's 509s, shared by every process that uses the same store. WsMemoryStore serves one process;
+ * WsRedisStore every process of the fleet.
  */
 export interface WsBudgetStore {
   /**
    * Holds a session slot for `sessionId` (or renews the one it holds) for `leaseMs`. Denied with reason
-   * `sessions` while the subject holds `sessionLimit` (or the limit learned from a 509) live leases.
+   * `sessions` while the subject holds as many live leases as the limit in force (the configured one, or lower:
+   * learned from a 509, or the cap after one).
    */
   acquireSession(subject: WsSubjectLimits, sessionId: string): Promise<WsGrant>;
   /**
-   * Charges one connect to the subject's window, for a session that holds its lease (a lapsed lease is taken
-   * again when a slot is free). Denied with `paused` during a shared pause, `connects` while the window is
-   * full, `lease` when the lease lapsed and every slot is taken.
+   * Charges one connect to the subject's window, for a session that holds its lease, and extends the lease.
+   * Denied with `paused` during a shared pause, `connects` while the window is full, `lease` when the other
+   * leases already fill the limit in force (a held lease is then given up: it was taken under a higher limit).
    */
   acquireConnect(subject: WsSubjectLimits, sessionId: string): Promise<WsGrant>;
-  /** Extends the leases of `sessionIds`; returns the ids whose lease had lapsed and could not be taken again. */
-  renew(subject: WsSubjectLimits, sessionIds: readonly string[]): Promise<string[]>;
+  /** Extends the leases of `sessionIds`: the ids whose lease had lapsed and could not be taken again are `lost`. */
+  renew(subject: WsSubjectLimits, sessionIds: readonly string[]): Promise<WsRenewal>;
   /** Frees a session slot, at once (`holdMs` 0) or after `holdMs` (the server may still count a session it did not see close). */
   release(subject: WsSubjectLimits, sessionId: string, holdMs: number): Promise<void>;
-  /** A reaction every process shares: a pause of new connects, and for `sessions` a lower limit learned from the server. */
+  /** A reaction every process shares: for `sessions` the refused lease goes, a stated limit is learned and a cap set; for `busy` a pause. */
   penalize(subject: WsSubjectLimits, penalty: WsPenalty): Promise<WsPenaltyResult>;
+  /** A topic limit the server stated in a 509, kept for every process for `learnForMs` (the lower of it and one in force). */
+  learn(subject: WsSubjectLimits, what: WsLearnable, value: number, learnForMs: number): Promise<WsLearned>;
   inspect(subject: WsSubjectLimits): Promise<WsBudgetState>;
 }
 
@@ -38,12 +42,39 @@ export interface WsSubjectLimits {
 
 export type WsDenyReason = 'sessions' | 'connects' | 'paused' | 'lease';
 
+/** What the fleet learned from the server's 509s and still believes (undefined: nothing in force). */
+export interface WsLearned {
+  /** "exceed max session count limitation of N" */
+  readonly sessionLimit: number | undefined;
+  /** "exceed max subscription count limitation of N per time" */
+  readonly topicsPerMessage: number | undefined;
+  /** "exceed max subscription count limitation of N per session" */
+  readonly topicsPerSession: number | undefined;
+}
+
+export type WsLearnable = 'topicsPerMessage' | 'topicsPerSession';
+
 export type WsGrant =
-  { readonly granted: true; readonly now: number } | { readonly granted: false; readonly now: number; readonly reason: WsDenyReason; readonly waitMs: number };
+  | { readonly granted: true; readonly now: number; readonly learned: WsLearned }
+  | { readonly granted: false; readonly now: number; readonly reason: WsDenyReason; readonly waitMs: number; readonly learned: WsLearned };
+
+export interface WsRenewal {
+  readonly lost: string[];
+  readonly learned: WsLearned;
+}
 
 export type WsPenalty =
-  /** 509 "exceed max session count limitation of N": learn N (when given) for `learnForMs`, pause new connects `pauseMs`. */
-  | { readonly kind: 'sessions'; readonly learnedLimit: number | undefined; readonly learnForMs: number; readonly pauseMs: number }
+  /**
+   * 509 "exceed max session count limitation of N": `sessionId`'s lease goes; N (when given) holds for
+   * `learnForMs`; the fleet may hold no more sessions than it holds now, one more every `pauseMs` (0: no cap).
+   */
+  | {
+      readonly kind: 'sessions';
+      readonly sessionId: string;
+      readonly learnedLimit: number | undefined;
+      readonly learnForMs: number;
+      readonly pauseMs: number;
+    }
   /** 509 busy and the like: a shared exponential backoff, one step per round (not per process that saw it). */
   | { readonly kind: 'busy'; readonly baseMs: number; readonly maxMs: number; readonly jitter: number; readonly resetAfterMs: number; readonly random: number };
 
@@ -59,7 +90,8 @@ export interface WsBudgetState {
   /** Connects in the last `connectSpanMs`. */
   readonly connects: number;
   readonly pausedUntil: number;
-  /** The session limit in force: the configured one, or a lower one learned from the server. */
+  /** The session limit in force: the configured one, or lower (learned from the server, or the cap after a 509). */
   readonly sessionLimit: number;
   readonly backoffLevel: number;
+  readonly learned: WsLearned;
 }
