@@ -29,6 +29,8 @@ export interface GatewaySimulatorOptions {
   readonly requireSignature?: boolean;
   /** Keep at most this many arrival records. @default 200_000 */
   readonly maxArrivals?: number;
+  /** Each arrival also keeps the request's raw header lines (`Arrival.rawHeaders`). @default false */
+  readonly recordHeaders?: boolean;
 }
 
 export interface GatewaySimulator {
@@ -143,7 +145,7 @@ export async function startGatewaySimulator(options: GatewaySimulatorOptions = {
     const path = url.split('?')[0]!;
     let conn = connectionIds.get(req.socket);
     if (conn === undefined) connectionIds.set(req.socket, (conn = nextConnectionId++));
-    const base = { at, ip, host, method, client, conn };
+    const base = { at, ip, host, method, client, conn, target: url, ...(options.recordHeaders ? { rawHeaders: [...req.rawHeaders] } : {}) };
 
     if (latency.max > 0) await new Promise((r) => setTimeout(r, latency.min + Math.random() * (latency.max - latency.min)));
 
