@@ -20,6 +20,7 @@ import { proxyRequest, type ProxyContext } from './proxyRequest.js';
 import { ProxyStats, type ProxyStatsSnapshot } from './proxyStats.js';
 import { ProxyStatusPublisher } from './proxyStatus.js';
 import { HOST_NAMES, Upstreams } from './routing.js';
+import type { Scheduler } from '../scheduler.js';
 import { WsRelay } from './ws/wsRelay.js';
 
 /** A running proxy. */
@@ -32,6 +33,8 @@ export interface KucoinProxy {
   on<K extends keyof ProxyEvents>(name: K, listener: Listener<ProxyEvents[K]>): () => void;
   /** The traffic so far (what /healthz, /metrics and `status` report). */
   stats(): ProxyStatsSnapshot;
+  /** The scheduler of an account (by UID), or of unsigned requests (no UID): its events, snapshot, resume. */
+  scheduler(uid?: string): Scheduler | undefined;
   /**
    * Graceful drain (what SIGTERM does in the CLI): stops taking connections and requests (a request on an open
    * connection gets a 503 `KS_PROXY_DRAINING`), lets the requests in the proxy be admitted and answered for up to
@@ -192,7 +195,13 @@ export async function createProxy(options: ProxyOptions = {}): Promise<KucoinPro
   }
   relay?.setAdvertisedUrl(o.advertisedUrl ?? url);
   const status = o.status
-    ? new ProxyStatusPublisher(o.status, accounts.public.resolved.quotaGroup, `${process.pid}-${randomUUID().slice(0, 8)}`, () => url, () => stats.snapshot())
+    ? new ProxyStatusPublisher(
+        o.status,
+        accounts.public.resolved.quotaGroup,
+        `${process.pid}-${randomUUID().slice(0, 8)}`,
+        () => url,
+        () => stats.snapshot(),
+      )
     : undefined;
   void status?.write();
   if (events.has('listening'))
@@ -217,6 +226,7 @@ export async function createProxy(options: ProxyOptions = {}): Promise<KucoinPro
     hostUrls,
     on: (name, listener) => events.on(name, listener),
     stats: () => stats.snapshot(),
+    scheduler: (uid) => (uid === undefined ? accounts.public : accounts.entries().find((e) => e.uid === uid))?.scheduler,
     close(closeOptions = {}) {
       const drainMs = closeOptions.drainMs ?? 10_000;
       closing ??= (async () => {

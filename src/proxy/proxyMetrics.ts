@@ -40,7 +40,12 @@ export function proxyRegistry(stats: ProxyStats, schedulers: readonly { readonly
     },
   });
   fromMap('kucoin_proxy_replies_total', "KuCoin's replies, by HTTP status class", 'class', () => stats.replies);
-  fromMap('kucoin_proxy_refused_total', 'Requests the proxy answered itself, by code (429000: not admitted in time, nothing sent)', 'code', () => stats.refused);
+  fromMap(
+    'kucoin_proxy_refused_total',
+    'Requests the proxy answered itself, by code (429000: not admitted in time, nothing sent)',
+    'code',
+    () => stats.refused,
+  );
   fromMap('kucoin_proxy_signals_total', "KuCoin's rate-limit signals, by signal", 'signal', () => stats.signals);
   new Gauge({
     name: 'kucoin_proxy_in_flight',

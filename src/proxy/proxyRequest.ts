@@ -16,7 +16,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Priority } from '../buckets/types.js';
 import { classifyReply, type Classified, type GatewayReply } from '../errorFeedback.js';
-import { KucoinSchedulerError, MaxWaitExceededError } from '../errors.js';
+import { AbortError, KucoinSchedulerError, MaxWaitExceededError } from '../errors.js';
 import type { TypedEmitter } from '../events.js';
 import type { OriginPools } from '../http/originPools.js';
 import type { EndpointTable } from '../kucoin/endpointTable.js';
@@ -117,11 +117,20 @@ function rateLimited(account: AccountEntry, route: Route, method: string, ctx: P
 /** Maps what ended the attempts without a reply to the local answer (undefined: the bot is gone, nothing to answer). */
 function failureReply(error: unknown, account: AccountEntry, route: Route, method: string, ctx: ProxyContext): LocalReply | undefined {
   if (error instanceof NotSent) {
-    return error.why === 'gone' ? undefined : rateLimited(account, route, method, ctx, 1000, 'the signature expired before the request could be sent');
+    return error.why === 'gone'
+      ? undefined
+      : rateLimited(account, route, method, ctx, 1000, 'not admitted while the request could still reach KuCoin in time (KC-API-TIMESTAMP + 5 s); sign again');
   }
   if (error instanceof MaxWaitExceededError) {
     const retryAfterMs = error.retryAfterMs ?? 1000;
-    return rateLimited(account, route, method, ctx, retryAfterMs, `not admitted while the request could still reach KuCoin in time; retry in ${Math.ceil(retryAfterMs)} ms`);
+    return rateLimited(
+      account,
+      route,
+      method,
+      ctx,
+      retryAfterMs,
+      `not admitted while the request could still reach KuCoin in time; retry in ${Math.ceil(retryAfterMs)} ms`,
+    );
   }
   if (error instanceof ReplyTooLargeError) return { code: 'KS_PROXY_REPLY_TOO_LARGE' };
   if (error instanceof KucoinSchedulerError) {
@@ -213,6 +222,11 @@ export async function proxyRequest(ctx: ProxyContext, req: IncomingMessage, res:
     if (!res.writableFinished) gone.abort();
   };
   res.once('close', onClose);
+  // a signed request's wait ends when its signature would no longer reach KuCoin in time: aborted, so an admission
+  // the store grants after that moment is given back (never charged) and the request is answered locally
+  const expired = new AbortController();
+  const expiry = signature ? setTimeout(() => expired.abort(), maxWaitMs) : undefined;
+  const signal = signature ? AbortSignal.any([gone.signal, expired.signal]) : gone.signal;
   const dispatcher = ctx.pools.get(route.origin);
   const headers = requestHeaders(req.rawHeaders, new URL(route.origin).host);
   let upstreamMs = 0;
@@ -236,11 +250,11 @@ export async function proxyRequest(ctx: ProxyContext, req: IncomingMessage, res:
   const loop = new AttemptLoop<UpstreamReply>(
     account.scheduler,
     {
-      schedule: { endpoint: `${method} ${route.path}`, host: route.host, priority: chosen.priority, signal: gone.signal, maxWaitMs },
+      schedule: { endpoint: `${method} ${route.path}`, host: route.host, priority: chosen.priority, signal, maxWaitMs },
       send: async (admission) => {
         if (admission.attempt > 1) emitSignal(true);
         if (gone.signal.aborted) throw new NotSent('gone');
-        if (signature && Date.now() > signature.forwardBy) throw new NotSent('expired');
+        if (expired.signal.aborted || (signature && Date.now() > signature.forwardBy)) throw new NotSent('expired');
         ctx.stats.forwarded++;
         const t = performance.now();
         try {
@@ -273,7 +287,13 @@ export async function proxyRequest(ctx: ProxyContext, req: IncomingMessage, res:
     try {
       done = await loop.run();
     } catch (error) {
-      const reply = failureReply(error, account, route, method, ctx);
+      const reply = failureReply(
+        error instanceof AbortError && expired.signal.aborted && !gone.signal.aborted ? new NotSent('expired') : error,
+        account,
+        route,
+        method,
+        ctx,
+      );
       if (reply) refuse(ctx, res, reply, facts);
       else if (!res.headersSent) res.destroy(); // the bot is gone
       return;
@@ -282,6 +302,7 @@ export async function proxyRequest(ctx: ProxyContext, req: IncomingMessage, res:
     }
     writeReply(ctx, res, done.value, route, facts.uid, identity.bot);
   } finally {
+    clearTimeout(expiry);
     res.off('close', onClose);
     ctx.stats.timing('upstream', upstreamMs);
     ctx.stats.timing('total', performance.now() - started);

@@ -174,7 +174,8 @@ export class RelayConnection {
     const msg = binary ? { kind: 'command' as const, id: undefined, topics: [], type: undefined } : readUplink(data.toString('utf8'));
     const o = this.ctx.options;
     if (msg.type === 'subscribe' && msg.topics.length > 0) {
-      if (msg.topics.length > o.topicsPerMessage) return this.#answer(msg.id, 509, `exceed max subscription count limitation of ${o.topicsPerMessage} per time`);
+      if (msg.topics.length > o.topicsPerMessage)
+        return this.#answer(msg.id, 509, `exceed max subscription count limitation of ${o.topicsPerMessage} per time`);
       const fresh = msg.topics.filter((t) => !this.#topics.has(t));
       if (this.#topics.size + fresh.length > o.topicsPerSession)
         return this.#answer(msg.id, 509, `exceed max subscription count limitation of ${o.topicsPerSession} per session`);

@@ -50,14 +50,7 @@ export class RelayTargets {
  * The bullet reply with its endpoints pointed at the proxy (`wsBase` is `ws://host:port`), or the reply unchanged
  * when it is no successful bullet reply. A private token needs the account's UID (its sessions are the UID's).
  */
-export function rewriteBullet(
-  reply: UpstreamReply,
-  route: Route,
-  uid: string | undefined,
-  ip: string,
-  wsBase: string,
-  targets: RelayTargets,
-): UpstreamReply {
+export function rewriteBullet(reply: UpstreamReply, route: Route, uid: string | undefined, ip: string, wsBase: string, targets: RelayTargets): UpstreamReply {
   const kind = BULLET.exec(route.path)?.[1];
   if (!kind || (kind === 'private' && uid === undefined)) return reply;
   const text = replyText(reply, MAX_BULLET_BYTES);

@@ -71,7 +71,7 @@ export function subjectOptions(
   return resolveWsOptions({
     ...relay.budgets,
     ...subject,
-    ...(store ?? relay.store ? { store: store ?? relay.store } : {}),
+    ...((store ?? relay.store) ? { store: store ?? relay.store } : {}),
     tokenSource: () => Promise.reject(new Error('the proxy relays tokens, it does not fetch them')),
   });
 }
