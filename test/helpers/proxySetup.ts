@@ -39,7 +39,7 @@ export interface Reply {
   readonly text: string;
 }
 
-/** One request as a bot sends it: signed with `credentials` (at `signedAt`) when given, the body as its bytes. */
+/** One request as a bot sends it: signed with `credentials` (at `signedAt`; the target less its /spot prefix, or `signedTarget`) when given. */
 export async function send(
   url: string,
   method: string,
@@ -48,7 +48,16 @@ export async function send(
 ): Promise<Reply> {
   const headers: Record<string, string> = { 'content-type': 'application/json', ...options.headers };
   if (options.credentials)
-    Object.assign(headers, authHeaders(options.credentials, method, options.signedTarget ?? target, options.body ?? '', options.signedAt ?? Date.now()));
+    Object.assign(
+      headers,
+      authHeaders(
+        options.credentials,
+        method,
+        options.signedTarget ?? target.replace(/^\/(spot|futures|broker)\//, '/'),
+        options.body ?? '',
+        options.signedAt ?? Date.now(),
+      ),
+    );
   const res = await request(`${url}${target}`, { method: method as 'GET', headers, body: options.body });
   const text = await res.body.text();
   let json;
