@@ -1,0 +1,101 @@
+// KuCoin's replies through the proxy: read and fed back exactly as the library does; a refusal KuCoin did not
+// execute is sent again while the signature is valid; a paused scope is answered locally; nothing that may have
+// run is ever sent again.
+import { gzipSync } from 'node:zlib';
+import { afterEach, describe, expect, it } from 'vitest';
+import type { ProxyEvents } from '../src/index.js';
+import { InjectedCodes } from '../src/simulator/injectedCodes.js';
+import { gatewayReplyOf } from '../src/proxy/upstream.js';
+import { classifyReply } from '../src/errorFeedback.js';
+import { KEY, proxyBed, send, UID, type ProxyBed } from './helpers/proxySetup.js';
+
+let bed: ProxyBed | undefined;
+afterEach(async () => {
+  await bed?.close();
+  bed = undefined;
+});
+
+const order = (clientOid?: string) =>
+  JSON.stringify({ ...(clientOid ? { clientOid } : {}), symbol: 'BTC-USDT', side: 'buy', type: 'limit', price: '1', size: '1' });
+const outcomes = (b: ProxyBed, method?: string) =>
+  b.sim
+    .stats()
+    .arrivals.filter((a) => method === undefined || a.method === method)
+    .map((a) => a.outcome);
+
+describe('feedback through the proxy', () => {
+  it('a 429000 KuCoin did not execute is sent again once the pool may admit, while the signature is valid; the bot sees only the success', async () => {
+    const codes = new InjectedCodes();
+    bed = await proxyBed({ codes, pools: { Spot: { windowMs: 1_000 } } }, { scheduler: { pools: { spot: { windowMs: 1_000 } } } });
+    const signals: ProxyEvents['signal'][] = [];
+    bed.proxy.on('signal', (e) => signals.push(e));
+    await send(bed.proxy.url, 'GET', '/spot/api/v1/hf/orders/active?symbol=BTC-USDT', { credentials: KEY }); // opens the server window
+    codes.inject({ code: '429000', count: 1, endpoint: 'POST /api/v1/hf/orders' });
+    const r = await send(bed.proxy.url, 'POST', '/spot/api/v1/hf/orders', { credentials: KEY, body: order('re-1') });
+    expect(r.json?.code).toBe('200000');
+    expect(outcomes(bed, 'POST')).toEqual(['429000', 'ok']);
+    expect(signals.map((s) => `${s.signal} ${s.endpoint} resent=${s.resent}`)).toEqual(['429000 spot POST /api/v1/hf/orders resent=true']);
+    expect(bed.proxy.stats().forwarded).toBe(3);
+  });
+
+  it('when the pause outlasts the signature: one 429000 reaches KuCoin, the bot gets the local 429000, and nothing more is sent into the paused pool', async () => {
+    bed = await proxyBed();
+    await send(bed.proxy.url, 'GET', '/spot/api/v1/hf/orders/active?symbol=BTC-USDT', { credentials: KEY });
+    bed.sim.exhaust(UID, 'Spot'); // a web UI spent the rest of the 30 s window
+    const first = await send(bed.proxy.url, 'POST', '/spot/api/v1/hf/orders', { credentials: KEY, body: order('ex-1') });
+    expect(first.status).toBe(429);
+    expect(first.json?.code).toBe('429000');
+    expect(Number(first.headers['retry-after'])).toBeGreaterThan(20);
+    const started = Date.now();
+    for (let i = 0; i < 5; i++) {
+      const r = await send(bed.proxy.url, 'DELETE', '/spot/api/v1/hf/orders/1?symbol=BTC-USDT', { credentials: KEY });
+      expect(r.headers['x-ks-proxy']).toBe('429000');
+    }
+    expect(Date.now() - started).toBeLessThan(1_000); // answered at once, not after waiting
+    expect(outcomes(bed).filter((o) => o !== 'hidden')).toEqual(['ok', '429000']);
+    // a public read is another pool: it still goes
+    expect((await send(bed.proxy.url, 'GET', '/spot/api/v1/market/orderbook/level1?symbol=BTC-USDT')).json?.code).toBe('200000');
+  });
+
+  it('a Cloudflare 1015 pauses the egress IP: requests are answered locally while it lasts, then flow again', async () => {
+    bed = await proxyBed({ cloudflare: { limit: 3, windowMs: 10_000, blockMs: 1_500 } }, { unsignedMaxWaitMs: 500 });
+    for (let i = 0; i < 3; i++) await send(bed.proxy.url, 'GET', '/spot/api/v1/market/orderbook/level1?symbol=BTC-USDT');
+    const blocked = await send(bed.proxy.url, 'GET', '/spot/api/v1/market/orderbook/level1?symbol=BTC-USDT');
+    expect(blocked.json?.code).toBe('429000'); // the block (1.5 s) is longer than this read may wait (0.5 s)
+    const during = bed.sim.stats().requests;
+    const cancel = await send(bed.proxy.url, 'DELETE', '/spot/api/v1/hf/orders/1?symbol=BTC-USDT', { credentials: KEY, signedAt: Date.now() - 3_500 });
+    expect(cancel.json?.code).toBe('429000');
+    expect(bed.sim.stats().requests).toBe(during); // nothing into the paused IP
+    await new Promise((r) => setTimeout(r, 1_600));
+    expect((await send(bed.proxy.url, 'GET', '/spot/api/v1/market/orderbook/level1?symbol=BTC-USDT')).json?.code).toBe('200000');
+    expect(outcomes(bed)).toEqual(['ok', 'ok', 'ok', '1015', 'ok']);
+  });
+
+  it('never sends again what may have run: a 503 and an order without reply are passed back after one send', async () => {
+    bed = await proxyBed({}, { upstreamTimeoutMs: 400 });
+    bed.sim.failNext(1, 'http-503', 'POST /api/v1/hf/orders');
+    const failed = await send(bed.proxy.url, 'POST', '/spot/api/v1/hf/orders', { credentials: KEY, body: order() });
+    expect(failed.status).toBe(503); // KuCoin's reply, as it came
+    expect(failed.headers['x-ks-proxy']).toBeUndefined();
+    bed.sim.failNext(1, 'hang', 'POST /api/v1/hf/orders');
+    const hung = await send(bed.proxy.url, 'POST', '/spot/api/v1/hf/orders', { credentials: KEY, body: order('h-1') });
+    expect([hung.status, hung.json?.code]).toEqual([504, 'KS_PROXY_UPSTREAM_TIMEOUT']);
+    expect(hung.json?.msg).toMatch(/may have been executed/);
+    expect(outcomes(bed, 'POST')).toEqual(['http-503', 'hang']);
+  });
+
+  it('an upstream that cannot be reached: 502 KS_PROXY_UPSTREAM_UNREACHABLE (nothing was sent)', async () => {
+    bed = await proxyBed({}, { upstreams: { spot: 'http://127.0.0.1:1' } });
+    const r = await send(bed.proxy.url, 'GET', '/spot/api/v1/timestamp');
+    expect([r.status, r.json?.code]).toEqual([502, 'KS_PROXY_UPSTREAM_UNREACHABLE']);
+  });
+
+  it('reads a compressed reply for its code and headers (gzip, deflate, br), and passes the bytes back as they came', async () => {
+    const body = gzipSync(JSON.stringify({ code: '429000', msg: 'Too Many Requests' }));
+    const reply = { status: 429, headers: { 'content-encoding': 'gzip', 'gw-ratelimit-reset': '800' }, body };
+    const c = classifyReply(gatewayReplyOf(reply));
+    expect([c.signal, c.code, c.rateLimit.resetMs]).toEqual(['429000', '429000', 800]);
+    const bomb = { status: 200, headers: { 'content-encoding': 'gzip' }, body: gzipSync(Buffer.alloc(50_000_000)) };
+    expect(gatewayReplyOf(bomb).body).toBeUndefined(); // never inflated past the bound
+  });
+});
