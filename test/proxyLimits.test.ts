@@ -85,7 +85,9 @@ describe('bots that leave, proxies that stop', () => {
     await scheduler.pause('spot', Date.now() + 600);
     const controller = new AbortController();
     const headers = { ...authHeaders(KEY, 'GET', '/api/v1/hf/orders/active?symbol=BTC-USDT', '') };
-    const pending = request(`${bed.proxy.url}/spot/api/v1/hf/orders/active?symbol=BTC-USDT`, { headers, signal: controller.signal }).catch((e: Error) => e.name);
+    const pending = request(`${bed.proxy.url}/spot/api/v1/hf/orders/active?symbol=BTC-USDT`, { headers, signal: controller.signal }).catch(
+      (e: Error) => e.name,
+    );
     await new Promise((r) => setTimeout(r, 150));
     controller.abort();
     expect(await pending).toBe('AbortError');
@@ -137,7 +139,9 @@ describe('secrets', () => {
       await send(bed.proxy.url, 'GET', TICKER, { credentials: KEY }),
       await send(bed.proxy.url, 'GET', TICKER, { credentials: KEY }),
       await send(bed.proxy.url, 'GET', TICKER, { credentials: KEY }),
-      await send(bed.proxy.url, 'GET', '/spot/api/v1/accounts', { headers: { 'KC-API-KEY': KEY.key, 'KC-API-TIMESTAMP': 'x', 'KC-API-SIGN': signed['KC-API-SIGN']! } }),
+      await send(bed.proxy.url, 'GET', '/spot/api/v1/accounts', {
+        headers: { 'KC-API-KEY': KEY.key, 'KC-API-TIMESTAMP': 'x', 'KC-API-SIGN': signed['KC-API-SIGN']! },
+      }),
       await send(bed.proxy.url, 'GET', '/metrics'),
     ])
       texts.push(r.text, JSON.stringify(r.headers));
@@ -145,7 +149,17 @@ describe('secrets', () => {
     expect(texts.at(-2)).toContain('kucoin_scheduler_bucket_used_weight');
     const all = JSON.stringify(seen) + texts.join('\n');
     expect(seen.length).toBeGreaterThanOrEqual(4);
-    for (const secret of [KEY.key, KEY.secret, KEY.passphrase, signed['KC-API-SIGN'], signed['KC-API-PASSPHRASE'], stale['KC-API-SIGN'], other.key, other.secret, otherSigned['KC-API-SIGN']]) {
+    for (const secret of [
+      KEY.key,
+      KEY.secret,
+      KEY.passphrase,
+      signed['KC-API-SIGN'],
+      signed['KC-API-PASSPHRASE'],
+      stale['KC-API-SIGN'],
+      other.key,
+      other.secret,
+      otherSigned['KC-API-SIGN'],
+    ]) {
       expect(all).not.toContain(secret);
     }
   });
