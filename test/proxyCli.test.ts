@@ -1,6 +1,6 @@
 // `kucoin-scheduler proxy`, run as a real process (through tsx) against the suite's Redis and the simulator:
 // JSON log lines, `status` shows its traffic, SIGTERM drains and exits 0.
-import { execFile, spawn, type ChildProcess } from 'node:child_process';
+import { execFile } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -12,6 +12,7 @@ import { apiKeyHash } from '../src/index.js';
 import type { FleetStatus } from '../src/cli/statusView.js';
 import { startGatewaySimulator, type GatewaySimulator } from '../src/simulator/gatewaySimulator.js';
 import { KEY, send, UID } from './helpers/proxySetup.js';
+import { startProxyProcess } from './helpers/proxyProcess.js';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
 const main = ['--import', 'tsx', 'src/cli/main.ts'];
@@ -24,29 +25,6 @@ async function cli(...args: string[]): Promise<{ code: number; stdout: string; s
     const err = e as { code: number; stdout: string; stderr: string };
     return { code: err.code, stdout: err.stdout, stderr: err.stderr };
   }
-}
-
-/** Starts the proxy command; resolves with its URL once it logs `listening`. */
-export function startProxyProcess(args: string[]): { child: ChildProcess; lines: () => Record<string, unknown>[]; url: Promise<string> } {
-  const child = spawn(process.execPath, [...main, 'proxy', ...args], { cwd: root, stdio: ['ignore', 'pipe', 'pipe'] });
-  let out = '';
-  let err = '';
-  child.stderr!.on('data', (d) => (err += d));
-  const url = new Promise<string>((resolve, reject) => {
-    child.stdout!.on('data', (d) => {
-      out += d;
-      const m = /"event":"listening","url":"([^"]+)"/.exec(out);
-      if (m) resolve(m[1]!);
-    });
-    child.once('exit', (code) => reject(new Error(`proxy exited (${code}): ${err}`)));
-  });
-  url.catch(() => undefined);
-  const lines = () =>
-    out
-      .split('\n')
-      .filter((l) => l.trim() !== '')
-      .map((l) => JSON.parse(l) as Record<string, unknown>);
-  return { child, lines, url };
 }
 
 let sim: GatewaySimulator | undefined;
