@@ -25,6 +25,8 @@ export interface FleetOptions {
   readonly spot: { readonly limit: number; readonly windowMs: number };
   /** Loops (threads) per bot process. */
   readonly concurrency: number;
+  /** The baseline: the Python and ccxt bots send to the simulator directly (no proxy); the library bot is unchanged. @default false */
+  readonly direct?: boolean;
 }
 
 export interface FleetResult {
@@ -72,13 +74,14 @@ export async function runProxyFleet(o: FleetOptions): Promise<FleetResult> {
     const [a, b] = await Promise.all(proxies.map((p) => p.url));
     const bot = (config: Omit<FleetBotConfig, 'uid' | 'key' | 'spot' | 'seconds' | 'concurrency'>) =>
       forkWorker<FleetBotReport>('proxyFleetBot.ts', { uid: UID, key: KEY, spot: o.spot, seconds: o.seconds, concurrency: o.concurrency, ...config });
-    const ccxtBot = bot({ mode: 'ccxt', proxyUrl: b });
-    const libraryBot = bot({ mode: 'library', simUrls: sim.urls, redisUrl: o.redisUrl, prefix });
+    const via = (url: string) => (o.direct ? sim.urls : { spot: `${url}/spot`, futures: `${url}/futures`, broker: `${url}/broker` });
+    const ccxtBot = bot({ mode: 'ccxt', baseUrls: via(b!) });
+    const libraryBot = bot({ mode: 'library', baseUrls: sim.urls, redisUrl: o.redisUrl, prefix });
     await Promise.all([ccxtBot.ready, libraryBot.ready]);
     const started = Date.now();
     const [pyA, pyB, ccxtReport, libraryReport] = await Promise.all([
-      python(`${a}/spot`, o.seconds, o.concurrency, 'python-a'),
-      python(`${b}/spot`, o.seconds, o.concurrency, 'python-b'),
+      python(via(a!).spot, o.seconds, o.concurrency, 'python-a'),
+      python(via(b!).spot, o.seconds, o.concurrency, 'python-b'),
       ccxtBot.done,
       libraryBot.done,
     ]);

@@ -61,9 +61,9 @@ export class Accounts {
     this.public = this.#byUid.values().next().value ?? make(publicUid, undefined);
   }
 
-  /** The account of a signed request's key, by its hash; undefined for a key no account names. */
-  byKey(key: string): AccountEntry | undefined {
-    return this.#byHash.get(apiKeyHash(key));
+  /** The account of a signed request's key, by the key's hash (`apiKeyHash`); undefined for a key no account names. */
+  byHash(hash: string): AccountEntry | undefined {
+    return this.#byHash.get(hash);
   }
 
   /** Every account's entry (one per UID), and the public one when no account is configured. */

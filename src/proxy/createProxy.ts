@@ -22,6 +22,7 @@ import { ProxyStatusPublisher } from './proxyStatus.js';
 import { HOST_NAMES, Upstreams } from './routing.js';
 import type { Scheduler } from '../scheduler.js';
 import { WsRelay } from './ws/wsRelay.js';
+import { ObservationGate } from './observationGate.js';
 
 /** A running proxy. */
 export interface KucoinProxy {
@@ -101,6 +102,7 @@ export async function createProxy(options: ProxyOptions = {}): Promise<KucoinPro
     events,
     stats,
     originHold: new Map(),
+    observations: new ObservationGate(),
     rewriteToken: relay ? (reply, route, uid, bot) => relay.rewriteToken(reply, route, uid, bot) : undefined,
   };
   const metrics = o.metrics
@@ -241,6 +243,7 @@ export async function createProxy(options: ProxyOptions = {}): Promise<KucoinPro
         await Promise.all(accounts.schedulers().map((s) => s.close()));
         await waitIdle(o.upstreamTimeoutMs + 1_000);
         await relay?.close();
+        ctx.observations.close();
         for (const server of servers) server.closeAllConnections();
         await pools.close();
         await status?.stop();

@@ -33,7 +33,10 @@ import type { ProxyStats } from './proxyStats.js';
 import { BodyTooLargeError, readRequestBody } from './requestBody.js';
 import { PROXY_TO_HEADER, routeRequest, type Route, type Upstreams } from './routing.js';
 import { readSignature, type Signature } from './signedRequest.js';
-import { gatewayReplyOf, ReplyTooLargeError, sendUpstream, transportFailureKind, type UpstreamReply } from './upstream.js';
+import { gatewayReplyOf, isSuccessEnvelope, ReplyTooLargeError, sendUpstream, transportFailureKind, type UpstreamReply } from './upstream.js';
+import type { ObservationGate } from './observationGate.js';
+import type { Admission } from '../admission.js';
+import { parseRateLimitHeaders } from '../feedback/headers.js';
 
 const METHODS = new Set(['GET', 'POST', 'PUT', 'DELETE', 'PATCH']);
 
@@ -48,6 +51,8 @@ export interface ProxyContext {
   readonly stats: ProxyStats;
   /** Per origin: no send before this (epoch ms) after a 429002, as KucoinClient holds back. */
   readonly originHold: Map<string, number>;
+  /** Spaces the header observations each pool writes to the store (signals always go at once). */
+  readonly observations: ObservationGate;
   /** Rewrites a bullet-token reply so its WebSocket endpoints point at the proxy (the WebSocket relay). */
   readonly rewriteToken: ((reply: UpstreamReply, route: Route, uid: string | undefined, bot: string) => UpstreamReply) | undefined;
 }
@@ -79,9 +84,6 @@ function announcesBody(req: IncomingMessage): boolean {
   const length = req.headers['content-length'];
   return (length !== undefined && length !== '0') || req.headers['transfer-encoding'] !== undefined;
 }
-
-/** KuCoin's success envelope starts so; any other body is classified in full (it may hold a 200002 or another code). */
-const SUCCESS_PREFIX = '{"code":"200000"';
 
 function refuse(ctx: ProxyContext, res: ServerResponse, reply: LocalReply, facts: Facts): void {
   const { status } = PROXY_ERROR_CODES[reply.code];
@@ -217,19 +219,21 @@ export async function proxyRequest(ctx: ProxyContext, req: IncomingMessage, res:
     return refuse(ctx, res, rateLimited(account, route, method, ctx, 1000, 'KC-API-TIMESTAMP is too old to reach KuCoin in time; sign again'), facts);
   }
 
-  const gone = new AbortController();
+  // one controller ends the wait: the bot left ('gone'), or (signed) the signature would no longer reach KuCoin in
+  // time ('expired'): aborted, an admission the store grants after that moment is given back (never charged)
+  const stop = new AbortController();
   const onClose = () => {
-    if (!res.writableFinished) gone.abort();
+    if (!res.writableFinished) stop.abort('gone');
   };
   res.once('close', onClose);
-  // a signed request's wait ends when its signature would no longer reach KuCoin in time: aborted, so an admission
-  // the store grants after that moment is given back (never charged) and the request is answered locally
-  const expired = new AbortController();
-  const expiry = signature ? setTimeout(() => expired.abort(), maxWaitMs) : undefined;
-  const signal = signature ? AbortSignal.any([gone.signal, expired.signal]) : gone.signal;
+  const expiry = signature ? setTimeout(() => stop.abort('expired'), maxWaitMs) : undefined;
+  const ended = (): 'gone' | 'expired' | undefined => (stop.signal.aborted ? (stop.signal.reason as 'gone' | 'expired') : undefined);
   const dispatcher = ctx.pools.get(route.origin);
-  const headers = requestHeaders(req.rawHeaders, new URL(route.origin).host);
+  const headers = requestHeaders(req.rawHeaders, route.authority);
   let upstreamMs = 0;
+  let admitted: Admission | undefined;
+  /** The pool whose header observation this request holds (released once its feedback is done). */
+  let observing: string | undefined;
   let lastSignal: { classified: Classified; status: number } | undefined;
   const emitSignal = (resent: boolean) => {
     if (!lastSignal?.classified.signal) return;
@@ -250,11 +254,12 @@ export async function proxyRequest(ctx: ProxyContext, req: IncomingMessage, res:
   const loop = new AttemptLoop<UpstreamReply>(
     account.scheduler,
     {
-      schedule: { endpoint: `${method} ${route.path}`, host: route.host, priority: chosen.priority, signal, maxWaitMs },
+      schedule: { endpoint: `${method} ${route.path}`, host: route.host, priority: chosen.priority, signal: stop.signal, maxWaitMs },
       send: async (admission) => {
+        admitted = admission;
         if (admission.attempt > 1) emitSignal(true);
-        if (gone.signal.aborted) throw new NotSent('gone');
-        if (expired.signal.aborted || (signature && Date.now() > signature.forwardBy)) throw new NotSent('expired');
+        const why = ended() ?? (signature && Date.now() > signature.forwardBy ? 'expired' : undefined);
+        if (why) throw new NotSent(why);
         ctx.stats.forwarded++;
         const t = performance.now();
         try {
@@ -266,12 +271,19 @@ export async function proxyRequest(ctx: ProxyContext, req: IncomingMessage, res:
       replyOf: (reply): GatewayReply => {
         const gateway = gatewayReplyOf(reply);
         ctx.stats.reply(reply.status);
-        const text = gateway.body as string | undefined;
-        if (reply.status >= 300 || text === undefined || !text.startsWith(SUCCESS_PREFIX)) {
+        if (!isSuccessEnvelope(gateway)) {
           const classified = classifyReply(gateway);
-          if (classified.signal) lastSignal = { classified, status: reply.status };
+          if (classified.signal) {
+            lastSignal = { classified, status: reply.status };
+            return gateway; // a signal is fed back at once, whole
+          }
         }
-        return gateway;
+        const rate = parseRateLimitHeaders(gateway.headers);
+        if (!admitted || observing !== undefined || (rate.limit < 0 && rate.remaining < 0 && rate.resetMs < 0)) return gateway;
+        const key = `${account.uid} ${admitted.pool}`;
+        const taken = ctx.observations.take(key, account.scheduler, admitted, gateway);
+        if (taken.holds) observing = key;
+        return taken.reply;
       },
       onConnectionLimited: () => {
         const delay = ctx.pools.connectionLimited(route.origin);
@@ -288,7 +300,7 @@ export async function proxyRequest(ctx: ProxyContext, req: IncomingMessage, res:
       done = await loop.run();
     } catch (error) {
       const reply = failureReply(
-        error instanceof AbortError && expired.signal.aborted && !gone.signal.aborted ? new NotSent('expired') : error,
+        error instanceof AbortError && ended() === 'expired' ? new NotSent('expired') : error,
         account,
         route,
         method,
@@ -302,6 +314,7 @@ export async function proxyRequest(ctx: ProxyContext, req: IncomingMessage, res:
     }
     writeReply(ctx, res, done.value, route, facts.uid, identity.bot);
   } finally {
+    if (observing !== undefined) ctx.observations.release(observing, account.scheduler);
     clearTimeout(expiry);
     res.off('close', onClose);
     ctx.stats.timing('upstream', upstreamMs);

@@ -26,6 +26,8 @@ export interface Route {
   readonly host: HostName;
   /** The upstream origin, e.g. `https://api.kucoin.com`. */
   readonly origin: string;
+  /** Its `host[:port]`: the Host header sent upstream. */
+  readonly authority: string;
   /** Path and query exactly as the bot sent them (and signed them, decoded or not). */
   readonly target: string;
   /** The path alone, for the endpoint table. */
@@ -37,11 +39,13 @@ export type Routed = { readonly route: Route } | { readonly refusal: LocalReply 
 /** The allow-list: each host's upstream origin, and which origins name which host. */
 export class Upstreams {
   readonly #origins: Readonly<Record<HostName, string>>;
+  readonly #authorities: Readonly<Record<HostName, string>>;
   /** `protocol//host` (default port dropped) -> host */
   readonly #allowed = new Map<string, HostName>();
 
   constructor(origins: Readonly<Record<HostName, string>>) {
     this.#origins = origins;
+    this.#authorities = Object.fromEntries(HOST_NAMES.map((h) => [h, new URL(origins[h]).host])) as Record<HostName, string>;
     // KuCoin's production hostnames (https) name their host; its upstream is the one configured for that host
     for (const [hostname, host] of Object.entries(KUCOIN_HOSTNAMES)) this.#allowed.set(`https://${hostname}`, host);
     for (const host of HOST_NAMES) this.#allowed.set(new URL(origins[host]).origin, host);
@@ -49,6 +53,10 @@ export class Upstreams {
 
   origin(host: HostName): string {
     return this.#origins[host];
+  }
+
+  authority(host: HostName): string {
+    return this.#authorities[host];
   }
 
   /** The host a `scheme://authority` names, if it is on the allow-list. */
@@ -67,7 +75,7 @@ export class Upstreams {
 function routeTo(upstreams: Upstreams, host: HostName, target: string): Routed {
   if (!TARGET.test(target)) return { refusal: { code: 'KS_PROXY_BAD_REQUEST', detail: 'the request target must be a path with printable characters' } };
   const q = target.indexOf('?');
-  return { route: { host, origin: upstreams.origin(host), target, path: q < 0 ? target : target.slice(0, q) } };
+  return { route: { host, origin: upstreams.origin(host), authority: upstreams.authority(host), target, path: q < 0 ? target : target.slice(0, q) } };
 }
 
 /**

@@ -4,8 +4,7 @@
  * clock). The key itself is hashed and dropped; the signature and passphrase are never read.
  */
 import type { IncomingHttpHeaders } from 'node:http';
-import { keyIdOf } from '../kucoin/signing.js';
-import type { AccountEntry, Accounts } from './accounts.js';
+import { apiKeyHash, type AccountEntry, type Accounts } from './accounts.js';
 import type { LocalReply } from './localReply.js';
 
 export interface Signature {
@@ -32,9 +31,11 @@ function one(headers: IncomingHttpHeaders, name: string): string | undefined {
 export function readSignature(headers: IncomingHttpHeaders, accounts: Accounts, windowMs: number, marginMs: number): SignatureRead {
   const key = one(headers, 'kc-api-key');
   if (key === undefined) return { signed: false };
-  const keyId = keyIdOf(key);
+  // one hash per request: the account is found by it, and its first 12 hex digits are the key's id (keyIdOf)
+  const hash = apiKeyHash(key);
+  const keyId = hash.slice(0, 12);
   const timestamp = one(headers, 'kc-api-timestamp');
   if (timestamp === undefined) return { refusal: { code: '400001', detail: `key ${keyId}: KC-API-TIMESTAMP is missing` } };
   if (!/^\d{1,16}$/.test(timestamp)) return { refusal: { code: '400002', detail: `key ${keyId}: KC-API-TIMESTAMP is not a number of milliseconds` } };
-  return { signed: true, signature: { keyId, account: accounts.byKey(key), forwardBy: Number(timestamp) + windowMs - marginMs } };
+  return { signed: true, signature: { keyId, account: accounts.byHash(hash), forwardBy: Number(timestamp) + windowMs - marginMs } };
 }

@@ -96,7 +96,20 @@ export function replyText(reply: UpstreamReply, maxBytes: number): string | unde
   return bytes.length > maxBytes ? undefined : bytes.toString('utf8');
 }
 
-/** The reply as the feedback reads it (status, headers, the start of the body). */
+/** KuCoin's success envelope starts so: its code is known without parsing the (possibly large) data. */
+const SUCCESS_PREFIX = '{"code":"200000"';
+
+/**
+ * The reply as the feedback reads it (status, headers, the body's text): a 2xx success envelope as its code alone,
+ * so the feedback does not parse the data; anything else as text, classified in full.
+ */
 export function gatewayReplyOf(reply: UpstreamReply): GatewayReply {
-  return { status: reply.status, headers: reply.headers, body: replyText(reply, CLASSIFY_BYTES) };
+  const text = replyText(reply, CLASSIFY_BYTES);
+  const success = reply.status < 300 && text !== undefined && text.startsWith(SUCCESS_PREFIX);
+  return { status: reply.status, headers: reply.headers, body: success ? { code: '200000' } : text };
+}
+
+/** Whether the feedback's reply is a success envelope (no code to read, no signal possible). */
+export function isSuccessEnvelope(reply: GatewayReply): boolean {
+  return typeof reply.body === 'object' && reply.body !== null && (reply.body as { code?: unknown }).code === '200000' && (reply.status ?? 0) < 300;
 }
