@@ -224,14 +224,30 @@ describe('what the proxy reads of a request', () => {
     expect(bed.sim.stats().arrivals.map((a) => `${a.method} ${a.outcome}`)).toEqual(['GET 400003']);
   });
 
-  it('a signed request without a readable KC-API-TIMESTAMP is answered as KuCoin would (400001, 400002), never sent', async () => {
+  it('a signed request without a readable KC-API-TIMESTAMP, or a private one without a signature, is answered as KuCoin would (400001, 400002), never sent', async () => {
     bed = await proxyBed();
-    const missing = await send(bed.proxy.url, 'GET', '/spot/api/v1/accounts', { headers: { 'KC-API-KEY': KEY.key } });
-    expect([missing.status, missing.json?.code]).toEqual([400, '400001']);
-    const garbage = await send(bed.proxy.url, 'GET', '/spot/api/v1/accounts', { headers: { 'KC-API-KEY': KEY.key, 'KC-API-TIMESTAMP': '12:00' } });
+    const signed = authHeaders(KEY, 'GET', '/api/v1/accounts', '');
+    const missing = await send(bed.proxy.url, 'GET', '/spot/api/v1/accounts', { headers: { ...signed, 'KC-API-TIMESTAMP': '' } });
+    expect(missing.json?.code).toBe('400002');
+    const { 'KC-API-TIMESTAMP': _ts, ...noTimestamp } = signed;
+    void _ts;
+    const absent = await send(bed.proxy.url, 'GET', '/spot/api/v1/accounts', { headers: noTimestamp });
+    expect([absent.status, absent.json?.code]).toEqual([400, '400001']);
+    const garbage = await send(bed.proxy.url, 'GET', '/spot/api/v1/accounts', { headers: { ...signed, 'KC-API-TIMESTAMP': '12:00' } });
     expect([garbage.status, garbage.json?.code]).toEqual([400, '400002']);
     expect(garbage.headers['x-ks-proxy']).toBe('400002');
+    const unsigned = await send(bed.proxy.url, 'GET', '/spot/api/v1/accounts', { headers: { 'KC-API-KEY': KEY.key, 'KC-API-PASSPHRASE': 'p' } });
+    expect([unsigned.status, unsigned.json?.code]).toEqual([400, '400001']);
     expect(bed.sim.stats().requests).toBe(0);
+  });
+
+  it('a key without a signature on a public call (python-kucoin sends its key and passphrase on every call) goes out as a public call', async () => {
+    bed = await proxyBed();
+    const r = await send(bed.proxy.url, 'GET', '/spot/api/v1/market/orderbook/level1?symbol=BTC-USDT', {
+      headers: { 'KC-API-KEY': KEY.key, 'KC-API-PASSPHRASE': KEY.passphrase, 'User-Agent': 'python-kucoin' },
+    });
+    expect(r.json?.code).toBe('200000');
+    expect(bed.sim.stats().arrivals.map((a) => `${a.target} ${a.outcome}`)).toEqual(['/api/v1/market/orderbook/level1?symbol=BTC-USDT ok']);
   });
 
   it('methods KuCoin does not take are refused; every local answer carries its code, its table status and x-ks-proxy', async () => {

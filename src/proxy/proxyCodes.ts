@@ -12,7 +12,11 @@
  */
 export const PROXY_ERROR_CODES = {
   '429000': { status: 429, maybeExecuted: false, meaning: 'rate limit: answered by the proxy (not sent, not charged); retry after Retry-After, signed again' },
-  '400001': { status: 400, maybeExecuted: false, meaning: 'a request with KC-API-KEY but without KC-API-TIMESTAMP (KuCoin would refuse it)' },
+  '400001': {
+    status: 400,
+    maybeExecuted: false,
+    meaning: 'a signed request missing KC-API-KEY or KC-API-TIMESTAMP, or a private one without KC-API-SIGN (KuCoin would refuse it)',
+  },
   '400002': { status: 400, maybeExecuted: false, meaning: 'KC-API-TIMESTAMP is not a number of milliseconds (KuCoin would refuse it)' },
   KS_PROXY_NOT_FOUND: {
     status: 404,

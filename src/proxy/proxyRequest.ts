@@ -194,6 +194,8 @@ export async function proxyRequest(ctx: ProxyContext, req: IncomingMessage, res:
   const read = readSignature(req.headers, ctx.accounts, ctx.options.timestampWindowMs, ctx.options.timestampMarginMs);
   if ('refusal' in read) return early(read.refusal);
   const signature: Signature | undefined = read.signed ? read.signature : undefined;
+  // a key without a signature: a public call goes as any public call; KuCoin refuses a private one (400001)
+  if (!read.signed && read.keyOnly && pool !== 'Public') return early({ code: '400001', detail: 'KC-API-KEY without KC-API-SIGN on a private endpoint' });
   facts.keyId = signature?.keyId;
   // a signed call to a public endpoint with a key no account names is charged like any public call (per IP)
   const account = signature ? (signature.account ?? (pool === 'Public' ? ctx.accounts.public : undefined)) : ctx.accounts.public;
@@ -299,13 +301,7 @@ export async function proxyRequest(ctx: ProxyContext, req: IncomingMessage, res:
     try {
       done = await loop.run();
     } catch (error) {
-      const reply = failureReply(
-        error instanceof AbortError && ended() === 'expired' ? new NotSent('expired') : error,
-        account,
-        route,
-        method,
-        ctx,
-      );
+      const reply = failureReply(error instanceof AbortError && ended() === 'expired' ? new NotSent('expired') : error, account, route, method, ctx);
       if (reply) refuse(ctx, res, reply, facts);
       else if (!res.headersSent) res.destroy(); // the bot is gone
       return;

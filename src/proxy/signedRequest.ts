@@ -1,5 +1,5 @@
 /**
- * What the proxy reads of a request's KuCoin headers, and no more: whether it is signed (`KC-API-KEY`), the
+ * What the proxy reads of a request's KuCoin headers, and no more: whether it is signed (`KC-API-SIGN`), the
  * key's account (by the key's hash), and how long its signature stays valid (`KC-API-TIMESTAMP` + 5 s by KuCoin's
  * clock). The key itself is hashed and dropped; the signature and passphrase are never read.
  */
@@ -16,7 +16,9 @@ export interface Signature {
   readonly forwardBy: number;
 }
 
-export type SignatureRead = { readonly signed: false } | { readonly signed: true; readonly signature: Signature } | { readonly refusal: LocalReply };
+export type SignatureRead =
+  /** No signature. `keyOnly`: a KC-API-KEY without KC-API-SIGN (python-kucoin sends its key on public calls too). */
+  { readonly signed: false; readonly keyOnly: boolean } | { readonly signed: true; readonly signature: Signature } | { readonly refusal: LocalReply };
 
 function one(headers: IncomingHttpHeaders, name: string): string | undefined {
   const v = headers[name];
@@ -30,7 +32,9 @@ function one(headers: IncomingHttpHeaders, name: string): string | undefined {
  */
 export function readSignature(headers: IncomingHttpHeaders, accounts: Accounts, windowMs: number, marginMs: number): SignatureRead {
   const key = one(headers, 'kc-api-key');
-  if (key === undefined) return { signed: false };
+  const sign = one(headers, 'kc-api-sign');
+  if (sign === undefined) return { signed: false, keyOnly: key !== undefined };
+  if (key === undefined) return { refusal: { code: '400001', detail: 'KC-API-SIGN without KC-API-KEY' } };
   // one hash per request: the account is found by it, and its first 12 hex digits are the key's id (keyIdOf)
   const hash = apiKeyHash(key);
   const keyId = hash.slice(0, 12);
