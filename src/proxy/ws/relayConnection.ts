@@ -49,6 +49,10 @@ export class RelayConnection {
   readonly #topics = new Set<string>();
   /** Topics counted for a subscribe not acknowledged yet, by its id: un-counted when KuCoin refuses it. */
   readonly #pending = new Map<string, string[]>();
+  /** KuCoin's messages that came before the bot's upgrade was accepted (its `welcome` first), sent on when it is. */
+  readonly #early: { data: Buffer; binary: boolean }[] = [];
+  /** KuCoin closed before the bot's upgrade was accepted. */
+  #upstreamClosed: { code: number; clean: boolean } | undefined;
   #leaseHeld = false;
   #ended = false;
 
@@ -114,7 +118,12 @@ export class RelayConnection {
   #dial(url: string): Promise<RelaySocket | undefined> {
     return new Promise((resolve) => {
       const upstream = new this.ctx.ws.WebSocket(url, { maxPayload: this.ctx.maxMessageBytes, handshakeTimeout: 10_000, perMessageDeflate: false });
-      upstream.once('open', () => resolve(upstream));
+      upstream.once('open', () => {
+        // KuCoin speaks first (`welcome`): listen at once, hold what comes until the bot is there
+        upstream.on('message', (data, binary) => this.#fromKucoin(data, binary));
+        upstream.on('close', (code) => this.#upstreamGone(code));
+        resolve(upstream);
+      });
       upstream.once('error', () => resolve(undefined));
       upstream.once('unexpected-response', () => {
         upstream.terminate();
@@ -141,14 +150,23 @@ export class RelayConnection {
     this.#event('open', 'relaying');
     bot.on('error', () => undefined);
     upstream.on('error', () => undefined);
-    upstream.on('message', (data, binary) => this.#fromKucoin(data, binary));
     bot.on('message', (data, binary) => this.#fromBot(data, binary));
-    upstream.on('close', (code) => void this.close(code === 1005 || code === 1006 ? 1011 : code, 'KuCoin closed the connection', code === 1000));
     bot.on('close', () => void this.close(1000, 'bot closed the connection', true));
+    for (const m of this.#early.splice(0)) bot.send(m.data, { binary: m.binary });
+    if (this.#upstreamClosed) this.#upstreamGone(this.#upstreamClosed.code);
+  }
+
+  #upstreamGone(code: number): void {
+    if (!this.#bot) {
+      this.#upstreamClosed = { code, clean: code === 1000 };
+      return;
+    }
+    void this.close(code === 1005 || code === 1006 ? 1011 : code, 'KuCoin closed the connection', code === 1000);
   }
 
   #fromKucoin(data: Buffer, binary: boolean): void {
-    if (this.#bot?.readyState === this.ctx.ws.WebSocket.OPEN) this.#bot.send(data, { binary });
+    if (!this.#bot) this.#early.push({ data, binary });
+    else if (this.#bot.readyState === this.ctx.ws.WebSocket.OPEN) this.#bot.send(data, { binary });
     if (binary) return;
     const error = readServerError(data.toString('utf8'));
     if (!error) return;
