@@ -51,9 +51,7 @@ async function setup(wsOptions: WsSimulatorOptions = {}, proxyOptions: ProxyOpti
 }
 
 /** A bot's connection: every message it gets, and a way to wait for one. */
-function dial(
-  url: string,
-): Promise<{
+function dial(url: string): Promise<{
   ws: Ws;
   messages: Record<string, unknown>[];
   next: (pred: (m: Record<string, unknown>) => boolean) => Promise<Record<string, unknown>>;
