@@ -126,7 +126,7 @@ describe('secrets', () => {
   it('no API key, secret, passphrase or signature in any event, local answer or metric', async () => {
     bed = await proxyBed({ cloudflare: { limit: 2, windowMs: 10_000, blockMs: 1_000 } }, { metrics: true, unsignedMaxWaitMs: 100 });
     const seen: unknown[] = [];
-    for (const name of ['refused', 'signal', 'listening', 'draining', 'closed', 'websocket'] as (keyof ProxyEvents)[]) bed.proxy.on(name, (e) => seen.push(e));
+    for (const name of ['refused', 'signal', 'draining', 'closed', 'websocket'] as (keyof ProxyEvents)[]) bed.proxy.on(name, (e) => seen.push(e));
     const texts: string[] = [];
     const signed = authHeaders(KEY, 'GET', '/api/v1/hf/orders/active?symbol=BTC-USDT', '');
     const stale = authHeaders(KEY, 'GET', '/api/v1/hf/orders/active?symbol=BTC-USDT', '', Date.now() - 10_000);

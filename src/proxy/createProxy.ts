@@ -206,8 +206,6 @@ export async function createProxy(options: ProxyOptions = {}): Promise<KucoinPro
       )
     : undefined;
   void status?.write();
-  if (events.has('listening'))
-    events.emit('listening', { url, hostPorts: Object.fromEntries(Object.entries(hostUrls).map(([h, u]) => [h, Number(new URL(u).port)])) });
 
   let closing: Promise<void> | undefined;
   const waitIdle = (ms: number) =>

@@ -32,8 +32,6 @@ export interface ProxyEvents {
     bot: string;
     resent: boolean;
   };
-  /** Listening: the main port and each host's port. */
-  listening: { url: string; hostPorts: Record<string, number> };
   /** `close()` began: no new request is taken; those in the proxy finish within `drainMs`. */
   draining: { inFlight: number; drainMs: number };
   /** Every listener and connection is closed. */
