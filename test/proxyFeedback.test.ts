@@ -3,7 +3,8 @@
 // run is ever sent again.
 import { gzipSync } from 'node:zlib';
 import { afterEach, describe, expect, it } from 'vitest';
-import type { ProxyEvents } from '../src/index.js';
+import { MemoryStore, type ProxyEvents } from '../src/index.js';
+import type { BucketConfig, Observation, ObserveResult } from '../src/buckets/types.js';
 import { InjectedCodes } from '../src/simulator/injectedCodes.js';
 import { gatewayReplyOf } from '../src/proxy/upstream.js';
 import { classifyReply } from '../src/errorFeedback.js';
@@ -82,6 +83,32 @@ describe('feedback through the proxy', () => {
     expect([hung.status, hung.json?.code]).toEqual([504, 'KS_PROXY_UPSTREAM_TIMEOUT']);
     expect(hung.json?.msg).toMatch(/may have been executed/);
     expect(outcomes(bed, 'POST')).toEqual(['http-503', 'hang']);
+  });
+
+  it('under load, header observations of a pool go to the store one at a time, newest first: far fewer than replies, and what KuCoin reports is still learned', async () => {
+    class CountingStore extends MemoryStore {
+      observed = 0;
+      override async observe(bucket: BucketConfig, o: Observation): Promise<ObserveResult> {
+        if (bucket.id.endsWith(':Spot')) this.observed++;
+        return super.observe(bucket, o);
+      }
+    }
+    const store = new CountingStore();
+    // the account is VIP 2 at KuCoin (Spot 8000), the proxy is configured with VIP 0 (4000): replies teach it
+    bed = await proxyBed(
+      { accounts: [{ ...KEY, uid: UID, vipLevel: 2 }], latencyMs: { min: 2, max: 2 }, cloudflare: false },
+      { store, scheduler: { cloudflare: false } }, // no per-IP pacing: the 300 come at once
+    );
+    const replies = await Promise.all(
+      Array.from({ length: 300 }, () => send(bed!.proxy.url, 'GET', '/spot/api/v1/hf/orders/active?symbol=BTC-USDT', { credentials: KEY })),
+    );
+    expect(replies.every((r) => r.json?.code === '200000' && r.headers['gw-ratelimit-limit'] === '8000')).toBe(true);
+    await new Promise((r) => setTimeout(r, 50)); // the newest kept observation goes after the gap
+    const spot = (await bed.proxy.scheduler(UID)!.snapshot()).buckets.find((b) => b.id === `uid:${UID}:Spot`)!;
+    console.log(`300 concurrent replies through the proxy: ${store.observed} header observations of the Spot pool; limit learned ${spot.limit}`);
+    expect(store.observed).toBeGreaterThanOrEqual(2);
+    expect(store.observed).toBeLessThan(100);
+    expect(spot.limit).toBe(8000);
   });
 
   it('an upstream that cannot be reached: 502 KS_PROXY_UPSTREAM_UNREACHABLE (nothing was sent)', async () => {

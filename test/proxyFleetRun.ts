@@ -72,13 +72,13 @@ export async function runProxyFleet(o: FleetOptions): Promise<FleetResult> {
   const proxies = [startProxyProcess(args), startProxyProcess(args)];
   try {
     const [a, b] = await Promise.all(proxies.map((p) => p.url));
+    const started = Date.now(); // before any bot: the first server window opens after this
     const bot = (config: Omit<FleetBotConfig, 'uid' | 'key' | 'spot' | 'seconds' | 'concurrency'>) =>
       forkWorker<FleetBotReport>('proxyFleetBot.ts', { uid: UID, key: KEY, spot: o.spot, seconds: o.seconds, concurrency: o.concurrency, ...config });
     const via = (url: string) => (o.direct ? sim.urls : { spot: `${url}/spot`, futures: `${url}/futures`, broker: `${url}/broker` });
     const ccxtBot = bot({ mode: 'ccxt', baseUrls: via(b!) });
     const libraryBot = bot({ mode: 'library', baseUrls: sim.urls, redisUrl: o.redisUrl, prefix });
     await Promise.all([ccxtBot.ready, libraryBot.ready]);
-    const started = Date.now();
     const [pyA, pyB, ccxtReport, libraryReport] = await Promise.all([
       python(via(a!).spot, o.seconds, o.concurrency, 'python-a'),
       python(via(b!).spot, o.seconds, o.concurrency, 'python-b'),
