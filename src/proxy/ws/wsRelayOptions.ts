@@ -8,21 +8,10 @@ import { resolveWsOptions, type ResolvedWsOptions, type WsManagerOptions } from 
  * held in the same store: a fleet of proxies and library processes on one WsRedisStore shares one session, connect,
  * topic and uplink budget per UID (private) and per egress IP (public).
  */
-export interface ProxyWsOptions {
-  /** Where the budgets live. @default a new WsMemoryStore (this process only); a WsRedisStore shares them with the fleet */
-  readonly store?: WsBudgetStore;
-  /** Sessions per UID (private) or IP (public). @default 50 */
-  readonly sessionLimit?: number;
-  /** New connections per window, over every process. @default { limit: 30, windowMs: 60_000, marginMs: 2_000 } */
-  readonly connects?: { readonly limit?: number; readonly windowMs?: number; readonly marginMs?: number };
-  /** Topics (symbols) per subscribe message. @default 100 */
-  readonly topicsPerMessage?: number;
-  /** Topics per connection. @default 300 */
-  readonly topicsPerSession?: number;
-  /** Uplink messages per connection. @default { limit: 100, windowMs: 10_000, marginMs: 250, reservedForPing: 5 } */
-  readonly uplink?: Partial<UplinkLimits>;
-  /** A session's lease: a crashed proxy's sessions free this long after its last heartbeat. @default 30_000 */
-  readonly leaseMs?: number;
+export interface ProxyWsOptions extends Pick<
+  WsManagerOptions,
+  'store' | 'sessionLimit' | 'connects' | 'topicsPerMessage' | 'topicsPerSession' | 'uplink' | 'leaseMs'
+> {
   /** Longest wait for the connect budget; then the bot's connection gets KuCoin's 509 "service busy". @default 10_000 */
   readonly connectWaitMs?: number;
   /** Bot messages held per connection while its uplink budget is spent; more get KuCoin's 509 "exceed max permits". @default 100 */
