@@ -106,8 +106,8 @@ export async function createProxy(options: ProxyOptions = {}): Promise<KucoinPro
     rewriteToken: relay ? (reply, route, uid, bot) => relay.rewriteToken(reply, route, uid, bot) : undefined,
   };
   const metrics = o.metrics
-    ? await import('./proxyMetrics.js').then(
-        (m) => m.proxyRegistry(stats, accounts.entries()),
+    ? await Promise.all([import('prom-client'), import('./proxyMetrics.js')]).then(
+        ([prom, m]) => m.proxyRegistry(prom, stats, accounts.entries()),
         () => undefined, // prom-client is not installed: /metrics says so
       )
     : undefined;

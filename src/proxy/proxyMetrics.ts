@@ -1,6 +1,6 @@
 // The proxy's /metrics, through prom-client (an optional peer dependency). Loaded only when a proxy serves
-// metrics, by a dynamic import, so the package's main entry never loads prom-client.
-import { Counter, Gauge, Histogram, Registry } from 'prom-client';
+// metrics, by a dynamic import, with prom-client handed in: the package's main entry never loads prom-client.
+import type * as PromClient from 'prom-client';
 import { collectMetrics } from '../metrics/collectMetrics.js';
 import type { Scheduler } from '../scheduler.js';
 import type { ProxyStats } from './proxyStats.js';
@@ -15,7 +15,12 @@ const SECONDS = [0.0005, 0.001, 0.002, 0.005, 0.01, 0.05, 0.1, 0.5, 1, 5, 10];
  *   `kucoin_proxy_signals_total{signal}`, `kucoin_proxy_in_flight`, `kucoin_proxy_websockets`;
  * - `kucoin_proxy_seconds{part}` (histogram): `total` (arrival to answer), `wait` (admission), `upstream` (KuCoin).
  */
-export function proxyRegistry(stats: ProxyStats, schedulers: readonly { readonly uid: string; readonly scheduler: Scheduler }[]): Registry {
+export function proxyRegistry(
+  prom: typeof PromClient,
+  stats: ProxyStats,
+  schedulers: readonly { readonly uid: string; readonly scheduler: Scheduler }[],
+): PromClient.Registry {
+  const { Counter, Gauge, Histogram, Registry } = prom;
   const registry = new Registry();
   const registers = [registry];
   const fromMap = (name: string, help: string, label: string, map: () => Record<string, number>) =>
