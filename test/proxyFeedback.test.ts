@@ -1,9 +1,16 @@
 // KuCoin's replies through the proxy: read and fed back exactly as the library does; a refusal KuCoin did not
 // execute is sent again while the signature is valid; a paused scope is answered locally; nothing that may have
 // run is ever sent again.
+import { execFile } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { connect } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { createServer as createTlsServer } from 'node:tls';
+import { promisify } from 'node:util';
 import { gzipSync } from 'node:zlib';
 import { afterEach, describe, expect, it } from 'vitest';
-import { MemoryStore, type ProxyEvents } from '../src/index.js';
+import { createProxy, MemoryStore, type ProxyEvents } from '../src/index.js';
 import type { BucketConfig, Observation, ObserveResult } from '../src/buckets/types.js';
 import { InjectedCodes } from '../src/simulator/injectedCodes.js';
 import { gatewayReplyOf } from '../src/proxy/upstream.js';
@@ -115,6 +122,41 @@ describe('feedback through the proxy', () => {
     bed = await proxyBed({}, { upstreams: { spot: 'http://127.0.0.1:1' } });
     const r = await send(bed.proxy.url, 'GET', '/spot/api/v1/timestamp');
     expect([r.status, r.json?.code]).toEqual([502, 'KS_PROXY_UPSTREAM_UNREACHABLE']);
+  });
+
+  it('TLS to the upstream is verified: a certificate no authority signed is refused before anything is sent (502, not sent)', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'ks-tls-'));
+    try {
+      await promisify(execFile)(
+        'openssl',
+        ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-keyout', `${dir}/key.pem`, '-out', `${dir}/cert.pem`, '-days', '1', '-subj', '/CN=localhost'],
+        {
+          timeout: 30_000,
+        },
+      );
+      bed = await proxyBed();
+      const spot = new URL(bed.sim.urls.spot);
+      // a TLS terminator in front of the simulator, with a self-signed certificate
+      const tls = createTlsServer({ key: readFileSync(`${dir}/key.pem`), cert: readFileSync(`${dir}/cert.pem`) }, (socket) => {
+        const upstream = connect(Number(spot.port), spot.hostname);
+        socket.pipe(upstream).pipe(socket);
+        socket.on('error', () => upstream.destroy());
+        upstream.on('error', () => socket.destroy());
+      });
+      await new Promise<void>((r) => tls.listen(0, '127.0.0.1', r));
+      const port = (tls.address() as { port: number }).port;
+      const proxy = await createProxy({ port: 0, upstreams: { spot: `https://localhost:${port}` }, metrics: false });
+      try {
+        const r = await send(proxy.url, 'GET', '/spot/api/v1/timestamp');
+        expect([r.status, r.json?.code]).toEqual([502, 'KS_PROXY_UPSTREAM_UNREACHABLE']);
+        expect(bed.sim.stats().requests).toBe(0);
+      } finally {
+        await proxy.close({ drainMs: 0 });
+        tls.close();
+      }
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 
   it('reads a compressed reply for its code and headers (gzip, deflate, br), and passes the bytes back as they came', async () => {
