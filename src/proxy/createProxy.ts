@@ -16,7 +16,7 @@ import { sendLocalReply } from './localReply.js';
 import { PROXY_ERROR_CODES } from './proxyCodes.js';
 import type { ProxyEvents } from './proxyEvents.js';
 import { resolveProxyOptions, type ProxyOptions, type ResolvedProxyOptions } from './proxyOptions.js';
-import { proxyRequest, type ProxyContext } from './proxyRequest.js';
+import { proxyRequest, refuse, type ProxyContext } from './proxyRequest.js';
 import { ProxyStats, type ProxyStatsSnapshot } from './proxyStats.js';
 import { ProxyStatusPublisher } from './proxyStatus.js';
 import { HOST_NAMES, Upstreams } from './routing.js';
@@ -137,24 +137,14 @@ export async function createProxy(options: ProxyOptions = {}): Promise<KucoinPro
       );
       return;
     }
-    if (draining) return void sendLocalReply(res, { code: 'KS_PROXY_DRAINING', close: true });
+    if (draining) return refuse(ctx, res, { code: 'KS_PROXY_DRAINING', close: true }, { method: req.method });
     if (stats.inFlight >= o.maxInFlight) {
-      stats.refusal('KS_PROXY_BUSY');
-      if (events.has('refused')) {
-        events.emit('refused', {
-          code: 'KS_PROXY_BUSY',
-          status: 503,
-          reason: `${o.maxInFlight} requests in flight`,
-          method: req.method,
-          endpoint: undefined,
-          priority: undefined,
-          uid: undefined,
-          keyId: undefined,
-          bot: undefined,
-          retryAfterMs: 1000,
-        });
-      }
-      return void sendLocalReply(res, { code: 'KS_PROXY_BUSY', retryAfterMs: 1000, close: true });
+      return refuse(
+        ctx,
+        res,
+        { code: 'KS_PROXY_BUSY', detail: `${o.maxInFlight} requests in flight`, retryAfterMs: 1000, close: true },
+        { method: req.method },
+      );
     }
     stats.inFlight++;
     proxyRequest(ctx, req, res, fixedHost)

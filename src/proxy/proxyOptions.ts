@@ -177,6 +177,9 @@ function resolve(options: ProxyOptions): ResolvedProxyOptions {
   const advertisedUrl = options.advertisedUrl === undefined ? undefined : origin('advertisedUrl', options.advertisedUrl);
   const status = objectOption('status', options.status) as ProxyStatusOptions | undefined;
   expectOption(options.metrics === undefined || typeof options.metrics === 'boolean', 'metrics', 'a boolean', options.metrics);
+  const headersTimeoutMs = numberOption('headersTimeoutMs', options.headersTimeoutMs ?? 10_000, MS(600_000));
+  const requestTimeoutMs = numberOption('requestTimeoutMs', options.requestTimeoutMs ?? 30_000, MS(600_000));
+  expectOption(requestTimeoutMs >= headersTimeoutMs, 'requestTimeoutMs', `at least headersTimeoutMs (${headersTimeoutMs})`, requestTimeoutMs);
   return {
     host,
     port: numberOption('port', options.port ?? 8080, PORT),
@@ -199,8 +202,8 @@ function resolve(options: ProxyOptions): ResolvedProxyOptions {
     maxHeaderBytes: numberOption('maxHeaderBytes', options.maxHeaderBytes ?? 16_384, { min: 1_024, max: 1_048_576, integer: true }),
     maxBodyBytes: numberOption('maxBodyBytes', options.maxBodyBytes ?? 1_048_576, { min: 0, max: 1_073_741_824, integer: true }),
     maxReplyBytes: numberOption('maxReplyBytes', options.maxReplyBytes ?? 67_108_864, { min: 1_024, max: 1_073_741_824, integer: true }),
-    headersTimeoutMs: numberOption('headersTimeoutMs', options.headersTimeoutMs ?? 10_000, MS(600_000)),
-    requestTimeoutMs: numberOption('requestTimeoutMs', options.requestTimeoutMs ?? 30_000, MS(600_000)),
+    headersTimeoutMs,
+    requestTimeoutMs,
     keepAliveTimeoutMs: numberOption('keepAliveTimeoutMs', options.keepAliveTimeoutMs ?? 5_000, MS(600_000)),
     upstreamTimeoutMs: numberOption('upstreamTimeoutMs', options.upstreamTimeoutMs ?? 10_000, MS(600_000)),
     connections: numberOption('connections', options.connections ?? 64, MS(1024)),

@@ -58,7 +58,7 @@ export interface ProxyContext {
 }
 
 /** What is known of a request when it is answered locally: every field is safe to log. */
-interface Facts {
+export interface Facts {
   method?: string;
   endpoint?: string;
   priority?: Priority;
@@ -85,7 +85,8 @@ function announcesBody(req: IncomingMessage): boolean {
   return (length !== undefined && length !== '0') || req.headers['transfer-encoding'] !== undefined;
 }
 
-function refuse(ctx: ProxyContext, res: ServerResponse, reply: LocalReply, facts: Facts): void {
+/** Answers locally: counted, one `refused` event (every field safe to log), KuCoin's envelope to the bot. */
+export function refuse(ctx: Pick<ProxyContext, 'stats' | 'events'>, res: ServerResponse, reply: LocalReply, facts: Facts): void {
   const { status } = PROXY_ERROR_CODES[reply.code];
   ctx.stats.refusal(reply.code);
   if (ctx.events.has('refused')) {
