@@ -257,6 +257,8 @@ export async function proxyRequest(ctx: ProxyContext, req: IncomingMessage, res:
   const loop = new AttemptLoop<UpstreamReply>(
     account.scheduler,
     {
+      // no keyId: the key circuit would let one bot's bad signature stop every bot of that key; the bot's identity
+      // (identity.bot) goes here too once the scheduler takes per-bot fair shares (issue 17)
       schedule: { endpoint: `${method} ${route.path}`, host: route.host, priority: chosen.priority, signal: stop.signal, maxWaitMs },
       send: async (admission) => {
         admitted = admission;
