@@ -134,3 +134,9 @@ export {
   type KucoinProduct,
 } from './kucoin/errorCodes.js';
 export { withKucoinNodeSdk, type KucoinNodeSdkSchedulingOptions, type KucoinNodeSdkLike } from './integrations/kucoinNodeSdk.js';
+export { createProxy, type KucoinProxy } from './proxy/createProxy.js';
+export type { ProxyOptions, ProxySchedulerOptions } from './proxy/proxyOptions.js';
+export { PROXY_ERROR_CODES, type ProxyErrorCode } from './proxy/proxyCodes.js';
+export { apiKeyHash, type ProxyAccount } from './proxy/accounts.js';
+export type { ProxyEvents } from './proxy/proxyEvents.js';
+export type { ProxyWsOptions } from './proxy/ws/wsRelayOptions.js';

@@ -3,7 +3,7 @@
 import { runCli } from './runCli.js';
 
 const stop = new AbortController();
-const onSignal = () => stop.abort();
+const onSignal = (signal: NodeJS.Signals) => stop.abort(signal); // the reason names the signal (the proxy logs it)
 process.once('SIGINT', onSignal);
 process.once('SIGTERM', onSignal);
 process.exitCode = await runCli(process.argv.slice(2), { stdout: process.stdout, stderr: process.stderr, signal: stop.signal });

@@ -11,6 +11,11 @@ export interface CliRedis extends RedisLike {
   del(...keys: string[]): Promise<number>;
   select(db: number): Promise<unknown>;
   dbsize(): Promise<number>;
+  /** The proxies' status records (src/proxy/proxyStatus.ts). */
+  hset(key: string, field: string, value: string): Promise<unknown>;
+  hdel(key: string, field: string): Promise<unknown>;
+  hgetall(key: string): Promise<Record<string, string>>;
+  pexpire(key: string, ms: number): Promise<unknown>;
   quit(): Promise<unknown>;
   disconnect(): void;
   on(event: 'error', listener: (err: Error) => void): unknown;

@@ -10,6 +10,7 @@ Commands:
   resume    clear a pause for every process of an account (a pool, the IP, the system guard, an endpoint)
   reset     delete every key of an account's quota group
   demo      bots sharing one quota against a local KuCoin-like gateway (no Redis needed)
+  proxy     a local KuCoin proxy: bots in any language share the fleet's quota
 
 Run kucoin-scheduler <command> --help for a command's options.
 Exit codes: 0 done, 1 failed (e.g. Redis unreachable), 2 bad command line.
@@ -22,6 +23,7 @@ const COMMANDS: Record<string, () => Promise<Command>> = {
   resume: async () => (await import('./resumeCommand.js')).resumeCommand,
   reset: async () => (await import('./resetCommand.js')).resetCommand,
   demo: async () => (await import('./demo/demoCommand.js')).demoCommand,
+  proxy: async () => (await import('./proxyCommand.js')).proxyCommand,
 };
 
 /**

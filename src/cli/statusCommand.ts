@@ -5,13 +5,14 @@ import { liveProcesses } from './liveProcesses.js';
 import { redisTimeMs } from './redisConnection.js';
 import { ACCOUNT_FLAGS, ACCOUNT_HELP, openAccount, type Account } from './account.js';
 import { renderStatus, type FleetStatus } from './statusView.js';
+import { readProxyRecords } from '../proxy/proxyStatus.js';
 
 export const STATUS_HELP = `Usage: kucoin-scheduler status --redis URL --uid U [options]
 
 Every bucket of one account as all its processes share it in Redis: weight used in the current span and the
 limit in force (learned from replies, times the factor), the factor a 429000 tightened, the server window's
 end when replies placed it, pauses, hidden weight (spent outside the scheduler), and the live processes
-(heartbeats of createRedisStore). Reads only: it changes nothing and is not counted as a process.
+(heartbeats of createRedisStore), and each running \`kucoin-scheduler proxy\`'s traffic. Reads only: it changes nothing and is not counted as a process.
 
 ${ACCOUNT_HELP}
   --json          print JSON (with --watch: one JSON document per line)
@@ -24,7 +25,8 @@ async function read(a: Account): Promise<FleetStatus> {
   const { buckets } = await a.scheduler.snapshot();
   const at = buckets[0]?.now ?? (await redisTimeMs(a.client));
   const ids = await liveProcesses(a.client, a.prefix, a.quotaGroup, at);
-  return { at, prefix: a.prefix, uid: a.uid, ip: a.ip, quotaGroup: a.quotaGroup, processes: { count: ids.length, ids }, buckets };
+  const proxies = await readProxyRecords(a.client, a.prefix, a.quotaGroup, at);
+  return { at, prefix: a.prefix, uid: a.uid, ip: a.ip, quotaGroup: a.quotaGroup, processes: { count: ids.length, ids }, buckets, proxies };
 }
 
 export async function statusCommand(argv: readonly string[], io: CliIo): Promise<number> {

@@ -1,4 +1,5 @@
 import type { BucketState } from '../buckets/types.js';
+import type { ProxyRecord } from '../proxy/proxyStatus.js';
 
 /** What `status` reports: the store's view of every bucket of one account, shared by all its processes. */
 export interface FleetStatus {
@@ -11,6 +12,8 @@ export interface FleetStatus {
   /** Live processes of the quota group (their ResilientStore heartbeats); ids are random per process. */
   readonly processes: { readonly count: number; readonly ids: readonly string[] };
   readonly buckets: readonly BucketState[];
+  /** The running proxies of the quota group and their traffic (`kucoin-scheduler proxy --redis`). */
+  readonly proxies?: readonly ProxyRecord[];
 }
 
 const seconds = (ms: number) => `${(ms / 1000).toFixed(1)} s`;
@@ -64,5 +67,24 @@ export function renderStatus(s: FleetStatus, width = 79): string[] {
     line += `${line.endsWith(':') || line.trim() === '' ? ' ' : ', '}${name}`;
   }
   if (idle.length > 0) out.push(line);
+  out.push(...renderProxies(s.proxies ?? []).map((l) => clip(l, width)));
   return out;
+}
+
+/** One line per proxy: what it forwarded, what it answered itself (by code), what is in it now. */
+function renderProxies(proxies: readonly ProxyRecord[]): string[] {
+  if (proxies.length === 0) return [];
+  const lines = ['', `proxies ${proxies.length}`];
+  for (const p of proxies) {
+    const refused = Object.entries(p.stats.refused)
+      .map(([code, n]) => `${code} x${n}`)
+      .join(', ');
+    const signals = Object.entries(p.stats.signals)
+      .map(([signal, n]) => `${signal} x${n}`)
+      .join(', ');
+    lines.push(
+      `  ${p.url}  forwarded ${p.stats.forwarded}  answered locally ${refused || '0'}  KuCoin signals ${signals || '0'}  in flight ${p.stats.inFlight}  websockets ${p.stats.websockets}`,
+    );
+  }
+  return lines;
 }

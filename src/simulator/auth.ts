@@ -19,7 +19,28 @@ const same = (a: string, b: string): boolean => {
   return x.length === y.length && timingSafeEqual(x, y);
 };
 
-/** Checks KuCoin's signed headers like the gateway: key, timestamp within 5 s, passphrase, signature. */
+/**
+ * The request target as a client signs it: clients sign the unencoded query and send it encoded (`%2C`, or `+` for
+ * a space, as Go's and Python's query encoders do), so the gateway checks the signature against the decoded target
+ * too. Undefined when the target has nothing encoded or is malformed.
+ */
+export function decodedTarget(target: string): string | undefined {
+  if (!/[%+]/.test(target)) return undefined;
+  const q = target.indexOf('?');
+  const path = q < 0 ? target : target.slice(0, q);
+  const query = q < 0 ? undefined : target.slice(q + 1);
+  try {
+    const decoded = decodeURIComponent(path) + (query === undefined ? '' : `?${decodeURIComponent(query.replace(/\+/g, ' '))}`);
+    return decoded === target ? undefined : decoded;
+  } catch {
+    return undefined; // a malformed escape: only the raw target can match
+  }
+}
+
+/**
+ * Checks KuCoin's signed headers like the gateway: key, timestamp within 5 s, passphrase, signature (over the target
+ * as sent, or as decoded: see `decodedTarget`).
+ */
 export function authenticate(
   accounts: ReadonlyMap<string, SimAccount>,
   headers: IncomingHttpHeaders,
@@ -44,6 +65,8 @@ export function authenticate(
   const version = h('kc-api-key-version') ?? '1';
   const expectedPass = version === '1' ? account.passphrase : hmacBase64(account.secret, account.passphrase);
   if (!same(passphrase, expectedPass)) return { ok: false, code: '400004', msg: 'KC-API-PASSPHRASE error' };
-  if (!same(sign, signRequest(account.secret, ts, method, pathWithQuery, body))) return { ok: false, code: '400005', msg: 'Signature error' };
+  const decoded = decodedTarget(pathWithQuery);
+  const signed = (target: string) => same(sign, signRequest(account.secret, ts, method, target, body));
+  if (!signed(pathWithQuery) && (decoded === undefined || !signed(decoded))) return { ok: false, code: '400005', msg: 'Signature error' };
   return { ok: true, account };
 }

@@ -31,6 +31,8 @@ export interface GatewaySimulatorOptions {
   readonly maxArrivals?: number;
   /** What `GET /api/v1/timestamp` answers as `data`, given the server's clock (a broken or hostile server's time). @default the clock */
   readonly serverTime?: (now: number) => unknown;
+  /** Each arrival also keeps the request's raw header lines (`Arrival.rawHeaders`). @default false */
+  readonly recordHeaders?: boolean;
 }
 
 export interface GatewaySimulator {
@@ -145,7 +147,7 @@ export async function startGatewaySimulator(options: GatewaySimulatorOptions = {
     const path = url.split('?')[0]!;
     let conn = connectionIds.get(req.socket);
     if (conn === undefined) connectionIds.set(req.socket, (conn = nextConnectionId++));
-    const base = { at, ip, host, method, client, conn };
+    const base = { at, ip, host, method, client, conn, target: url, ...(options.recordHeaders ? { rawHeaders: [...req.rawHeaders] } : {}) };
 
     if (latency.max > 0) await new Promise((r) => setTimeout(r, latency.min + Math.random() * (latency.max - latency.min)));
 
@@ -189,7 +191,8 @@ export async function startGatewaySimulator(options: GatewaySimulatorOptions = {
     }
     const isPublic = info.pool === 'Public';
     let uid: string | undefined;
-    if (!isPublic || req.headers['kc-api-key']) {
+    // a public call is checked only when it is signed: python-kucoin sends its key (no signature) on every call
+    if (!isPublic || req.headers['kc-api-sign']) {
       const auth = authenticate(accounts, req.headers, method, url, body, at);
       if (!auth.ok && (options.requireSignature ?? true)) {
         record({ ...base, uid: undefined, endpoint: info.path, pool: info.pool, weight: 0, outcome: auth.code });

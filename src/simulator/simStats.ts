@@ -18,6 +18,10 @@ export interface Arrival {
   readonly client: string | undefined;
   /** The connection it came on (numbered by the simulator); 0 for hidden consumers. */
   readonly conn: number;
+  /** The request target exactly as received (path and query, raw bytes as latin1); absent for hidden consumers. */
+  readonly target?: string;
+  /** The request's raw header lines (name, value, name, value...), as received; only with `recordHeaders`. */
+  readonly rawHeaders?: readonly string[];
 }
 
 /** A block the simulator put on a scope (an IP for 1015, a (UID, endpoint) for 200002). */
