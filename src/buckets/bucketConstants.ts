@@ -47,6 +47,11 @@ export const BUCKET_CONSTANTS = {
    * window's is larger): a rare slow request keeps the margin up for about ten windows, not one.
    */
   spreadFade: 0.8,
+  /**
+   * While a bucket sees no hidden weight, replies reckon it at most this often (each reckoning reads the whole log:
+   * about 1 us an entry in Lua, a 3 s window's log holds up to 1000): a consumer beside the fleet is seen this late.
+   */
+  hiddenEveryMs: 10,
   /** Most settled requests a bucket keeps waiting for their window's end (see settle in bucketMath.ts). */
   maxSettles: 256,
   /**

@@ -119,6 +119,11 @@ export interface BucketFields {
   prevWhi: number;
   /** The earliest end of a settled group (0 = none): `settles[0]`'s, kept as a field so the check is cheap. */
   settleNext: number;
+  /**
+   * Store time hidden weight was last reckoned from a reply (0: never in this window). Reckoning reads the whole
+   * log, so while no hidden weight is seen it is done at most every K.hiddenEveryMs (see observe).
+   */
+  hiddenAt: number;
 }
 
 /** Where a reply's server window lies against the known one (see placeWindow). */
@@ -169,6 +174,7 @@ export function newBucketData(config: BucketConfig, now: number): BucketData {
     prevWlo: 0,
     prevWhi: 0,
     settleNext: 0,
+    hiddenAt: 0,
     settles: [],
     senders: new Map(),
   };
@@ -674,6 +680,7 @@ function placeWindow(data: BucketFields, config: BucketConfig, o: Observation, s
     data.samplesLast = data.samplesNow;
     data.hiddenLast = data.hiddenNow;
     data.hiddenNow = 0;
+    data.hiddenAt = 0;
     data.spreadLo = lo;
     data.spreadNow = 0;
     data.samplesNow = 1;
@@ -717,7 +724,11 @@ export function observe(data: BucketData, config: BucketConfig, o: Observation, 
   // earlier, across the boundary), counts a window that is over: held longer, its L - R would block a whole
   // window for weight already gone. Without a placed window, until a window from now (the safe side).
   const until = placement === 'unplaced' || placement === 'conflict' ? (data.whi > now ? data.whi : now + config.windowMs) : data.whi;
-  if (o.remaining >= 0 && serverLimit > 0 && placement !== 'older' && until > now) {
+  // hidden weight is reckoned from every reply while there is some (a consumer beside us: precision matters),
+  // else at most every K.hiddenEveryMs and from a new window's first reply (reckoning reads the whole log)
+  const reckon = data.hidden > 0 || data.hiddenAt === 0 || now - data.hiddenAt >= K.hiddenEveryMs;
+  if (reckon && o.remaining >= 0 && serverLimit > 0 && placement !== 'older' && until > now) {
+    data.hiddenAt = now;
     let after = 0; // admitted after the observed request: possibly still in flight, not in L - R
     let lasting = 0; // our weight that keeps counting until the window ends
     for (let i = data.head; i < data.log.length; i++) {

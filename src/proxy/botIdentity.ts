@@ -5,8 +5,9 @@
  * 2. `key:<keyId>` for a signed request (`keyId` = the first 12 hex digits of the key's SHA-256, never the key);
  * 3. `addr:<remote address>` otherwise.
  *
- * The identity names the bot in log lines and events. It is meant to feed the scheduler's per-bot fair shares
- * (issue 17) once the scheduler takes one: `ProxyRequestContext.bot` is the value to pass.
+ * The identity names the bot in log lines and events, and is its bot in the scheduler's fair shares (each bot at
+ * least an equal share of its priority when all want more: `ScheduleOptions.bot`), so it is always a valid bot
+ * name (1-64 characters of A-Z a-z 0-9 _ . : -; an address's other characters, an IPv6 zone's %, become _).
  */
 import type { IncomingHttpHeaders } from 'node:http';
 
@@ -24,5 +25,5 @@ export function botIdentity(headers: IncomingHttpHeaders, keyId: string | undefi
     return { bot: value };
   }
   if (keyId !== undefined) return { bot: `key:${keyId}` };
-  return { bot: `addr:${remoteAddress ?? 'unknown'}` };
+  return { bot: `addr:${remoteAddress ?? 'unknown'}`.replace(/[^A-Za-z0-9_.:-]/g, '_').slice(0, 64) };
 }

@@ -257,9 +257,9 @@ export async function proxyRequest(ctx: ProxyContext, req: IncomingMessage, res:
   const loop = new AttemptLoop<UpstreamReply>(
     account.scheduler,
     {
-      // no keyId: the key circuit would let one bot's bad signature stop every bot of that key; the bot's identity
-      // (identity.bot) goes here too once the scheduler takes per-bot fair shares (issue 17)
-      schedule: { endpoint: `${method} ${route.path}`, host: route.host, priority: chosen.priority, signal: stop.signal, maxWaitMs },
+      // no keyId: the key circuit would let one bot's bad signature stop every bot of that key. The bot's identity
+      // is its fair share of its priority, fleet-wide (bots of the proxies and of the library alike)
+      schedule: { endpoint: `${method} ${route.path}`, host: route.host, priority: chosen.priority, signal: stop.signal, maxWaitMs, bot: identity.bot },
       send: async (admission) => {
         admitted = admission;
         if (admission.attempt > 1) emitSignal(true);

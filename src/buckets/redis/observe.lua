@@ -113,6 +113,7 @@ local function place_window()
     b.spreadLast = math.max(b.spreadNow, b.spreadLast * K.spreadFade) -- a rare slow request is not forgotten at once
     b.samplesLast = b.samplesNow
     b.hiddenLast, b.hiddenNow = b.hiddenNow, 0
+    b.hiddenAt = 0
     b.spreadLo, b.spreadNow, b.samplesNow = lo, 0, 1
   elseif lo <= b.whi - w and hi >= b.wlo - w then
     return 'older'
@@ -139,7 +140,10 @@ if placement == 'unplaced' or placement == 'conflict' then
   until_ms = now + cfg.windowMs
   if b.whi > now then until_ms = b.whi end
 end
-if remaining >= 0 and server_limit > 0 and placement ~= 'older' and until_ms > now then
+-- reckoned from every reply while there is hidden weight, else at most every K.hiddenEveryMs (see observe)
+local reckon = b.hidden > 0 or b.hiddenAt == 0 or now - b.hiddenAt >= K.hiddenEveryMs
+if reckon and remaining >= 0 and server_limit > 0 and placement ~= 'older' and until_ms > now then
+  b.hiddenAt = now
   local after, lasting = 0, 0
   if b.len > 0 then
     for _, e in ipairs(redis.call('LRANGE', KEYS[2], 0, -1)) do

@@ -53,6 +53,7 @@ export const STATE_FIELDS = [
   'prevWlo',
   'prevWhi',
   'settleNext',
+  'hiddenAt',
 ] as const;
 
 /** How many bucket blocks a script takes: none, exactly one, or one per pair of keys. */
