@@ -75,21 +75,24 @@ describe('Scheduler', () => {
     expect(store.calls).toBe(callsWhileBlocked + 1);
   });
 
-  it('lets a tier fill what no tier above uses; a reserve sized from the demand above keeps room for it', async () => {
+  it('lets a tier fill what no tier above uses; the demand above (in the first window: 10 %) keeps room for it', async () => {
     const { scheduler } = make();
     const lows = Array.from({ length: 10 }, () => track(scheduler, 'low'));
     await vi.advanceTimersByTimeAsync(0);
-    expect(lows.filter((r) => r.rec.ran === 0)).toHaveLength(10); // nobody above uses the pool: no reserve
-    await vi.advanceTimersByTimeAsync(1000);
-    const first = track(scheduler, 'critical'); // critical demand: 1 per window
+    // the pool's first window: no cancel seen yet, 10 % is kept for the first ones (before: all 10 ran, and the first
+    // cancels waited for the window to pass)
+    expect(lows.filter((r) => r.rec.ran === 0)).toHaveLength(9);
+    const first = track(scheduler, 'critical');
     await vi.advanceTimersByTimeAsync(0);
-    expect(first.rec.ran).toBe(1000);
+    expect(first.rec.ran).toBe(0);
+    await vi.advanceTimersByTimeAsync(1000);
+    expect(lows.filter((r) => r.rec.ran === 1000)).toHaveLength(1); // the window passed
     const more = Array.from({ length: 10 }, () => track(scheduler, 'low'));
     await vi.advanceTimersByTimeAsync(0);
-    expect(more.filter((r) => r.rec.ran === 1000)).toHaveLength(7); // 10 - 1 used - reserve 2 x 1
+    expect(more.filter((r) => r.rec.ran === 1000)).toHaveLength(7); // 10 - 1 low - a reserve of 2 x the critical demand, 1
     const crit = track(scheduler, 'critical', 2);
     await vi.advanceTimersByTimeAsync(0);
-    expect(crit.rec.ran).toBe(1000); // woke at once: critical finds the reserve low cannot touch
+    expect(crit.rec.ran).toBe(1000); // at once: critical finds the reserve low cannot touch
     const normal = track(scheduler, 'normal');
     const critLate = track(scheduler, 'critical');
     await vi.advanceTimersByTimeAsync(1000);
@@ -99,14 +102,17 @@ describe('Scheduler', () => {
 
   it('promotes a waiting low request one tier per agingMs, so it is not starved', async () => {
     const { scheduler } = make({ agingMs: 1000, pools: { spot: { limit: 10, windowMs: 10_000, burst: 0 } }, shares: { low: 0.5 } });
-    track(scheduler, 'high'); // demand above normal: 1, so normal leaves a reserve of 2 x 1 (at most 15 %: 1.5)
+    await vi.advanceTimersByTimeAsync(0);
+    track(scheduler, 'high'); // demand above normal: 1, so normal leaves a reserve of 1 (in this first window: 10 %, 1)
     for (let i = 0; i < 8; i++) track(scheduler, 'normal');
     await vi.advanceTimersByTimeAsync(0);
     const low = track(scheduler, 'low');
     await vi.advanceTimersByTimeAsync(1999);
-    expect(low.rec.ran).toBe(-1); // low (reserve 50 %) and then normal (reserve 1.5) cannot fit into 9 of 10
+    expect(low.rec.ran).toBe(-1); // low (reserve 50 %) and then normal (reserve 1) cannot fit into 9 of 10
     await vi.advanceTimersByTimeAsync(1);
-    expect(low.rec.ran).toBe(2000); // promoted twice: high (nobody above uses the pool) fits
+    expect(low.rec.ran).toBe(-1); // promoted twice: high, but the first window keeps 10 % for cancels
+    await vi.advanceTimersByTimeAsync(8000);
+    expect(low.rec.ran).toBe(10_000); // the first window passed: high (nobody above uses the pool) fits
   });
 
   it('adds jitter to non-critical waits only', async () => {

@@ -19,6 +19,13 @@ export const BUCKET_CONSTANTS = {
    * window, scaled by the part of the known server window still ahead), never more than (1 - share) x limit.
    */
   reserveHeadroom: 2,
+  /**
+   * In a bucket's first window the tiers below critical leave at least this share of the limit to it (scaled by
+   * the part of a known window left, as any reserve): no cancel has been seen yet to size the reserve from.
+   */
+  coldReserveShare: 0.1,
+  /** Critical weight admitted within this span counts as one burst (see criticalBurst in bucketMath.ts). */
+  burstSpanMs: 100,
   /** A tier's reserve is at most max(1 - share, reserveMaxShare) of the limit. */
   reserveMaxShare: 0.5,
   /**

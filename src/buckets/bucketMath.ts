@@ -120,6 +120,17 @@ export interface BucketFields {
   /** The earliest end of a settled group (0 = none): `settles[0]`'s, kept as a field so the check is cheap. */
   settleNext: number;
   /**
+   * Bursts of critical weight (cancels on a risk event): what was admitted in the span of K.burstSpanMs that began at
+   * `burstFrom`, and the largest such span seen lately (halving each window since `burstAt`). Where no server window
+   * is known, room for critical must cover its bursts (see reserveShare).
+   */
+  burstFrom: number;
+  burstNow: number;
+  burstPeak: number;
+  burstAt: number;
+  /** Store time of the bucket's first admission (0: none yet): its first window is a cold start (see coldReserve). */
+  createdAt: number;
+  /**
    * Store time hidden weight was last reckoned from a reply (0: never in this window). Reckoning reads the whole
    * log, so while no hidden weight is seen it is done at most every K.hiddenEveryMs (see observe).
    */
@@ -174,6 +185,11 @@ export function newBucketData(config: BucketConfig, now: number): BucketData {
     prevWlo: 0,
     prevWhi: 0,
     settleNext: 0,
+    burstFrom: 0,
+    burstNow: 0,
+    burstPeak: 0,
+    burstAt: 0,
+    createdAt: 0,
     hiddenAt: 0,
     settles: [],
     senders: new Map(),
@@ -399,11 +415,45 @@ export function reserveShare(data: BucketFields, config: BucketConfig, share: nu
   if (limit <= 0) return share;
   const left = windowLeft(data, config, now);
   const hidden = hiddenPerWindow(data, left);
-  const ahead = reservePerWindow(data, config, tier, now, hidden) * left + K.hiddenSlack * hidden;
-  // the wider bound only while the window's end is known, so the reserve is released by that end
-  const bound = left < 1 ? Math.max(1 - share, K.reserveMaxShare) : 1 - share;
-  const reserve = Math.min(bound * limit, ahead);
-  return 1 - reserve / limit;
+  const cold = coldReserve(data, config, now);
+  if (left < 1) {
+    // a known window: headroom over the demand above, released as the window's end comes
+    const ahead = Math.max(reservePerWindow(data, config, tier, now, hidden), cold * limit) * left + K.hiddenSlack * hidden;
+    return 1 - Math.min(Math.max(1 - share, K.reserveMaxShare, cold) * limit, ahead) / limit;
+  }
+  // no window known: nothing releases a reserve, but the log frees room as its entries expire, so what critical
+  // needs held for it is room for a burst (twice the largest seen); the rest, headroom over the demand, within 1 - share
+  const burst = (K.reserveHeadroom * criticalBurst(data, config, now)) / limit;
+  const bound = Math.max(1 - share, Math.min(K.reserveMaxShare, burst), cold);
+  const ahead = Math.max(reservePerWindow(data, config, tier, now, hidden), cold * limit, burst * limit) + K.hiddenSlack * hidden;
+  return 1 - Math.min(bound * limit, ahead) / limit;
+}
+
+/** Counts critical weight admitted now in the current burst span (a new span keeps the largest so far as the peak). */
+function countBurst(data: BucketFields, config: BucketConfig, weight: number, now: number): void {
+  if (now >= data.burstFrom + K.burstSpanMs) {
+    data.burstPeak = criticalBurst(data, config, now);
+    data.burstAt = now;
+    data.burstFrom = now;
+    data.burstNow = 0;
+  }
+  data.burstNow += weight;
+}
+
+/** The largest critical burst seen lately, each halved once per window since it was seen (the current span's as it is). */
+function criticalBurst(data: BucketFields, config: BucketConfig, now: number): number {
+  const fade = (since: number): number => 0.5 ** (Math.max(0, now - since) / config.windowMs);
+  const current = now < data.burstFrom + K.burstSpanMs ? data.burstNow : data.burstNow * fade(data.burstFrom);
+  return Math.max(data.burstPeak * fade(data.burstAt), current);
+}
+
+/**
+ * The share of the limit held for critical while a bucket is in its first window: before any cancel was seen, the
+ * demand above is unknown, and lower tiers would fill the window (a sliding one never frees anything before its
+ * first window has passed). After that, the measured demand sizes the reserve. 0 after the first window.
+ */
+function coldReserve(data: BucketFields, config: BucketConfig, now: number): number {
+  return data.createdAt === 0 || now < data.createdAt + config.windowMs ? K.coldReserveShare : 0;
 }
 
 /**
@@ -415,8 +465,9 @@ function reserveWait(data: BucketFields, config: BucketConfig, counted: number, 
   if (tier === undefined || tier < 0) return Number.POSITIVE_INFINITY;
   if (!phaseAligned(data, config, now) || data.whi <= now) return Number.POSITIVE_INFINITY;
   const hidden = hiddenPerWindow(data, windowLeft(data, config, now));
-  const room = effectiveLimit(config, data) - counted - weight - K.hiddenSlack * hidden;
-  const rate = reservePerWindow(data, config, tier, now, hidden);
+  const limit = effectiveLimit(config, data);
+  const room = limit - counted - weight - K.hiddenSlack * hidden;
+  const rate = Math.max(reservePerWindow(data, config, tier, now, hidden), coldReserve(data, config, now) * limit);
   if (room < 0 || rate <= 0) return Number.POSITIVE_INFINITY;
   // reserve(t) = rate x (whi - t) / windowMs fits `room` from t = whi - room x windowMs / rate on
   return Math.max(1, data.whi - (room * config.windowMs) / rate - now);
@@ -545,6 +596,8 @@ export function charge(data: BucketData, config: BucketConfig, weight: number, s
   if (weight <= 0) return;
   const room = tierRoom(data, config, share, tier, now);
   if (tier !== undefined && tier >= 0 && tier < DEMAND_TIERS) data[demandField(tier)] += weight;
+  if (tier === 0) countBurst(data, config, weight, now);
+  if (data.createdAt === 0) data.createdAt = now;
   const last = data.log[data.log.length - 1];
   const g = granuleMs(config.windowMs);
   if (last && data.head < data.log.length && Math.floor(last[0] / g) === Math.floor(now / g)) {

@@ -12,6 +12,7 @@ local b = load(KEYS[1], KEYS[2], cfg, now)
 if cfg.weight > 0 then
   charge(b, cfg.weight, 1, now)
   redis.call('HSET', b.hkey, 'used', fmt(b.used))
+  if b.born then redis.call('HSET', b.hkey, 'createdAt', fmt(b.createdAt)) end
   local t = ttl(b, now)
   redis.call('PEXPIRE', b.hkey, t)
   redis.call('PEXPIRE', b.lkey, t)

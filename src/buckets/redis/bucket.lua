@@ -157,6 +157,31 @@ local function reserve_per_window(b, tier, now, hidden)
   return K.reserveHeadroom * demand_above(b, tier, now) + hidden
 end
 
+-- coldReserve in bucketMath.ts: the share held for critical in a bucket's first window
+local function cold_reserve(b, now)
+  if b.createdAt == 0 or now < b.createdAt + b.cfg.windowMs then return K.coldReserveShare end
+  return 0
+end
+
+-- criticalBurst in bucketMath.ts: the largest critical burst seen lately, halved once per window since
+local function critical_burst(b, now)
+  local w = b.cfg.windowMs
+  local current = b.burstNow
+  if now >= b.burstFrom + K.burstSpanMs then current = b.burstNow * 0.5 ^ (math.max(0, now - b.burstFrom) / w) end
+  return math.max(b.burstPeak * 0.5 ^ (math.max(0, now - b.burstAt) / w), current)
+end
+
+-- countBurst in bucketMath.ts
+local function count_burst(b, weight, now)
+  if now >= b.burstFrom + K.burstSpanMs then
+    b.burstPeak = critical_burst(b, now)
+    b.burstAt = now
+    b.burstFrom = now
+    b.burstNow = 0
+  end
+  b.burstNow = b.burstNow + weight
+end
+
 -- reserveShare in bucketMath.ts (tier < 0: none given, the fixed share)
 local function reserve_share(b, share, tier, now)
   tier = tier or -1
@@ -165,12 +190,17 @@ local function reserve_share(b, share, tier, now)
   if limit <= 0 then return share end
   local left = window_left(b, now)
   local hidden = hidden_per_window(b, left)
-  local ahead = reserve_per_window(b, tier, now, hidden) * left + K.hiddenSlack * hidden
-  -- the wider bound only while the window's end is known, so the reserve is released by that end
-  local bound = 1 - share
-  if left < 1 then bound = math.max(1 - share, K.reserveMaxShare) end
-  local reserve = math.min(bound * limit, ahead)
-  return 1 - reserve / limit
+  local cold = cold_reserve(b, now)
+  if left < 1 then
+    -- a known window: headroom over the demand above, released as the window's end comes
+    local ahead = math.max(reserve_per_window(b, tier, now, hidden), cold * limit) * left + K.hiddenSlack * hidden
+    return 1 - math.min(math.max(1 - share, K.reserveMaxShare, cold) * limit, ahead) / limit
+  end
+  -- no window known: room for critical's bursts (twice the largest seen), the rest within 1 - share
+  local burst = (K.reserveHeadroom * critical_burst(b, now)) / limit
+  local bound = math.max(1 - share, math.min(K.reserveMaxShare, burst), cold)
+  local ahead = math.max(reserve_per_window(b, tier, now, hidden), cold * limit, burst * limit) + K.hiddenSlack * hidden
+  return 1 - math.min(bound * limit, ahead) / limit
 end
 
 -- reserveWait in bucketMath.ts
@@ -179,8 +209,9 @@ local function reserve_wait(b, counted, weight, tier, now)
   if tier < 0 then return math.huge end
   if not phase_aligned(b, now) or b.whi <= now then return math.huge end
   local hidden = hidden_per_window(b, window_left(b, now))
-  local room = effective_limit(b) - counted - weight - K.hiddenSlack * hidden
-  local rate = reserve_per_window(b, tier, now, hidden)
+  local limit = effective_limit(b)
+  local room = limit - counted - weight - K.hiddenSlack * hidden
+  local rate = math.max(reserve_per_window(b, tier, now, hidden), cold_reserve(b, now) * limit)
   if room < 0 or rate <= 0 then return math.huge end
   return math.max(1, b.whi - (room * b.cfg.windowMs) / rate - now)
 end
@@ -402,7 +433,9 @@ end
 -- After an acquisition only the sum and the tokens changed: write just those. When every charge merged
 -- into the newest log entry, the keys' expiry was set within the last granule: it still outlives the span.
 local function save_charged(b, now)
+  if b.born then redis.call('HSET', b.hkey, 'createdAt', fmt(b.createdAt)) end
   redis.call('HSET', b.hkey, 'used', fmt(b.used), 'tokens', fmt(b.tokens), 'tokensAt', fmt(b.tokensAt),
+    'burstFrom', fmt(b.burstFrom), 'burstNow', fmt(b.burstNow), 'burstPeak', fmt(b.burstPeak), 'burstAt', fmt(b.burstAt),
     'demandFrom', fmt(b.demandFrom), 'demand0', fmt(b.demand0), 'demand1', fmt(b.demand1), 'demand2', fmt(b.demand2),
     'prior0', fmt(b.prior0), 'prior1', fmt(b.prior1), 'prior2', fmt(b.prior2))
   if b.pushed then
@@ -417,6 +450,11 @@ local function charge(b, weight, share, now, tier)
   tier = tier or -1
   local _, floor = tier_room(b, share, tier, now)
   if tier >= 0 and tier < DEMAND_TIERS then b['demand' .. tier] = b['demand' .. tier] + weight end
+  if tier == 0 then count_burst(b, weight, now) end
+  if b.createdAt == 0 then
+    b.createdAt = now -- the first admission: its window is the bucket's cold start
+    b.born = true
+  end
   local g = granule_ms(b.cfg.windowMs)
   local merged = false
   if b.len > 0 then

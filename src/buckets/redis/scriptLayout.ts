@@ -53,6 +53,11 @@ export const STATE_FIELDS = [
   'prevWlo',
   'prevWhi',
   'settleNext',
+  'burstFrom',
+  'burstNow',
+  'burstPeak',
+  'burstAt',
+  'createdAt',
   'hiddenAt',
 ] as const;
 
