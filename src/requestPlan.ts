@@ -159,7 +159,7 @@ export class RequestPlanner {
     return this.#table;
   }
 
-  #config(id: string, limit: number, windowMs: number, burst: number, refillPerMs: number, alignPhase = true): BucketConfig {
+  #config(id: string, limit: number, windowMs: number, burst: number, refillPerMs: number, alignPhase = true, coldStart = false): BucketConfig {
     const measureMargin = this.#options.measureTransitMargin;
     return {
       group: this.#options.quotaGroup,
@@ -171,13 +171,14 @@ export class RequestPlanner {
       burst,
       refillPerMs,
       alignPhase,
+      ...(coldStart ? { coldStart } : {}),
     };
   }
 
-  #bucket(id: string, limit: number, windowMs: number, burst: number, refillPerMs: number, alignPhase = true): BucketConfig {
+  #bucket(id: string, limit: number, windowMs: number, burst: number, refillPerMs: number, alignPhase = true, coldStart = false): BucketConfig {
     let b = this.#buckets.get(id);
     if (!b) {
-      b = this.#config(id, limit, windowMs, burst, refillPerMs, alignPhase);
+      b = this.#config(id, limit, windowMs, burst, refillPerMs, alignPhase, coldStart);
       this.#buckets.set(id, b);
     }
     return b;
@@ -186,7 +187,8 @@ export class RequestPlanner {
   /** The bucket of a pool for this scheduler's UID (private pools) or IP (Public). */
   poolBucket(pool: PoolName): BucketConfig {
     const p = this.#options.pools[pool];
-    if (p.subject === 'uid') return this.#bucket(`uid:${this.#options.uid}:${pool}`, p.limit, p.windowMs, p.burst, p.refillPerMs);
+    // the account's pools carry cancels (a cold start keeps room for the first ones); Public carries market data
+    if (p.subject === 'uid') return this.#bucket(`uid:${this.#options.uid}:${pool}`, p.limit, p.windowMs, p.burst, p.refillPerMs, true, true);
     // the default identity may stand for several egress IPs, each with its own server window: no phase
     return this.#bucket(`ip:${this.#options.ip}:${pool}`, p.limit, p.windowMs, p.burst, p.refillPerMs, !this.#options.ipIsDefault);
   }
@@ -206,6 +208,7 @@ export class RequestPlanner {
       cf.burst,
       cf.burst > 0 ? cf.limit / cf.windowMs : 0,
       !this.#options.ipIsDefault,
+      true, // every request counts here, cancels too
     );
   }
 

@@ -224,8 +224,13 @@ export class Scheduler {
     const first = !this.#fedBack.has(admission);
     this.#fedBack.add(admission);
     const outcome = await this.#feedback.apply(admission.plan, admission.sentAt, reply, first);
-    // a pause or a new limit changes every lane's wait: let each ask the store again
+    // a pause or a new limit changes every lane's wait: let each ask the store again; weight the reply freed (its
+    // request settled in a window that is over) may let a lane sleeping on that bucket's window in now
     if (outcome.pausedUntil > 0 || outcome.limitLearned) for (const lane of this.#lanes.values()) lane.wake();
+    else if (outcome.freed > 0) {
+      const bucketId = admission.plan.charges[0]!.bucket.id;
+      for (const lane of this.#lanes.values()) if (lane.sleepsOnWindowOf(bucketId)) lane.wake();
+    }
     return outcome;
   }
 

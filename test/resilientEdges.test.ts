@@ -311,6 +311,7 @@ it('resume clears the pause on Redis and on the local mirror; observe answers Re
     limit: 'none',
     limitInForce: 50,
     phaseConflict: false,
+    freed: 0,
   });
   clock.t += 30_000;
   const local = await store.acquire(req);

@@ -25,6 +25,7 @@ const bucketArb = fc.record({
   burst: fc.constantFrom(0, 0, 3, 10),
   refillFactor: fc.constantFrom(0.5, 1, 2),
   alignPhase: fc.constantFrom<boolean | undefined>(undefined, true, false),
+  coldStart: fc.boolean(),
 });
 
 type Op =
@@ -185,6 +186,7 @@ describe('MemoryStore and RedisStore: one algorithm (differential)', () => {
             burst: c.burst,
             refillPerMs: (c.burst * c.refillFactor) / c.windowMs,
             ...(c.alignPhase === undefined ? {} : { alignPhase: c.alignPhase }),
+            ...(c.coldStart ? { coldStart: true } : {}),
           }));
           const acquired: { request: AcquireRequest; now: number }[] = [];
           const trace: string[] = [];

@@ -29,8 +29,9 @@ export const BUCKET_CONSTANTS = {
   /** A tier's reserve is at most max(1 - share, reserveMaxShare) of the limit. */
   reserveMaxShare: 0.5,
   /**
-   * Room for a hidden consumer is its last window's weight x (the part of the window left + this): its
-   * spending between two replies is not counted yet, so some room stays until the window's very end.
+   * Room for a hidden consumer is its weight per window x the part of the window left, plus what it spent since the
+   * newest reply's request reached the server (not counted yet): twice its rate over that age, at most this share of
+   * its weight per window (see hiddenSlack in bucketMath.ts).
    */
   hiddenSlack: 0.1,
   /**

@@ -418,15 +418,25 @@ export function reserveShare(data: BucketFields, config: BucketConfig, share: nu
   const cold = coldReserve(data, config, now);
   if (left < 1) {
     // a known window: headroom over the demand above, released as the window's end comes
-    const ahead = Math.max(reservePerWindow(data, config, tier, now, hidden), cold * limit) * left + K.hiddenSlack * hidden;
+    const ahead = Math.max(reservePerWindow(data, config, tier, now, hidden), cold * limit) * left + hiddenSlack(data, config, hidden, now);
     return 1 - Math.min(Math.max(1 - share, K.reserveMaxShare, cold) * limit, ahead) / limit;
   }
   // no window known: nothing releases a reserve, but the log frees room as its entries expire, so what critical
   // needs held for it is room for a burst (twice the largest seen); the rest, headroom over the demand, within 1 - share
   const burst = (K.reserveHeadroom * criticalBurst(data, config, now)) / limit;
   const bound = Math.max(1 - share, Math.min(K.reserveMaxShare, burst), cold);
-  const ahead = Math.max(reservePerWindow(data, config, tier, now, hidden), cold * limit, burst * limit) + K.hiddenSlack * hidden;
+  const ahead = Math.max(reservePerWindow(data, config, tier, now, hidden), cold * limit, burst * limit) + hiddenSlack(data, config, hidden, now);
   return 1 - Math.min(bound * limit, ahead) / limit;
+}
+
+/**
+ * Room for what a hidden consumer spent since the newest reply's request reached the server (a reply tells its count
+ * as of that request's arrival): twice its rate over that age, at most K.hiddenSlack of what it spends per window.
+ */
+function hiddenSlack(data: BucketFields, config: BucketConfig, hidden: number, now: number): number {
+  if (hidden <= 0) return 0;
+  const age = Math.max(0, now - data.observedAt) / config.windowMs;
+  return hidden * Math.min(K.hiddenSlack, 2 * age);
 }
 
 /** Counts critical weight admitted now in the current burst span (a new span keeps the largest so far as the peak). */
@@ -448,12 +458,13 @@ function criticalBurst(data: BucketFields, config: BucketConfig, now: number): n
 }
 
 /**
- * The share of the limit held for critical while a bucket is in its first window: before any cancel was seen, the
+ * The share of the limit held for critical while a bucket that carries cancels (BucketConfig.coldStart) is in its
+ * first window: before any cancel was seen, the
  * demand above is unknown, and lower tiers would fill the window (a sliding one never frees anything before its
  * first window has passed). After that, the measured demand sizes the reserve. 0 after the first window.
  */
 function coldReserve(data: BucketFields, config: BucketConfig, now: number): number {
-  return data.createdAt === 0 || now < data.createdAt + config.windowMs ? K.coldReserveShare : 0;
+  return config.coldStart === true && (data.createdAt === 0 || now < data.createdAt + config.windowMs) ? K.coldReserveShare : 0;
 }
 
 /**
@@ -466,7 +477,7 @@ function reserveWait(data: BucketFields, config: BucketConfig, counted: number, 
   if (!phaseAligned(data, config, now) || data.whi <= now) return Number.POSITIVE_INFINITY;
   const hidden = hiddenPerWindow(data, windowLeft(data, config, now));
   const limit = effectiveLimit(config, data);
-  const room = limit - counted - weight - K.hiddenSlack * hidden;
+  const room = limit - counted - weight - hiddenSlack(data, config, hidden, now);
   const rate = Math.max(reservePerWindow(data, config, tier, now, hidden), coldReserve(data, config, now) * limit);
   if (room < 0 || rate <= 0) return Number.POSITIVE_INFINITY;
   // reserve(t) = rate x (whi - t) / windowMs fits `room` from t = whi - room x windowMs / rate on
@@ -753,6 +764,8 @@ function placeWindow(data: BucketFields, config: BucketConfig, o: Observation, s
  */
 export function observe(data: BucketData, config: BucketConfig, o: Observation, now: number): ObserveResult {
   const sentAt = Math.min(o.sentAt, now); // never sent after it is applied
+  const before = data.used + data.hidden;
+  const freed = (): number => Math.max(0, before - data.used - data.hidden);
   // where the request landed holds whatever the order replies come back in
   if (resetUsable(o, config)) settle(data, config, sentAt, o.weight ?? 0, now + o.resetMs, now);
   if (sentAt < data.observedAt) {
@@ -760,7 +773,7 @@ export function observe(data: BucketData, config: BucketConfig, o: Observation, 
     // and its transit delay is a sample of the spread (a slow request answered after a fast one sent later is
     // exactly the sample the margin needs; dropping it left the margin at 10 ms against a 100 ms spread)
     if (resetUsable(o, config)) narrowKnownWindow(data, sentAt + o.resetMs, now + o.resetMs);
-    return { applied: false, limit: 'none', limitInForce: baseLimit(config, data), phaseConflict: false };
+    return { applied: false, limit: 'none', limitInForce: baseLimit(config, data), phaseConflict: false, freed: freed() };
   }
   data.observedAt = sentAt;
   const limit = learnLimit(data, config, o, sentAt);
@@ -796,7 +809,7 @@ export function observe(data: BucketData, config: BucketConfig, o: Observation, 
     data.hiddenUntil = data.hidden > 0 ? until : 0;
     data.hiddenNow = data.hidden;
   }
-  return { applied: true, limit, limitInForce: baseLimit(config, data), phaseConflict };
+  return { applied: true, limit, limitInForce: baseLimit(config, data), phaseConflict, freed: freed() };
 }
 
 /** Applies a penalty (see Penalty); `now` is the store's time. */

@@ -545,7 +545,7 @@ export class ResilientStore implements Store {
 
   async observe(bucket: BucketConfig, observation: Observation): Promise<ObserveResult> {
     const r = this.#readings.get(keyOf(bucket));
-    const neutral: ObserveResult = { applied: false, limit: 'none', limitInForce: r?.limit ?? bucket.limit, phaseConflict: false };
+    const neutral: ObserveResult = { applied: false, limit: 'none', limitInForce: r?.limit ?? bucket.limit, phaseConflict: false, freed: 0 };
     if (this.#health === 'degraded') return neutral;
     try {
       // only a request Redis admitted can settle there (one admitted under the local share has another clock)

@@ -41,6 +41,12 @@ export interface BucketConfig {
    * every span of `windowMs + marginMs` then holds the limit, whatever the phase. @default true
    */
   readonly alignPhase?: boolean;
+  /**
+   * A pool that carries cancels (the account's pools, the egress IP's request limit): in its first window, before
+   * any critical request was seen to size a reserve from, the tiers below critical leave it coldReserveShare of the
+   * limit (bucketMath's coldReserve). False for a pool of market data only (Public). @default false
+   */
+  readonly coldStart?: boolean;
 }
 
 /** One bucket a request needs, and what it costs there. */
@@ -122,6 +128,11 @@ export interface ObserveResult {
    * Phase alignment is then off for this bucket for a while (conservative).
    */
   readonly phaseConflict: boolean;
+  /**
+   * Weight that stopped counting because of this reply (its request settled in a window that is over, or less
+   * hidden weight than thought): requests waiting on the bucket may fit now. 0 when none.
+   */
+  readonly freed: number;
 }
 
 /** What the feedback layer does to a bucket when the gateway pushes back. All parts optional. */

@@ -19,6 +19,8 @@ export interface FeedbackOutcome {
   readonly localDelayMs: number;
   /** True when the reply changed the limit in force (a raise may admit waiting requests at once). */
   readonly limitLearned: boolean;
+  /** Weight of the pool bucket that stopped counting because of this reply (waiting requests may fit now). */
+  readonly freed: number;
 }
 
 /**
@@ -46,6 +48,7 @@ export class FeedbackController {
     const poolBucket = plan.charges[0]!.bucket;
     const hasHeaders = rateLimit.limit >= 0 || rateLimit.remaining >= 0 || rateLimit.resetMs >= 0;
     let limitLearned = false;
+    let freed = 0;
     // an endpoint missing from the table was charged to a guessed pool: its headers describe another one
     if (hasHeaders && !plan.poolAssumed) {
       const { min, max } = quotaRange(plan.pool);
@@ -60,9 +63,10 @@ export class FeedbackController {
       const observed = await this.#guard('observe', () => this.store.observe(poolBucket, observation));
       if (observed) this.#reportObservation(poolBucket, rateLimit.limit, observed);
       limitLearned = observed?.limit === 'learned';
+      freed = observed?.freed ?? 0;
     }
     const signal = classified.signal;
-    if (!signal) return { classified, signal, scope: undefined, bucketId: undefined, pausedUntil: 0, localDelayMs: 0, limitLearned };
+    if (!signal) return { classified, signal, scope: undefined, bucketId: undefined, pausedUntil: 0, localDelayMs: 0, limitLearned, freed };
 
     const rule = FEEDBACK_RULES[signal];
     const f = this.options.feedback;
@@ -121,7 +125,7 @@ export class FeedbackController {
         endpoint: plan.endpoint,
       });
     }
-    return { classified, signal, scope: rule.scope, bucketId: bucket?.id, pausedUntil: result?.pausedUntil ?? 0, localDelayMs, limitLearned };
+    return { classified, signal, scope: rule.scope, bucketId: bucket?.id, pausedUntil: result?.pausedUntil ?? 0, localDelayMs, limitLearned, freed };
   }
 
   /** Runs a store step of the feedback; a fault becomes a `storeError` event and `undefined`. */

@@ -39,6 +39,8 @@ export class Lane {
   #timer: NodeJS.Timeout | undefined;
   /** Best tier among the requests the current sleep was computed for. */
   #sleepingTier = Number.POSITIVE_INFINITY;
+  /** The bucket whose full window the current sleep waits on (undefined: another reason, or awake). */
+  #sleepsOnWindow: string | undefined;
   #storeRetryMs = STORE_RETRY_MIN_MS;
 
   constructor(
@@ -97,6 +99,12 @@ export class Lane {
     if (this.#timer !== undefined) clearTimeout(this.#timer);
     this.#timer = undefined;
     this.#sleepingTier = Number.POSITIVE_INFINITY;
+    this.#sleepsOnWindow = undefined;
+  }
+
+  /** True when the lane sleeps until weight of `bucketId`'s window stops counting (weight freed earlier may let it in). */
+  sleepsOnWindowOf(bucketId: string): boolean {
+    return this.#timer !== undefined && this.#sleepsOnWindow === bucketId;
   }
 
   #sleep(ms: number, tier: number): void {
@@ -277,6 +285,7 @@ export class Lane {
           this.ctx.events.emit('waited', { lane: this.id, priority: blocked.job.plan.priority, bucketId: blocked.bucketId, reason: blocked.reason, waitMs });
         }
         this.#sleep(waitMs, bestTier);
+        if (blocked.reason === 'window') this.#sleepsOnWindow = blocked.bucketId;
         return;
       }
     } finally {

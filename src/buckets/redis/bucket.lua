@@ -54,6 +54,7 @@ local function read_cfg(i)
   if cfg.windowMs <= 0 then return redis.error_reply('KS_BAD_ARG:windowMs') end
   cfg.alignPhase = cfg.alignPhase ~= 0
   cfg.measureMargin = cfg.measureMargin ~= 0
+  cfg.coldStart = cfg.coldStart ~= 0
   cfg.span = cfg.windowMs + cfg.marginMs -- the configured span (spanMs in bucketMath.ts)
   return cfg
 end
@@ -159,8 +160,15 @@ end
 
 -- coldReserve in bucketMath.ts: the share held for critical in a bucket's first window
 local function cold_reserve(b, now)
-  if b.createdAt == 0 or now < b.createdAt + b.cfg.windowMs then return K.coldReserveShare end
+  if b.cfg.coldStart and (b.createdAt == 0 or now < b.createdAt + b.cfg.windowMs) then return K.coldReserveShare end
   return 0
+end
+
+-- hiddenSlack in bucketMath.ts: room for what a hidden consumer spent since the newest reply's request arrived
+local function hidden_slack(b, hidden, now)
+  if hidden <= 0 then return 0 end
+  local age = math.max(0, now - b.observedAt) / b.cfg.windowMs
+  return hidden * math.min(K.hiddenSlack, 2 * age)
 end
 
 -- criticalBurst in bucketMath.ts: the largest critical burst seen lately, halved once per window since
@@ -193,13 +201,13 @@ local function reserve_share(b, share, tier, now)
   local cold = cold_reserve(b, now)
   if left < 1 then
     -- a known window: headroom over the demand above, released as the window's end comes
-    local ahead = math.max(reserve_per_window(b, tier, now, hidden), cold * limit) * left + K.hiddenSlack * hidden
+    local ahead = math.max(reserve_per_window(b, tier, now, hidden), cold * limit) * left + hidden_slack(b, hidden, now)
     return 1 - math.min(math.max(1 - share, K.reserveMaxShare, cold) * limit, ahead) / limit
   end
   -- no window known: room for critical's bursts (twice the largest seen), the rest within 1 - share
   local burst = (K.reserveHeadroom * critical_burst(b, now)) / limit
   local bound = math.max(1 - share, math.min(K.reserveMaxShare, burst), cold)
-  local ahead = math.max(reserve_per_window(b, tier, now, hidden), cold * limit, burst * limit) + K.hiddenSlack * hidden
+  local ahead = math.max(reserve_per_window(b, tier, now, hidden), cold * limit, burst * limit) + hidden_slack(b, hidden, now)
   return 1 - math.min(bound * limit, ahead) / limit
 end
 
@@ -210,7 +218,7 @@ local function reserve_wait(b, counted, weight, tier, now)
   if not phase_aligned(b, now) or b.whi <= now then return math.huge end
   local hidden = hidden_per_window(b, window_left(b, now))
   local limit = effective_limit(b)
-  local room = limit - counted - weight - K.hiddenSlack * hidden
+  local room = limit - counted - weight - hidden_slack(b, hidden, now)
   local rate = math.max(reserve_per_window(b, tier, now, hidden), cold_reserve(b, now) * limit)
   if room < 0 or rate <= 0 then return math.huge end
   return math.max(1, b.whi - (room * b.cfg.windowMs) / rate - now)

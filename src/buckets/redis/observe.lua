@@ -20,6 +20,10 @@ local cfg = read_cfg(1)
 if cfg.err then return cfg end
 if sent_at > now then sent_at = now end -- never sent after it is applied
 local b = load(KEYS[1], KEYS[2], cfg, now)
+local counted_before = b.used + b.hidden -- what stops counting because of this reply is reported (freed)
+local function freed()
+  return math.max(0, counted_before - b.used - b.hidden)
+end
 
 -- narrowKnownWindow in bucketMath.ts: narrows the known window's end to [lo, hi] when they meet, and measures
 -- the transit spread; false when they do not meet
@@ -72,7 +76,7 @@ if sent_at < b.observedAt then
   -- of the spread (see observe in bucketMath.ts)
   local narrowed = reset_usable and narrow_known_window(sent_at + reset_ms, now + reset_ms)
   if narrowed or settled then save(b, now) end
-  return pack(REPLY, { applied = 0, limit = 'none', limitInForce = base_limit(b), phaseConflict = 0 })
+  return pack(REPLY, { applied = 0, limit = 'none', limitInForce = base_limit(b), phaseConflict = 0, freed = freed() })
 end
 b.observedAt = sent_at
 
@@ -162,4 +166,4 @@ if reckon and remaining >= 0 and server_limit > 0 and placement ~= 'older' and u
   b.hiddenNow = b.hidden -- the newest, not the most (see BucketFields.hiddenNow in bucketMath.ts)
 end
 save(b, now)
-return pack(REPLY, { applied = 1, limit = limit_status, limitInForce = base_limit(b), phaseConflict = phase_conflict })
+return pack(REPLY, { applied = 1, limit = limit_status, limitInForce = base_limit(b), phaseConflict = phase_conflict, freed = freed() })

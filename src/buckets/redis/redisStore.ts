@@ -141,6 +141,7 @@ export class RedisStore implements Store {
       limit: r.limit as ObserveResult['limit'],
       limitInForce: Number(r.limitInForce),
       phaseConflict: r.phaseConflict === '1',
+      freed: Number(r.freed),
     };
   }
 

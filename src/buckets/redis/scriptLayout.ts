@@ -14,7 +14,7 @@ import type { BucketConfig } from '../types.js';
  */
 
 /** One bucket's config as every bucket script reads it, in block order. */
-export const BUCKET_FIELDS = ['weight', 'limit', 'windowMs', 'marginMs', 'burst', 'refillPerMs', 'alignPhase', 'measureMargin'] as const;
+export const BUCKET_FIELDS = ['weight', 'limit', 'windowMs', 'marginMs', 'burst', 'refillPerMs', 'alignPhase', 'measureMargin', 'coldStart'] as const;
 export type BucketField = (typeof BUCKET_FIELDS)[number];
 
 /** The bucket hash's fields: the scalar state of `BucketFields` in bucketMath.ts, under the same names. */
@@ -90,7 +90,7 @@ export const SCRIPT_LAYOUTS = {
   observe: {
     args: ['time', 'sentAt', 'limit', 'remaining', 'resetMs', 'recoverStep', 'minLimit', 'maxLimit', 'requestWeight'],
     buckets: 'one',
-    reply: ['applied', 'limit', 'limitInForce', 'phaseConflict'],
+    reply: ['applied', 'limit', 'limitInForce', 'phaseConflict', 'freed'],
   },
   pause: { args: ['time', 'untilMs'], buckets: 'one', reply: ['pausedUntil'] },
   resume: { args: ['time'], buckets: 'one', reply: ['now'] },
@@ -126,6 +126,7 @@ function bucketBlock({ bucket, weight }: ScriptBucket): number[] {
     refillPerMs: bucket.refillPerMs,
     alignPhase: bucket.alignPhase === false ? 0 : 1,
     measureMargin: bucket.measureMargin === true ? 1 : 0,
+    coldStart: bucket.coldStart === true ? 1 : 0,
   };
   return BUCKET_FIELDS.map((f) => value[f]);
 }
