@@ -32,6 +32,6 @@ it('4 OS processes in closed loops with 20 % cancels: the quota holds, no 429000
   expect(row.rejected429000).toBe(0); // the simulator refuses past the limit: none was refused, none went over
   for (const p of ['critical', 'high', 'normal', 'low'] as const) expect(w[p].failed).toBe(0);
   expect(w.critical.n).toBeGreaterThan(100);
-  expect(w.critical.admissionP99).toBeLessThan(c.windowMs); // before: a cancel waited up to three quarters of a window
+  expect(w.critical.admissionP99).toBeLessThan(c.windowMs / 3); // before: a cancel waited up to three quarters of a window
   expect(spot.perWindow).toBeGreaterThanOrEqual(0.9); // the bench measures 97 %+; a loaded CI machine gets less
 }, 60_000);
