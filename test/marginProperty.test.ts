@@ -13,7 +13,7 @@
  *
  * Fixed seed by default (MARGIN_SEED overrides it; MARGIN_SEED=random lets fast-check pick one, printed on
  * failure); MARGIN_RUNS=<factor> scales the number of runs (MARGIN_RUNS=10 for a longer exploration).
- * Two counterexamples this property found, both fixed in src/buckets/bucketMath.ts (and its Lua twin): replies
+ * Two counterexamples this property found, both fixed in the bucket algorithm (src/buckets/observe.ts and its Lua twin): replies
  * dropped as older (a slow request answered after a faster one sent later) were never measured (OVERTAKEN: the
  * margin stayed at 10 ms against a 100 ms spread), and a rare slow request (0.7 % at +95 ms, seed 3 with
  * MARGIN_RUNS=10) that no reply had shown yet overran by 2 while the margin could fall to 10 ms: the measured
@@ -190,7 +190,7 @@ async function simulate(s: Scenario, transit: Transit): Promise<Outcome> {
 
   const checkState = async (): Promise<void> => {
     const [st] = await store.inspect([bucket]);
-    // tokens go below 0 only by critical's overdraft of one capacity (bucketMath's tierRoom)
+    // tokens go below 0 only by critical's overdraft of one capacity (reserve.ts's tierRoom)
     check(st!.used >= 0 && st!.hidden >= 0 && st!.tokens >= -bucket.burst - 1e-9, () => `negative state at ${at()}: ${JSON.stringify(st)}`);
     check(st!.tokens <= bucket.burst + 1e-9, () => `tokens above the burst at ${at()}: ${JSON.stringify(st)}`);
     check(st!.factor > 0 && st!.factor <= 1 && st!.effectiveLimit > 0, () => `factor or limit out of range at ${at()}: ${JSON.stringify(st)}`);
@@ -292,7 +292,7 @@ const lanesArb = fc
   )
   .map(([lanes, tierBy]) => (tierBy === 'request' ? lanes : lanes.map((l) => l.map((r) => ({ ...r, tier: (tierBy === 'lane' ? l : lanes[0]!)[0]!.tier })))));
 
-/** Critical (tier 0) may fill the whole limit, a hidden consumer's room included (README, bucketMath.reserveShare). */
+/** Critical (tier 0) may fill the whole limit, a hidden consumer's room included (README, reserve.ts's reserveShare). */
 const withoutCritical = (lanes: Req[][]): Req[][] => lanes.map((l) => l.map((r) => (r.tier === 0 ? { ...r, tier: 1 } : r)));
 
 const scenarioArb = (hidden: boolean): fc.Arbitrary<Scenario> =>
@@ -371,7 +371,7 @@ const jumpArb = fc
  *  - lane B sends 200 back to back from 960: the server window [1, 1001) gets 99; at its end (whi = 1001) the
  *    store drops every entry admitted before wlo - margin = 991, the slow one from 950 included, and admits 100
  *    more at 1001; the slow one arrives at 1050, in the same server window [1001, 2001): 101, one 429000.
- * A scratch copy of bucketMath whose `observe` still measures the spread from such older replies passes this case
+ * A scratch copy of the bucket algorithm whose `observe` still measures the spread from such older replies passes this case
  * and the 8 runs above. A uniform spread (6000 runs, jitter 50-100 ms) did not fail: 2 x the spread seen covers it.
  */
 const overtaken = (gapMs: number, slow: boolean): Req => ({ gapMs, weight: 1, tier: 0, transitPm: slow ? 1000 : 0, replyMs: 0 });

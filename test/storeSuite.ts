@@ -931,7 +931,7 @@ export function describeStoreBehaviour(name: string, make: (clock: () => number)
               if (r.admitted) admitted.push([t, s.weight]);
               else expect(after.used).toBe(before.used);
               expect(after.used).toBeGreaterThanOrEqual(0);
-              // critical (tier 0) may overdraw the tokens by one capacity (bucketMath's tierRoom)
+              // critical (tier 0) may overdraw the tokens by one capacity (reserve.ts's tierRoom)
               expect(after.tokens).toBeGreaterThanOrEqual(s.tier === 0 ? -b.burst - 1e-9 : Math.min(0, before.tokens));
             }
             const span = windowMs + marginMs;

@@ -1,5 +1,5 @@
 /**
- * Constants of the bucket algorithm, shared by its two twins: `bucketMath.ts` imports them and
+ * Constants of the bucket algorithm, shared by its two twins: the TypeScript files (state.ts, reserve.ts ...) import them and
  * `redis/scriptLayout.ts` writes them into every Lua script as the table `K`, so neither side holds a copy.
  */
 export const BUCKET_CONSTANTS = {
@@ -24,14 +24,14 @@ export const BUCKET_CONSTANTS = {
    * the part of a known window left, as any reserve): no cancel has been seen yet to size the reserve from.
    */
   coldReserveShare: 0.1,
-  /** Critical weight admitted within this span counts as one burst (see criticalBurst in bucketMath.ts). */
+  /** Critical weight admitted within this span counts as one burst (see criticalBurst in reserve.ts). */
   burstSpanMs: 100,
   /** A tier's reserve is at most max(1 - share, reserveMaxShare) of the limit. */
   reserveMaxShare: 0.5,
   /**
    * Room for a hidden consumer is its weight per window x the part of the window left, plus what it spent since the
    * newest reply's request reached the server (not counted yet): twice its rate over that age, at most this share of
-   * its weight per window (see hiddenSlack in bucketMath.ts).
+   * its weight per window (see hiddenSlack in reserve.ts).
    */
   hiddenSlack: 0.1,
   /**
@@ -60,7 +60,7 @@ export const BUCKET_CONSTANTS = {
    * about 1 us an entry in Lua, a 3 s window's log holds up to 1000): a consumer beside the fleet is seen this late.
    */
   hiddenEveryMs: 10,
-  /** Most settled requests a bucket keeps waiting for their window's end (see settle in bucketMath.ts). */
+  /** Most settled requests a bucket keeps waiting for their window's end (see settle in settle.ts). */
   maxSettles: 256,
   /**
    * Senders (senders.ts): a refused lane's weight waits until its return + pendingSlackMs (a lane comes back when it

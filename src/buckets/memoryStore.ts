@@ -1,18 +1,7 @@
-import {
-  advance,
-  baseLimit,
-  charge,
-  effectiveLimit,
-  keepUntil,
-  newBucketData,
-  observe,
-  penalize,
-  release,
-  resume,
-  setFactor,
-  waitFor,
-  type BucketData,
-} from './bucketMath.js';
+import { advance, charge, release, waitFor } from './admit.js';
+import { observe } from './observe.js';
+import { penalize, resume, setFactor } from './penalize.js';
+import { baseLimit, effectiveLimit, keepUntil, newBucketData, type BucketData } from './state.js';
 import { fairShareWait, pruneSenders, recordAdmitted, recordWaiting } from './senders.js';
 import type {
   AcquireRequest,

@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { InvalidArgumentError, StoreError } from '../errors.js';
-import { longestSpanMs, spanMs } from './bucketMath.js';
+import { longestSpanMs, spanMs } from './state.js';
 import { MemoryStore } from './memoryStore.js';
 import type { RedisStore } from './redis/redisStore.js';
 import type { AcquireRequest, AcquireResult, BucketConfig, BucketState, Observation, ObserveResult, Penalty, PenaltyResult, Store } from './types.js';
@@ -77,9 +77,9 @@ function fleetUseBound(bucket: BucketConfig, reading: Reading | undefined, faile
   const factor = reading?.factor ?? 1;
   const inForce = Math.floor(limit * factor);
   if (reading?.counted === undefined || reading.heavy || !(bucket.burst > 0) || !(bucket.refillPerMs > 0)) return inForce;
-  const scale = (limit * factor) / bucket.limit; // pacing scales with the limit in force (bucketMath)
+  const scale = (limit * factor) / bucket.limit; // pacing scales with the limit in force (state.ts)
   const since = Math.max(0, failedAt - reading.countedAt);
-  // a full token bucket, the overdraft critical may take (a second burst, bucketMath's tierRoom), and the refill
+  // a full token bucket, the overdraft critical may take (a second burst, reserve.ts's tierRoom), and the refill
   return Math.min(inForce, reading.counted + 2 * bucket.burst * scale + bucket.refillPerMs * scale * since);
 }
 
@@ -279,7 +279,7 @@ export class ResilientStore implements Store {
       this.#maxSpan = Math.max(this.#maxSpan, longestSpanMs(c.bucket));
       if (c.weight <= 0) continue;
       const r = this.#readings.get(keyOf(c.bucket));
-      // the fewest tokens this charge may take (bucketMath tokensNeeded: capped at capacity x share, capacity scaled down
+      // the fewest tokens this charge may take (admit.ts tokensNeeded: capped at capacity x share, capacity scaled down
       // by a factor < 1); a heavier charge is paced by fewer tokens than it weighs
       const heavy = c.weight > c.bucket.burst * request.share * Math.min(1, r?.factor ?? 1);
       if (r) {

@@ -44,7 +44,7 @@ export interface BucketConfig {
   /**
    * A pool that carries cancels (the account's pools, the egress IP's request limit): in its first window, before
    * any critical request was seen to size a reserve from, the tiers below critical leave it coldReserveShare of the
-   * limit (bucketMath's coldReserve). False for a pool of market data only (Public). @default false
+   * limit (reserve.ts's coldReserve). False for a pool of market data only (Public). @default false
    */
   readonly coldStart?: boolean;
 }
@@ -99,7 +99,7 @@ export interface Observation {
   /**
    * The weight this request charged the bucket, given once per request (its first reply): the reply's reset says
    * which server window it landed in, so it stops counting when that window ends (see `settle` in
-   * bucketMath.ts). Only for a request this store admitted at `sentAt`. @default 0 (nothing settled)
+   * settle.ts). Only for a request this store admitted at `sentAt`. @default 0 (nothing settled)
    */
   readonly weight?: number;
   /**

@@ -1,5 +1,6 @@
 import { createHash } from 'node:crypto';
 import { StoreError } from '../../errors.js';
+import { LUA_SOURCES as LIB_SOURCES } from './lib/luaSources.generated.js';
 import { LUA_SOURCES } from './luaSources.generated.js';
 import { luaPrelude, type ScriptName } from './scriptLayout.js';
 
@@ -16,11 +17,20 @@ function source(name: string): string {
   return text;
 }
 
-const LIB = `${source('senders')}\n${source('bucket')}`;
+/**
+ * The bucket algorithm's Lua libraries (lib/*.lua), in the order they build on each other; each is the twin of the
+ * TypeScript file of the same name in src/buckets/.
+ */
+const LIB_ORDER = ['state', 'settle', 'senders', 'reserve', 'admit', 'observe', 'penalize'] as const;
+const LIB = LIB_ORDER.map((name) => {
+  const text = LIB_SOURCES[name];
+  if (text === undefined) throw new StoreError(`No Lua library named ${name} (run npm run gen:lua)`);
+  return text;
+}).join('\n');
 
 /**
- * One Lua script of this folder, run as: its layout tables (generated from scriptLayout.ts), senders.lua,
- * bucket.lua, then `<name>.lua`. Run with EVALSHA and, when the server's script cache does not have it (NOSCRIPT: a
+ * One Lua script of this folder, run as: its layout tables (generated from scriptLayout.ts), the libraries of lib/
+ * (LIB_ORDER), then `<name>.lua`. Run with EVALSHA and, when the server's script cache does not have it (NOSCRIPT: a
  * restart, a failover, SCRIPT FLUSH), with EVAL, which caches it.
  */
 export class LuaScript {

@@ -17,7 +17,7 @@ import type { BucketConfig } from '../types.js';
 export const BUCKET_FIELDS = ['weight', 'limit', 'windowMs', 'marginMs', 'burst', 'refillPerMs', 'alignPhase', 'measureMargin', 'coldStart'] as const;
 export type BucketField = (typeof BUCKET_FIELDS)[number];
 
-/** The bucket hash's fields: the scalar state of `BucketFields` in bucketMath.ts, under the same names. */
+/** The bucket hash's fields: the scalar state of `BucketFields` in state.ts, under the same names. */
 export const STATE_FIELDS = [
   'used',
   'tokens',

@@ -1,5 +1,5 @@
 -- The senders of a bucket (senders.ts, the TypeScript twin, under the same names): what waits above each tier,
--- and fair shares within it. Loaded before bucket.lua by every script; only acquire reads or writes them.
+-- and fair shares within it. Loaded by every script (lib/ in luaScript.ts); only acquire reads or writes them.
 --
 -- Stored in the bucket hash's field `senders` (text, not in STATE): one sender per ';', in the order they were
 -- first seen, each "id|weight|gotAt|got1|got2|got3|pending0|pending1|pending2|pending3|until0|until1|until2|until3"
