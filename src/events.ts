@@ -1,5 +1,6 @@
 import type { DenyReason, Priority } from './buckets/types.js';
 import type { RateLimitSignal, SignalScope } from './errorFeedback.js';
+import type { HostName } from './kucoin/endpointTypes.js';
 import type { PoolName } from './kucoin/pools.js';
 
 /** Every event the scheduler emits, by name. */
@@ -7,7 +8,15 @@ export interface SchedulerEvents {
   /** A request was admitted by every bucket it needs and is being run. */
   admitted: { priority: Priority; pool: PoolName; weight: number; waitedMs: number; endpoint: string | undefined };
   /** A lane could not admit its next request and sleeps until the store says capacity returns. */
-  waited: { lane: string; priority: Priority; bucketId: string; reason: DenyReason; waitMs: number };
+  waited: {
+    lane: string;
+    priority: Priority;
+    bucketId: string;
+    reason: DenyReason;
+    waitMs: number;
+    /** The key (short hash) whose circuit guard held the request back; undefined when another bucket did. */
+    keyId?: string | undefined;
+  };
   /** A request ended without being admitted (aborted, timed out, queue full, closed, invalid). */
   rejected: { priority: Priority | undefined; code: string; endpoint: string | undefined };
   /** An endpoint the table does not know (or knows without a weight) was charged the default weight. */
@@ -41,6 +50,10 @@ export interface SchedulerEvents {
   recovered: Record<string, never>;
   /** The store failed; the lane retries after `retryInMs`. Queued requests keep their place and deadline. */
   storeError: { lane: string; error: Error; retryInMs: number };
+  /** A key's circuit opened (an auth failure), went half-open (a probe is sent) or closed (the probe succeeded). */
+  keyCircuit: { keyId: string; state: 'open' | 'half-open' | 'closed'; openUntil: number; kucoinCode: string | undefined };
+  /** A host's guard was paused for every process: a 501000 (service stopping) or a retry-later backoff. */
+  hostPaused: { host: HostName; category: 'service-stopping' | 'retry-later'; pausedUntil: number; kucoinCode: string };
 }
 
 export type Listener<T> = (event: T) => void;

@@ -1,4 +1,5 @@
-export { createScheduler, Scheduler, type BucketTarget, type ResumeTarget, type SchedulerSnapshot, type WrapOptions } from './scheduler.js';
+export { Scheduler, type BucketTarget, type ResumeTarget, type SchedulerSnapshot, type WrapOptions } from './scheduler.js';
+export { createScheduler } from './send/createScheduler.js';
 export type { Admission } from './admission.js';
 export {
   FEEDBACK_RULES,

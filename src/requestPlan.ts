@@ -63,6 +63,8 @@ export interface RequestPlan {
   /** The key's circuit guard (`keyId` given), and the host's guard (a 501000 or a retry-later backoff pauses it). */
   readonly keyGuard: BucketConfig | undefined;
   readonly hostGuard: BucketConfig | undefined;
+  /** The key (short hash) the request is signed with, as given; `keyGuard` is its circuit guard. */
+  readonly keyId: string | undefined;
   /** The bot the request is for (fair shares, and what waits above a tier). */
   readonly sender: Sender;
 }
@@ -367,6 +369,7 @@ export class RequestPlanner {
       host: planHost,
       keyGuard,
       hostGuard,
+      keyId: keyGuard ? (o.keyId as string) : undefined,
       sender,
     };
   }

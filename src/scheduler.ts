@@ -1,21 +1,22 @@
 import { type BucketState, type Priority } from './buckets/types.js';
-import { AbortError, InvalidArgumentError, KucoinSchedulerError, MaxWaitExceededError, SchedulerClosedError, UnknownPoolError } from './errors.js';
+import { AbortError, InvalidArgumentError, KucoinSchedulerError, MaxWaitExceededError, SchedulerClosedError } from './errors.js';
 import type { Admission } from './admission.js';
-import { replyFromError, type GatewayReply } from './errorFeedback.js';
-import { sendWithAttempts } from './send/attemptLoop.js';
+import { classifyReply, replyFromError, type Classified, type GatewayReply } from './errorFeedback.js';
 import { TypedEmitter, type Listener, type SchedulerEvents } from './events.js';
 import type { ResilientStore } from './buckets/resilientStore.js';
 import { FeedbackController, type FeedbackOutcome } from './feedback/feedbackController.js';
-import { sdkReplyOf } from './integrations/sdkReply.js';
-import { parsePoolName, POOL_NAMES, type PoolName } from './kucoin/pools.js';
-import type { HostName } from './kucoin/endpointTypes.js';
-import type { Penalty, PenaltyResult } from './buckets/types.js';
+import { sdkReplyOf } from './feedback/sdkReply.js';
 import { resolveOptions, type ResolvedOptions, type SchedulerOptions } from './options.js';
 import { deferEnd, type Job } from './queue/job.js';
 import { watchAbort } from './util/abortWatch.js';
 import { setLongTimeout } from './util/longTimeout.js';
 import { Lane } from './queue/lane.js';
 import { rejectedFields, RequestPlanner, snapshotScheduleOptions, type ScheduleOptions } from './requestPlan.js';
+import { bucketOfTarget, type BucketTarget, type ResumeTarget } from './bucketTarget.js';
+import { KeyCircuits } from './keyCircuits.js';
+import type { SchedulerPort, WrapSender } from './schedulerPort.js';
+
+export type { BucketTarget, ResumeTarget } from './bucketTarget.js';
 
 export interface SchedulerSnapshot {
   /** Every bucket this scheduler can charge, as the store sees it now. */
@@ -26,15 +27,6 @@ export interface SchedulerSnapshot {
   readonly running: number;
 }
 
-/**
- * Bucket targets that can be paused or tightened: a pool, the egress IP (Cloudflare), the system guard, a key's
- * circuit guard (`key:<keyId>`, keyId a short hash) or a host's guard (`host:spot`).
- */
-export type BucketTarget = PoolName | Lowercase<PoolName> | 'cloudflare' | 'system' | `key:${string}` | `host:${HostName}`;
-
-/** What `resume` clears: a bucket target, or one endpoint's (UID, endpoint) pause (after a 200002). */
-export type ResumeTarget = BucketTarget | { readonly endpoint: string; readonly host?: string };
-
 /** Options of `wrap`: the schedule options, plus how to read the wrapped function's result. */
 export interface WrapOptions extends ScheduleOptions {
   /**
@@ -44,11 +36,19 @@ export interface WrapOptions extends ScheduleOptions {
   readonly replyOf?: (result: unknown) => GatewayReply | undefined;
 }
 
+/** Reads a scheduler's port (set in the class's static block, which alone sees its private fields). */
+let readPort: (scheduler: Scheduler) => SchedulerPort;
+let isScheduler: (value: unknown) => value is Scheduler;
+
 /**
  * Schedules requests so that all processes sharing a store never exceed KuCoin's quotas.
  * Create one with `createScheduler`.
  */
 export class Scheduler {
+  static {
+    readPort = (scheduler) => scheduler.#port;
+    isScheduler = (value): value is Scheduler => typeof value === 'object' && value !== null && #port in value;
+  }
   readonly #options: ResolvedOptions;
   readonly #planner: RequestPlanner;
   readonly #events = new TypedEmitter<SchedulerEvents>();
@@ -59,9 +59,20 @@ export class Scheduler {
   #running = 0;
   /** Called when the last running request settles, or the last lane empties (close waits on them). */
   #onQuiet: (() => void) | undefined;
+  /** `onIdle()` callers waiting for nothing queued and nothing running. */
+  #idleWaiters: (() => void)[] = [];
   #closed = false;
+  /** `pause()` without a target: this process admits only critical requests until `start()`. */
+  #held = false;
+  readonly #port: SchedulerPort;
+  readonly #wrapSender: WrapSender | undefined;
 
-  constructor(options: SchedulerOptions) {
+  constructor(options: SchedulerOptions);
+  /** @internal `createScheduler` passes the attempt loop `wrap` runs on (src/send/createScheduler.ts). */
+  constructor(options: SchedulerOptions, wrapSender: WrapSender);
+  constructor(options: SchedulerOptions, wrapSender?: WrapSender) {
+    this.#wrapSender = wrapSender;
+    this.#port = this.#makePort();
     this.#options = resolveOptions(options);
     this.#planner = new RequestPlanner(this.#options);
     this.#feedback = new FeedbackController(this.#options.store, this.#planner, this.#options, this.#events);
@@ -78,6 +89,37 @@ export class Scheduler {
 
   #health(): string {
     return (this.#options.store as Partial<ResilientStore>).health ?? 'healthy';
+  }
+
+  /** The port the send layer uses (src/schedulerPort.ts); its key circuits are made on first use. */
+  #makePort(): SchedulerPort {
+    let circuits: KeyCircuits | undefined;
+    const options = (): ResolvedOptions => this.#options;
+    const port: SchedulerPort = {
+      get maxAttempts() {
+        return options().feedback.maxAttempts;
+      },
+      get maxWaitMs() {
+        return options().maxWaitMs;
+      },
+      schedule: (opts, fn, attempt) => this.#schedule(opts, fn, attempt),
+      feedback: (admission, classified) => this.#feedbackClassified(admission, classified),
+      penalize: async (target, penalty) => {
+        const result = await this.#options.store.penalize(this.#bucketOf(target), penalty);
+        for (const lane of this.#lanes.values()) lane.wake();
+        return result;
+      },
+      inspect: async (target) => (await this.#options.store.inspect([this.#bucketOf(target)]))[0],
+      resume: (target) => this.resume(target),
+      notify: (name, event) => {
+        if (this.#events.has(name)) this.#events.emit(name, event);
+      },
+      on: (name, listener) => this.on(name, listener),
+      get keyCircuits() {
+        return (circuits ??= new KeyCircuits(port));
+      },
+    };
+    return port;
   }
 
   /** Sends of one request when the gateway refuses it with rate-limit signals (`feedback.maxAttempts`). */
@@ -102,11 +144,6 @@ export class Scheduler {
    */
   async schedule<T>(opts: ScheduleOptions, fn: (admission: Admission) => T | PromiseLike<T>): Promise<T> {
     return this.#schedule(opts, fn, 1);
-  }
-
-  /** @internal `schedule` for the n-th send of one request (the attempt loop, `src/send/attemptLoop.ts`). */
-  async scheduleAttempt<T>(opts: ScheduleOptions, fn: (admission: Admission) => T | PromiseLike<T>, attempt: number): Promise<T> {
-    return this.#schedule(opts, fn, attempt);
   }
 
   async #schedule<T>(opts: ScheduleOptions, fn: (admission: Admission) => T | PromiseLike<T>, attempt: number): Promise<T> {
@@ -140,12 +177,13 @@ export class Scheduler {
         agingMs: this.#options.agingMs,
         jitterMs: this.#options.jitterMs,
         failsClosed: (priority) => this.#options.failClosed.has(priority) && this.#health() === 'degraded',
+        held: () => this.#held,
         now: Date.now,
         random: Math.random,
         // a lane that has nothing to do is dropped: one per endpoint ever used would grow without bound
         onIdle: (idle) => {
           if (this.#lanes.get(idle.id) === idle) this.#lanes.delete(idle.id);
-          this.#onQuiet?.();
+          this.#quiet();
         },
       });
       this.#lanes.set(plan.lane, lane);
@@ -187,7 +225,7 @@ export class Scheduler {
           };
           new Promise<T>((res) => res(fn(admission))).then(resolve, reject).finally(() => {
             this.#running--;
-            this.#onQuiet?.();
+            this.#quiet();
           });
         },
         fail: (error) => {
@@ -205,6 +243,7 @@ export class Scheduler {
         }
         theLane.forget(job);
         job.fail(error);
+        this.#quiet(); // a held lane has no dispatch to report it idle
       };
       if (signal) unwatch = watchAbort(signal, () => endWhileQueued(new AbortError(signal.reason)));
       try {
@@ -221,9 +260,13 @@ export class Scheduler {
    * for every process. `outcome.signal` set means the request was not executed: sending it again is safe.
    */
   async feedback(admission: Admission, reply: GatewayReply): Promise<FeedbackOutcome> {
+    return this.#feedbackClassified(admission, classifyReply(reply));
+  }
+
+  async #feedbackClassified(admission: Admission, classified: Classified): Promise<FeedbackOutcome> {
     const first = !this.#fedBack.has(admission);
     this.#fedBack.add(admission);
-    const outcome = await this.#feedback.apply(admission.plan, admission.sentAt, reply, first);
+    const outcome = await this.#feedback.apply(admission.plan, admission.sentAt, classified, first);
     // a pause or a new limit changes every lane's wait: let each ask the store again; weight the reply freed (its
     // request settled in a window that is over) may let a lane sleeping on that bucket's window in now
     if (outcome.pausedUntil > 0 || outcome.limitLearned) for (const lane of this.#lanes.values()) lane.wake();
@@ -239,7 +282,7 @@ export class Scheduler {
    * read for rate-limit signals (kucoin-universal-sdk, ccxt, plain objects with code/status/headers): the
    * signal is fed back and, since the request was not executed, it is scheduled again with its priority
    * and deadline, up to `feedback.maxAttempts` (the one attempt loop, `src/send/attemptLoop.ts`). Any other
-   * error is thrown as it is.
+   * error is thrown as it is. Needs a scheduler made by `createScheduler` (it passes the attempt loop in).
    */
   wrap<A extends unknown[], R>(fn: (...args: A) => R | PromiseLike<R>, opts: WrapOptions): (...args: A) => Promise<R> {
     if (typeof fn !== 'function') throw new InvalidArgumentError('Expected fn to be a function');
@@ -253,35 +296,88 @@ export class Scheduler {
     }
     if (typeof replyOf !== 'function') throw new InvalidArgumentError('Expected replyOf to be a function');
     const reader = replyOf;
-    return async (...args: A) => {
-      const done = await sendWithAttempts(this, {
+    const sender = this.#wrapSender;
+    if (!sender) throw new InvalidArgumentError('Expected a scheduler made by createScheduler: `wrap` runs on the attempt loop it passes in');
+    return (...args: A) =>
+      sender<R>(this.#port, {
         schedule: snapshot,
         send: () => fn(...args),
         replyOf: (result) => reader(result),
         replyOfError: replyFromError,
       });
-      return done.value;
-    };
   }
 
   #bucketOf(target: BucketTarget) {
-    if (target === 'cloudflare') return this.#planner.ipBucket();
-    if (target === 'system') return this.#planner.systemBucket();
-    if (typeof target === 'string' && target.startsWith('key:')) {
-      const keyId = target.slice(4);
-      if (!/^[A-Za-z0-9_-]{1,64}$/.test(keyId))
-        throw new InvalidArgumentError(`Expected key:<keyId> with a keyId of A-Z a-z 0-9 _ -, got ${JSON.stringify(target.slice(0, 80))}`);
-      return this.#planner.keyGuard(keyId);
-    }
-    if (target === 'host:spot' || target === 'host:futures' || target === 'host:broker') return this.#planner.hostGuard(target.slice(5) as HostName);
-    const pool = typeof target === 'string' ? parsePoolName(target) : undefined;
-    if (!pool) throw new UnknownPoolError(String(target), [...POOL_NAMES, 'cloudflare', 'system']);
-    return this.#planner.poolBucket(pool);
+    return bucketOfTarget(this.#planner, target);
   }
 
+  /**
+   * Without arguments (p-queue's `pause()`): this process stops admitting new work until `start()`. Queued requests
+   * stay queued (their `maxWaitMs` still runs), running ones finish; critical requests are still admitted, so a
+   * cancel can always go out. Other processes are not affected.
+   */
+  pause(): void;
   /** Admits nothing on the bucket before `untilMs` (epoch ms, store clock), for every process. Never shortens a pause. */
-  async pause(target: BucketTarget, untilMs: number): Promise<void> {
+  pause(target: BucketTarget, untilMs: number): Promise<void>;
+  pause(target?: BucketTarget, untilMs?: number): Promise<void> | void {
+    if (target === undefined && untilMs === undefined) {
+      this.#held = true;
+      return;
+    }
+    return this.#pauseBucket(target!, untilMs!);
+  }
+
+  async #pauseBucket(target: BucketTarget, untilMs: number): Promise<void> {
     await this.#options.store.pause(this.#bucketOf(target), untilMs);
+  }
+
+  /** Undoes `pause()`: this process admits every priority again (p-queue's `start()`). */
+  start(): void {
+    if (!this.#held) return;
+    this.#held = false;
+    for (const lane of this.#lanes.values()) lane.wake();
+  }
+
+  /** True between `pause()` and `start()`. */
+  get isPaused(): boolean {
+    return this.#held;
+  }
+
+  /** Requests queued in this process, every lane and priority (p-queue's `size`). */
+  get size(): number {
+    let queued = 0;
+    for (const lane of this.#lanes.values()) queued += lane.size;
+    return queued;
+  }
+
+  /** Requests admitted by this process whose function has not settled yet (p-queue's `pending`). */
+  get pending(): number {
+    return this.#running;
+  }
+
+  /**
+   * Resolves when this process has nothing queued and nothing running (p-queue's `onIdle`); at once if it is idle
+   * now. Settles on the events themselves, never by polling. Other processes' work is not waited for.
+   */
+  onIdle(): Promise<void> {
+    if (this.#isIdle()) return Promise.resolve();
+    return new Promise<void>((resolve) => this.#idleWaiters.push(resolve));
+  }
+
+  #isIdle(): boolean {
+    if (this.#running > 0) return false;
+    for (const lane of this.#lanes.values()) if (!lane.idle) return false;
+    return true;
+  }
+
+  /** A request settled or a lane went idle: `close` and `onIdle` callers may go on. */
+  #quiet(): void {
+    this.#onQuiet?.();
+    if (this.#idleWaiters.length > 0 && this.#isIdle()) {
+      const waiters = this.#idleWaiters;
+      this.#idleWaiters = [];
+      for (const resolve of waiters) resolve();
+    }
   }
 
   /**
@@ -299,23 +395,6 @@ export class Scheduler {
     } else buckets = [this.#bucketOf(target)];
     for (const bucket of buckets) await this.#options.store.resume(bucket);
     for (const lane of this.#lanes.values()) lane.wake();
-  }
-
-  /** @internal The attempt loop's actions (key circuit, host backoff): a penalty on a guard, for every process. */
-  async penalizeTarget(target: BucketTarget, penalty: Penalty): Promise<PenaltyResult> {
-    const result = await this.#options.store.penalize(this.#bucketOf(target), penalty);
-    for (const lane of this.#lanes.values()) lane.wake();
-    return result;
-  }
-
-  /** @internal One guard's state as the store sees it now (the attempt loop reads a key's circuit with it). */
-  async inspectTarget(target: BucketTarget): Promise<BucketState | undefined> {
-    return (await this.#options.store.inspect([this.#bucketOf(target)]))[0];
-  }
-
-  /** @internal Emits an event of the attempt loop's actions (src/send/actionEvents.ts). */
-  notify<K extends keyof SchedulerEvents>(name: K, event: SchedulerEvents[K]): void {
-    if (this.#events.has(name)) this.#events.emit(name, event);
   }
 
   /** Tightens (or restores) a bucket for every process: effective limit = floor(limit x factor). */
@@ -357,6 +436,7 @@ export class Scheduler {
     const lanes = [...this.#lanes.values()];
     this.#lanes.clear();
     await this.#until(() => this.#running === 0 && lanes.every((l) => l.idle), Number.POSITIVE_INFINITY);
+    this.#quiet();
     if (this.#options.ownsStore) await this.#options.store.close();
   }
 
@@ -384,7 +464,20 @@ export class Scheduler {
   }
 }
 
-/** Creates a scheduler. Only `uid` is required; see SchedulerOptions for every default. */
+/** The send layer's view of a scheduler (src/schedulerPort.ts): what the attempt loop and the clients call. */
+export function portOf(scheduler: Scheduler): SchedulerPort {
+  return readPort(scheduler);
+}
+
+/**
+ * @internal A scheduler without `wrap`, for src/cli/ until its import moves: the public factory is
+ * `createScheduler` in src/send/createScheduler.ts, which passes the attempt loop in.
+ */
 export function createScheduler(options: SchedulerOptions): Scheduler {
   return new Scheduler(options);
+}
+
+/** True for a Scheduler (the clients and integrations check their `scheduler` option with it). */
+export function isSchedulerInstance(value: unknown): value is Scheduler {
+  return isScheduler(value);
 }

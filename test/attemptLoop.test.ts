@@ -3,6 +3,7 @@ import { describe, expect, it } from 'vitest';
 import { createScheduler, MemoryStore, type Admission, type SchedulerOptions } from '../src/index.js';
 import type { GatewayReply } from '../src/errorFeedback.js';
 import { sendWithAttempts, AttemptLoop } from '../src/send/attemptLoop.js';
+import { portOf } from '../src/scheduler.js';
 
 const OK: GatewayReply = { status: 200, body: { code: '200000' } };
 const TOO_MANY: GatewayReply = { status: 200, body: { code: '200002', msg: 'Too many requests in a short period of time, please retry later' } };
@@ -71,7 +72,7 @@ describe('AttemptLoop: one send -> feedback -> re-send policy', () => {
     ] as const) {
       const s = scripted([reset]);
       const loop = new AttemptLoop(
-        scheduler,
+        portOf(scheduler),
         { schedule: { endpoint: 'POST /api/v1/hf/orders' }, safeToRepeat, send: s.send, replyOf: (r) => r },
         { transportRetries: 2, transportBackoffMs: () => 1 },
       );
@@ -117,7 +118,7 @@ describe('AttemptLoop: one send -> feedback -> re-send policy', () => {
     );
     expect([value, seen]).toEqual(['ran', controller.signal]);
     const loop = new AttemptLoop(
-      scheduler,
+      portOf(scheduler),
       {
         schedule: { endpoint: 'GET /api/v1/timestamp', host: 'spot', signal: controller.signal },
         safeToRepeat: true,

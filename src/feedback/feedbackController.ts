@@ -1,5 +1,5 @@
 import type { BucketConfig, ObserveResult, Penalty, PenaltyResult, Store } from '../buckets/types.js';
-import { classifyReply, FEEDBACK_RULES, type Classified, type GatewayReply, type RateLimitSignal, type SignalScope } from '../errorFeedback.js';
+import { FEEDBACK_RULES, type Classified, type RateLimitSignal, type SignalScope } from '../errorFeedback.js';
 import type { SchedulerEvents, TypedEmitter } from '../events.js';
 import { quotaRange } from '../kucoin/pools.js';
 import type { ResolvedOptions } from '../options.js';
@@ -39,11 +39,11 @@ export class FeedbackController {
   ) {}
 
   /**
-   * `first`: this is the request's first reply, so its weight may settle (its server window is known); a reply
-   * fed back again must not take the weight out twice.
+   * `classified`: the reply as `classifyReply` read it, once, by whoever read the reply. `first`: this is the
+   * request's first reply, so its weight may settle (its server window is known); a reply fed back again must not
+   * take the weight out twice.
    */
-  async apply(plan: RequestPlan, sentAt: number, reply: GatewayReply, first = true): Promise<FeedbackOutcome> {
-    const classified = classifyReply(reply);
+  async apply(plan: RequestPlan, sentAt: number, classified: Classified, first = true): Promise<FeedbackOutcome> {
     const { rateLimit } = classified;
     const poolBucket = plan.charges[0]!.bucket;
     const hasHeaders = rateLimit.limit >= 0 || rateLimit.remaining >= 0 || rateLimit.resetMs >= 0;

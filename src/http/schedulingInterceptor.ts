@@ -3,7 +3,8 @@ import type { Priority } from '../buckets/types.js';
 import { AttemptLoop } from '../send/attemptLoop.js';
 import { isSafeToRepeat } from '../send/safeToRepeat.js';
 import { keyIdOf } from '../kucoin/signing.js';
-import type { Scheduler } from '../scheduler.js';
+import { portOf, type Scheduler } from '../scheduler.js';
+import { TRANSPORT_RETRIES } from '../send/sendDefaults.js';
 
 export interface SchedulingInterceptorOptions {
   readonly scheduler: Scheduler;
@@ -13,7 +14,7 @@ export interface SchedulingInterceptorOptions {
   readonly priority?: Priority;
   /** Bytes of each response body kept to classify it (KuCoin envelopes and Cloudflare pages are small). @default 16_384 */
   readonly maxBodyBytes?: number;
-  /** Sends again after a transport failure or a 5xx, of reads and orders with a clientOid only. @default 2 */
+  /** Sends again after a transport failure or a 5xx, of reads and orders with a clientOid only. @default TRANSPORT_RETRIES (2) */
   readonly transportRetries?: number;
 }
 
@@ -119,7 +120,7 @@ function keyIdOfHeaders(headers: unknown): { keyId?: string } {
 }
 
 export function kucoinScheduling(options: SchedulingInterceptorOptions): Dispatcher.DispatcherComposeInterceptor {
-  const { scheduler } = options;
+  const port = portOf(options.scheduler);
   const maxBodyBytes = options.maxBodyBytes ?? 16_384;
   return (dispatch) => (opts, handler) => {
     const method = (opts.method ?? 'GET').toUpperCase();
@@ -129,7 +130,7 @@ export function kucoinScheduling(options: SchedulingInterceptorOptions): Dispatc
     let started = false;
     const repeatable = replayable(opts.body);
     const loop = new AttemptLoop<Captured>(
-      scheduler,
+      port,
       {
         schedule: {
           endpoint: `${method} ${opts.path}`,
@@ -153,7 +154,7 @@ export function kucoinScheduling(options: SchedulingInterceptorOptions): Dispatc
           }),
         replyOf: (c) => ({ status: c.status, headers: c.headers, body: Buffer.concat(c.chunks).subarray(0, maxBodyBytes).toString('utf8') }),
       },
-      { transportRetries: repeatable ? (options.transportRetries ?? 2) : 0, ...(repeatable ? {} : { maxAttempts: 1 }) },
+      { transportRetries: repeatable ? (options.transportRetries ?? TRANSPORT_RETRIES) : 0, ...(repeatable ? {} : { maxAttempts: 1 }) },
     );
     loop.run().then(
       ({ value }) => {

@@ -22,9 +22,10 @@ import type { Priority } from '../buckets/types.js';
 import { describeValue, InvalidArgumentError } from '../errors.js';
 import type { HostName } from '../kucoin/endpointTypes.js';
 import { hostsByOrigin } from '../kucoin/hosts.js';
-import type { Scheduler } from '../scheduler.js';
+import { isSchedulerInstance } from '../scheduler.js';
 import type { IntegrationOptions } from './integrationOptions.js';
 import { sendWithAttempts } from '../send/attemptLoop.js';
+import { TRANSPORT_RETRIES } from '../send/sendDefaults.js';
 import { isSafeToRepeat } from '../send/safeToRepeat.js';
 import { callPriority } from './callPriority.js';
 
@@ -91,8 +92,8 @@ export function withCcxtScheduler<E extends CcxtExchangeLike>(exchange: E, optio
       `Expected a ccxt ${CCXT_EXCHANGES.join(' or ')} instance, got ${describeValue(exchange.id)}: other exchanges have other limits`,
     );
   }
-  const scheduler = options?.scheduler as Partial<Scheduler> | undefined;
-  if (!scheduler || typeof scheduler.scheduleAttempt !== 'function') {
+  const scheduler: unknown = options?.scheduler;
+  if (!isSchedulerInstance(scheduler)) {
     throw new InvalidArgumentError(`Expected options.scheduler to be a Scheduler (createScheduler(...)), got ${describeValue(scheduler)}`);
   }
   const hosts = hostsByOrigin(options.baseUrls);
@@ -140,7 +141,7 @@ export function withCcxtScheduler<E extends CcxtExchangeLike>(exchange: E, optio
         },
         replyOf: (r) => ({ status: r.status, headers: Object.fromEntries(r.headers), body: r.text }),
       },
-      { transportRetries: options.transportRetries ?? 2 },
+      { transportRetries: options.transportRetries ?? TRANSPORT_RETRIES },
     );
     const { status, statusText, headers, text } = done.value;
     return new Response(status === 204 || status === 304 ? null : text, { status, statusText, headers });

@@ -28,9 +28,10 @@ import type { Priority } from '../buckets/types.js';
 import { describeValue, InvalidArgumentError } from '../errors.js';
 import type { HostName } from '../kucoin/endpointTypes.js';
 import { hostsByOrigin } from '../kucoin/hosts.js';
-import type { Scheduler } from '../scheduler.js';
+import { isSchedulerInstance } from '../scheduler.js';
 import type { IntegrationOptions } from './integrationOptions.js';
 import { sendWithAttempts } from '../send/attemptLoop.js';
+import { TRANSPORT_RETRIES } from '../send/sendDefaults.js';
 import { isSafeToRepeat } from '../send/safeToRepeat.js';
 import { callPriority, defaultPriority } from './callPriority.js';
 
@@ -135,8 +136,8 @@ export function withKucoinNodeSdk<S extends KucoinNodeSdkLike>(sdk: S, options: 
   if (!api || typeof api !== 'object' || typeof api.init !== 'function' || !api.rest || typeof api.rest !== 'object') {
     throw new InvalidArgumentError(`Expected the kucoin-node-sdk module (import API from 'kucoin-node-sdk'), got ${describeValue(sdk)}`);
   }
-  const scheduler = options?.scheduler as Partial<Scheduler> | undefined;
-  if (!scheduler || typeof scheduler.scheduleAttempt !== 'function') {
+  const scheduler: unknown = options?.scheduler;
+  if (!isSchedulerInstance(scheduler)) {
     throw new InvalidArgumentError(`Expected options.scheduler to be a Scheduler (createScheduler(...)), got ${describeValue(scheduler)}`);
   }
   const dir = sdkDirectory(api);
@@ -199,7 +200,7 @@ export function withKucoinNodeSdk<S extends KucoinNodeSdkLike>(sdk: S, options: 
         },
         replyOf: (r) => ({ status: r.status, headers: r.headers, body: r.text }),
       },
-      { transportRetries: options.transportRetries ?? 2 },
+      { transportRetries: options.transportRetries ?? TRANSPORT_RETRIES },
     );
     const { status, statusText, headers: replyHeaders, text, url: replyUrl } = done.value;
     // what the SDK's callers always got: node-fetch's `res.json()` (its errors included), through the after-middlewares

@@ -15,6 +15,7 @@ import { hostsByOrigin } from '../kucoin/hosts.js';
 import { authHeaders, keyIdOf, type Credentials } from '../kucoin/signing.js';
 import type { IntegrationOptions } from './integrationOptions.js';
 import { sendWithAttempts } from '../send/attemptLoop.js';
+import { TRANSPORT_RETRIES } from '../send/sendDefaults.js';
 import { isSafeToRepeat } from '../send/safeToRepeat.js';
 import { callPriority, defaultPriority } from './callPriority.js';
 
@@ -97,7 +98,7 @@ export function kucoinSdkInterceptor(options: KucoinSdkSchedulingOptions): SdkIn
   const { scheduler } = options;
   const hosts = hostsByOrigin(options.baseUrls);
   const priorityOf = options.priorityOf ?? defaultPriority;
-  const transportRetries = options.transportRetries ?? 2;
+  const transportRetries = options.transportRetries ?? TRANSPORT_RETRIES;
 
   return {
     before: {

@@ -1,7 +1,8 @@
 import { createHash } from 'node:crypto';
 import { describeValue, InvalidArgumentError } from '../errors.js';
 import { resolveOptions, type ResolvedOptions, type SchedulerOptions } from '../options.js';
-import { createScheduler, type Scheduler } from '../scheduler.js';
+import type { Scheduler } from '../scheduler.js';
+import { createScheduler } from '../send/createScheduler.js';
 
 /** One account the proxy serves: its API key, known only by its SHA-256, and its UID. */
 export interface ProxyAccount {

@@ -21,6 +21,7 @@ import type { TypedEmitter } from '../events.js';
 import type { OriginPools } from '../http/originPools.js';
 import type { EndpointTable } from '../kucoin/endpointTable.js';
 import { AttemptLoop } from '../send/attemptLoop.js';
+import { portOf } from '../scheduler.js';
 import type { AccountEntry, Accounts } from './accounts.js';
 import { botIdentity } from './botIdentity.js';
 import { requestHeaders, replyHeaders } from './forwardHeaders.js';
@@ -255,7 +256,7 @@ export async function proxyRequest(ctx: ProxyContext, req: IncomingMessage, res:
     lastSignal = undefined;
   };
   const loop = new AttemptLoop<UpstreamReply>(
-    account.scheduler,
+    portOf(account.scheduler),
     {
       // no keyId: the key circuit would let one bot's bad signature stop every bot of that key. The bot's identity
       // is its fair share of its priority, fleet-wide (bots of the proxies and of the library alike)

@@ -17,6 +17,8 @@ export interface LaneContext {
   /** Local clock (ms) for aging and deadlines. */
   readonly now: () => number;
   readonly random: () => number;
+  /** True while the owner holds admission (`Scheduler.pause()`): only critical requests are offered to the store. */
+  readonly held?: () => boolean;
   /** Called when the lane has nothing queued and nothing scheduled: the owner may drop it. */
   readonly onIdle?: (lane: Lane) => void;
 }
@@ -218,10 +220,15 @@ export class Lane {
     try {
       for (;;) {
         this.#again = false;
-        const candidates = this.#candidates(this.ctx.now());
+        let candidates = this.#candidates(this.ctx.now());
         if (candidates.length === 0) {
           this.#depth.fill(0); // every queue is empty
           return;
+        }
+        if (this.ctx.held?.()) {
+          // held (Scheduler.pause()): critical requests still go; the rest stay queued until start() wakes the lane
+          candidates = candidates.filter((c) => c.job.plan.priority === 'critical');
+          if (candidates.length === 0) return;
         }
         let minWait = Number.POSITIVE_INFINITY;
         let blocked: { tier: number; job: Job; bucketId: string; reason: SchedulerEvents['waited']['reason'] } | undefined;
@@ -282,7 +289,9 @@ export class Lane {
         const jitter = bestTier === 0 ? 0 : this.ctx.random() * this.ctx.jitterMs;
         const waitMs = Math.min(minWait + jitter, this.#nextPromotionMs(candidates));
         if (this.ctx.events.has('waited')) {
-          this.ctx.events.emit('waited', { lane: this.id, priority: blocked.job.plan.priority, bucketId: blocked.bucketId, reason: blocked.reason, waitMs });
+          const plan = blocked.job.plan;
+          const keyId = plan.keyGuard !== undefined && plan.keyGuard.id === blocked.bucketId ? plan.keyId : undefined;
+          this.ctx.events.emit('waited', { lane: this.id, priority: plan.priority, bucketId: blocked.bucketId, reason: blocked.reason, waitMs, keyId });
         }
         this.#sleep(waitMs, bestTier);
         if (blocked.reason === 'window') this.#sleepsOnWindow = blocked.bucketId;

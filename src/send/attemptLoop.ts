@@ -26,16 +26,20 @@
  */
 import type { Admission } from '../admission.js';
 import { AbortError, KeyCircuitOpenError, MaxWaitExceededError, type ErrorClassification } from '../errors.js';
-import { classifyReply, type GatewayReply } from '../errorFeedback.js';
+import { classifyReply, type Classified, type GatewayReply } from '../errorFeedback.js';
 import type { FeedbackOutcome } from '../feedback/feedbackController.js';
 import type { ScheduleOptions } from '../requestPlan.js';
-import type { Scheduler } from '../scheduler.js';
+import type { SchedulerPort } from '../schedulerPort.js';
+import { portOf, type Scheduler } from '../scheduler.js';
 import type { Penalty } from '../buckets/types.js';
 import type { HostName } from '../kucoin/endpointTypes.js';
 import { abortable } from '../util/abortable.js';
 import { sleep } from '../util/sleep.js';
 import { meaningOf, resolveErrorActions, type ErrorActionOptions, type ReplyMeaning, type ResolvedErrorActions } from './errorActions.js';
-import { keyCircuitsOf } from './keyCircuits.js';
+import { TRANSPORT_BACKOFF_MS, TRANSPORT_RETRIES } from './sendDefaults.js';
+
+/** This is all the loop needs of the scheduler (src/schedulerPort.ts). */
+export type AttemptPort = Pick<SchedulerPort, 'maxAttempts' | 'maxWaitMs' | 'schedule' | 'feedback' | 'penalize' | 'notify' | 'keyCircuits'>;
 
 /** What one request asks of the loop. */
 export interface AttemptRequest<T> {
@@ -72,9 +76,9 @@ export interface AttemptRequest<T> {
 export interface AttemptPolicy {
   /** Sends of a request refused with a rate-limit signal. @default scheduler.maxAttempts (4) */
   readonly maxAttempts?: number;
-  /** Extra sends of a request safe to repeat, after a transport failure or a 5xx. @default 0 */
+  /** Extra sends of a request safe to repeat, after a transport failure or a 5xx. @default TRANSPORT_RETRIES (2) */
   readonly transportRetries?: number;
-  /** Wait before the n-th transport retry (n = 1, 2, ...). @default 100 ms doubling */
+  /** Wait before the n-th transport retry (n = 1, 2, ...). @default TRANSPORT_BACKOFF_MS: 100 ms doubling */
   readonly transportBackoffMs?: (n: number) => number;
   /** The actions' timings: key circuit, 501000 host pause, retry-later backoff. @default see ErrorActionOptions */
   readonly actions?: ErrorActionOptions;
@@ -90,9 +94,9 @@ export interface AttemptsDone<T> {
   readonly waitedMs: number;
   /** The last reply's category and what the loop did about it; undefined after a success. */
   readonly classification: ErrorClassification | undefined;
+  /** The last reply as `classifyReply` read it (once, here); undefined when the last send got no reply. */
+  readonly classified: Classified | undefined;
 }
-
-const defaultBackoff = (n: number): number => 100 * 2 ** (n - 1);
 
 /** Categories KuCoin answers only after the key was checked: such a reply to a probe closes the key's circuit. */
 const PAST_THE_KEY_CHECK: ReadonlySet<string> = new Set(['business', 'region-kyc', 'restricted', 'retry-later', 'service-stopping']);
@@ -114,7 +118,7 @@ export class AttemptLoop<T> {
   #actions: ResolvedErrorActions | undefined;
 
   constructor(
-    private readonly scheduler: Scheduler,
+    private readonly scheduler: AttemptPort,
     private readonly request: AttemptRequest<T>,
     private readonly policy: AttemptPolicy = {},
   ) {}
@@ -124,7 +128,7 @@ export class AttemptLoop<T> {
     const maxAttempts = this.policy.maxAttempts ?? scheduler.maxAttempts;
     const signal = request.schedule.signal;
     const keyId = request.schedule.keyId;
-    const circuits = keyId !== undefined ? keyCircuitsOf(scheduler) : undefined;
+    const circuits = keyId !== undefined ? scheduler.keyCircuits : undefined;
     const deadline = Date.now() + (request.schedule.maxWaitMs ?? scheduler.maxWaitMs);
     const endpoint: unknown = request.schedule.endpoint;
     // by default a read (a GET endpoint) is safe to repeat, nothing else
@@ -142,7 +146,7 @@ export class AttemptLoop<T> {
       const queuedAt = Date.now();
       try {
         const maxWaitMs = Number.isFinite(deadline) ? Math.max(0, deadline - Date.now()) : Number.POSITIVE_INFINITY;
-        value = await scheduler.scheduleAttempt(
+        value = await scheduler.schedule(
           { ...request.schedule, maxWaitMs, ...(attemptSignal ? { signal: attemptSignal } : {}) },
           (a) => {
             admission = a;
@@ -169,16 +173,19 @@ export class AttemptLoop<T> {
           if (await this.#mayRepeat(signal)) continue; // a transport failure: no reply at all
           throw error;
         }
-        const outcome = await this.#feedback(admission, reply);
-        if (await this.#act(admission, outcome, reply, probe, maxAttempts, signal, deadline)) continue;
+        const classified = classifyReply(reply);
+        const outcome = await this.#feedback(admission, classified);
+        if (await this.#act(admission, outcome, classified, probe, maxAttempts, signal, deadline)) continue;
         markClassification(error, this.classification);
         throw error;
       }
       const reply = this.#read(() => request.replyOf(value));
-      const outcome = reply && admission ? await this.#feedback(admission, reply) : undefined;
-      if (reply && admission && (await this.#act(admission, outcome, reply, probe, maxAttempts, signal, deadline))) continue;
+      // each reply is classified once, here: the feedback, the actions and the caller all read this one
+      const classified = reply ? classifyReply(reply) : undefined;
+      const outcome = classified && admission ? await this.#feedback(admission, classified) : undefined;
+      if (classified && admission && (await this.#act(admission, outcome, classified, probe, maxAttempts, signal, deadline))) continue;
       if (!reply && probe) circuits!.release(keyId!, probe);
-      return { value, outcome, attempts: this.attempts, waitedMs: this.waitedMs, classification: this.classification };
+      return { value, outcome, attempts: this.attempts, waitedMs: this.waitedMs, classification: this.classification, classified };
     }
   }
 
@@ -189,13 +196,12 @@ export class AttemptLoop<T> {
   async #act(
     admission: Admission,
     outcome: FeedbackOutcome | undefined,
-    reply: GatewayReply,
+    classified: Classified,
     probe: boolean,
     maxAttempts: number,
     signal: AbortSignal | undefined,
     deadline: number,
   ): Promise<boolean> {
-    const classified = outcome?.classified ?? classifyReply(reply);
     const meaning = meaningOf(admission.plan.host, classified);
     const keyId = this.request.schedule.keyId;
     const actions = (this.#actions ??= resolveErrorActions(this.policy.actions));
@@ -203,7 +209,7 @@ export class AttemptLoop<T> {
       this.classification = meaning ? { category: meaning.category, retryable: meaning.retryable, action } : undefined;
     };
     if (keyId !== undefined) {
-      const circuits = keyCircuitsOf(this.scheduler);
+      const circuits = this.scheduler.keyCircuits;
       if (meaning?.category === 'auth') {
         await circuits.fail(keyId, meaning.code, actions);
         classify('key-circuit-opened');
@@ -218,7 +224,7 @@ export class AttemptLoop<T> {
       return false;
     }
     if (outcome?.signal || meaning.category === 'rate-limit') {
-      const again = await this.#again(outcome, reply, maxAttempts, signal);
+      const again = await this.#again(outcome, classified, maxAttempts, signal);
       classify(again ? 'resent' : 'paused');
       return again;
     }
@@ -265,7 +271,7 @@ export class AttemptLoop<T> {
 
   async #pauseHost(host: HostName, meaning: ReplyMeaning, penalty: Penalty): Promise<void> {
     try {
-      const result = await this.scheduler.penalizeTarget(`host:${host}`, penalty);
+      const result = await this.scheduler.penalize(`host:${host}`, penalty);
       this.scheduler.notify('hostPaused', {
         host,
         category: meaning.category === 'service-stopping' ? 'service-stopping' : 'retry-later',
@@ -281,7 +287,7 @@ export class AttemptLoop<T> {
    * Whether a reply sends the request again: a refusal within maxAttempts (one read without its status, which
    * does not prove the request was not executed, only when it is safe to repeat), or a 5xx of a repeatable request.
    */
-  async #again(outcome: FeedbackOutcome | undefined, reply: GatewayReply, maxAttempts: number, signal: AbortSignal | undefined): Promise<boolean> {
+  async #again(outcome: FeedbackOutcome | undefined, classified: Classified, maxAttempts: number, signal: AbortSignal | undefined): Promise<boolean> {
     if (outcome?.signal) {
       if (outcome.signal === '429002') {
         const delay = this.request.onConnectionLimited?.() ?? outcome.localDelayMs;
@@ -290,30 +296,30 @@ export class AttemptLoop<T> {
       if (!outcome.classified.refused && !this.#safeToRepeat) return false; // may have executed: sent once
       return this.attempts < maxAttempts && !signal?.aborted;
     }
-    const status = outcome?.classified.status ?? (typeof reply.status === 'number' ? reply.status : 0);
+    const status = classified.status ?? 0;
     return status >= 500 && (await this.#mayRepeat(signal));
   }
 
   /** A retry-later reply on a host whose guard holds the backoff: repeats only what is safe to repeat. */
   #mayRepeatNow(signal: AbortSignal | undefined): boolean {
-    if (!this.#safeToRepeat || this.#transportRetries >= (this.policy.transportRetries ?? 0) || signal?.aborted) return false;
+    if (!this.#safeToRepeat || this.#transportRetries >= (this.policy.transportRetries ?? TRANSPORT_RETRIES) || signal?.aborted) return false;
     this.#transportRetries++;
     return true;
   }
 
   /** A transport failure or 5xx: repeats only what is safe to repeat, after a backoff. */
   async #mayRepeat(signal: AbortSignal | undefined): Promise<boolean> {
-    const retries = this.policy.transportRetries ?? 0;
+    const retries = this.policy.transportRetries ?? TRANSPORT_RETRIES;
     if (!this.#safeToRepeat || this.#transportRetries >= retries || signal?.aborted) return false;
     this.#transportRetries++;
-    await sleep((this.policy.transportBackoffMs ?? defaultBackoff)(this.#transportRetries), signal);
+    await sleep((this.policy.transportBackoffMs ?? TRANSPORT_BACKOFF_MS)(this.#transportRetries), signal);
     return true;
   }
 
   /** Feedback never turns an executed request's result into an error. */
-  async #feedback(admission: Admission, reply: GatewayReply): Promise<FeedbackOutcome | undefined> {
+  async #feedback(admission: Admission, classified: Classified): Promise<FeedbackOutcome | undefined> {
     try {
-      return await this.scheduler.feedback(admission, reply);
+      return await this.scheduler.feedback(admission, classified);
     } catch {
       return undefined;
     }
@@ -358,7 +364,7 @@ export function classificationOf(error: unknown): ErrorClassification | undefine
   }
 }
 
-/** Runs one request through the attempt loop (see AttemptLoop). */
+/** Runs one request of a scheduler through the attempt loop (see AttemptLoop). */
 export function sendWithAttempts<T>(scheduler: Scheduler, request: AttemptRequest<T>, policy?: AttemptPolicy): Promise<AttemptsDone<T>> {
-  return new AttemptLoop(scheduler, request, policy).run();
+  return new AttemptLoop(portOf(scheduler), request, policy).run();
 }

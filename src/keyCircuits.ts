@@ -7,18 +7,16 @@
  * circuit for every process, an auth failure opens it again, longer (the store's shared backoff level).
  * `keyId` is a short hash of the key, never the key.
  */
-import { KeyCircuitOpenError } from '../errors.js';
-import type { HostName } from '../kucoin/endpointTypes.js';
-import type { Scheduler } from '../scheduler.js';
-import type { ResolvedErrorActions } from './errorActions.js';
+import { KeyCircuitOpenError } from './errors.js';
+import type { SchedulerPort } from './schedulerPort.js';
 
-declare module '../events.js' {
-  interface SchedulerEvents {
-    /** A key's circuit opened (an auth failure), went half-open (a probe is sent) or closed (the probe succeeded). */
-    keyCircuit: { keyId: string; state: 'open' | 'half-open' | 'closed'; openUntil: number; kucoinCode: string | undefined };
-    /** A host's guard was paused for every process: a 501000 (service stopping) or a retry-later backoff. */
-    hostPaused: { host: HostName; category: 'service-stopping' | 'retry-later'; pausedUntil: number; kucoinCode: string };
-  }
+/** What the circuits need of the scheduler: the key guards in the store, and its events. */
+export type KeyCircuitPort = Pick<SchedulerPort, 'penalize' | 'inspect' | 'resume' | 'notify' | 'on'>;
+
+/** How long an auth failure opens a key's circuit (the send layer's `ErrorActionOptions` resolved). */
+export interface KeyCircuitTimings {
+  readonly keyCircuitOpenMs: number;
+  readonly keyCircuitMaxOpenMs: number;
 }
 
 interface Circuit {
@@ -30,14 +28,17 @@ interface Circuit {
   readonly queued: Set<AbortController>;
 }
 
-/** This process's view of every key's circuit, one per scheduler. */
+/**
+ * This process's view of every key's circuit, one per scheduler: the scheduler makes it on first use and hands it
+ * to the send layer through its port (`SchedulerPort.keyCircuits`).
+ */
 export class KeyCircuits {
   readonly #circuits = new Map<string, Circuit>();
 
-  constructor(private readonly scheduler: Scheduler) {
+  constructor(private readonly scheduler: KeyCircuitPort) {
+    // another process opened the circuit: this one learns it when the key's guard holds a request back
     scheduler.on('waited', (e) => {
-      const m = /^key:([A-Za-z0-9_-]+):circuit$/.exec(e.bucketId);
-      if (m && e.reason === 'paused') this.#opened(m[1]!, Date.now() + e.waitMs, undefined, false);
+      if (e.keyId !== undefined && e.reason === 'paused') this.#opened(e.keyId, Date.now() + e.waitMs, undefined, false);
     });
   }
 
@@ -75,7 +76,7 @@ export class KeyCircuits {
   async check(keyId: string): Promise<KeyCircuitOpenError | undefined> {
     let pausedUntil = 0;
     try {
-      pausedUntil = (await this.scheduler.inspectTarget(`key:${keyId}`))?.pausedUntil ?? 0;
+      pausedUntil = (await this.scheduler.inspect(`key:${keyId}`))?.pausedUntil ?? 0;
     } catch {
       return undefined; // the store failed: the scheduler's own error stands
     }
@@ -85,10 +86,10 @@ export class KeyCircuits {
   }
 
   /** An auth failure: opens the circuit for every process (longer after a failed probe). */
-  async fail(keyId: string, kucoinCode: string, options: ResolvedErrorActions): Promise<number> {
+  async fail(keyId: string, kucoinCode: string, options: KeyCircuitTimings): Promise<number> {
     let openUntil = Date.now() + options.keyCircuitOpenMs;
     try {
-      const result = await this.scheduler.penalizeTarget(`key:${keyId}`, {
+      const result = await this.scheduler.penalize(`key:${keyId}`, {
         backoff: {
           baseMs: options.keyCircuitOpenMs,
           maxMs: options.keyCircuitMaxOpenMs,
@@ -136,13 +137,4 @@ export class KeyCircuits {
     c.queued.clear();
     if (!wasOpen || seen) this.scheduler.notify('keyCircuit', { keyId, state: 'open', openUntil: c.openUntil, kucoinCode: c.kucoinCode });
   }
-}
-
-const bySchedulers = new WeakMap<Scheduler, KeyCircuits>();
-
-/** The key circuits of a scheduler (one per scheduler, made on first use). */
-export function keyCircuitsOf(scheduler: Scheduler): KeyCircuits {
-  let k = bySchedulers.get(scheduler);
-  if (!k) bySchedulers.set(scheduler, (k = new KeyCircuits(scheduler)));
-  return k;
 }
