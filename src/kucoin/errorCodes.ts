@@ -5,7 +5,7 @@
  * (200002 "Too many requests..." is a rate limit, 200002 "The query scope for Level 3..." is not).
  */
 import { describeValue, InvalidArgumentError } from '../errors.js';
-import type { WsReaction } from '../ws/wsCodes.js';
+import type { WsReaction } from './wsReaction.js';
 import type { HostName } from './endpointTypes.js';
 import { CATEGORY_INFO, KUCOIN_ERROR_CODES } from './errorCodes.generated.js';
 
