@@ -1,4 +1,4 @@
-import { type BucketState, type Priority } from './buckets/types.js';
+import type { Priority } from './buckets/types.js';
 import { AbortError, InvalidArgumentError, KucoinSchedulerError, MaxWaitExceededError, SchedulerClosedError } from './errors.js';
 import type { Admission } from './admission.js';
 import { classifyReply, replyFromError, type Classified, type GatewayReply } from './errorFeedback.js';
@@ -10,31 +10,14 @@ import { resolveOptions, type ResolvedOptions, type SchedulerOptions } from './o
 import { deferEnd, type Job } from './queue/job.js';
 import { watchAbort } from './util/abortWatch.js';
 import { setLongTimeout } from './util/longTimeout.js';
-import { Lane } from './queue/lane.js';
+import { Workload } from './queue/workload.js';
 import { rejectedFields, RequestPlanner, snapshotScheduleOptions, type ScheduleOptions } from './requestPlan.js';
 import { bucketOfTarget, type BucketTarget, type ResumeTarget } from './bucketTarget.js';
-import { KeyCircuits } from './keyCircuits.js';
-import type { SchedulerPort, WrapSender } from './schedulerPort.js';
+import { createPort, type SchedulerPort, type WrapSender } from './schedulerPort.js';
+import type { SchedulerSnapshot, WrapOptions } from './schedulerTypes.js';
 
 export type { BucketTarget, ResumeTarget } from './bucketTarget.js';
-
-export interface SchedulerSnapshot {
-  /** Every bucket this scheduler can charge, as the store sees it now. */
-  readonly buckets: readonly BucketState[];
-  /** Requests waiting in this process, per lane (pool bucket) and priority. */
-  readonly queued: Readonly<Record<string, Record<Priority, number>>>;
-  /** Requests admitted by this process whose function has not settled yet. */
-  readonly running: number;
-}
-
-/** Options of `wrap`: the schedule options, plus how to read the wrapped function's result. */
-export interface WrapOptions extends ScheduleOptions {
-  /**
-   * Finds rate-limit headers in a successful result so they are fed back. The default reads
-   * kucoin-universal-sdk responses (`commonResponse.rateLimit`): `sdkReplyOf`.
-   */
-  readonly replyOf?: (result: unknown) => GatewayReply | undefined;
-}
+export type { SchedulerSnapshot, WrapOptions } from './schedulerTypes.js';
 
 /** Reads a scheduler's port (set in the class's static block, which alone sees its private fields). */
 let readPort: (scheduler: Scheduler) => SchedulerPort;
@@ -52,15 +35,11 @@ export class Scheduler {
   readonly #options: ResolvedOptions;
   readonly #planner: RequestPlanner;
   readonly #events = new TypedEmitter<SchedulerEvents>();
-  readonly #lanes = new Map<string, Lane>();
   readonly #feedback: FeedbackController;
   /** Admissions already fed back: a second reply for one request settles nothing (see Observation.weight). */
   readonly #fedBack = new WeakSet<Admission>();
-  #running = 0;
-  /** Called when the last running request settles, or the last lane empties (close waits on them). */
-  #onQuiet: (() => void) | undefined;
-  /** `onIdle()` callers waiting for nothing queued and nothing running. */
-  #idleWaiters: (() => void)[] = [];
+  /** This process's lanes and running requests. */
+  readonly #work: Workload;
   #closed = false;
   /** `pause()` without a target: this process admits only critical requests until `start()`. */
   #held = false;
@@ -76,6 +55,18 @@ export class Scheduler {
     this.#options = resolveOptions(options);
     this.#planner = new RequestPlanner(this.#options);
     this.#feedback = new FeedbackController(this.#options.store, this.#planner, this.#options, this.#events);
+    this.#work = new Workload({
+      store: this.#options.store,
+      events: this.#events,
+      shares: this.#options.shares,
+      maxQueued: this.#options.maxQueued,
+      agingMs: this.#options.agingMs,
+      jitterMs: this.#options.jitterMs,
+      failsClosed: (priority) => this.#options.failClosed.has(priority) && this.#health() === 'degraded',
+      held: () => this.#held,
+      now: Date.now,
+      random: Math.random,
+    });
     const store = this.#options.store as Partial<ResilientStore>;
     if (typeof store.onHealthChange === 'function') {
       this.#unsubscribeHealth = store.onHealthChange((health, error) => {
@@ -93,33 +84,20 @@ export class Scheduler {
 
   /** The port the send layer uses (src/schedulerPort.ts); its key circuits are made on first use. */
   #makePort(): SchedulerPort {
-    let circuits: KeyCircuits | undefined;
-    const options = (): ResolvedOptions => this.#options;
-    const port: SchedulerPort = {
-      get maxAttempts() {
-        return options().feedback.maxAttempts;
-      },
-      get maxWaitMs() {
-        return options().maxWaitMs;
-      },
+    return createPort({
+      limits: () => ({ maxAttempts: this.maxAttempts, maxWaitMs: this.maxWaitMs }),
       schedule: (opts, fn, attempt) => this.#schedule(opts, fn, attempt),
       feedback: (admission, classified) => this.#feedbackClassified(admission, classified),
       penalize: async (target, penalty) => {
         const result = await this.#options.store.penalize(this.#bucketOf(target), penalty);
-        for (const lane of this.#lanes.values()) lane.wake();
+        this.#work.wakeAll();
         return result;
       },
       inspect: async (target) => (await this.#options.store.inspect([this.#bucketOf(target)]))[0],
       resume: (target) => this.resume(target),
-      notify: (name, event) => {
-        if (this.#events.has(name)) this.#events.emit(name, event);
-      },
+      notify: (name, event) => this.#events.has(name) && this.#events.emit(name, event),
       on: (name, listener) => this.on(name, listener),
-      get keyCircuits() {
-        return (circuits ??= new KeyCircuits(port));
-      },
-    };
-    return port;
+    });
   }
 
   /** Sends of one request when the gateway refuses it with rate-limit signals (`feedback.maxAttempts`). */
@@ -167,28 +145,7 @@ export class Scheduler {
     const signal = plan.signal;
     if (signal?.aborted) throw this.#rejected(new AbortError(signal.reason), plan.priority, plan.endpoint);
 
-    let lane = this.#lanes.get(plan.lane);
-    if (!lane) {
-      lane = new Lane(plan.lane, {
-        store: this.#options.store,
-        events: this.#events,
-        shares: this.#options.shares,
-        maxQueued: this.#options.maxQueued,
-        agingMs: this.#options.agingMs,
-        jitterMs: this.#options.jitterMs,
-        failsClosed: (priority) => this.#options.failClosed.has(priority) && this.#health() === 'degraded',
-        held: () => this.#held,
-        now: Date.now,
-        random: Math.random,
-        // a lane that has nothing to do is dropped: one per endpoint ever used would grow without bound
-        onIdle: (idle) => {
-          if (this.#lanes.get(idle.id) === idle) this.#lanes.delete(idle.id);
-          this.#quiet();
-        },
-      });
-      this.#lanes.set(plan.lane, lane);
-    }
-    const theLane = lane;
+    const theLane = this.#work.lane(plan.lane);
 
     return new Promise<T>((resolve, reject) => {
       // fires after the job below exists (a timer never fires synchronously); Infinity never fires
@@ -212,7 +169,7 @@ export class Scheduler {
           if (this.#events.has('admitted')) {
             this.#events.emit('admitted', { priority: plan.priority, pool: plan.pool, weight: plan.weight, waitedMs, endpoint: plan.endpoint });
           }
-          this.#running++;
+          this.#work.started();
           const admission: Admission = {
             sentAt,
             pool: plan.pool,
@@ -223,10 +180,7 @@ export class Scheduler {
             signal,
             plan,
           };
-          new Promise<T>((res) => res(fn(admission))).then(resolve, reject).finally(() => {
-            this.#running--;
-            this.#quiet();
-          });
+          new Promise<T>((res) => res(fn(admission))).then(resolve, reject).finally(() => this.#work.settled());
         },
         fail: (error) => {
           job.settled = true;
@@ -243,7 +197,7 @@ export class Scheduler {
         }
         theLane.forget(job);
         job.fail(error);
-        this.#quiet(); // a held lane has no dispatch to report it idle
+        this.#work.quiet(); // a held lane has no dispatch to report it idle
       };
       if (signal) unwatch = watchAbort(signal, () => endWhileQueued(new AbortError(signal.reason)));
       try {
@@ -269,11 +223,8 @@ export class Scheduler {
     const outcome = await this.#feedback.apply(admission.plan, admission.sentAt, classified, first);
     // a pause or a new limit changes every lane's wait: let each ask the store again; weight the reply freed (its
     // request settled in a window that is over) may let a lane sleeping on that bucket's window in now
-    if (outcome.pausedUntil > 0 || outcome.limitLearned) for (const lane of this.#lanes.values()) lane.wake();
-    else if (outcome.freed > 0) {
-      const bucketId = admission.plan.charges[0]!.bucket.id;
-      for (const lane of this.#lanes.values()) if (lane.sleepsOnWindowOf(bucketId)) lane.wake();
-    }
+    if (outcome.pausedUntil > 0 || outcome.limitLearned) this.#work.wakeAll();
+    else if (outcome.freed > 0) this.#work.wakeSleepingOn(admission.plan.charges[0]!.bucket.id);
     return outcome;
   }
 
@@ -335,7 +286,7 @@ export class Scheduler {
   start(): void {
     if (!this.#held) return;
     this.#held = false;
-    for (const lane of this.#lanes.values()) lane.wake();
+    this.#work.wakeAll();
   }
 
   /** True between `pause()` and `start()`. */
@@ -345,14 +296,12 @@ export class Scheduler {
 
   /** Requests queued in this process, every lane and priority (p-queue's `size`). */
   get size(): number {
-    let queued = 0;
-    for (const lane of this.#lanes.values()) queued += lane.size;
-    return queued;
+    return this.#work.queued;
   }
 
   /** Requests admitted by this process whose function has not settled yet (p-queue's `pending`). */
   get pending(): number {
-    return this.#running;
+    return this.#work.running;
   }
 
   /**
@@ -360,24 +309,7 @@ export class Scheduler {
    * now. Settles on the events themselves, never by polling. Other processes' work is not waited for.
    */
   onIdle(): Promise<void> {
-    if (this.#isIdle()) return Promise.resolve();
-    return new Promise<void>((resolve) => this.#idleWaiters.push(resolve));
-  }
-
-  #isIdle(): boolean {
-    if (this.#running > 0) return false;
-    for (const lane of this.#lanes.values()) if (!lane.idle) return false;
-    return true;
-  }
-
-  /** A request settled or a lane went idle: `close` and `onIdle` callers may go on. */
-  #quiet(): void {
-    this.#onQuiet?.();
-    if (this.#idleWaiters.length > 0 && this.#isIdle()) {
-      const waiters = this.#idleWaiters;
-      this.#idleWaiters = [];
-      for (const resolve of waiters) resolve();
-    }
+    return this.#work.onIdle();
   }
 
   /**
@@ -394,21 +326,19 @@ export class Scheduler {
       buckets = [bucket];
     } else buckets = [this.#bucketOf(target)];
     for (const bucket of buckets) await this.#options.store.resume(bucket);
-    for (const lane of this.#lanes.values()) lane.wake();
+    this.#work.wakeAll();
   }
 
   /** Tightens (or restores) a bucket for every process: effective limit = floor(limit x factor). */
   async setFactor(target: BucketTarget, factor: number): Promise<void> {
     await this.#options.store.setFactor(this.#bucketOf(target), factor);
-    for (const lane of this.#lanes.values()) lane.wake(); // a raised factor may admit at once
+    this.#work.wakeAll(); // a raised factor may admit at once
   }
 
   /** Every bucket's state and this process's queues. */
   async snapshot(): Promise<SchedulerSnapshot> {
     const buckets = await this.#options.store.inspect([...this.#planner.allBuckets(), ...this.#planner.guardBuckets()]);
-    const queued: Record<string, Record<Priority, number>> = {};
-    for (const [id, lane] of this.#lanes) queued[id] = lane.depth;
-    return { buckets, queued, running: this.#running };
+    return { buckets, queued: this.#work.depths(), running: this.#work.running };
   }
 
   /**
@@ -423,37 +353,17 @@ export class Scheduler {
     if (this.#closed) return;
     this.#closed = true;
     // settles on the events themselves (the last lane empties, the last request settles), never by polling
-    if (drainMs > 0) await this.#until(() => [...this.#lanes.values()].every((l) => l.size === 0), drainMs);
+    if (drainMs > 0) await this.#work.until(() => this.#work.empty, drainMs);
     this.#unsubscribeHealth?.();
-    for (const lane of this.#lanes.values()) {
-      for (const job of lane.drain()) {
-        // one the store is answering for ends when it answers (given back if it was charged)
-        if (job.inFlight) deferEnd(job, new SchedulerClosedError());
-        else job.fail(new SchedulerClosedError());
-      }
+    for (const job of this.#work.drainAll()) {
+      // one the store is answering for ends when it answers (given back if it was charged)
+      if (job.inFlight) deferEnd(job, new SchedulerClosedError());
+      else job.fail(new SchedulerClosedError());
     }
     // requests the store is answering for end when it answers (given back first): wait for those lanes too
-    const lanes = [...this.#lanes.values()];
-    this.#lanes.clear();
-    await this.#until(() => this.#running === 0 && lanes.every((l) => l.idle), Number.POSITIVE_INFINITY);
-    this.#quiet();
+    await this.#work.until(() => this.#work.idle, Number.POSITIVE_INFINITY);
+    this.#work.quiet();
     if (this.#options.ownsStore) await this.#options.store.close();
-  }
-
-  /** Resolves when `done()` holds, checked at every lane-idle and request-settled event, or after `ms`. */
-  #until(done: () => boolean, ms: number): Promise<void> {
-    if (done()) return Promise.resolve();
-    return new Promise<void>((resolve) => {
-      const finish = (): void => {
-        timer.clear();
-        this.#onQuiet = undefined;
-        resolve();
-      };
-      const timer = setLongTimeout(finish, ms, true);
-      this.#onQuiet = () => {
-        if (done()) finish();
-      };
-    });
   }
 
   #rejected(error: Error, priority: Priority | undefined, endpoint: string | undefined): Error {

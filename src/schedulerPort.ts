@@ -10,7 +10,7 @@ import type { BucketState, Penalty, PenaltyResult } from './buckets/types.js';
 import type { Classified, GatewayReply } from './errorFeedback.js';
 import type { Listener, SchedulerEvents } from './events.js';
 import type { FeedbackOutcome } from './feedback/feedbackController.js';
-import type { KeyCircuits } from './keyCircuits.js';
+import { KeyCircuits } from './keyCircuits.js';
 import type { ScheduleOptions } from './requestPlan.js';
 
 /** What the send layer needs of a scheduler. */
@@ -47,3 +47,34 @@ export interface WrapRequest<T> {
 
 /** Runs `wrap`'s calls through the attempt loop; `createScheduler` (src/send/createScheduler.ts) passes it in. */
 export type WrapSender = <T>(port: SchedulerPort, request: WrapRequest<T>) => Promise<T>;
+
+/** What a scheduler makes its port of (src/scheduler.ts passes closures over its private members). */
+export interface PortParts extends Pick<SchedulerPort, 'schedule' | 'feedback' | 'penalize' | 'inspect' | 'resume' | 'on'> {
+  readonly limits: () => { readonly maxAttempts: number; readonly maxWaitMs: number };
+  readonly notify: (...args: Parameters<SchedulerPort['notify']>) => unknown;
+}
+
+/** A scheduler's port; its key circuits are made on first use (a scheduler without keys never listens for them). */
+export function createPort(parts: PortParts): SchedulerPort {
+  const { limits, notify, schedule, feedback, penalize, inspect, resume, on } = parts;
+  let circuits: KeyCircuits | undefined;
+  const port: SchedulerPort = {
+    get maxAttempts() {
+      return limits().maxAttempts;
+    },
+    get maxWaitMs() {
+      return limits().maxWaitMs;
+    },
+    schedule,
+    feedback,
+    penalize,
+    inspect,
+    resume,
+    notify: (name, event) => void notify(name, event),
+    on,
+    get keyCircuits() {
+      return (circuits ??= new KeyCircuits(port));
+    },
+  };
+  return port;
+}

@@ -20,8 +20,7 @@ const LAYERS: readonly (readonly [prefix: string, layer: number, name: string])[
   // the shared buckets: MemoryStore, RedisStore and its Lua, ResilientStore
   ['buckets/', 2, 'store'],
   // admission: plans, lanes, feedback into the store, options, events, the port the send layer uses
-  ['scheduler.ts', 3, 'scheduler'],
-  ['schedulerPort.ts', 3, 'scheduler'],
+  ['scheduler', 3, 'scheduler'], // scheduler.ts, schedulerPort.ts, schedulerTypes.ts
   ['admission.ts', 3, 'scheduler'],
   ['requestPlan.ts', 3, 'scheduler'],
   ['bucketTarget.ts', 3, 'scheduler'],
