@@ -23,4 +23,3 @@ export type WsReaction =
   | 'protocol'
   /** The server failed: send the command again after a backoff, a few times. */
   | 'retry-later';
-
