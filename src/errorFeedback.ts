@@ -4,11 +4,13 @@
  */
 import { header, parseRateLimitHeaders, parseRetryAfterMs, type HeaderBag, type RateLimitHeaders } from './feedback/headers.js';
 
+/** A rate-limit refusal: KuCoin's 429000 (pool), 429001 (system), 429002 (connection), 200002 (endpoint), Cloudflare's 1015, or a bare HTTP 429 / 403. */
 export type RateLimitSignal = '429000' | '429001' | '429002' | '1015' | '200002' | 'http-429' | 'http-403';
 
 /** Who is limited: the (subject, pool), the whole system, one connection, the egress IP, one (UID, endpoint). */
 export type SignalScope = 'pool' | 'system' | 'connection' | 'ip' | 'endpoint';
 
+/** What the scheduler does about one rate-limit signal (a row of FEEDBACK_RULES). */
 export interface FeedbackRule {
   readonly scope: SignalScope;
   /** What the scheduler does, for every process at once (except `connection`, which is per process). */
@@ -19,6 +21,7 @@ export interface FeedbackRule {
   readonly notExecuted: true;
 }
 
+/** The feedback table: for each rate-limit signal, the scope it names and what every process does about it. */
 export const FEEDBACK_RULES: Readonly<Record<RateLimitSignal, FeedbackRule>> = {
   '429000': {
     scope: 'pool',
@@ -71,6 +74,7 @@ export interface GatewayReply {
   readonly body?: unknown;
 }
 
+/** A reply as `classifyReply` reads it: the refusal it carries if any, KuCoin's code and message, its status and rate-limit headers. */
 export interface Classified {
   /**
    * The rate-limit signal, if the reply is one: its body is a refusal's (KuCoin's code, Cloudflare's page) and its

@@ -56,6 +56,7 @@ export interface SchedulerEvents {
   hostPaused: { host: HostName; category: 'service-stopping' | 'retry-later'; pausedUntil: number; kucoinCode: string };
 }
 
+/** A listener of one event: `scheduler.on(name, listener)` returns the function that removes it. */
 export type Listener<T> = (event: T) => void;
 
 /**

@@ -1,3 +1,9 @@
+// kucoin-scheduler's public surface: a barrel of named exports, nothing else. What is not exported here (the attempt
+// loop's class, the scheduler's port, the lanes) is internal, and the build strips every member tagged internal from
+// the emitted types (tsconfig.build.json, stripInternal). test/publicSurface.test.ts holds both, and a doc comment on
+// every export.
+import type { HealthListener as ResilientHealthListener, ResilientStoreOptions as ResilientOptions } from './buckets/resilientStore.js';
+
 export { Scheduler, type BucketTarget, type ResumeTarget, type SchedulerSnapshot, type WrapOptions } from './scheduler.js';
 export { createScheduler } from './send/createScheduler.js';
 export type { Admission } from './admission.js';
@@ -19,7 +25,7 @@ export type { ScheduleOptions } from './requestPlan.js';
 export type { SchedulerEvents, Listener } from './events.js';
 export { MemoryStore, type MemoryStoreOptions } from './buckets/memoryStore.js';
 export { RedisStore, type RedisStoreOptions } from './buckets/redis/redisStore.js';
-export { ResilientStore, type ResilientStoreOptions, type StoreHealth, type HealthListener } from './buckets/resilientStore.js';
+export { ResilientStore, type StoreHealth } from './buckets/resilientStore.js';
 export { createRedisStore } from './buckets/createRedisStore.js';
 export type { RedisLike } from './buckets/redis/luaScript.js';
 export {
@@ -49,7 +55,7 @@ export { withKucoinWebSockets, SchedulerWsService, type KucoinSdkWebSocketOption
 export type { EndpointInfo, HostName } from './kucoin/endpointTypes.js';
 export { withCcxtScheduler, CCXT_EXCHANGES, ccxtDefaultPriority, type CcxtSchedulingOptions, type CcxtExchangeLike } from './integrations/ccxt.js';
 export { withPriority } from './integrations/callPriority.js';
-export { AttemptLoop, sendWithAttempts, classificationOf, type AttemptRequest, type AttemptPolicy, type AttemptsDone } from './send/attemptLoop.js';
+export { sendWithAttempts, classificationOf, type AttemptRequest, type AttemptPolicy, type AttemptsDone } from './send/attemptLoop.js';
 export { isSafeToRepeat } from './send/safeToRepeat.js';
 export { type ErrorActionOptions } from './send/errorActions.js';
 export {
@@ -141,3 +147,9 @@ export { PROXY_ERROR_CODES, type ProxyErrorCode } from './proxy/proxyCodes.js';
 export { apiKeyHash, type ProxyAccount } from './proxy/accounts.js';
 export type { ProxyEvents } from './proxy/proxyEvents.js';
 export type { ProxyWsOptions } from './proxy/ws/wsRelayOptions.js';
+
+// documented here until src/buckets/resilientStore.ts documents them itself (then re-export them directly)
+/** Options of `new ResilientStore(...)`: the RedisStore it stands in front of, the heartbeat period and the clock. */
+export type ResilientStoreOptions = ResilientOptions;
+/** A listener of a ResilientStore's health (`store.onHealthChange(listener)`): the new state, and the error behind it. */
+export type HealthListener = ResilientHealthListener;

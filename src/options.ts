@@ -18,6 +18,7 @@ export interface PoolOptions {
   readonly refillPerSec?: number;
 }
 
+/** A fixed limit per window: `limit` requests (or weight) every `windowMs`. */
 export interface WindowLimit {
   /** Requests (or weight) per window, an integer 1..1e9. */
   readonly limit: number;
@@ -25,6 +26,7 @@ export interface WindowLimit {
   readonly windowMs: number;
 }
 
+/** Options of `createScheduler`: only `uid` is required; every other field documents its default. */
 export interface SchedulerOptions {
   /** The account (UID): private pools are shared by every process with the same UID. Required. */
   readonly uid: string;
@@ -101,6 +103,7 @@ export interface SchedulerOptions {
 /** A bot in fair shares: its name, or its name and weight (> 0, at most 1e6; a name alone weighs 1). */
 export type BotOption = string | { readonly name: string; readonly weight?: number };
 
+/** How replies are fed back: tightening after a 429000, the bounds on pauses taken from replies, the attempts per request. */
 export interface FeedbackOptions {
   /** On 429000 the pool's factor is multiplied by this, at most once per window. @default 0.9 */
   readonly tightenBy?: number;

@@ -17,6 +17,7 @@ import type {
 } from './types.js';
 import { normalizeObservation, normalizePenalty, normalizeUntil, validateFactor, validateRelease, validateSender } from './validate.js';
 
+/** Options of `new MemoryStore(...)` (one process, tests and single-bot deployments). */
 export interface MemoryStoreOptions {
   /**
    * Clock in epoch milliseconds. Inject one to control time in tests.

@@ -2,6 +2,7 @@ import type { Sender } from './senders.js';
 
 /** Priority tiers, most urgent first. */
 export const PRIORITIES = ['critical', 'high', 'normal', 'low'] as const;
+/** A request's priority, best first: `critical` (cancels), `high`, `normal`, `low`. */
 export type Priority = (typeof PRIORITIES)[number];
 
 /**
@@ -56,6 +57,7 @@ export interface BucketCharge {
   readonly weight: number;
 }
 
+/** What a lane asks of a store: charge every bucket of the request (up to `count` alike), or say how long to wait. */
 export interface AcquireRequest {
   readonly charges: readonly BucketCharge[];
   /**
@@ -151,6 +153,7 @@ export interface Penalty {
   readonly backoff?: { readonly baseMs: number; readonly maxMs: number; readonly jitter: number; readonly random: number; readonly resetAfterMs: number };
 }
 
+/** What a penalty left in force: the pause end and factor (store clock), and whether this one tightened the factor. */
 export interface PenaltyResult {
   readonly pausedUntil: number;
   readonly factor: number;
@@ -162,6 +165,7 @@ export interface PenaltyResult {
 /** Why a bucket refused. `fairShare`: another bot of the tier, below its weighted share, is about to ask. */
 export type DenyReason = 'paused' | 'window' | 'pacing' | 'fairShare';
 
+/** A store's answer to `acquire`: admitted (and how many), or refused with why and how long to wait. */
 export type AcquireResult =
   | {
       readonly admitted: true;

@@ -52,6 +52,7 @@ function intHeader(headers: HeaderBag, name: string): number {
   return n >= 0 && n <= MAX_HEADER_VALUE ? n : -1;
 }
 
+/** Reads KuCoin's `gw-ratelimit-limit`, `-remaining` and `-reset` headers; -1 for each one missing or malformed. */
 export function parseRateLimitHeaders(headers: HeaderBag): RateLimitHeaders {
   return {
     limit: intHeader(headers, 'gw-ratelimit-limit'),

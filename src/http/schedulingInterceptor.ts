@@ -6,6 +6,7 @@ import { keyIdOf } from '../kucoin/signing.js';
 import { portOf, type Scheduler } from '../scheduler.js';
 import { TRANSPORT_RETRIES } from '../send/sendDefaults.js';
 
+/** Options of `kucoinScheduling(...)`, the undici interceptor. */
 export interface SchedulingInterceptorOptions {
   readonly scheduler: Scheduler;
   /** Which KuCoin host the composed dispatcher talks to: decides shared paths. @default 'spot' */
@@ -119,6 +120,10 @@ function keyIdOfHeaders(headers: unknown): { keyId?: string } {
   }
 }
 
+/**
+ * An undici interceptor (`dispatcher.compose(kucoinScheduling({ scheduler }))`): every request through it is scheduled
+ * with its endpoint's pool and weight, fed back, and sent again as the attempt loop decides (src/send/attemptLoop.ts).
+ */
 export function kucoinScheduling(options: SchedulingInterceptorOptions): Dispatcher.DispatcherComposeInterceptor {
   const port = portOf(options.scheduler);
   const maxBodyBytes = options.maxBodyBytes ?? 16_384;

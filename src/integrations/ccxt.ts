@@ -47,6 +47,7 @@ interface SignedRequest {
   readonly body?: string;
 }
 
+/** Options of `withCcxtScheduler` (ccxt's kucoin and kucoinfutures). */
 export interface CcxtSchedulingOptions extends IntegrationOptions {
   /** Base URLs the exchange was pointed at (`exchange.urls.api`), by KuCoin host. @default KuCoin's hosts */
   readonly baseUrls?: Partial<Record<HostName, string>>;

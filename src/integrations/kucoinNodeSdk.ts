@@ -41,6 +41,7 @@ export interface KucoinNodeSdkLike {
   readonly rest: object;
 }
 
+/** Options of `withKucoinNodeSdk` (kucoin-node-sdk). */
 export interface KucoinNodeSdkSchedulingOptions extends IntegrationOptions {
   /** Base URLs the SDK is pointed at (`init({ baseUrl })`), by KuCoin host. @default KuCoin's hosts, the SDK's defaults spot */
   readonly baseUrls?: Partial<Record<HostName, string>>;

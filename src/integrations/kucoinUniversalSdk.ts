@@ -41,6 +41,7 @@ export interface SdkInterceptor {
   after: { onFulfilled: (response: SdkResponse) => Promise<SdkResponse>; onRejected: (error: unknown) => Promise<never> };
 }
 
+/** Options of `withKucoinScheduler` / `kucoinSdkInterceptor` (kucoin-universal-sdk). */
 export interface KucoinSdkSchedulingOptions extends IntegrationOptions {
   /** The endpoints the SDK was given (`setSpotEndpoint`...), to tell spot from futures. @default KuCoin's hosts */
   readonly baseUrls?: Partial<Record<HostName, string>>;

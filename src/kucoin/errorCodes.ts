@@ -13,6 +13,7 @@ export { CATEGORY_INFO as KUCOIN_CODE_CATEGORIES, KUCOIN_ERROR_CODES };
 
 /** Where a row comes from: a product's page, the gateway's page, the WebSocket page, or the HTTP status table. */
 export const KUCOIN_PRODUCTS = ['spot', 'margin', 'futures', 'earn', 'gateway', 'websocket', 'http'] as const;
+/** Where a code's row comes from (KUCOIN_PRODUCTS). */
 export type KucoinProduct = (typeof KUCOIN_PRODUCTS)[number];
 
 /** What kind of error a code is: decides the action (docs/error-codes.md lists every row's category). */
@@ -28,6 +29,7 @@ export const KUCOIN_CODE_CATEGORY_NAMES = [
   'service-stopping',
   'websocket',
 ] as const;
+/** A code's category (KUCOIN_CODE_CATEGORY_NAMES): decides what is done about it. */
 export type KucoinCodeCategory = (typeof KUCOIN_CODE_CATEGORY_NAMES)[number];
 
 /** What to do about a REST code. */
@@ -83,6 +85,7 @@ export interface KucoinCodeCategoryInfo {
   readonly does: string;
 }
 
+/** What `lookupKucoinCode` needs: the code, and where the reply came from. */
 export interface KucoinCodeQuery {
   /** Where the reply came from: a REST host, or 'websocket' for an error message on a WebSocket connection. */
   readonly host: HostName | 'websocket';

@@ -1,11 +1,13 @@
 /** KuCoin's resource pools (rate limit 2.0). Source: https://www.kucoin.com/docs-new/rate-limit */
 export const POOL_NAMES = ['Spot', 'Futures', 'Management', 'Earn', 'CopyTrading', 'Broker', 'Public', 'UnifiedAccount'] as const;
 
+/** One of KuCoin's resource pools (POOL_NAMES). */
 export type PoolName = (typeof POOL_NAMES)[number];
 
 /** Who a pool's quota belongs to: the account (UID) or the egress IP. */
 export type PoolSubject = 'uid' | 'ip';
 
+/** A pool as KuCoin publishes it: whose quota it is, the quota by VIP level, and its window. */
 export interface PoolDefinition {
   readonly name: PoolName;
   readonly subject: PoolSubject;
@@ -19,6 +21,7 @@ export interface PoolDefinition {
 const SPOT_VIP = [4000, 6000, 8000, 10000, 13000, 16000, 20000, 23000, 26000, 30000, 33000, 36000, 40000];
 const FUTURES_VIP = [2000, 2000, 4000, 5000, 6000, 7000, 8000, 10000, 12000, 14000, 16000, 18000, 20000];
 
+/** Every pool's definition, by name (docs/rate-limits: KuCoin's rate limit 2.0 tables). */
 export const POOLS: Readonly<Record<PoolName, PoolDefinition>> = {
   Spot: { name: 'Spot', subject: 'uid', quotaByVip: SPOT_VIP, windowMs: 30_000, assumed: false },
   Futures: { name: 'Futures', subject: 'uid', quotaByVip: FUTURES_VIP, windowMs: 30_000, assumed: false },

@@ -61,4 +61,5 @@ export const PROXY_ERROR_CODES = {
   KS_PROXY_INTERNAL: { status: 500, maybeExecuted: false, meaning: 'a fault of the proxy itself, before anything was sent' },
 } as const satisfies Readonly<Record<string, { readonly status: number; readonly maybeExecuted: boolean; readonly meaning: string }>>;
 
+/** The `code` of every error the proxy answers with (PROXY_ERROR_CODES): switch on it. */
 export type ProxyErrorCode = keyof typeof PROXY_ERROR_CODES;

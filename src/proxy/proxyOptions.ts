@@ -13,6 +13,7 @@ import type { ProxyWsOptions } from './ws/wsRelayOptions.js';
 /** The scheduler options the proxy passes to every account's scheduler (all but those the proxy sets itself). */
 export type ProxySchedulerOptions = Omit<SchedulerOptions, 'uid' | 'store' | 'ip' | 'quotaGroup' | 'vipLevel'>;
 
+/** Options of `createProxy(...)`: the accounts, the listeners, and the scheduler options of every account. */
 export interface ProxyOptions {
   /** Address the listeners bind to. Bind another only behind a firewall: the proxy does not authenticate bots. @default '127.0.0.1' */
   readonly host?: string;

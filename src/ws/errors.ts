@@ -10,6 +10,7 @@ export const WS_ERROR_CODES = [
   'KS_WS_CLOSED',
 ] as const;
 
+/** The `code` of every WebSocket error (WS_ERROR_CODES): switch on it. */
 export type WsErrorCode = (typeof WS_ERROR_CODES)[number];
 
 /** Every error of the WebSocket side: a KucoinSchedulerError whose `code` is one of WS_ERROR_CODES. */

@@ -17,8 +17,10 @@ export interface WsToken {
 /** Fetches a token. `signal` aborts when the manager closes. */
 export type TokenSource = (signal: AbortSignal) => Promise<WsToken>;
 
+/** A WebSocket token's kind: `public` (bullet-public) or `private` (bullet-private, signed). */
 export type WsKind = 'public' | 'private';
 
+/** Options of `kucoinTokenSource(...)`: which token to fetch (public or private), from which host, at which priority. */
 export interface KucoinTokenSourceOptions {
   /** `public`: POST /api/v1/bullet-public (Public pool, per IP); `private`: bullet-private (signed; Spot or Futures pool). */
   readonly kind: WsKind;

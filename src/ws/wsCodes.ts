@@ -12,6 +12,7 @@ export type { WsReaction } from '../kucoin/wsReaction.js';
 /** Where the error came: while connecting (before `welcome`), in reply to a command (same `id`), or unprompted. */
 export type WsErrorPhase = 'connect' | 'command' | 'any';
 
+/** One row of WS_CODE_RULES: a WebSocket error code (and text), where it came, and the manager's reaction. */
 export interface WsCodeRule {
   readonly code: number;
   /** The server's text, as the seed page gives it; matched case-insensitively. */

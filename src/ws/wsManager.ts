@@ -14,6 +14,7 @@ import { resolveWsOptions, type ResolvedWsOptions, type WsManagerOptions } from 
 /** Longest maxWaitMs of a subscribe: one day. */
 const MAX_WAIT_LIMIT_MS = 86_400_000;
 
+/** Options of one `subscribe` on the WebSocket manager. */
 export interface WsSubscribeOptions {
   /** Sent as `privateChannel` (private topics on a private connection). @default false */
   readonly privateChannel?: boolean;
@@ -25,6 +26,7 @@ export interface WsSubscribeOptions {
   readonly signal?: AbortSignal;
 }
 
+/** What `wsManager.snapshot()` returns: this process's connections, its topics, and the limits in force. */
 export interface WsManagerSnapshot {
   readonly connections: readonly {
     readonly id: number;

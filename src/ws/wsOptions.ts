@@ -9,6 +9,7 @@ import type { WsBudgetStore, WsSubjectLimits } from './store/wsStoreTypes.js';
 import { kucoinTokenSource, type TokenSource, type WsKind } from './tokenSource.js';
 import type { UplinkLimits } from './uplinkPacer.js';
 
+/** Options of `createWsManager(...)`. */
 export interface WsManagerOptions {
   /**
    * `public`: tokens from POST /api/v1/bullet-public, sessions counted per egress IP; `private`: tokens from

@@ -16,6 +16,7 @@ import { bucketKeys, heartbeatKey } from './keys.js';
 import { LuaScript, type RedisLike } from './luaScript.js';
 import { parseReply, scriptArgs, type ScriptArgs, type ScriptBucket, type ScriptName } from './scriptLayout.js';
 
+/** Options of `new RedisStore(...)`: the Redis client (ioredis `Redis` or `Cluster`) and the key prefix the fleet shares. */
 export interface RedisStoreOptions {
   /** An ioredis `Redis` or `Cluster` (or anything with `evalsha` and `eval`). The caller owns and closes it. */
   readonly client: RedisLike;

@@ -16,6 +16,7 @@ import type {
 import { wsKeys } from './wsKeys.js';
 import { SESSION_ID, WsLuaScript, type WsScriptName, type WsScriptReply } from './wsScripts.js';
 
+/** Options of `new WsRedisStore(...)`: the WebSocket budget shared by the fleet through Redis. */
 export interface WsRedisStoreOptions {
   /** An ioredis `Redis` or `Cluster` (anything with `evalsha` and `eval`). The caller owns and closes it. */
   readonly client: RedisLike;

@@ -1,6 +1,7 @@
 import type { WsBudgetState, WsBudgetStore, WsGrant, WsLearnable, WsLearned, WsPenalty, WsPenaltyResult, WsRenewal, WsSubjectLimits } from './wsStoreTypes.js';
 import { busyPause, checkHold, checkLearned, effectiveSessionLimit, learnedValue, sessionCap, type Learned, type SessionCap } from './wsBudgetMath.js';
 
+/** Options of `new WsMemoryStore(...)` (one process). */
 export interface WsMemoryStoreOptions {
   /** Clock in epoch ms. @default Date.now */
   readonly clock?: () => number;

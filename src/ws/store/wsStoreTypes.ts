@@ -40,6 +40,7 @@ export interface WsSubjectLimits {
   readonly connectSpanMs: number;
 }
 
+/** Why a WebSocket budget refused: sessions full, connects spent in their span, paused, or no lease slot free for this session. */
 export type WsDenyReason = 'sessions' | 'connects' | 'paused' | 'lease';
 
 /** What the fleet learned from the server's 509s and still believes (undefined: nothing in force). */
@@ -52,17 +53,21 @@ export interface WsLearned {
   readonly topicsPerSession: number | undefined;
 }
 
+/** A WebSocket limit the fleet learns from the server's 509 texts. */
 export type WsLearnable = 'topicsPerMessage' | 'topicsPerSession';
 
+/** A WebSocket budget's answer: granted, or refused with why and how long to wait; with what the fleet has learned. */
 export type WsGrant =
   | { readonly granted: true; readonly now: number; readonly learned: WsLearned }
   | { readonly granted: false; readonly now: number; readonly reason: WsDenyReason; readonly waitMs: number; readonly learned: WsLearned };
 
+/** What renewing this process's session leases found: the sessions lost, and what the fleet has learned. */
 export interface WsRenewal {
   readonly lost: string[];
   readonly learned: WsLearned;
 }
 
+/** What a WebSocket refusal does to the shared budget: a session cap, or a shared backoff. */
 export type WsPenalty =
   /**
    * 509 "exceed max session count limitation of N": `sessionId`'s lease goes; N (when given) holds for
@@ -78,11 +83,13 @@ export type WsPenalty =
   /** 509 busy and the like: a shared exponential backoff, one step per round (not per process that saw it). */
   | { readonly kind: 'busy'; readonly baseMs: number; readonly maxMs: number; readonly jitter: number; readonly resetAfterMs: number; readonly random: number };
 
+/** What a WebSocket penalty left in force: the pause end (store clock). */
 export interface WsPenaltyResult {
   readonly pausedUntil: number;
   readonly now: number;
 }
 
+/** A WebSocket budget as the store sees it now: sessions, recent connects, pause, learned limits. */
 export interface WsBudgetState {
   readonly now: number;
   /** Live leases (sessions held, by every process). */
