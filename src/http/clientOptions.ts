@@ -3,16 +3,13 @@ import { describeValue, InvalidArgumentError, KucoinSchedulerError } from '../er
 import type { HostName } from '../kucoin/endpointTypes.js';
 import { KUCOIN_BASE_URLS } from '../kucoin/hosts.js';
 import type { Credentials } from '../kucoin/signing.js';
-import { expectOption, numberOption, objectOption } from '../options.js';
+import { expectOption, numberOption, objectOption } from '../util/optionChecks.js';
 import { isSchedulerInstance, type Scheduler } from '../scheduler.js';
 import type { ErrorActionOptions } from '../send/errorActions.js';
 import { TRANSPORT_RETRIES } from '../send/sendDefaults.js';
 import { MAX_PATH_LENGTH } from './clientRequest.js';
+import { CONNECTIONS_PER_ORIGIN, UPSTREAM_TIMEOUT_MS } from './httpDefaults.js';
 
-/** Headers and body timeout of one attempt, ms. */
-export const CLIENT_TIMEOUT_MS = 10_000;
-/** Connections per origin. */
-export const CLIENT_CONNECTIONS = 64;
 /** The largest offset to KuCoin's clock the client believes (1 h). */
 export const MAX_CLOCK_OFFSET_MS = 3_600_000;
 
@@ -23,12 +20,12 @@ export interface KucoinClientOptions {
   readonly credentials?: Credentials;
   /** `http:` or `https:` URLs (a path prefix allowed), by host. @default KuCoin's production hosts */
   readonly baseUrls?: Partial<Record<HostName, string>>;
-  /** Headers and body timeout per attempt, a number > 0 and <= 600_000. @default CLIENT_TIMEOUT_MS (10_000) */
+  /** Headers and body timeout per attempt, a number > 0 and <= 600_000. @default UPSTREAM_TIMEOUT_MS (10_000) */
   readonly timeoutMs?: number;
   /**
    * Connections per origin, an integer 1..1024. An admitted request that waits for a free connection reaches the
    * server late, so this must carry the quota at the path's latency: 64 carry about 400 requests/s at 150 ms.
-   * @default CLIENT_CONNECTIONS (64)
+   * @default CONNECTIONS_PER_ORIGIN (64)
    */
   readonly connections?: number;
   /**
@@ -109,8 +106,8 @@ export function resolveClientOptions(options: KucoinClientOptions): ResolvedClie
       scheduler,
       credentials: resolveCredentials(options.credentials),
       baseUrls,
-      timeoutMs: numberOption('timeoutMs', options.timeoutMs ?? CLIENT_TIMEOUT_MS, { min: 0, max: 600_000, above: true }),
-      connections: numberOption('connections', options.connections ?? CLIENT_CONNECTIONS, { min: 1, max: 1024, integer: true }),
+      timeoutMs: numberOption('timeoutMs', options.timeoutMs ?? UPSTREAM_TIMEOUT_MS, { min: 0, max: 600_000, above: true }),
+      connections: numberOption('connections', options.connections ?? CONNECTIONS_PER_ORIGIN, { min: 1, max: 1024, integer: true }),
       transportRetries: numberOption('transportRetries', options.transportRetries ?? TRANSPORT_RETRIES, { min: 0, max: 10, integer: true }),
       headers,
       clock: functionOption('clock', options.clock) ?? Date.now,

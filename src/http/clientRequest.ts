@@ -4,7 +4,7 @@ import { describeValue, InvalidArgumentError, KucoinSchedulerError } from '../er
 import type { RateLimitHeaders } from '../feedback/headers.js';
 import { parseHost } from '../kucoin/endpointTable.js';
 import type { HostName } from '../kucoin/endpointTypes.js';
-import { expectOption, numberOption, objectOption } from '../options.js';
+import { expectOption, numberOption, objectOption } from '../util/optionChecks.js';
 import { isAbortSignal } from '../requestPlan.js';
 
 /** One REST request of `KucoinClient.request`. */

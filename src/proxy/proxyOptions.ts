@@ -4,7 +4,9 @@ import type { Store } from '../buckets/types.js';
 import { describeValue, InvalidArgumentError, KucoinSchedulerError } from '../errors.js';
 import type { HostName } from '../kucoin/endpointTypes.js';
 import { KUCOIN_BASE_URLS } from '../kucoin/hosts.js';
-import { expectOption, numberOption, objectOption, type SchedulerOptions } from '../options.js';
+import type { SchedulerOptions } from '../options.js';
+import { expectOption, numberOption, objectOption } from '../util/optionChecks.js';
+import { CONNECTIONS_PER_ORIGIN, UPSTREAM_TIMEOUT_MS } from '../http/httpDefaults.js';
 import type { ProxyAccount } from './accounts.js';
 import { HOST_NAMES } from './routing.js';
 import type { ProxyStatusOptions } from './proxyStatus.js';
@@ -63,9 +65,9 @@ export interface ProxyOptions {
   readonly requestTimeoutMs?: number;
   /** An idle keep-alive connection from a bot is closed after this. @default 5_000 */
   readonly keepAliveTimeoutMs?: number;
-  /** KuCoin must answer (headers, then body) within this; else a 504, and the request is not sent again. @default 10_000 */
+  /** KuCoin must answer (headers, then body) within this; else a 504, and the request is not sent again. @default UPSTREAM_TIMEOUT_MS (10_000) */
   readonly upstreamTimeoutMs?: number;
-  /** Connections per upstream origin (keep-alive). @default 64 */
+  /** Connections per upstream origin (keep-alive). @default CONNECTIONS_PER_ORIGIN (64) */
   readonly connections?: number;
   /** Serve `/metrics` (prom-client, an optional peer dependency, loaded when the proxy starts). @default true */
   readonly metrics?: boolean;
@@ -206,8 +208,8 @@ function resolve(options: ProxyOptions): ResolvedProxyOptions {
     headersTimeoutMs,
     requestTimeoutMs,
     keepAliveTimeoutMs: numberOption('keepAliveTimeoutMs', options.keepAliveTimeoutMs ?? 5_000, MS(600_000)),
-    upstreamTimeoutMs: numberOption('upstreamTimeoutMs', options.upstreamTimeoutMs ?? 10_000, MS(600_000)),
-    connections: numberOption('connections', options.connections ?? 64, MS(1024)),
+    upstreamTimeoutMs: numberOption('upstreamTimeoutMs', options.upstreamTimeoutMs ?? UPSTREAM_TIMEOUT_MS, MS(600_000)),
+    connections: numberOption('connections', options.connections ?? CONNECTIONS_PER_ORIGIN, MS(1024)),
     metrics: options.metrics ?? true,
     websocket,
     advertisedUrl,

@@ -2,7 +2,7 @@ import type { Dispatcher } from 'undici';
 import { PRIORITIES, type Priority } from '../buckets/types.js';
 import { describeValue, InvalidArgumentError, KucoinSchedulerError } from '../errors.js';
 import type { KucoinClient } from '../http/kucoinClient.js';
-import { expectOption, numberOption, objectOption, type NumberRange } from '../options.js';
+import { expectOption, numberOption, objectOption, type NumberRange } from '../util/optionChecks.js';
 import type { ReconnectBackoff } from './backoff.js';
 import { WsMemoryStore } from './store/wsMemoryStore.js';
 import type { WsBudgetStore, WsSubjectLimits } from './store/wsStoreTypes.js';

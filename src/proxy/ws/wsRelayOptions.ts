@@ -1,4 +1,4 @@
-import { numberOption, objectOption } from '../../options.js';
+import { numberOption, objectOption } from '../../util/optionChecks.js';
 import type { WsBudgetStore } from '../../ws/store/wsStoreTypes.js';
 import type { UplinkLimits } from '../../ws/uplinkPacer.js';
 import { resolveWsOptions, type ResolvedWsOptions, type WsManagerOptions } from '../../ws/wsOptions.js';
