@@ -4,7 +4,7 @@
 // every export.
 import type { HealthListener as ResilientHealthListener, ResilientStoreOptions as ResilientOptions } from './buckets/resilientStore.js';
 
-export { Scheduler, type BucketTarget, type ResumeTarget, type SchedulerSnapshot, type WrapOptions } from './scheduler.js';
+export { type Scheduler, type BucketTarget, type ResumeTarget, type SchedulerSnapshot, type WrapOptions } from './scheduler.js';
 export { createScheduler } from './send/createScheduler.js';
 export type { Admission } from './admission.js';
 export {

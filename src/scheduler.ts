@@ -24,8 +24,8 @@ let readPort: (scheduler: Scheduler) => SchedulerPort;
 let isScheduler: (value: unknown) => value is Scheduler;
 
 /**
- * Schedules requests so that all processes sharing a store never exceed KuCoin's quotas.
- * Create one with `createScheduler`.
+ * Schedules requests so that all processes sharing a store never exceed KuCoin's quotas. Create one with
+ * `createScheduler` (the package exports the class as a type: `createScheduler` passes in the attempt loop `wrap` runs on).
  */
 export class Scheduler {
   static {
@@ -374,7 +374,7 @@ export class Scheduler {
   }
 }
 
-/** The send layer's view of a scheduler (src/schedulerPort.ts): what the attempt loop and the clients call. */
+/** @internal The send layer's view of a scheduler (src/schedulerPort.ts): what the attempt loop and the clients call. */
 export function portOf(scheduler: Scheduler): SchedulerPort {
   return readPort(scheduler);
 }
@@ -387,7 +387,7 @@ export function createScheduler(options: SchedulerOptions): Scheduler {
   return new Scheduler(options);
 }
 
-/** True for a Scheduler (the clients and integrations check their `scheduler` option with it). */
+/** @internal True for a Scheduler (the clients and integrations check their `scheduler` option with it). */
 export function isSchedulerInstance(value: unknown): value is Scheduler {
   return isScheduler(value);
 }
