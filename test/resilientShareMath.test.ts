@@ -38,8 +38,13 @@ describe('fleetUseBound', () => {
 describe('seedWeight', () => {
   it("records this process's part of the fleet's use less what its share already counts", () => {
     // the case of test/resilientStore.test.ts: ceil((11 + 80 + 1 ms of refill) / 2) = 46, less its own 10
-    expect(seedWeight(b, reading({}), 1001, 2, 10)).toBe(36);
-    expect(seedWeight(b, reading({}), 1001, 2, 60)).toBe(0);
+    expect(seedWeight(b, reading({}), { at: 1001, holdDelayMs: 0 }, 2, 10)).toBe(36);
+    expect(seedWeight(b, reading({}), { at: 1001, holdDelayMs: 0 }, 2, 60)).toBe(0);
+  });
+  it('counts what the fleet may admit until the others hold back the share (a lease and a heartbeat)', () => {
+    expect(fleetUseBound(b, reading({}), 1001, 30)).toBeCloseTo(11 + 80 + (31 * 100) / 600);
+    // the case of test/resilientPartial.test.ts (heartbeat 50 ms): (11 + 80 + 151 ms of refill) / 2 > the share of 50
+    expect(seedWeight(b, reading({}), { at: 1001, holdDelayMs: 150 }, 2, 1)).toBe(49);
   });
 });
 

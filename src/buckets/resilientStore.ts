@@ -217,6 +217,8 @@ export class ResilientStore implements Store {
   async close(): Promise<void> {
     this.#closed = true;
     this.#parts.fleet.stop();
+    // a closed process admits nothing more: the others need not hold back its share (best effort)
+    if (this.#health.kind === 'healthy' || this.#health.kind === 'recovering') await this.#parts.fleet.leave(this.#parts.primary).catch(() => undefined);
     await this.#parts.shares.store.close();
     await this.#parts.primary.close();
   }

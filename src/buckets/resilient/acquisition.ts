@@ -5,6 +5,7 @@
 import { StoreError } from '../../errors.js';
 import { spanMs } from '../state.js';
 import type { AcquireRequest, AcquireResult } from '../types.js';
+import { refusalAfterLease } from './lease.js';
 import type { Parts } from './parts.js';
 
 type Admitted = Extract<AcquireResult, { admitted: true }>;
@@ -18,11 +19,16 @@ export function noShare(parts: Parts, request: AcquireRequest): StoreError {
   );
 }
 
-/** Admits under the local share, after counting the fleet's use at the failure in it (once per failure). */
+/**
+ * Admits under the local share, after counting the fleet's use at the failure in it (once per failure); once the
+ * lease has run out, critical requests only (lease.ts).
+ */
 export async function acquireLocally(parts: Parts, request: AcquireRequest, cutOffSince: number): Promise<AcquireResult> {
   const { shares } = parts;
   const local = shares.request(request);
   if (!local) throw noShare(parts, request);
+  const refused = refusalAfterLease(parts, request);
+  if (refused) return refused;
   const none = local.charges.find((c) => c.weight > 0 && c.bucket.limit < 1);
   if (none) return { admitted: false, now: parts.clock(), waitMs: spanMs(none.bucket), bucketId: none.bucket.id, reason: 'window' };
   shares.seedLater(

@@ -87,7 +87,9 @@ export class LocalShares {
     const states = await this.store.inspect(shares);
     buckets.forEach((bucket, i) => {
       const n = this.fleet.liveProcesses(bucket.group) ?? 1;
-      const missing = seedWeight(bucket, this.readings.get(bucket), failedAt, n, states[i]!.used + states[i]!.hidden);
+      // the others admit through Redis until they see this process overdue: a lease and a heartbeat (lease.ts)
+      const failure = { at: failedAt, holdDelayMs: n > 1 ? this.fleet.leaseMs + this.fleet.heartbeatMs : 0 };
+      const missing = seedWeight(bucket, this.readings.get(bucket), failure, n, states[i]!.used + states[i]!.hidden);
       if (missing > 0) this.store.record({ charges: [{ bucket: shares[i]!, weight: missing }], share: 1 });
     });
   }

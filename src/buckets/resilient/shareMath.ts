@@ -4,13 +4,15 @@
  *
  * With n live processes and the limit in force L (learned, else configured), a process's local share of a bucket is
  * limit floor(L / n), burst and refill scaled by L / limit and divided by n. When Redis fails at tF, the share first
- * counts this process's part of what the fleet may have used then:
+ * counts this process's part of what the fleet may have used by the time the others hold back its share:
  *
- *     U = min(E, C + 2 x burst x s + refill x s x (tF - tR))   with E = floor(L x f), s = L x f / limit
+ *     U = min(E, C + 2 x burst x s + refill x s x (tF - tR + tH))   with E = floor(L x f), s = L x f / limit
  *
  * where C is the fleet's counted weight Redis reported at tR and f its factor: a full token bucket, the overdraft of
- * one more that critical requests may take, and the refill bound what pacing let the fleet admit since. Without
- * pacing, a reading, or after a charge heavier than burst x share (paced by fewer tokens than it weighs), U = E.
+ * one more that critical requests may take, and the refill bound what pacing let the fleet admit since, and until
+ * tH after the failure (a lease and a heartbeat, lease.ts: the others may still reach Redis and admit until they see
+ * this process overdue). Without pacing, a reading, or after a charge heavier than burst x share (paced by fewer
+ * tokens than it weighs), U = E.
  */
 import type { BucketConfig } from '../types.js';
 
@@ -36,14 +38,17 @@ export function localShare(bucket: BucketConfig, n: number, limit: number = buck
   return { ...bucket, limit: Math.floor(limit / n), burst: bucket.burst * scale, refillPerMs: bucket.refillPerMs * scale };
 }
 
-/** The most weight the whole fleet can have counted in `bucket` when Redis failed at `failedAt` (U above). */
-export function fleetUseBound(bucket: BucketConfig, reading: FleetReading | undefined, failedAt: number): number {
+/**
+ * The most weight the whole fleet can have counted in `bucket` when Redis failed at `failedAt`, or `holdDelayMs` later
+ * (U above).
+ */
+export function fleetUseBound(bucket: BucketConfig, reading: FleetReading | undefined, failedAt: number, holdDelayMs = 0): number {
   const limit = reading?.limit ?? bucket.limit;
   const factor = reading?.factor ?? 1;
   const inForce = Math.floor(limit * factor);
   if (reading?.counted === undefined || reading.heavy || !(bucket.burst > 0) || !(bucket.refillPerMs > 0)) return inForce;
   const scale = (limit * factor) / bucket.limit; // pacing scales with the limit in force (state.ts)
-  const since = Math.max(0, failedAt - reading.countedAt);
+  const since = Math.max(0, failedAt - reading.countedAt) + holdDelayMs;
   // a full token bucket, the overdraft critical may take (a second burst, reserve.ts's tierRoom), and the refill
   return Math.min(inForce, reading.counted + 2 * bucket.burst * scale + bucket.refillPerMs * scale * since);
 }
@@ -52,8 +57,14 @@ export function fleetUseBound(bucket: BucketConfig, reading: FleetReading | unde
  * The weight to record in a process's local share when Redis failed, so it counts its part of the fleet's use:
  * ceil(U / n) less what the share already counts (its own admissions), at least 0.
  */
-export function seedWeight(bucket: BucketConfig, reading: FleetReading | undefined, failedAt: number, n: number, counted: number): number {
-  return Math.max(0, Math.ceil(fleetUseBound(bucket, reading, failedAt) / n) - counted);
+export function seedWeight(
+  bucket: BucketConfig,
+  reading: FleetReading | undefined,
+  failure: { readonly at: number; readonly holdDelayMs: number },
+  n: number,
+  counted: number,
+): number {
+  return Math.max(0, Math.ceil(fleetUseBound(bucket, reading, failure.at, failure.holdDelayMs) / n) - counted);
 }
 
 /**

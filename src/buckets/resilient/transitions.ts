@@ -2,6 +2,7 @@
  * The moves between health states (health.ts) that Redis's answers and failures make: a failure cuts this process
  * off, a heartbeat answered after it reconciles and recovers, and the recovery ends a span later.
  */
+import { holdOverdue } from './lease.js';
 import type { Parts } from './parts.js';
 
 /** A Redis call failed: cut this process off, unless Redis was never reached (then stay connecting). */
@@ -34,7 +35,7 @@ export async function heartbeat(parts: Parts): Promise<void> {
   const startedAt = clock();
   if (health.kind === 'degraded') fleet.blind(startedAt);
   try {
-    await fleet.beat(primary);
+    const overdue = await fleet.beat(primary);
     const h = health.state;
     if (h.kind === 'connecting') health.set({ kind: 'healthy' });
     // only a heartbeat sent after the failure proves that Redis is back
@@ -45,6 +46,7 @@ export async function heartbeat(parts: Parts): Promise<void> {
     }
     endRecovery(parts);
     if (health.kind === 'degraded') return;
+    await holdOverdue(parts, overdue);
     const readAt = clock();
     await readings.read(primary, readAt, (r, s) => shares.copy(r, s, readAt));
   } catch (error) {
