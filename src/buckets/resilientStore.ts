@@ -17,7 +17,9 @@ export interface ResilientStoreOptions {
   readonly primary: RedisStore;
   /**
    * Heartbeat period: how often live processes are counted and the fleet's use of each bucket this process
-   * uses is read from Redis, and how often an unreachable Redis is probed. @default 1000
+   * uses is read from Redis, and how often an unreachable Redis is probed. A heartbeat is a lease of 2 periods: cut
+   * off from Redis, this process admits under its local share for that long, then critical requests only; the others
+   * hold back its share once its heartbeat is older (docs/redis-failures.md). @default 1000
    */
   readonly heartbeatMs?: number;
   /** @default Date.now */
