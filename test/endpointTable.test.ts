@@ -8,9 +8,18 @@ import { MAX_ENDPOINT_BUCKETS, RequestPlanner } from '../src/requestPlan.js';
 const table = new EndpointTable({ unknownWeight: 30 });
 
 describe('EndpointTable', () => {
-  it('holds all 250 generated endpoints', () => {
-    expect(ENDPOINT_ROWS).toHaveLength(250);
-    expect(table.size).toBe(250);
+  it('holds all 333 generated endpoints (250 from the official SDK spec, 83 unified-account routes)', () => {
+    expect(ENDPOINT_ROWS).toHaveLength(333);
+    expect(table.size).toBe(333);
+  });
+
+  it('knows the unified-account (UTA) routes in their v1 and v2 forms', () => {
+    expect(table.lookup('GET /api/ua/v1/account/mode')).toMatchObject({ pool: 'UnifiedAccount', weight: 30, known: true });
+    expect(table.lookup('GET /api/ua/v2/account/mode')).toMatchObject({ pool: 'UnifiedAccount', weight: 30, known: true });
+    expect(table.lookup('POST /api/ua/v1/unified/order/place')).toMatchObject({ path: '/api/ua/v1/{accountMode}/order/place', weight: 1 });
+    expect(table.lookup('POST /api/ua/v2/unified/order/cancel')).toMatchObject({ pool: 'UnifiedAccount', weight: 1 });
+    expect(table.lookup('GET /api/ua/v1/market/ticker?symbol=BTC-USDT')).toMatchObject({ pool: 'Public', weight: 15 });
+    expect(table.lookup('GET /api/ua/v1/unified/account/leverage').path).toBe('/api/ua/v1/unified/account/leverage');
   });
 
   it('matches a concrete path to its template', () => {
