@@ -22,7 +22,7 @@ it('every metric the docs and the dashboard name is exported, and every exported
   await scheduler.schedule({ endpoint: 'POST /api/v1/orders', host: 'futures', keyId: 'k1' }, async () => 'ok');
   const metrics = await registry.getMetricsAsJSON();
   const exported = new Set(metrics.map((m) => m.name));
-  const histograms = new Set(metrics.filter((m) => m.type === 'histogram').map((m) => m.name));
+  const histograms = new Set(metrics.filter((m) => String(m.type) === 'histogram').map((m) => m.name));
   const docs = read('docs/metrics.md');
   const dashboard = JSON.parse(read('docs/grafana/kucoin-scheduler.json')) as { panels: { targets: { expr: string }[] }[] };
   const exprs = dashboard.panels.flatMap((p) => p.targets.map((t) => t.expr)).join('\n');

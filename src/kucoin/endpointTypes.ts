@@ -41,7 +41,7 @@ export type UnlistedEndpoint = string & { readonly [unlistedBrand]: true };
 export type Endpoint = KnownEndpoint | UnlistedEndpoint;
 
 /** True for a literal string type (`'GET /x'`), false for `string` or a pattern such as `` `GET ${string}` ``. */
-type IsLiteral<E extends string> = {} extends Record<E, 1> ? false : true;
+type IsLiteral<E extends string> = Record<never, never> extends Record<E, 1> ? false : true;
 
 /**
  * What `ScheduleOptions<E>.endpoint` accepts for an inferred `E`: a literal must be a KnownEndpoint (or

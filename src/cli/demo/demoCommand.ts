@@ -34,6 +34,8 @@ Usage: kucoin-scheduler demo [options]      (in the repository: npm run demo -- 
   --redis URL       share the quota through Redis (createRedisStore) instead of the in-process MemoryStore;
                     the demo prints its prefix, to point \`kucoin-scheduler status\` at it
   --processes N     run the bots as N separate OS processes (needs --redis with the scheduler)
+  --prefix P        the Redis key prefix (default ks-demo-<random>): demos given one prefix share one quota
+  --metrics PORT    serve the scheduler's Prometheus metrics on http://0.0.0.0:PORT/metrics (needs prom-client)
   --no-scheduler    the same bots sending straight out, to see the 429000s and 1015 blocks it avoids
   -h, --help        this text
 
@@ -58,6 +60,8 @@ export async function demoCommand(argv: readonly string[], io: CliIo): Promise<n
     redis: { type: 'string' },
     processes: { type: 'string', default: '1' },
     'no-scheduler': { type: 'boolean', default: false },
+    prefix: { type: 'string' },
+    metrics: { type: 'string' },
   });
   if (values.help) {
     io.stdout.write(DEMO_HELP);
@@ -69,6 +73,10 @@ export async function demoCommand(argv: readonly string[], io: CliIo): Promise<n
   const redisUrl = values.redis !== undefined ? redisUrlFlag('demo', values.redis) : undefined;
   if (useScheduler && processes > 1 && !redisUrl)
     throw new UsageError('--processes N shares the quota between processes through Redis: add --redis redis://host:port', 'demo');
+  const metricsPort = values.metrics !== undefined ? numberFlag('demo', 'metrics', values.metrics, 1, 65535, true) : undefined;
+  if (metricsPort !== undefined && (processes > 1 || !useScheduler)) throw new UsageError('--metrics serves the one scheduler of --processes 1', 'demo');
+  if (values.prefix !== undefined && !/^[\w.-]{1,100}$/.test(values.prefix))
+    throw new UsageError('--prefix expects 1-100 characters of letters, digits, _ . -', 'demo');
 
   // Redis must answer before anything starts (a clear message, not a stack trace, when it does not); with several
   // processes each bot connects on its own, and this connection counts their heartbeats
@@ -83,8 +91,9 @@ export async function demoCommand(argv: readonly string[], io: CliIo): Promise<n
   let scheduler: Scheduler | undefined;
   let store: ResilientStore | undefined;
   // short enough to read off the screen and type: `kucoin-scheduler status --prefix ... --uid demo-uid`
-  const prefix = `ks-demo-${randomUUID().slice(0, 8)}`;
+  const prefix = values.prefix ?? `ks-demo-${randomUUID().slice(0, 8)}`;
   let live: number | undefined;
+  let stopMetrics: (() => Promise<void>) | undefined;
   let mostLive: number | undefined;
   const storeLabel = redisUrl ? `Redis at ${redisUrl.host}` : 'MemoryStore';
   const bots = `${processes} bot process${processes === 1 ? '' : 'es'}`;
@@ -100,6 +109,7 @@ export async function demoCommand(argv: readonly string[], io: CliIo): Promise<n
       store = redis ? createRedisStore({ client: redis, prefix }) : undefined;
       scheduler = createScheduler({ uid: DEMO_ACCOUNT.uid, agingMs: DEMO_SETTINGS.agingMs, ...(store ? { store } : {}) });
       scheduler.on('waited', (e) => waits!.add(e.bucketId, e.waitMs));
+      if (metricsPort !== undefined) stopMetrics = await serveMetrics(scheduler, metricsPort);
     }
     const sender = scheduler ? scheduledSender(scheduler, sim.urls, DEMO_ACCOUNT, 'p1') : rawSender(sim.urls, DEMO_ACCOUNT, 'p1');
     botsDone = runBots(sender, stop.signal, (r) => records.push(r), 'p1').finally(() => sender.close());
@@ -181,9 +191,33 @@ export async function demoCommand(argv: readonly string[], io: CliIo): Promise<n
   await draw(true).catch(() => undefined);
   screen.release();
   io.stdout.write(`${renderSummary(view(), startedAt, screen.width).join('\n')}\n`);
+  await stopMetrics?.();
   await scheduler?.close();
   await store?.close();
   await redis?.quit().catch(() => redis?.disconnect());
   await sim.close();
   return 0;
+}
+
+/** Serves the scheduler's metrics on every interface (a Prometheus in another container scrapes it); returns the stop. */
+async function serveMetrics(scheduler: Scheduler, port: number): Promise<() => Promise<void>> {
+  // loaded on demand: prom-client is an optional peer, and only the metrics entry point imports it statically
+  const [{ collectMetrics }, { Registry }, { createServer }] = await Promise.all([
+    import('../../metrics/index.js'),
+    import('prom-client'),
+    import('node:http'),
+  ]);
+  const registry = new Registry();
+  const stop = collectMetrics(scheduler, { registry });
+  const server = createServer((_req, res) => {
+    registry.metrics().then(
+      (text) => res.writeHead(200, { 'content-type': registry.contentType }).end(text),
+      () => res.writeHead(500).end(),
+    );
+  });
+  await new Promise<void>((resolve) => server.listen(port, resolve));
+  return async () => {
+    stop();
+    await new Promise((resolve) => server.close(resolve));
+  };
 }
