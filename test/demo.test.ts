@@ -94,12 +94,12 @@ it('keeps the timer in the header at 80 columns, however long the title; in Redi
 
 it('the 2-process Redis demo prints its prefix, and status pointed at it counts 2 live processes', async () => {
   const redis = inject('redisUrl');
-  const run = demo('--seconds', '4', '--processes', '2', '--redis', redis);
-  // the first frame names the prefix; status is asked while the bots run
+  // long enough for two bot processes to start on a loaded machine; Ctrl-C ends it once status has been asked
+  const run = demo('--seconds', '60', '--processes', '2', '--redis', redis);
   const child = run.child;
   let out = '';
   child.stdout!.on('data', (d: Buffer) => (out += d.toString()));
-  await expect.poll(() => /^prefix (ks-demo-[0-9a-f]{8})  uid demo-uid  live processes 2$/m.exec(out), { timeout: 20_000, interval: 200 }).toBeTruthy();
+  await expect.poll(() => /^prefix (ks-demo-[0-9a-f]{8})  uid demo-uid  live processes 2$/m.exec(out), { timeout: 45_000, interval: 200 }).toBeTruthy();
   const prefix = /^prefix (ks-demo-[0-9a-f]{8})/m.exec(out)![1]!;
   const status = await promisify(execFile)(
     process.execPath,
@@ -110,6 +110,7 @@ it('the 2-process Redis demo prints its prefix, and status pointed at it counts 
     },
   );
   expect(status.stdout).toMatch(/live processes 2/);
+  child.kill('SIGINT');
   const { stdout, stderr } = await run;
   expect(stdout).toMatch(/^kucoin-scheduler demo: 2 bot processes, Redis at 127\.0\.0\.1:\d+ +\d/m);
   expect(stdout).toContain(`  Redis prefix ${prefix}, uid demo-uid, live processes at most 2`);
@@ -117,7 +118,7 @@ it('the 2-process Redis demo prints its prefix, and status pointed at it counts 
   const client = new Redis(redis);
   for await (const keys of client.scanStream({ match: `${prefix}*` }) as AsyncIterable<string[]>) if (keys.length) await client.del(...keys);
   await client.quit();
-}, 60_000);
+}, 90_000);
 
 it('redraws in place on a terminal: back up over exactly the previous frame, no stale line left', () => {
   const writes: string[] = [];
