@@ -137,9 +137,10 @@ client.disconnect();
     const demo = await run(bin, ['demo', '--help'], { cwd: app, timeout: 20_000 });
     expect(demo.stdout).toContain('--no-scheduler');
     // the compiled demo forks its compiled bot processes (no tsx in the user's project)
-    const fleet = await run(bin, ['demo', '--seconds', '2', '--processes', '2', '--redis', inject('redisUrl')], { cwd: app, timeout: 40_000 });
+    const fleet = await run(bin, ['demo', '--seconds', '5', '--processes', '2', '--redis', inject('redisUrl')], { cwd: app, timeout: 40_000 });
     expect(fleet.stdout).toMatch(/^kucoin-scheduler demo: 2 bot processes, Redis at /m);
     expect(Number(/executed (\d+)/.exec(fleet.stdout)?.[1])).toBeGreaterThan(20);
+    expect(fleet.stdout).toMatch(/^ {2}Redis prefix ks-demo-[0-9a-f]{8}, uid demo-uid, live processes at most 2$/m); // both beat
     expect(fleet.stderr).toBe('');
   }, 60_000);
 
