@@ -36,7 +36,7 @@ export type BucketTarget = PoolName | Lowercase<PoolName> | 'cloudflare' | 'syst
 export type ResumeTarget = BucketTarget | { readonly endpoint: string; readonly host?: string };
 
 /** Options of `wrap`: the schedule options, plus how to read the wrapped function's result. */
-export interface WrapOptions extends ScheduleOptions {
+export interface WrapOptions<E extends string = string> extends ScheduleOptions<E> {
   /**
    * Finds rate-limit headers in a successful result so they are fed back. The default reads
    * kucoin-universal-sdk responses (`commonResponse.rateLimit`): `sdkReplyOf`.
@@ -100,7 +100,7 @@ export class Scheduler {
    * with its result. Rejects with a typed error, without charging anything, on bad input, abort, timeout,
    * a full queue or close. `fn` gets the admission, with the request's `signal` (p-queue style).
    */
-  async schedule<T>(opts: ScheduleOptions, fn: (admission: Admission) => T | PromiseLike<T>): Promise<T> {
+  async schedule<T, E extends string = string>(opts: ScheduleOptions<E>, fn: (admission: Admission) => T | PromiseLike<T>): Promise<T> {
     return this.#schedule(opts, fn, 1);
   }
 
@@ -241,7 +241,7 @@ export class Scheduler {
    * and deadline, up to `feedback.maxAttempts` (the one attempt loop, `src/send/attemptLoop.ts`). Any other
    * error is thrown as it is.
    */
-  wrap<A extends unknown[], R>(fn: (...args: A) => R | PromiseLike<R>, opts: WrapOptions): (...args: A) => Promise<R> {
+  wrap<A extends unknown[], R, E extends string = string>(fn: (...args: A) => R | PromiseLike<R>, opts: WrapOptions<E>): (...args: A) => Promise<R> {
     if (typeof fn !== 'function') throw new InvalidArgumentError('Expected fn to be a function');
     const snapshot = snapshotScheduleOptions(opts); // read once: every call and attempt uses these values
     this.#planner.plan(snapshot); // validate now, not at the first call
