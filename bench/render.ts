@@ -9,7 +9,7 @@ const USAGE = `Usage: npx tsx bench/render.ts [--write]
 Renders bench/results/latest.json (the last \`npm run bench -- --write\`) as Markdown on stdout, without
 measuring anything.
 
-  --write       also rewrite bench/results/latest.{md,svg} and the README's bench section
+  --write       also rewrite bench/results/latest.md, docs/benchmarks.svg and docs/benchmarks.md's section
   -h, --help    this text
 `;
 
@@ -19,9 +19,12 @@ const result = JSON.parse(readFileSync(`${root}/bench/results/latest.json`, 'utf
 const md = toMarkdown(result);
 if (args.write) {
   writeFileSync(`${root}/bench/results/latest.md`, md);
-  writeFileSync(`${root}/bench/results/latest.svg`, toSvg(result));
-  const readme = readFileSync(`${root}/README.md`, 'utf8');
-  const tail = /(\n!\[Spot weight[\s\S]*?)<!-- bench:end -->/.exec(readme)?.[1] ?? '\n';
-  writeFileSync(`${root}/README.md`, readme.replace(/<!-- bench:start -->[\s\S]*<!-- bench:end -->/, `<!-- bench:start -->\n${md}${tail}<!-- bench:end -->`));
+  writeFileSync(`${root}/docs/benchmarks.svg`, toSvg(result));
+  const page = readFileSync(`${root}/docs/benchmarks.md`, 'utf8');
+  const tail = /(\n!\[Spot weight[\s\S]*?)<!-- bench:end -->/.exec(page)?.[1] ?? '\n';
+  writeFileSync(
+    `${root}/docs/benchmarks.md`,
+    page.replace(/<!-- bench:start -->[\s\S]*<!-- bench:end -->/, `<!-- bench:start -->\n${md}${tail}<!-- bench:end -->`),
+  );
 }
 process.stdout.write(md);

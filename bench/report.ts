@@ -20,7 +20,8 @@ export interface BenchResult {
 const ms = (n: number) => (Number.isNaN(n) ? '-' : n < 1 ? n.toFixed(3) : n.toFixed(1));
 const k = (n: number) => (n >= 1000 ? `${(n / 1000).toFixed(1)}k` : n.toFixed(0));
 
-const pct = (x: number | undefined) => (x === undefined ? '-' : `${(100 * x).toFixed(1)} %`);
+/** A share as a percentage; '-' when there is none (no whole server window in the run: see the note under the table). */
+const pct = (x: number | undefined) => (x === undefined || Number.isNaN(x) ? '-' : `${(100 * x).toFixed(1)} %`);
 
 /** The issue's targets, per case and size, kucoin-scheduler rows at the defaults only (the tuned row is not a target). */
 function fidelityTargets(r: BenchResult): { label: string; value: string; met: boolean }[] {
@@ -99,6 +100,10 @@ function fidelityLines(r: BenchResult): string[] {
       `| ${f.case ?? 'mixed'} | ${f.mode} | ${f.processes} | ${pct(f.utilization)} | ${pct(f.utilizationOfRest)} | ${pct(f.firstWindow)} | ${f.rejected429000} | ${f.blocks1015} | ${w('critical')} | ${w('high')} | ${w(lowest)} |`,
     );
   }
+  lines.push(
+    '',
+    'Reading the table: *utilization* counts every weight the server executed in 4 windows of time from the first arrival, the hidden consumer\'s included, and those 4 windows of time may straddle 5 server windows: so it can pass 100 % (the *hidden* rows) without any server window getting more than its quota; *of the rest* and *first window* are per server window and say that. A "-" there means the run held no whole server window to count: the unlimited senders were blocked by Cloudflare (a 1015 blocks the IP for 30 s, longer than the run). Bottleneck and the unlimited senders are baselines, not targets.',
+  );
   return lines;
 }
 

@@ -1,5 +1,5 @@
 // npm run bench [-- --help]: overhead, quota fidelity and scaling, measured in one run. Prints the report;
-// with --write also writes bench/results/latest.{json,md,svg} and the README's bench section.
+// with --write also writes bench/results/latest.{json,md}, docs/benchmarks.svg and docs/benchmarks.md's section.
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { cpus } from 'node:os';
 import { fileURLToPath } from 'node:url';
@@ -34,7 +34,7 @@ About 13 minutes (--quick: about 4). Prints the report and whether each target w
   --rows LIST   named family rows (default all): ${NAMED_FAMILY_ROWS.map((c) => c.name).join(', ')}; 'none' for none
   --family-only the family and its named rows only (nothing can be written then)
   --no-baselines    kucoin-scheduler rows only (no Bottleneck, no limiter)
-  --write       also write bench/results/latest.{json,md,svg} and the README's bench section
+  --write       also write bench/results/latest.{json,md}, docs/benchmarks.svg and docs/benchmarks.md's section
   -h, --help    this text
 `;
 
@@ -101,7 +101,7 @@ const next = (msg: string) => {
   progress(msg);
 };
 process.stderr.write(
-  `bench: about ${Math.round(runs.length * 0.5 + familyCases.reduce((m, c) => m + (c.windows * c.windowMs) / 60_000 + 0.1, 0) + (fidelityOnly ? 0 : 3))} min against ${new URL(redisUrl).host}${args.write ? '; writes bench/results and README.md at the end' : ' (nothing written: --write to keep the results)'}\n`,
+  `bench: about ${Math.round(runs.length * 0.5 + familyCases.reduce((m, c) => m + (c.windows * c.windowMs) / 60_000 + 0.1, 0) + (fidelityOnly ? 0 : 3))} min against ${new URL(redisUrl).host}${args.write ? '; writes bench/results and docs/benchmarks.md at the end' : ' (nothing written: --write to keep the results)'}\n`,
 );
 
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
@@ -158,13 +158,14 @@ if (args.write) {
   mkdirSync(`${root}/bench/results`, { recursive: true });
   writeFileSync(`${root}/bench/results/latest.json`, `${JSON.stringify(result, null, 2)}\n`);
   writeFileSync(`${root}/bench/results/latest.md`, md);
-  writeFileSync(`${root}/bench/results/latest.svg`, toSvg(result));
-  const readme = readFileSync(`${root}/README.md`, 'utf8');
-  const section = `<!-- bench:start -->\n${md}\n![Spot weight per second against the quota, 8 processes](bench/results/latest.svg)\n\nReproduce: \`npm run bench -- --write\` (needs Redis at \`REDIS_URL\` or 127.0.0.1:6379; about ${Math.round((Date.now() - started) / 60_000)} min).\n<!-- bench:end -->`;
-  if (readme.includes('<!-- bench:start -->')) writeFileSync(`${root}/README.md`, readme.replace(/<!-- bench:start -->[\s\S]*<!-- bench:end -->/, section));
+  writeFileSync(`${root}/docs/benchmarks.svg`, toSvg(result));
+  const page = readFileSync(`${root}/docs/benchmarks.md`, 'utf8');
+  const section = `<!-- bench:start -->\n${md}\n![Spot weight per second against the quota, 8 processes](benchmarks.svg)\n\nReproduce: \`npm run bench -- --write\` (needs Redis at \`REDIS_URL\` or 127.0.0.1:6379; about ${Math.round((Date.now() - started) / 60_000)} min).\n<!-- bench:end -->`;
+  if (page.includes('<!-- bench:start -->'))
+    writeFileSync(`${root}/docs/benchmarks.md`, page.replace(/<!-- bench:start -->[\s\S]*<!-- bench:end -->/, section));
 }
 process.stdout.write(md);
 for (const t of [...(familyOnly ? [] : targets(result, fidelityOnly)), ...familyTargets(result)])
   process.stdout.write(`${t.met ? 'MET ' : 'MISS'} ${t.label}: ${t.value}\n`);
-if (args.write) process.stdout.write('wrote bench/results/latest.{json,md,svg} and the README section\n');
+if (args.write) process.stdout.write('wrote bench/results/latest.{json,md}, docs/benchmarks.svg and the section of docs/benchmarks.md\n');
 process.exit(0);

@@ -4,6 +4,7 @@ export const ERROR_CODES = [
   'KS_UNKNOWN_POOL',
   'KS_INVALID_ENDPOINT',
   'KS_AMBIGUOUS_ENDPOINT',
+  'KS_UNKNOWN_ENDPOINT',
   'KS_INVALID_WEIGHT',
   'KS_INVALID_PRIORITY',
   'KS_QUEUE_FULL',
@@ -114,6 +115,26 @@ export class InvalidEndpointError extends KucoinSchedulerError {
   declare readonly code: 'KS_INVALID_ENDPOINT';
   constructor(message: string) {
     super('KS_INVALID_ENDPOINT', message);
+  }
+}
+
+/**
+ * Under `strictEndpoints`, the endpoint is not in KuCoin's table (a typo, or a route the table lacks) and the
+ * request did not name `pool` and `weight` to charge instead. Nothing was charged or queued.
+ */
+export class UnknownEndpointError extends KucoinSchedulerError {
+  declare readonly code: 'KS_UNKNOWN_ENDPOINT';
+  /** The endpoint as given. */
+  readonly endpoint: string;
+  /** The table's endpoint nearest to it (`'METHOD /path/{param}'`), as a hint. */
+  readonly nearest: string;
+  constructor(endpoint: string, nearest: string) {
+    super(
+      'KS_UNKNOWN_ENDPOINT',
+      `Endpoint ${describeValue(endpoint)} is not in KuCoin's endpoint table (nearest: "${nearest}"); with strictEndpoints an endpoint the table lacks needs \`pool\` and \`weight\` in the schedule options (or turn strictEndpoints off)`,
+    );
+    this.endpoint = endpoint;
+    this.nearest = nearest;
   }
 }
 

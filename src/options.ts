@@ -76,6 +76,13 @@ export interface SchedulerOptions {
   readonly shares?: Partial<Record<Exclude<Priority, 'critical'>, number>>;
   /** Weight charged for an endpoint missing from the table or listed without a weight. @default 30 */
   readonly unknownEndpointWeight?: number;
+  /**
+   * Reject an endpoint missing from KuCoin's table (a typo such as `'POST /api/v1/hf/order'`) at schedule time
+   * with UnknownEndpointError, instead of charging it `unknownEndpointWeight` on a guessed pool. A request that
+   * names `pool` and `weight` beside an unlisted endpoint still goes (its cost is stated, not guessed).
+   * @default false
+   */
+  readonly strictEndpoints?: boolean;
   /** Most requests queued per priority in this process (an integer >= 1); more reject with QueueFullError. @default 10_000 */
   readonly maxQueued?: number;
   /** A request waiting this long moves up one tier (up to high), so low priority never starves. @default 60_000 */
@@ -169,6 +176,7 @@ export interface ResolvedOptions {
   readonly measureTransitMargin: boolean;
   readonly shares: Readonly<Record<Priority, number>>;
   readonly unknownEndpointWeight: number;
+  readonly strictEndpoints: boolean;
   readonly maxQueued: number;
   readonly agingMs: number;
   readonly jitterMs: number;
@@ -248,6 +256,7 @@ function resolve(options: SchedulerOptions): ResolvedOptions {
     measureTransitMargin: options.transitMarginMs === undefined,
     shares: resolveShares(options.shares),
     unknownEndpointWeight: numberOption('unknownEndpointWeight', options.unknownEndpointWeight ?? 30, { min: 0, max: MAX_LIMIT, above: true }),
+    strictEndpoints: strictEndpointsOption(options.strictEndpoints),
     maxQueued: numberOption('maxQueued', options.maxQueued ?? 10_000, { min: 1, max: Number.MAX_SAFE_INTEGER, integer: true }),
     agingMs: numberOption('agingMs', options.agingMs ?? 60_000, { min: 0, max: Number.MAX_SAFE_INTEGER, above: true }),
     jitterMs: numberOption('jitterMs', options.jitterMs ?? 20, { min: 0, max: 60_000 }),
@@ -367,4 +376,10 @@ function resolveFeedback(f: Readonly<Record<string, unknown>>): ResolvedFeedback
     maxRetryAfterMs: numberOption('feedback.maxRetryAfterMs', f.maxRetryAfterMs ?? 120_000, PAUSE),
     maxAttempts: numberOption('feedback.maxAttempts', f.maxAttempts ?? 4, { min: 1, max: 20, integer: true }),
   };
+}
+
+function strictEndpointsOption(value: unknown): boolean {
+  if (value === undefined) return false;
+  if (typeof value !== 'boolean') throw new InvalidArgumentError(`Expected strictEndpoints to be true or false, got ${describeValue(value)}`);
+  return value;
 }

@@ -1,16 +1,30 @@
 import { createHash } from 'node:crypto';
 import { PRIORITIES, type BucketCharge, type BucketConfig, type Priority } from './buckets/types.js';
-import { describeValue, InvalidArgumentError, InvalidEndpointError, InvalidPriorityError, InvalidWeightError, UnknownPoolError } from './errors.js';
+import {
+  describeValue,
+  InvalidArgumentError,
+  InvalidEndpointError,
+  InvalidPriorityError,
+  InvalidWeightError,
+  UnknownEndpointError,
+  UnknownPoolError,
+} from './errors.js';
 import { EndpointTable, parseHost } from './kucoin/endpointTable.js';
-import type { EndpointInfo, HostName } from './kucoin/endpointTypes.js';
+import type { CheckedEndpoint, EndpointInfo, HostName } from './kucoin/endpointTypes.js';
 import { parsePoolName, POOL_NAMES, type PoolName } from './kucoin/pools.js';
 import { resolveBot, type BotOption, type ResolvedOptions } from './options.js';
 import type { Sender } from './buckets/senders.js';
 
-/** What one call to `schedule` asks for. Give `endpoint` (pool and weight come from the table) or `pool`. */
-export interface ScheduleOptions {
-  /** `'METHOD /path'` with a concrete path, e.g. `'DELETE /api/v1/hf/orders/123'`. */
-  readonly endpoint?: string;
+/**
+ * What one call to `schedule` asks for. Give `endpoint` (pool and weight come from the table) or `pool`.
+ * `E` is the endpoint's string type, inferred by `schedule` and `wrap` to check a literal against the table.
+ */
+export interface ScheduleOptions<E extends string = string> {
+  /**
+   * `'METHOD /path'` with a concrete path, e.g. `'DELETE /api/v1/hf/orders/123'`. A literal must be an endpoint of
+   * KuCoin's table (KnownEndpoint: a typo does not type-check) or one declared with `unlisted('POST /api/v1/x')`.
+   */
+  readonly endpoint?: CheckedEndpoint<E>;
   /** `spot`, `futures`, `broker` or a KuCoin hostname: decides paths that exist on several hosts. */
   readonly host?: string;
   /**
@@ -308,6 +322,9 @@ export class RequestPlanner {
       }
       endpoint = o.endpoint;
       info = this.#table.lookup(endpoint, host);
+      if (!info.known && this.#options.strictEndpoints && !(named && explicitWeight !== undefined)) {
+        throw new UnknownEndpointError(endpoint, this.#table.nearest(endpoint));
+      }
       // an endpoint missing from the table is charged to the pool named, if one was
       pool = !info.known && named ? named : info.pool;
       weight = explicitWeight ?? info.weight;

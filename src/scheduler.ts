@@ -120,7 +120,7 @@ export class Scheduler {
    * with its result. Rejects with a typed error, without charging anything, on bad input, abort, timeout,
    * a full queue or close. `fn` gets the admission, with the request's `signal` (p-queue style).
    */
-  async schedule<T>(opts: ScheduleOptions, fn: (admission: Admission) => T | PromiseLike<T>): Promise<T> {
+  async schedule<T, E extends string = string>(opts: ScheduleOptions<E>, fn: (admission: Admission) => T | PromiseLike<T>): Promise<T> {
     return this.#schedule(opts, fn, 1);
   }
 
@@ -235,7 +235,7 @@ export class Scheduler {
    * and deadline, up to `feedback.maxAttempts` (the one attempt loop, `src/send/attemptLoop.ts`). Any other
    * error is thrown as it is. Needs a scheduler made by `createScheduler` (it passes the attempt loop in).
    */
-  wrap<A extends unknown[], R>(fn: (...args: A) => R | PromiseLike<R>, opts: WrapOptions): (...args: A) => Promise<R> {
+  wrap<A extends unknown[], R, E extends string = string>(fn: (...args: A) => R | PromiseLike<R>, opts: WrapOptions<E>): (...args: A) => Promise<R> {
     if (typeof fn !== 'function') throw new InvalidArgumentError('Expected fn to be a function');
     const snapshot = snapshotScheduleOptions(opts); // read once: every call and attempt uses these values
     this.#planner.plan(snapshot); // validate now, not at the first call

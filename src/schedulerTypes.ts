@@ -14,7 +14,7 @@ export interface SchedulerSnapshot {
 }
 
 /** Options of `wrap`: the schedule options, plus how to read the wrapped function's result. */
-export interface WrapOptions extends ScheduleOptions {
+export interface WrapOptions<E extends string = string> extends ScheduleOptions<E> {
   /**
    * Finds rate-limit headers in a successful result so they are fed back. The default reads
    * kucoin-universal-sdk responses (`commonResponse.rateLimit`): `sdkReplyOf`.

@@ -21,7 +21,7 @@ async function script(file: string, ...args: string[]): Promise<{ code: number; 
 
 /** Modification times of every file bench --write would touch. */
 function written(): Record<string, number> {
-  const files = ['README.md', ...readdirSync(join(root, 'bench/results')).map((f) => `bench/results/${f}`)];
+  const files = ['README.md', 'docs/benchmarks.md', 'docs/benchmarks.svg', ...readdirSync(join(root, 'bench/results')).map((f) => `bench/results/${f}`)];
   return Object.fromEntries(files.map((f) => [f, statSync(join(root, f)).mtimeMs]));
 }
 

@@ -50,6 +50,21 @@ describe('ccxt with withCcxtScheduler', () => {
     expect(sim.stats().arrivals.map((a) => a.outcome)).toEqual(['ok', 'ok', 'ok', 'ok', 'ok']); // signatures accepted
   });
 
+  it('fetchBalance works: its first call, GET /api/ua/v1/account/mode, is a known UnifiedAccount endpoint the simulator answers', async () => {
+    const { exchange, scheduler, sim } = await setup();
+    const unknown: string[] = [];
+    scheduler.on('unknownEndpoint', (e) => unknown.push(e.endpoint));
+    const pools: string[] = [];
+    scheduler.on('admitted', (e) => pools.push(`${e.pool}:${e.weight}`));
+    const balance = (await exchange.fetchBalance()) as unknown as { total: Record<string, number> };
+    expect(balance.total).toEqual({ USDT: 1000, BTC: 0.5 });
+    expect(unknown).toEqual([]);
+    expect(pools[0]).toBe('UnifiedAccount:30');
+    const arrivals = sim.stats().arrivals;
+    expect(arrivals[0]).toMatchObject({ method: 'GET', endpoint: '/api/ua/v1/account/mode', outcome: 'ok' });
+    expect(arrivals.every((a) => a.outcome === 'ok')).toBe(true);
+  });
+
   it('kucoinfutures: requests go to the Futures pool by host', async () => {
     sim = await startGatewaySimulator({ accounts: [{ ...KEY, uid: 'ccxt-uid' }] });
     const scheduler = createScheduler({ uid: 'ccxt-uid', store: new MemoryStore(), jitterMs: 0 });

@@ -2,11 +2,12 @@
 // `kucoin-scheduler` binary runs) in this process, against the suite's real Redis, and against a small hostile
 // Redis (a RESP server on port 0 that answers SCAN, DEL and DBSIZE as no Redis would).
 import { randomUUID } from 'node:crypto';
+import { readFileSync } from 'node:fs';
 import { createServer, type Server, type Socket } from 'node:net';
 import { Redis } from 'ioredis';
 import { afterAll, afterEach, describe, expect, inject, it } from 'vitest';
 import { runCli } from '../src/cli/runCli.js';
-import { maxScanCalls } from '../src/cli/resetCommand.js';
+import { maxScanCalls } from '../src/cli/accountKeys.js';
 
 interface Run {
   readonly code: number;
@@ -314,5 +315,37 @@ describe('reset on a normal Redis stays inside its prefix', () => {
     expect(await zero.exists(...mine)).toBe(0);
     expect(await zero.exists(...others)).toBe(others.length);
     await zero.del(...others);
+  });
+});
+
+describe('what a newcomer types (issue 22)', () => {
+  it('--version prints the package version', async () => {
+    const { version } = JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version: string };
+    for (const flag of ['--version', '-v']) expect(await run([flag])).toEqual({ code: 0, out: `kucoin-scheduler ${version}\n` });
+  });
+
+  it('on a prefix that holds nothing: status says so, resume and reset refuse (exit 1) and create no key, unless --force', async () => {
+    const prefix = `ks-cli-${randomUUID()}`;
+    const zero = db(0);
+    const empty = ['--redis', redisUrl, '--prefix', prefix, '--uid', 'nobody'];
+    const status = await run(['status', ...empty]);
+    expect(status.code).toBe(0);
+    expect(status.out.replace(/\n/g, ' ')).toContain(`Redis holds nothing for uid nobody under prefix ${prefix}: no process of`);
+    expect(JSON.parse((await run(['status', ...empty, '--json'])).out)).toMatchObject({ empty: true });
+    const resume = await run(['resume', ...empty]);
+    expect(resume.code).toBe(1);
+    expect(resume.out).toMatch(
+      /^kucoin-scheduler: Redis holds nothing for uid nobody .*--prefix \/ --uid .*Nothing was resumed and no key was created \(--force resumes anyway\)\n$/,
+    );
+    const reset = await run(['reset', ...empty, '--yes']);
+    expect(reset.code).toBe(1);
+    expect(reset.out).toContain('Nothing was deleted (--force accepts this)');
+    expect(await zero.keys(`${prefix}*`)).toEqual([]);
+    expect(await run(['reset', ...empty, '--yes', '--force'])).toEqual({ code: 0, out: `deleted 0 key(s) of quota group nobody (prefix ${prefix})\n` });
+    expect((await run(['resume', ...empty, '--force'])).code).toBe(0);
+    const created = await zero.keys(`${prefix}*`);
+    expect(created.length).toBeGreaterThan(0); // --force resumes: the buckets' keys exist now
+    await zero.del(...created);
+    expect(JSON.parse((await run(['status', ...empty, '--json'])).out)).toMatchObject({ empty: true });
   });
 });

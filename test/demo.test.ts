@@ -1,7 +1,8 @@
 import { execFile } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
-import { expect, it } from 'vitest';
+import { Redis } from 'ioredis';
+import { expect, inject, it } from 'vitest';
 import { LiveScreen } from '../src/cli/demo/liveScreen.js';
 import { renderLive, renderSummary, type ViewState } from '../src/cli/demo/liveView.js';
 
@@ -81,6 +82,43 @@ it('fits the terminal: no line of the live view or the summary is wider than 79 
     for (const l of lines) expect(l.length, l).toBeLessThanOrEqual(columns - 1);
   }
 });
+
+it('keeps the timer in the header at 80 columns, however long the title; in Redis mode shows the prefix and the live processes', () => {
+  const view = { ...busyView(), redis: { prefix: 'ks-demo-1a2b3c4d', uid: 'demo-uid', live: 2, mostLive: 2 } };
+  const lines = renderLive(view, 79);
+  expect(lines[0]).toMatch(/^kucoin-scheduler demo: 32 bot process.*…   123\.5 \/ 3600 s$/);
+  expect(lines[0]!.length).toBeLessThanOrEqual(79);
+  expect(lines[2]).toBe('prefix ks-demo-1a2b3c4d  uid demo-uid  live processes 2');
+  expect(renderSummary(view, Date.now() - 1000, 79)).toContain('  Redis prefix ks-demo-1a2b3c4d, uid demo-uid, live processes at most 2');
+});
+
+it('the 2-process Redis demo prints its prefix, and status pointed at it counts 2 live processes', async () => {
+  const redis = inject('redisUrl');
+  // long enough for two bot processes to start on a loaded machine; Ctrl-C ends it once status has been asked
+  const run = demo('--seconds', '60', '--processes', '2', '--redis', redis);
+  const child = run.child;
+  let out = '';
+  child.stdout!.on('data', (d: Buffer) => (out += d.toString()));
+  await expect.poll(() => /^prefix (ks-demo-[0-9a-f]{8})  uid demo-uid  live processes 2$/m.exec(out), { timeout: 45_000, interval: 200 }).toBeTruthy();
+  const prefix = /^prefix (ks-demo-[0-9a-f]{8})/m.exec(out)![1]!;
+  const status = await promisify(execFile)(
+    process.execPath,
+    ['--import', 'tsx', 'src/cli/main.ts', 'status', '--redis', redis, '--prefix', prefix, '--uid', 'demo-uid'],
+    {
+      cwd: root,
+      timeout: 30_000,
+    },
+  );
+  expect(status.stdout).toMatch(/live processes 2/);
+  child.kill('SIGINT');
+  const { stdout, stderr } = await run;
+  expect(stdout).toMatch(/^kucoin-scheduler demo: 2 bot processes, Redis at 127\.0\.0\.1:\d+ +\d/m);
+  expect(stdout).toContain(`  Redis prefix ${prefix}, uid demo-uid, live processes at most 2`);
+  expect(stderr).toBe('');
+  const client = new Redis(redis);
+  for await (const keys of client.scanStream({ match: `${prefix}*` }) as AsyncIterable<string[]>) if (keys.length) await client.del(...keys);
+  await client.quit();
+}, 90_000);
 
 it('redraws in place on a terminal: back up over exactly the previous frame, no stale line left', () => {
   const writes: string[] = [];

@@ -1,6 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import { AmbiguousEndpointError, createScheduler, EndpointTable, InvalidEndpointError, MemoryStore } from '../src/index.js';
+import { UnknownEndpointError } from '../src/errors.js';
 import { guessTemplate } from '../src/kucoin/endpointTable.js';
+import { unlisted } from '../src/kucoin/unlisted.js';
 import { ENDPOINT_ROWS } from '../src/kucoin/endpoints.generated.js';
 import { resolveOptions } from '../src/options.js';
 import { MAX_ENDPOINT_BUCKETS, RequestPlanner } from '../src/requestPlan.js';
@@ -8,9 +10,18 @@ import { MAX_ENDPOINT_BUCKETS, RequestPlanner } from '../src/requestPlan.js';
 const table = new EndpointTable({ unknownWeight: 30 });
 
 describe('EndpointTable', () => {
-  it('holds all 250 generated endpoints', () => {
-    expect(ENDPOINT_ROWS).toHaveLength(250);
-    expect(table.size).toBe(250);
+  it('holds all 333 generated endpoints (250 from the official SDK spec, 83 unified-account routes)', () => {
+    expect(ENDPOINT_ROWS).toHaveLength(333);
+    expect(table.size).toBe(333);
+  });
+
+  it('knows the unified-account (UTA) routes in their v1 and v2 forms', () => {
+    expect(table.lookup('GET /api/ua/v1/account/mode')).toMatchObject({ pool: 'UnifiedAccount', weight: 30, known: true });
+    expect(table.lookup('GET /api/ua/v2/account/mode')).toMatchObject({ pool: 'UnifiedAccount', weight: 30, known: true });
+    expect(table.lookup('POST /api/ua/v1/unified/order/place')).toMatchObject({ path: '/api/ua/v1/{accountMode}/order/place', weight: 1 });
+    expect(table.lookup('POST /api/ua/v2/unified/order/cancel')).toMatchObject({ pool: 'UnifiedAccount', weight: 1 });
+    expect(table.lookup('GET /api/ua/v1/market/ticker?symbol=BTC-USDT')).toMatchObject({ pool: 'Public', weight: 15 });
+    expect(table.lookup('GET /api/ua/v1/unified/account/leverage').path).toBe('/api/ua/v1/unified/account/leverage');
   });
 
   it('matches a concrete path to its template', () => {
@@ -242,5 +253,30 @@ describe('RequestPlanner: endpoint buckets stay bounded', () => {
       expect.objectContaining({ code: 'KS_INVALID_ARGUMENT' }),
     );
     await s.close();
+  });
+});
+
+describe('strictEndpoints', () => {
+  it('rejects an endpoint missing from the table at schedule time, naming the nearest known one; nothing is charged', async () => {
+    const s = createScheduler({ uid: 'strict', store: new MemoryStore(), strictEndpoints: true });
+    const typo: string = 'POST /api/v1/hf/order';
+    const error = await s.schedule({ endpoint: typo }, () => 'sent').catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(UnknownEndpointError);
+    expect(error).toMatchObject({ code: 'KS_UNKNOWN_ENDPOINT', endpoint: typo, nearest: 'POST /api/v1/hf/orders' });
+    expect((error as Error).message).toContain('"POST /api/v1/hf/order" is not in KuCoin\'s endpoint table (nearest: "POST /api/v1/hf/orders")');
+    expect((await s.snapshot()).buckets.find((b) => b.id === 'uid:strict:Spot')!.used).toBe(0);
+    // known endpoints go; an unlisted one goes when its pool and weight are stated
+    await expect(s.schedule({ endpoint: 'DELETE /api/v1/hf/orders/1?symbol=BTC-USDT' }, () => 'ok')).resolves.toBe('ok');
+    await expect(s.schedule({ endpoint: unlisted('POST /api/v1/new-thing'), pool: 'spot', weight: 2 }, () => 'ok')).resolves.toBe('ok');
+    await expect(s.schedule({ endpoint: unlisted('POST /api/v1/new-thing'), pool: 'spot' }, () => 'ok')).rejects.toThrow(UnknownEndpointError);
+    await s.close();
+  });
+
+  it('is off by default (the typo is charged the conservative default weight), and validated', async () => {
+    const s = createScheduler({ uid: 'lax', store: new MemoryStore() });
+    await s.schedule({ endpoint: unlisted('POST /api/v1/hf/order') }, () => 'sent');
+    expect((await s.snapshot()).buckets.find((b) => b.id === 'uid:lax:Spot')!.used).toBe(30);
+    await s.close();
+    expect(() => createScheduler({ uid: 'x', strictEndpoints: 'yes' as never })).toThrow('Expected strictEndpoints to be true or false, got "yes"');
   });
 });

@@ -1,4 +1,4 @@
-// The README's "Bots in any language" snippets that can run here (ccxt for JS, the official Node SDK, a Python bot
+// docs/proxy.md's snippets (the README links there) that can run here (ccxt for JS, the official Node SDK, a Python bot
 // on Debian's python3-requests, curl), run exactly as printed: only the proxy's URL and the credentials differ.
 import { execFile } from 'node:child_process';
 import { readFileSync } from 'node:fs';
@@ -10,11 +10,11 @@ import { KEY, proxyBed, type ProxyBed } from './helpers/proxySetup.js';
 const root = fileURLToPath(new URL('..', import.meta.url));
 const run = promisify(execFile);
 
-/** The fenced block after `<!-- proxy-snippet: name -->` in the README, with the proxy's URL put in. */
+/** The fenced block after `<!-- proxy-snippet: name -->` in docs/proxy.md, with the proxy's URL put in. */
 function snippet(name: string, proxyUrl: string): string {
-  const readme = readFileSync(`${root}/README.md`, 'utf8');
+  const readme = readFileSync(`${root}/docs/proxy.md`, 'utf8');
   const m = new RegExp(`<!-- proxy-snippet: ${name} -->\\n\`\`\`\\w+\\n([\\s\\S]*?)\\n\`\`\``).exec(readme);
-  if (!m) throw new Error(`README has no snippet ${name}`);
+  if (!m) throw new Error(`docs/proxy.md has no snippet ${name}`);
   return m[1]!.replaceAll('http://127.0.0.1:8080', proxyUrl);
 }
 
@@ -27,7 +27,7 @@ afterAll(() => bed.close());
 const env = { ...process.env, KUCOIN_KEY: KEY.key, KUCOIN_SECRET: KEY.secret, KUCOIN_PASSPHRASE: KEY.passphrase };
 const node = async (code: string) => (await run(process.execPath, ['--input-type=module', '-e', code], { cwd: root, env, timeout: 30_000 })).stdout;
 
-describe('README: Bots in any language', () => {
+describe('docs/proxy.md: Bots in any language', () => {
   it('the ccxt for JS snippet places, cancels and reads through the proxy', async () => {
     expect(await node(snippet('ccxt-js', bed.proxy.url))).toBe('ccxt 200000 200000\n');
   });

@@ -48,8 +48,9 @@ function fakeClock() {
 
 /** Admissions seen by the test: [store time, weight]. */
 type Log = [number, number][];
+/** Critical requests: once its lease has run out a cut-off process admits nothing else (src/buckets/resilient/lease.ts). */
 const take = async (store: ResilientStore, bucket: BucketConfig, log: Log, count = 1000): Promise<number> => {
-  const r = await store.acquire({ charges: [{ bucket, weight: 1 }], share: 1, count }).catch(() => undefined);
+  const r = await store.acquire({ charges: [{ bucket, weight: 1 }], share: 1, count, tier: 0 }).catch(() => undefined);
   if (!r?.admitted) return 0;
   log.push([r.now, r.count]);
   return r.count;
@@ -262,7 +263,7 @@ it('release gives back on Redis and on the local mirror; what was admitted local
   const b: BucketConfig = { group: 'gr', id: 'uid:gr:Spot', limit: 100, windowMs: 60_000, marginMs: 0, burst: 20, refillPerMs: 1 };
   const store = createRedisStore({ client: await client(server.url), prefix: 'r', heartbeatMs: HEARTBEAT_MS, commandTimeoutMs: 300, clock: clock.now });
   stores.push(store);
-  const req = (weight: number) => ({ charges: [{ bucket: b, weight }], share: 1 });
+  const req = (weight: number) => ({ charges: [{ bucket: b, weight }], share: 1, tier: 0 }); // critical: past the lease too
   const raw = new RedisStore({ client: await client(server.url), prefix: 'r', clock: clock.now });
   const sent = (await store.acquire(req(10))) as Extract<AcquireResult, { admitted: true }>;
   await store.release(req(10), 1, sent.now); // aborted before being sent
@@ -295,7 +296,7 @@ it('resume clears the pause on Redis and on the local mirror; observe answers Re
   const b: BucketConfig = { group: 'gs', id: 'uid:gs:Spot', limit: 100, windowMs: 60_000, marginMs: 0, burst: 20, refillPerMs: 100 / 60_000 };
   const store = createRedisStore({ client: await client(server.url), prefix: 's', heartbeatMs: HEARTBEAT_MS, commandTimeoutMs: 300, clock: clock.now });
   stores.push(store);
-  const req = { charges: [{ bucket: b, weight: 1 }], share: 1 };
+  const req = { charges: [{ bucket: b, weight: 1 }], share: 1, tier: 0 }; // critical: past the lease too
   const first = (await store.acquire(req)) as Extract<AcquireResult, { admitted: true }>;
   const learned = await store.observe(b, { sentAt: first.now, limit: 50, remaining: 49, resetMs: 59_000, minLimit: 10, maxLimit: 1000 });
   expect(learned).toMatchObject({ applied: true, limit: 'learned', limitInForce: 50 });

@@ -46,55 +46,54 @@ function fakeClock() {
 }
 const admitted = (r: AcquireResult): number => (r.admitted ? r.count : 0);
 
-// KNOWN DEFECT, not fixed yet (see the ResilientStore class comment): it.fails until it is; then make it `it`.
-it.fails(
-  'one process alone loses Redis while the other keeps it: the window stays within the limit',
-  async () => {
-    const clock = fakeClock();
-    const opts = { prefix: prefix(), heartbeatMs: 50, clock: clock.now };
-    const a = await cuttable();
-    const bc = await cuttable();
-    const A = createRedisStore({ ...opts, client: a.client });
-    const B = createRedisStore({ ...opts, client: bc.client });
-    stores.push(A, B);
-    const b: BucketConfig = { group: 'acct', id: 'uid:acct:Spot', limit: 100, windowMs: 600, marginMs: 0, burst: 40, refillPerMs: 100 / 600 };
-    const req = (count: number) => ({ charges: [{ bucket: b, weight: 1 }], share: 1, count });
-    const t0 = clock.t;
-    let total = admitted(await A.acquire(req(10))) + admitted(await B.acquire(req(1)));
-    await sleep(300); // heartbeats (real timers) at store time t0
-    expect(A.liveProcesses('acct')).toBe(2);
-    bc.cut.down = true; // only B loses Redis
-    clock.t += 1;
-    const per = { A: 0, B: 0 };
-    const log: [number, number][] = [[t0, total]];
-    // two windows: the one that straddles the failure and the next
-    for (; clock.t < t0 + 1200; clock.t += 25) {
-      const rb = admitted(await B.acquire(req(100)));
-      const ra = admitted(await A.acquire(req(100)));
-      log.push([clock.t, ra + rb]);
-      per.B += rb;
-      per.A += ra;
-      if (clock.t < t0 + 600) total += ra + rb;
-      await sleep(2);
-    }
-    let slidingMax = 0;
-    for (const [from] of log)
-      slidingMax = Math.max(
-        slidingMax,
-        log.filter(([at]) => at >= from && at < from + 600).reduce((x, [, w]) => x + w, 0),
-      );
-    // the reservation of B's share lapses a span after A last counted B (a killed process's share is reused then):
-    // a later window may exceed the limit while B is still cut off (documented residual, printed here)
-    console.log(
-      `partial outage: admitted in the window of the failure ${total} of limit 100; most in any 600 ms over two windows ${slidingMax} (A ${per.A}, B ${per.B}); health A ${A.health}, B ${B.health}`,
+// Bounded by the lease (src/buckets/resilient/lease.ts): B admits under its share for one lease, A holds back B's
+// share once B's heartbeat is overdue.
+it('one process alone loses Redis while the other keeps it: the window stays within the limit', async () => {
+  const clock = fakeClock();
+  const opts = { prefix: prefix(), heartbeatMs: 50, clock: clock.now };
+  const a = await cuttable();
+  const bc = await cuttable();
+  const A = createRedisStore({ ...opts, client: a.client });
+  const B = createRedisStore({ ...opts, client: bc.client });
+  stores.push(A, B);
+  const b: BucketConfig = { group: 'acct', id: 'uid:acct:Spot', limit: 100, windowMs: 600, marginMs: 0, burst: 40, refillPerMs: 100 / 600 };
+  const req = (count: number) => ({ charges: [{ bucket: b, weight: 1 }], share: 1, count });
+  // B's requests are critical: once its lease has run out a cut-off process admits nothing else
+  const critical = (count: number) => ({ ...req(count), tier: 0 });
+  const t0 = clock.t;
+  let total = admitted(await A.acquire(req(10))) + admitted(await B.acquire(critical(1)));
+  await sleep(300); // heartbeats (real timers) at store time t0
+  expect(A.liveProcesses('acct')).toBe(2);
+  bc.cut.down = true; // only B loses Redis
+  clock.t += 1;
+  const per = { A: 0, B: 0 };
+  const log: [number, number][] = [[t0, total]];
+  // two windows: the one that straddles the failure and the next
+  for (; clock.t < t0 + 1200; clock.t += 25) {
+    const rb = admitted(await B.acquire(critical(100)));
+    const ra = admitted(await A.acquire(req(100)));
+    log.push([clock.t, ra + rb]);
+    per.B += rb;
+    per.A += ra;
+    if (clock.t < t0 + 600) total += ra + rb;
+    await sleep(2);
+  }
+  let slidingMax = 0;
+  for (const [from] of log)
+    slidingMax = Math.max(
+      slidingMax,
+      log.filter(([at]) => at >= from && at < from + 600).reduce((x, [, w]) => x + w, 0),
     );
-    expect(B.health).toBe('degraded');
-    expect(A.health).toBe('healthy');
-    expect(total).toBeLessThanOrEqual(100);
-    expect(per.B).toBeGreaterThan(0); // B still admits under its local share
-  },
-  30_000,
-);
+  // the reservation of B's share lapses a span after A last counted B (a killed process's share is reused then):
+  // a later window may exceed the limit while B is still cut off (documented residual, printed here)
+  console.log(
+    `partial outage: admitted in the window of the failure ${total} of limit 100; most in any 600 ms over two windows ${slidingMax} (A ${per.A}, B ${per.B}); health A ${A.health}, B ${B.health}`,
+  );
+  expect(B.health).toBe('degraded');
+  expect(A.health).toBe('healthy');
+  expect(total).toBeLessThanOrEqual(100);
+  expect(per.B).toBeGreaterThan(0); // B still admits under its local share
+}, 30_000);
 
 it('a penalty taken while degraded is replayed to Redis on recovery, not erased by it', async () => {
   const { client, cut } = await cuttable();

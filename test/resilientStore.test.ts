@@ -32,7 +32,8 @@ it('keeps admitting under the local share while Redis is down, charges it back, 
   const clock = { t: 1_000_000_000 };
   const now = () => clock.t;
   const b: BucketConfig = { group: 'acct', id: 'uid:acct:Spot', limit: 100, windowMs: 600, marginMs: 0, burst: 40, refillPerMs: 100 / 600 };
-  const req = (weight: number) => ({ charges: [{ bucket: b, weight }], share: 1 });
+  // critical: once its lease has run out a cut-off process admits nothing else (src/buckets/resilient/lease.ts)
+  const req = (weight: number) => ({ charges: [{ bucket: b, weight }], share: 1, tier: 0 });
   const a = createRedisStore({ client: await connect(server.url), prefix: 'p', heartbeatMs: 50, commandTimeoutMs: 200, clock: now });
   const other = createRedisStore({ client: await connect(server.url), prefix: 'p', heartbeatMs: 50, commandTimeoutMs: 200, clock: now });
   const health: StoreHealth[] = [];
@@ -44,16 +45,17 @@ it('keeps admitting under the local share while Redis is down, charges it back, 
 
   await server.stop(); // Redis gone: no persistence, so it comes back empty
   clock.t += 1;
-  let during = 0;
-  for (let i = 0; i < 4; i++, clock.t += 120) {
+  const during: number[] = [];
+  for (let i = 0; i < 8; i++, clock.t += 120) {
     const r = await a.acquire({ ...req(1), count: 100 });
-    if (r.admitted) during += r.count;
+    during.push(r.admitted ? r.count : 0);
   }
   expect(health).toEqual(['healthy', 'degraded']);
-  // the local share is 100 / 2 live processes = 50; it first counts this process's part of what the fleet may
-  // have used when Redis failed: ceil((11 counted + 40 burst + 40 critical's overdraft + 1 ms of refill) / 2) = 46
-  // (its own 10 included)
-  expect(during).toBe(4);
+  // the local share is 100 / 2 live processes = 50; it first counts this process's part of what the fleet may have
+  // used by the time the other holds back its share: ceil(min(100, 11 counted + 40 burst + 40 critical's overdraft
+  // + refill over 1 ms and a lease and a heartbeat, 150 ms) / 2) = 50 (its own 10 included), so nothing in the window
+  // of the failure; in the next, its share at its pace: a burst and critical's overdraft (40), then the refill (10)
+  expect(during).toEqual([0, 0, 0, 0, 0, 40, 10, 0]);
   expect((await a.acquire(req(1))).admitted).toBe(false);
 
   server = await spawnRedisServer([], port);
@@ -61,8 +63,8 @@ it('keeps admitting under the local share while Redis is down, charges it back, 
   await until(() => a.health === 'recovering');
   expect(health).toEqual(['healthy', 'degraded', 'recovering']);
   const raw = new RedisStore({ client: await connect(server.url), prefix: 'p', clock: now });
-  expect((await raw.inspect([b]))[0]!.used).toBe(4); // what was sent while Redis was down
-  // Redis has room (96) but the local share still says no: both must admit until a span has passed
+  expect((await raw.inspect([b]))[0]!.used).toBe(50); // what was sent while Redis was down
+  // Redis has room (50) but the local share still says no: both must admit until a span has passed
   expect((await a.acquire(req(1))).admitted).toBe(false);
   clock.t += 650;
   expect((await a.acquire(req(5))).admitted).toBe(true);
@@ -102,7 +104,7 @@ it('a slow Redis (latency injected) degrades on the command timeout and recovers
   const sleeping = admin.call('DEBUG', 'SLEEP', '0.6'); // the server stops answering for 600 ms
   await new Promise((r) => setTimeout(r, 20));
   const started = Date.now();
-  const local = await store.acquire({ charges: [{ bucket: b, weight: 1 }], share: 1 });
+  const local = await store.acquire({ charges: [{ bucket: b, weight: 1 }], share: 1, tier: 0 }); // past its lease: critical
   expect(Date.now() - started).toBeLessThan(400); // the timeout, not the 600 ms stall
   // answered by the local share, which starts from an empty token bucket (the fleet may have just spent it)
   expect(local.admitted ? 'admitted' : local.reason).toMatch(/^(admitted|pacing)$/);

@@ -15,6 +15,7 @@ import {
   type Priority,
   type SchedulerOptions,
 } from '../src/index.js';
+import { unlisted } from '../src/kucoin/unlisted.js';
 
 const T0 = 1_700_000_000_000;
 
@@ -274,7 +275,7 @@ describe('Scheduler', () => {
     scheduler.on('unknownEndpoint', unknown);
     await scheduler.schedule({ endpoint: 'DELETE /api/v1/hf/orders/cancelAll', priority: 'critical' }, () => 1);
     await scheduler.schedule({ endpoint: 'GET /api/v1/hf/orders/active?symbol=BTC-USDT' }, () => 1);
-    await scheduler.schedule({ endpoint: 'GET /api/v1/brand-new', host: 'futures' }, () => 1);
+    await scheduler.schedule({ endpoint: unlisted('GET /api/v1/brand-new'), host: 'futures' }, () => 1);
     const snap = await scheduler.snapshot();
     expect(snap.buckets.find((b) => b.id === 'uid:u1:Spot')!.used).toBe(30 + 2);
     expect(snap.buckets.find((b) => b.id === 'uid:u1:Futures')!.used).toBe(30);

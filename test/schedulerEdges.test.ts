@@ -11,6 +11,7 @@ import {
   type SchedulerOptions,
 } from '../src/index.js';
 import { testRedis } from './helpers/redisClient.js';
+import { unlisted } from '../src/kucoin/unlisted.js';
 
 const T0 = 1_700_000_000_000;
 
@@ -132,7 +133,7 @@ describe('edges: a reply only teaches the bucket it describes', () => {
     const { scheduler } = make({ pools: { spot: { limit: 100, windowMs: 3000, burst: 0 } }, unknownEndpointWeight: 1 });
     // the real pool of this unknown endpoint has a higher limit and another phase
     for (let i = 0; i < 3; i++) {
-      const admission = await scheduler.schedule({ endpoint: `GET /api/v9/not-in-the-table` }, (a) => a);
+      const admission = await scheduler.schedule({ endpoint: unlisted('GET /api/v9/not-in-the-table') }, (a) => a);
       await scheduler.feedback(admission, {
         status: 200,
         headers: { 'gw-ratelimit-limit': '2000', 'gw-ratelimit-remaining': '1990', 'gw-ratelimit-reset': '50' },

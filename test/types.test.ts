@@ -10,6 +10,8 @@ import {
   type SchedulerEvents,
 } from '../src/index.js';
 import { ERROR_CODES, type KucoinSchedulerErrorCode } from '../src/errors.js';
+import type { Endpoint, KnownEndpoint, UnlistedEndpoint } from '../src/kucoin/endpointTypes.js';
+import { unlisted } from '../src/kucoin/unlisted.js';
 
 describe('public API types', () => {
   it('schedule and wrap keep the function types', () => {
@@ -36,6 +38,26 @@ describe('public API types', () => {
     void s.close();
   });
 
+  it('endpoints are typed: a typo does not compile, unlisted() and run-time strings do', () => {
+    // never called: these lines are checked by the typecheck (npm test runs tsc over test/)
+    const calls = (s: Scheduler, method: string, path: string) => {
+      void s.schedule({ endpoint: 'POST /api/v1/hf/orders' }, () => 1);
+      void s.schedule({ endpoint: 'DELETE /api/v1/hf/orders/123' }, () => 1); // a {orderId} segment takes any string
+      void s.schedule({ endpoint: 'GET /api/v1/accounts?type=trade' }, () => 1); // with its query
+      void s.schedule({ endpoint: 'GET /api/ua/v1/account/mode' }, () => 1);
+      // @ts-expect-error 'POST /api/v1/hf/order' is a typo (the table has /api/v1/hf/orders)
+      void s.schedule({ endpoint: 'POST /api/v1/hf/order' }, () => 1);
+      // @ts-expect-error the same typo through wrap
+      s.wrap(() => 1, { endpoint: 'POST /api/v1/hf/order' });
+      void s.schedule({ endpoint: unlisted('POST /api/v1/hf/order'), pool: 'spot', weight: 1 }, () => 1); // the escape hatch
+      void s.schedule({ endpoint: `${method} ${path}` }, () => 1); // known only at run time: strictEndpoints checks it
+    };
+    void calls;
+    expectTypeOf<'POST /api/v1/hf/orders'>().toMatchTypeOf<KnownEndpoint>();
+    expectTypeOf<'POST /api/v1/hf/order'>().not.toMatchTypeOf<Endpoint>();
+    expectTypeOf(unlisted('POST /x')).toEqualTypeOf<UnlistedEndpoint>();
+  });
+
   it('error codes are literal types: a switch on `code` can be exhaustive', () => {
     expectTypeOf<KucoinSchedulerError['code']>().toEqualTypeOf<KucoinSchedulerErrorCode>();
     expectTypeOf<InvalidArgumentError['code']>().toEqualTypeOf<'KS_INVALID_ARGUMENT'>();
@@ -47,6 +69,7 @@ describe('public API types', () => {
         case 'KS_UNKNOWN_POOL':
         case 'KS_INVALID_ENDPOINT':
         case 'KS_AMBIGUOUS_ENDPOINT':
+        case 'KS_UNKNOWN_ENDPOINT':
         case 'KS_INVALID_WEIGHT':
         case 'KS_INVALID_PRIORITY':
           return 'bad input';

@@ -1,4 +1,4 @@
-import { heartbeatKey } from '../buckets/redis/keys.js';
+import { glob, groupKeyPrefix, maxScanCalls, nothingThere, SCAN_COUNT } from './accountKeys.js';
 import type { CliIo } from './cliIo.js';
 import { CliFailure, UsageError } from './cliErrors.js';
 import { parseFlags } from './flags.js';
@@ -13,22 +13,9 @@ what they had counted, so the gateway may refuse a burst right after. Accounts t
 
 ${ACCOUNT_HELP}
   --yes           required: confirms the deletion
+  --force         exit 0 even when the account has no keys (else: exit 1, a likely wrong --prefix or --uid)
   -h, --help      this text
 `;
-
-/** Escapes glob characters for SCAN MATCH. */
-const glob = (s: string) => s.replace(/[*?[\]\\]/g, '\\$&');
-
-/** Keys asked for per SCAN call. */
-const SCAN_COUNT = 1000;
-/**
- * SCAN calls allowed for a database of `size` keys: 10 x what a full scan of its table takes at SCAN_COUNT (a
- * sparse table after deletions takes more calls than size / COUNT), + 100, at most 100,000 (100 million keys).
- * A server whose cursor never comes back to 0 is stopped there.
- */
-export function maxScanCalls(size: number): number {
-  return Math.min(100_000, 10 * Math.ceil(size / SCAN_COUNT) + 100);
-}
 
 /** A SCAN reply as Redis gives it: a cursor (an unsigned 64-bit integer) and a list of key names; else undefined. */
 function scanReply(reply: unknown): [string, string[]] | undefined {
@@ -39,7 +26,7 @@ function scanReply(reply: unknown): [string, string[]] | undefined {
 }
 
 export async function resetCommand(argv: readonly string[], io: CliIo): Promise<number> {
-  const values = parseFlags('reset', argv, { ...ACCOUNT_FLAGS, yes: { type: 'boolean' } });
+  const values = parseFlags('reset', argv, { ...ACCOUNT_FLAGS, yes: { type: 'boolean' }, force: { type: 'boolean' } });
   if (values.help) {
     io.stdout.write(RESET_HELP);
     return 0;
@@ -52,9 +39,8 @@ export async function resetCommand(argv: readonly string[], io: CliIo): Promise<
     throw new CliFailure(`reset stopped: ${why}; ${deleted} key(s) of quota group ${account.quotaGroup} were deleted, none outside it`);
   };
   try {
-    // every key of a group shares its hash tag: the heartbeat key's name without its last part
-    const hb = heartbeatKey(account.prefix, account.quotaGroup);
-    const groupPrefix = hb.slice(0, hb.lastIndexOf(':') + 1);
+    // every key of a group shares its hash tag
+    const groupPrefix = groupKeyPrefix(account.prefix, account.quotaGroup);
     const pattern = `${glob(groupPrefix)}*`;
     const size = await account.client.dbsize();
     if (!Number.isSafeInteger(size) || size < 0) stop('Redis answered DBSIZE with something other than a count of keys');
@@ -82,6 +68,8 @@ export async function resetCommand(argv: readonly string[], io: CliIo): Promise<
   } finally {
     await account.close();
   }
+  if (deleted === 0 && !values.force)
+    throw new CliFailure(`${nothingThere(account.prefix, account.uid, account.quotaGroup)}. Nothing was deleted (--force accepts this)`);
   io.stdout.write(`deleted ${deleted} key(s) of quota group ${account.quotaGroup} (prefix ${account.prefix})\n`);
   return 0;
 }

@@ -1,7 +1,8 @@
 import { KucoinSchedulerError } from '../errors.js';
 import type { ResumeTarget } from '../scheduler.js';
 import type { CliIo } from './cliIo.js';
-import { UsageError } from './cliErrors.js';
+import { CliFailure, UsageError } from './cliErrors.js';
+import { groupHasKeys, nothingThere } from './accountKeys.js';
 import { parseFlags } from './flags.js';
 import { ACCOUNT_FLAGS, ACCOUNT_HELP, openAccount } from './account.js';
 
@@ -16,11 +17,18 @@ ${ACCOUNT_HELP}
                   cloudflare (the egress IP) or system (429001 backoff)
   --endpoint E    one endpoint's pause after a 200002, e.g. "POST /api/v1/hf/orders"
   --host H        the endpoint's host: spot, futures or broker  (default spot)
+  --force         resume even when Redis holds no key of the account (creates its keys)
   -h, --help      this text
 `;
 
 export async function resumeCommand(argv: readonly string[], io: CliIo): Promise<number> {
-  const values = parseFlags('resume', argv, { ...ACCOUNT_FLAGS, target: { type: 'string' }, endpoint: { type: 'string' }, host: { type: 'string' } });
+  const values = parseFlags('resume', argv, {
+    ...ACCOUNT_FLAGS,
+    target: { type: 'string' },
+    endpoint: { type: 'string' },
+    host: { type: 'string' },
+    force: { type: 'boolean' },
+  });
   if (values.help) {
     io.stdout.write(RESUME_HELP);
     return 0;
@@ -33,10 +41,19 @@ export async function resumeCommand(argv: readonly string[], io: CliIo): Promise
       : (values.target as ResumeTarget | undefined);
   const account = await openAccount('resume', values);
   try {
+    // resuming writes the bucket's keys: on an account with none (a typo in --prefix or --uid) it would create them
+    if (!values.force && !(await groupHasKeys(account.client, account.prefix, account.quotaGroup))) {
+      throw new CliFailure(
+        `${nothingThere(account.prefix, account.uid, account.quotaGroup)}. Nothing was resumed and no key was created (--force resumes anyway)`,
+      );
+    }
     await account.scheduler.resume(target);
   } catch (err) {
     // a target or endpoint the scheduler does not know is a bad flag, said in the library's own words
-    if (err instanceof KucoinSchedulerError && ['KS_UNKNOWN_POOL', 'KS_INVALID_ARGUMENT', 'KS_INVALID_ENDPOINT', 'KS_AMBIGUOUS_ENDPOINT'].includes(err.code)) {
+    if (
+      err instanceof KucoinSchedulerError &&
+      ['KS_UNKNOWN_POOL', 'KS_INVALID_ARGUMENT', 'KS_INVALID_ENDPOINT', 'KS_AMBIGUOUS_ENDPOINT', 'KS_UNKNOWN_ENDPOINT'].includes(err.code)
+    ) {
       throw new UsageError(err.message, 'resume');
     }
     throw err;

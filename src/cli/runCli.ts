@@ -1,3 +1,4 @@
+import { readFileSync } from 'node:fs';
 import { KucoinSchedulerError } from '../errors.js';
 import { CliFailure, UsageError } from './cliErrors.js';
 import type { CliIo } from './cliIo.js';
@@ -12,9 +13,14 @@ Commands:
   demo      bots sharing one quota against a local KuCoin-like gateway (no Redis needed)
   proxy     a local KuCoin proxy: bots in any language share the fleet's quota
 
-Run kucoin-scheduler <command> --help for a command's options.
+Run kucoin-scheduler <command> --help for a command's options; kucoin-scheduler --version prints the version.
 Exit codes: 0 done, 1 failed (e.g. Redis unreachable), 2 bad command line.
 `;
+
+/** The version in the package's package.json: two folders up from src/cli/ and from dist/cli/ alike. */
+function packageVersion(): string {
+  return (JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string }).version;
+}
 
 type Command = (argv: readonly string[], io: CliIo) => Promise<number>;
 
@@ -40,6 +46,10 @@ function withoutCredentials(message: string): string {
  */
 export async function runCli(argv: readonly string[], io: CliIo): Promise<number> {
   const [name, ...rest] = argv;
+  if (name === '--version' || name === '-v' || name === 'version') {
+    io.stdout.write(`kucoin-scheduler ${packageVersion()}\n`);
+    return 0;
+  }
   if (name === undefined || name === '--help' || name === '-h' || name === 'help') {
     const load = rest[0] !== undefined ? COMMANDS[rest[0]] : undefined;
     if (load) return (await load())(['--help'], io);

@@ -1,6 +1,7 @@
 import { setTimeout as delay } from 'node:timers/promises';
 import type { CliIo } from './cliIo.js';
 import { numberFlag, parseFlags } from './flags.js';
+import { groupHasKeys } from './accountKeys.js';
 import { liveProcesses } from './liveProcesses.js';
 import { redisTimeMs } from './redisConnection.js';
 import { ACCOUNT_FLAGS, ACCOUNT_HELP, openAccount, type Account } from './account.js';
@@ -22,11 +23,12 @@ ${ACCOUNT_HELP}
 `;
 
 async function read(a: Account): Promise<FleetStatus> {
+  const empty = !(await groupHasKeys(a.client, a.prefix, a.quotaGroup)); // read first: reading creates nothing, but say what was there
   const { buckets } = await a.scheduler.snapshot();
   const at = buckets[0]?.now ?? (await redisTimeMs(a.client));
   const ids = await liveProcesses(a.client, a.prefix, a.quotaGroup, at);
   const proxies = await readProxyRecords(a.client, a.prefix, a.quotaGroup, at);
-  return { at, prefix: a.prefix, uid: a.uid, ip: a.ip, quotaGroup: a.quotaGroup, processes: { count: ids.length, ids }, buckets, proxies };
+  return { at, prefix: a.prefix, uid: a.uid, ip: a.ip, quotaGroup: a.quotaGroup, empty, processes: { count: ids.length, ids }, buckets, proxies };
 }
 
 export async function statusCommand(argv: readonly string[], io: CliIo): Promise<number> {

@@ -1,5 +1,6 @@
 import type { BucketState } from '../buckets/types.js';
 import type { ProxyRecord } from '../proxy/proxyStatus.js';
+import { nothingThere } from './accountKeys.js';
 
 /** What `status` reports: the store's view of every bucket of one account, shared by all its processes. */
 export interface FleetStatus {
@@ -9,6 +10,8 @@ export interface FleetStatus {
   readonly uid: string;
   readonly ip: string;
   readonly quotaGroup: string;
+  /** True when Redis held no key of the quota group: every bucket below is a default, nothing was ever counted. */
+  readonly empty: boolean;
   /** Live processes of the quota group (their ResilientStore heartbeats); ids are random per process. */
   readonly processes: { readonly count: number; readonly ids: readonly string[] };
   readonly buckets: readonly BucketState[];
@@ -41,6 +44,7 @@ export function renderStatus(s: FleetStatus, width = 79): string[] {
   const lines = [
     `kucoin-scheduler status  prefix ${s.prefix}  uid ${s.uid}  ip ${s.ip}`,
     `Redis time ${new Date(s.at).toISOString()}   live processes ${s.processes.count}${s.quotaGroup !== s.uid ? ` (group ${s.quotaGroup})` : ''}`,
+    ...(s.empty ? ['', ...wrapWords(nothingThere(s.prefix, s.uid, s.quotaGroup), width)] : []),
     '',
     `${'bucket'.padEnd(16)}${'used'.padStart(7)} / ${'limit'.padEnd(13)}${'factor'.padStart(6)}  ${'window ends'.padEnd(11)}  ${'paused'.padEnd(9)}${'hidden'.padStart(7)}`,
   ];
@@ -87,4 +91,17 @@ function renderProxies(proxies: readonly ProxyRecord[]): string[] {
     );
   }
   return lines;
+}
+
+/** Splits a sentence into lines of at most `width` characters, at spaces. */
+function wrapWords(text: string, width: number): string[] {
+  const lines: string[] = [];
+  let line = '';
+  for (const word of text.split(' ')) {
+    if (line && line.length + 1 + word.length > width) {
+      lines.push(line);
+      line = word;
+    } else line = line ? `${line} ${word}` : word;
+  }
+  return line ? [...lines, line] : lines;
 }

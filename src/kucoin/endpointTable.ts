@@ -194,6 +194,25 @@ export class EndpointTable {
     return info;
   }
 
+  /**
+   * The table's endpoint nearest to `endpoint` (`'METHOD /path/{param}'`) by edit distance, for error messages: a
+   * row of the same method wins a tie. Only the first 200 characters are compared (it runs on the error path only).
+   */
+  nearest(endpoint: string): string {
+    const given = endpoint.split('?')[0]!.slice(0, 200);
+    const method = given.split(' ')[0];
+    let best = '';
+    let bestDistance = Number.POSITIVE_INFINITY;
+    for (const [m, list] of this.#byMethod) {
+      for (const { row } of list) {
+        const candidate = `${m} ${row[2]}`;
+        const d = editDistance(given, candidate) + (m === method ? 0 : 0.5);
+        if (d < bestDistance) [best, bestDistance] = [candidate, d];
+      }
+    }
+    return best;
+  }
+
   #resolve(endpoint: string, host: HostName | undefined): EndpointInfo {
     const { method, path } = parseEndpoint(endpoint);
     const parts = path.split('/');
@@ -239,4 +258,17 @@ export class EndpointTable {
       name,
     };
   }
+}
+
+/** Levenshtein distance: insertions, deletions and substitutions of one character each cost 1. */
+function editDistance(a: string, b: string): number {
+  let previous = Array.from({ length: b.length + 1 }, (_, j) => j);
+  for (let i = 1; i <= a.length; i++) {
+    const current = [i];
+    for (let j = 1; j <= b.length; j++) {
+      current[j] = Math.min(previous[j]! + 1, current[j - 1]! + 1, previous[j - 1]! + (a[i - 1] === b[j - 1] ? 0 : 1));
+    }
+    previous = current;
+  }
+  return previous[b.length]!;
 }

@@ -255,4 +255,410 @@ export const ENDPOINT_ROWS: readonly EndpointRow[] = [
   ["futures","POST","/api/v1/transfer-in","Management",20,true,"Futures Account Transfer In"],
   ["futures","DELETE","/api/v1/orders","Futures",800,true,"Cancel All Orders - V1"],
   ["futures","POST","/api/v1/position/margin/auto-deposit-status","Futures",4,true,"Modify Isolated Margin Auto-Deposit Status"],
+  ["spot","GET","/api/ua/v1/market/announcement","Public",20,false,"Get Announcements"],
+  ["spot","GET","/api/ua/v1/market/currency","Public",3,false,"Get Currency"],
+  ["spot","GET","/api/ua/v1/asset/currencies","Public",3,false,"Get Currencies"],
+  ["spot","GET","/api/ua/v1/market/instrument","Public",4,false,"Get Symbol"],
+  ["spot","GET","/api/ua/v1/market/ticker","Public",15,false,"Get Ticker"],
+  ["spot","GET","/api/ua/v1/market/trade","Public",3,false,"Get Trade History"],
+  ["spot","GET","/api/ua/v1/market/kline","Public",3,false,"Get Klines"],
+  ["spot","GET","/api/ua/v1/market/funding-rate","Public",2,false,"Get Current Funding Rate"],
+  ["spot","GET","/api/ua/v1/market/funding-rate-history","Public",5,false,"Get History Funding Rate"],
+  ["spot","GET","/api/ua/v1/market/cross-config","Public",25,false,"Get Cross Margin Config"],
+  ["spot","GET","/api/ua/v1/market/collateral-discount-ratio","Public",10,false,"Get Collateral Discount Ratio"],
+  ["spot","GET","/api/ua/v1/market/index-price","Public",10,false,"Get Index Price"],
+  ["spot","GET","/api/ua/v1/market/position-tiers","Public",20,false,"Get Position Tiers"],
+  ["spot","GET","/api/ua/v1/market/open-interest","Public",10,false,"Get Open Interest"],
+  ["spot","GET","/api/ua/v1/server/status","Public",3,false,"Get Service Status"],
+  ["spot","GET","/api/ua/v1/market/borrowable-currency","Public",15,false,"Get Borrowable Currencies"],
+  ["spot","GET","/api/ua/v1/user/my-ip","Public",10,false,"Get Client IP Address"],
+  ["spot","GET","/api/ua/v1/market/fiat-price","Public",3,false,"Get Fiat Price"],
+  ["spot","GET","/api/ua/v1/market/orderbook","UnifiedAccount",3,false,"Get Full OrderBook"],
+  ["spot","GET","/api/ua/v1/account/balance","UnifiedAccount",5,false,"Get Account Balance - Classic"],
+  ["spot","GET","/api/ua/v1/account/transfer-quota","UnifiedAccount",20,false,"Get Transfer Quota"],
+  ["spot","GET","/api/ua/v1/account/mode","UnifiedAccount",30,false,"Get Account Mode"],
+  ["spot","GET","/api/ua/v1/account/ledger","UnifiedAccount",2,false,"Get Account Ledger"],
+  ["spot","GET","/api/ua/v1/account/interest-history","UnifiedAccount",15,false,"Get Interest History"],
+  ["spot","GET","/api/ua/v1/asset/deposit/address","UnifiedAccount",5,false,"Get Deposit Address"],
+  ["spot","GET","/api/ua/v1/account/deposit/address","UnifiedAccount",3,false,"Get Deposit Address (account)"],
+  ["spot","GET","/api/ua/v1/{accountMode}/account/balance","UnifiedAccount",5,false,"Get Account Balance"],
+  ["spot","GET","/api/ua/v1/{accountMode}/account/overview","UnifiedAccount",5,false,"Get Account Overview"],
+  ["spot","GET","/api/ua/v1/{accountMode}/order/detail","UnifiedAccount",4,false,"Get Order Details"],
+  ["spot","GET","/api/ua/v1/{accountMode}/order/open-list","UnifiedAccount",4,false,"Get Open Order List"],
+  ["spot","GET","/api/ua/v1/{accountMode}/order/history","UnifiedAccount",4,false,"Get Order History"],
+  ["spot","GET","/api/ua/v1/{accountMode}/order/execution","UnifiedAccount",4,false,"Get Trade History"],
+  ["spot","GET","/api/ua/v1/{accountMode}/position/open-list","UnifiedAccount",3,false,"Get Position List"],
+  ["spot","GET","/api/ua/v1/{accountMode}/position/history","UnifiedAccount",2,false,"Get Positions History"],
+  ["spot","GET","/api/ua/v1/position/history","UnifiedAccount",2,false,"Get Positions History - All"],
+  ["spot","GET","/api/ua/v1/{accountMode}/position/tiers","UnifiedAccount",20,false,"Get Position Tiers - Private"],
+  ["spot","GET","/api/ua/v1/sub-account/balance","UnifiedAccount",5,false,"Get Sub-account Balance"],
+  ["spot","GET","/api/ua/v1/user/fee-rate","UnifiedAccount",3,false,"Get Fee Rate"],
+  ["spot","GET","/api/ua/v1/dcp/query","UnifiedAccount",2,false,"Get DCP"],
+  ["spot","GET","/api/ua/v1/unified/account/leverage","UnifiedAccount",10,false,"Get Leverage"],
+  ["spot","GET","/api/ua/v1/position/funding-history","UnifiedAccount",15,false,"Get Funding Fee History"],
+  ["spot","GET","/api/ua/v1/account/interest-limits","UnifiedAccount",10,false,"Get Borrowing Rates And Limits"],
+  ["spot","POST","/api/ua/v1/account/transfer","UnifiedAccount",4,false,"Flex Transfer"],
+  ["spot","POST","/api/ua/v1/account/mode","UnifiedAccount",30,false,"Set Account Mode"],
+  ["spot","POST","/api/ua/v1/{accountMode}/account/modify-leverage","UnifiedAccount",20,false,"Modify Leverage"],
+  ["spot","POST","/api/ua/v1/{accountMode}/order/place","UnifiedAccount",1,false,"Place Order"],
+  ["spot","POST","/api/ua/v1/{accountMode}/order/place-batch","UnifiedAccount",4,false,"Batch Place Orders"],
+  ["spot","POST","/api/ua/v1/{accountMode}/order/cancel","UnifiedAccount",1,false,"Cancel Order"],
+  ["spot","POST","/api/ua/v1/{accountMode}/order/cancel-batch","UnifiedAccount",4,false,"Batch Cancel Orders By Id"],
+  ["spot","POST","/api/ua/v1/{accountMode}/order/cancel-all","UnifiedAccount",20,false,"Batch Cancel Orders By Symbol"],
+  ["spot","POST","/api/ua/v1/sub-account/canTransferOut","UnifiedAccount",5,false,"Set Sub-account Transfer Permission"],
+  ["spot","POST","/api/ua/v1/dcp/set","UnifiedAccount",2,false,"Set DCP"],
+  ["spot","POST","/api/ua/v1/{accountMode}/account/modify-leverage-margin-cross","UnifiedAccount",20,false,"Modify Cross Margin Leverage"],
+  ["spot","GET","/api/ua/v2/market/funding-rate","Public",3,false,"Get Current Funding Rates"],
+  ["spot","GET","/api/ua/v2/market/announcement","Public",20,false,"Get Announcements"],
+  ["spot","GET","/api/ua/v2/market/borrowable-currency","Public",15,false,"Get Borrowable Currencies"],
+  ["spot","GET","/api/ua/v2/market/collateral-discount-ratio","Public",10,false,"Get Collateral Ratio"],
+  ["spot","GET","/api/ua/v2/market/funding-rate-history","Public",5,false,"Get History Funding Rate"],
+  ["spot","GET","/api/ua/v2/market/index-price","Public",10,false,"Get Index Price"],
+  ["spot","GET","/api/ua/v2/market/kline","Public",3,false,"Get Klines"],
+  ["spot","GET","/api/ua/v2/market/open-interest","Public",10,false,"Get Open Interest"],
+  ["spot","GET","/api/ua/v2/account/mode","UnifiedAccount",30,false,"Get Account Mode"],
+  ["spot","POST","/api/ua/v2/account/mode","UnifiedAccount",30,false,"Set Account Mode"],
+  ["spot","GET","/api/ua/v2/account/interest-history","UnifiedAccount",15,false,"Get Interest History"],
+  ["spot","GET","/api/ua/v2/account/interest-limits","UnifiedAccount",10,false,"Get Borrowing Rates And Limits"],
+  ["spot","POST","/api/ua/v2/sub-account/canTransferOut","UnifiedAccount",5,false,"Set Sub-account Transfer Permission"],
+  ["spot","GET","/api/ua/v2/unified/account/balance","UnifiedAccount",5,false,"Get Account"],
+  ["spot","GET","/api/ua/v2/unified/account/overview","UnifiedAccount",5,false,"Get Account Overview"],
+  ["spot","POST","/api/ua/v2/unified/order/cancel-all","UnifiedAccount",20,false,"Batch Cancel Orders By Symbol"],
+  ["spot","POST","/api/ua/v2/unified/order/cancel-batch","UnifiedAccount",4,false,"Batch Cancel Orders By Id"],
+  ["spot","POST","/api/ua/v2/unified/order/cancel","UnifiedAccount",1,false,"Cancel Order"],
+  ["spot","GET","/api/ua/v2/unified/order/detail","UnifiedAccount",4,false,"Get Order Details"],
+  ["spot","GET","/api/ua/v2/unified/order/execution","UnifiedAccount",4,false,"Get Trade History"],
+  ["spot","GET","/api/ua/v2/unified/order/history","UnifiedAccount",4,false,"Get Order History"],
+  ["spot","GET","/api/ua/v2/unified/order/open-list","UnifiedAccount",4,false,"Get Open Order List"],
+  ["spot","POST","/api/ua/v2/unified/order/place","UnifiedAccount",1,false,"Place Order"],
+  ["spot","POST","/api/ua/v2/unified/order/amend","UnifiedAccount",null,false,"Amend Order"],
+  ["spot","GET","/api/ua/v2/position/funding-history","UnifiedAccount",15,false,"Get Private Funding Fee History"],
+  ["spot","GET","/api/ua/v2/position/history","UnifiedAccount",2,false,"Get Positions History"],
+  ["spot","GET","/api/ua/v2/unified/position/margin-mode","UnifiedAccount",null,false,"Get Margin Mode"],
+  ["spot","GET","/api/ua/v2/unified/position/open-list","UnifiedAccount",3,false,"Get Position List"],
+  ["spot","POST","/api/ua/v2/unified/position/margin-mode","UnifiedAccount",null,false,"Modify Margin Mode"],
+  ["spot","POST","/api/ua/v2/unified/position/modify-margin","UnifiedAccount",null,false,"Modify Isolated Futures Margin"],
 ];
+
+/** Every endpoint of the table as `'METHOD /path'`, a `{param}` segment as any string (see KnownEndpoint). */
+export type TableEndpoint =
+  | 'GET /api/v2/user-info'
+  | 'GET /api/v1/user/api-key'
+  | 'GET /api/v1/hf/accounts/opened'
+  | 'GET /api/v1/accounts'
+  | `GET /api/v1/accounts/${string}`
+  | 'GET /api/v3/margin/accounts'
+  | 'GET /api/v3/isolated/accounts'
+  | 'GET /api/v1/accounts/ledgers'
+  | 'GET /api/v1/hf/accounts/ledgers'
+  | 'GET /api/v3/hf/margin/account/ledgers'
+  | 'POST /api/v3/deposit-address/create'
+  | 'GET /api/v3/deposit-addresses'
+  | 'GET /api/v1/deposits'
+  | 'GET /api/v1/base-fee'
+  | 'GET /api/v1/trade-fees'
+  | 'POST /api/v2/sub/user/created'
+  | 'POST /api/v3/sub/user/margin/enable'
+  | 'POST /api/v3/sub/user/futures/enable'
+  | 'GET /api/v2/sub/user'
+  | `GET /api/v1/sub-accounts/${string}`
+  | 'GET /api/v2/sub-accounts'
+  | 'POST /api/v1/sub/api-key'
+  | 'GET /api/v1/sub/api-key'
+  | 'DELETE /api/v1/sub/api-key'
+  | 'POST /api/v1/sub/api-key/update'
+  | 'GET /api/v1/accounts/transferable'
+  | 'POST /api/v3/accounts/universal-transfer'
+  | 'GET /api/v1/withdrawals/quotas'
+  | 'POST /api/v3/withdrawals'
+  | `DELETE /api/v1/withdrawals/${string}`
+  | `GET /api/v1/withdrawals/${string}`
+  | 'GET /api/v1/withdrawals'
+  | 'GET /api/v2/affiliate/inviter/statistics'
+  | 'GET /api/v1/broker/api/rebase/download'
+  | 'POST /api/v1/earn/orders'
+  | 'DELETE /api/v1/earn/orders'
+  | 'GET /api/v1/earn/redeem-preview'
+  | 'GET /api/v1/earn/saving/products'
+  | 'GET /api/v1/earn/promotion/products'
+  | 'GET /api/v1/earn/staking/products'
+  | 'GET /api/v1/earn/kcs-staking/products'
+  | 'GET /api/v1/earn/eth-staking/products'
+  | 'GET /api/v1/earn/hold-assets'
+  | 'GET /api/v3/project/list'
+  | 'GET /api/v3/project/marketInterestRate'
+  | 'POST /api/v3/purchase'
+  | 'POST /api/v3/lend/purchase/update'
+  | 'GET /api/v3/purchase/orders'
+  | 'POST /api/v3/redeem'
+  | 'GET /api/v3/redeem/orders'
+  | 'POST /api/v3/margin/borrow'
+  | 'GET /api/v3/margin/borrow'
+  | 'POST /api/v3/margin/repay'
+  | 'GET /api/v3/margin/repay'
+  | 'GET /api/v3/margin/interest'
+  | 'POST /api/v3/position/update-user-leverage'
+  | 'GET /api/v3/margin/symbols'
+  | 'GET /api/v3/etf/info'
+  | `GET /api/v1/mark-price/${string}/current`
+  | 'GET /api/v1/margin/config'
+  | 'GET /api/v3/mark-price/all-symbols'
+  | 'GET /api/v1/isolated/symbols'
+  | 'POST /api/v3/hf/margin/order'
+  | 'POST /api/v3/hf/margin/order/test'
+  | `DELETE /api/v3/hf/margin/orders/${string}`
+  | `GET /api/v3/hf/margin/orders/${string}`
+  | `DELETE /api/v3/hf/margin/orders/client-order/${string}`
+  | `GET /api/v3/hf/margin/orders/client-order/${string}`
+  | 'DELETE /api/v3/hf/margin/orders'
+  | 'GET /api/v3/hf/margin/order/active/symbols'
+  | 'GET /api/v3/hf/margin/orders/active'
+  | 'GET /api/v3/hf/margin/orders/done'
+  | 'GET /api/v3/hf/margin/fills'
+  | 'GET /api/v3/margin/currencies'
+  | 'GET /api/v3/announcements'
+  | `GET /api/v3/currencies/${string}`
+  | 'GET /api/v3/currencies'
+  | `GET /api/v2/symbols/${string}`
+  | 'GET /api/v2/symbols'
+  | 'GET /api/v1/market/orderbook/level1'
+  | 'GET /api/v1/market/allTickers'
+  | 'GET /api/v1/market/histories'
+  | 'GET /api/v1/market/candles'
+  | `GET /api/v1/market/orderbook/level2_${string}`
+  | 'GET /api/v3/market/orderbook/level2'
+  | `GET /api/v1/market/orderbook/callauction/level2_${string}`
+  | 'GET /api/v1/market/callauctionData'
+  | 'GET /api/v1/prices'
+  | 'GET /api/v1/market/stats'
+  | 'GET /api/v1/markets'
+  | 'GET /api/v1/my-ip'
+  | 'GET /api/v1/timestamp'
+  | 'GET /api/v1/status'
+  | 'POST /api/v1/bullet-public'
+  | 'POST /api/v1/bullet-private'
+  | 'POST /api/v1/hf/orders'
+  | 'DELETE /api/v1/hf/orders'
+  | 'POST /api/v1/hf/orders/sync'
+  | 'POST /api/v1/hf/orders/test'
+  | 'POST /api/v1/hf/orders/multi'
+  | 'POST /api/v1/hf/orders/multi/sync'
+  | `DELETE /api/v1/hf/orders/${string}`
+  | `GET /api/v1/hf/orders/${string}`
+  | `DELETE /api/v1/hf/orders/sync/${string}`
+  | `DELETE /api/v1/hf/orders/client-order/${string}`
+  | `GET /api/v1/hf/orders/client-order/${string}`
+  | `DELETE /api/v1/hf/orders/sync/client-order/${string}`
+  | `DELETE /api/v1/hf/orders/cancel/${string}`
+  | 'DELETE /api/v1/hf/orders/cancelAll'
+  | 'POST /api/v1/hf/orders/alter'
+  | 'GET /api/v1/hf/orders/active/symbols'
+  | 'GET /api/v1/hf/orders/active'
+  | 'GET /api/v1/hf/orders/active/page'
+  | 'GET /api/v1/hf/orders/done'
+  | 'GET /api/v1/hf/fills'
+  | 'GET /api/v1/hf/orders/dead-cancel-all/query'
+  | 'POST /api/v1/hf/orders/dead-cancel-all'
+  | 'GET /api/v1/stop-order'
+  | `GET /api/v1/stop-order/${string}`
+  | 'DELETE /api/v1/stop-order/cancel'
+  | 'GET /api/v1/stop-order/queryOrderByClientOid'
+  | `DELETE /api/v1/order/client-order/${string}`
+  | 'GET /api/v1/otc-loan/discount-rate-configs'
+  | 'GET /api/v1/otc-loan/loan'
+  | 'GET /api/v1/otc-loan/accounts'
+  | 'GET /api/v1/account-overview'
+  | 'GET /api/v1/transaction-history'
+  | 'PATCH /api/v1/trade-fees'
+  | 'GET /api/v1/account-overview-all'
+  | 'POST /api/v1/copy-trade/futures/orders'
+  | 'DELETE /api/v1/copy-trade/futures/orders'
+  | 'POST /api/v1/copy-trade/futures/orders/test'
+  | 'POST /api/v1/copy-trade/futures/st-orders'
+  | 'DELETE /api/v1/copy-trade/futures/orders/client-order'
+  | 'GET /api/v1/copy-trade/futures/get-max-open-size'
+  | 'GET /api/v1/copy-trade/futures/position/margin/max-withdraw-margin'
+  | 'POST /api/v1/copy-trade/futures/position/margin/deposit-margin'
+  | 'POST /api/v1/copy-trade/futures/position/margin/withdraw-margin'
+  | 'POST /api/v1/copy-trade/futures/position/risk-limit-level/change'
+  | 'POST /api/v1/copy-trade/futures/position/margin/auto-deposit-status'
+  | `GET /api/v1/funding-rate/${string}/current`
+  | 'GET /api/v1/contract/funding-rates'
+  | 'GET /api/v1/funding-history'
+  | `GET /api/v1/contracts/${string}`
+  | 'GET /api/v1/contracts/active'
+  | 'GET /api/v1/ticker'
+  | 'GET /api/v1/allTickers'
+  | 'GET /api/v1/level2/snapshot'
+  | `GET /api/v1/level2/depth${string}`
+  | 'GET /api/v1/trade/history'
+  | 'GET /api/v1/kline/query'
+  | 'GET /api/v1/index/query'
+  | 'GET /api/v1/interest/query'
+  | 'GET /api/v1/premium/query'
+  | 'GET /api/v1/trade-statistics'
+  | 'POST /api/v1/orders'
+  | 'GET /api/v1/orders'
+  | 'POST /api/v1/orders/test'
+  | 'POST /api/v1/orders/multi'
+  | 'POST /api/v1/st-orders'
+  | `DELETE /api/v1/orders/${string}`
+  | `DELETE /api/v1/orders/client-order/${string}`
+  | 'DELETE /api/v1/orders/multi-cancel'
+  | 'DELETE /api/v3/orders'
+  | 'DELETE /api/v1/stopOrders'
+  | 'GET /api/v1/stopOrders'
+  | `GET /api/v1/orders/${string}`
+  | 'GET /api/v1/orders/byClientOid'
+  | 'GET /api/v1/recentDoneOrders'
+  | 'GET /api/v1/openOrderStatistics'
+  | 'GET /api/v1/recentFills'
+  | 'GET /api/v1/fills'
+  | 'GET /api/v2/position/getMarginMode'
+  | 'POST /api/v2/position/changeMarginMode'
+  | 'POST /api/v2/position/batchChangeMarginMode'
+  | 'GET /api/v2/getMaxOpenSize'
+  | 'GET /api/v1/position'
+  | 'GET /api/v1/positions'
+  | 'GET /api/v1/history-positions'
+  | 'GET /api/v1/margin/maxWithdrawMargin'
+  | 'GET /api/v2/getCrossUserLeverage'
+  | 'POST /api/v2/changeCrossUserLeverage'
+  | 'POST /api/v1/position/margin/deposit-margin'
+  | 'POST /api/v1/margin/withdrawMargin'
+  | 'GET /api/v2/batchGetCrossOrderLimit'
+  | `GET /api/v1/contracts/risk-limit/${string}`
+  | 'POST /api/v1/position/risk-limit-level/change'
+  | 'POST /api/kyc/ndBroker/proxyClient/submit'
+  | 'GET /api/kyc/ndBroker/proxyClient/status/list'
+  | 'GET /api/kyc/ndBroker/proxyClient/status/page'
+  | 'GET /api/v1/broker/nd/info'
+  | 'POST /api/v1/broker/nd/account'
+  | 'GET /api/v1/broker/nd/account'
+  | 'POST /api/v1/broker/nd/account/apikey'
+  | 'GET /api/v1/broker/nd/account/apikey'
+  | 'DELETE /api/v1/broker/nd/account/apikey'
+  | 'POST /api/v1/broker/nd/account/update-apikey'
+  | 'POST /api/v1/broker/nd/transfer'
+  | 'GET /api/v3/broker/nd/transfer/detail'
+  | 'GET /api/v1/asset/ndbroker/deposit/list'
+  | 'GET /api/v3/broker/nd/deposit/detail'
+  | 'GET /api/v3/broker/nd/withdraw/detail'
+  | 'GET /api/v1/broker/nd/rebase/download'
+  | 'GET /api/v1/margin/account'
+  | 'GET /api/v1/isolated/accounts'
+  | `GET /api/v1/isolated/account/${string}`
+  | 'GET /api/v2/deposit-addresses'
+  | 'GET /api/v1/deposit-addresses'
+  | 'POST /api/v1/deposit-addresses'
+  | 'GET /api/v1/hist-deposits'
+  | 'GET /api/v1/sub/user'
+  | 'GET /api/v1/sub-accounts'
+  | 'POST /api/v2/accounts/sub-transfer'
+  | 'POST /api/v2/accounts/inner-transfer'
+  | 'POST /api/v1/withdrawals'
+  | 'GET /api/v1/hist-withdrawals'
+  | 'POST /api/v1/margin/order'
+  | 'POST /api/v1/margin/order/test'
+  | 'POST /api/v1/stop-order'
+  | 'DELETE /api/v1/stop-order/cancelOrderByClientOid'
+  | `DELETE /api/v1/stop-order/${string}`
+  | 'POST /api/v3/oco/order'
+  | `DELETE /api/v3/oco/order/${string}`
+  | `GET /api/v3/oco/order/${string}`
+  | `DELETE /api/v3/oco/client-order/${string}`
+  | `GET /api/v3/oco/client-order/${string}`
+  | 'DELETE /api/v3/oco/orders'
+  | 'GET /api/v3/oco/orders'
+  | `GET /api/v3/oco/order/details/${string}`
+  | 'DELETE /api/v1/orders'
+  | `GET /api/v1/order/client-order/${string}`
+  | 'GET /api/v1/limit/orders'
+  | 'GET /api/v1/limit/fills'
+  | 'GET /api/v1/transfer-list'
+  | 'POST /api/v3/transfer-out'
+  | 'POST /api/v1/transfer-in'
+  | 'POST /api/v1/position/margin/auto-deposit-status'
+  | 'GET /api/ua/v1/market/announcement'
+  | 'GET /api/ua/v1/market/currency'
+  | 'GET /api/ua/v1/asset/currencies'
+  | 'GET /api/ua/v1/market/instrument'
+  | 'GET /api/ua/v1/market/ticker'
+  | 'GET /api/ua/v1/market/trade'
+  | 'GET /api/ua/v1/market/kline'
+  | 'GET /api/ua/v1/market/funding-rate'
+  | 'GET /api/ua/v1/market/funding-rate-history'
+  | 'GET /api/ua/v1/market/cross-config'
+  | 'GET /api/ua/v1/market/collateral-discount-ratio'
+  | 'GET /api/ua/v1/market/index-price'
+  | 'GET /api/ua/v1/market/position-tiers'
+  | 'GET /api/ua/v1/market/open-interest'
+  | 'GET /api/ua/v1/server/status'
+  | 'GET /api/ua/v1/market/borrowable-currency'
+  | 'GET /api/ua/v1/user/my-ip'
+  | 'GET /api/ua/v1/market/fiat-price'
+  | 'GET /api/ua/v1/market/orderbook'
+  | 'GET /api/ua/v1/account/balance'
+  | 'GET /api/ua/v1/account/transfer-quota'
+  | 'GET /api/ua/v1/account/mode'
+  | 'GET /api/ua/v1/account/ledger'
+  | 'GET /api/ua/v1/account/interest-history'
+  | 'GET /api/ua/v1/asset/deposit/address'
+  | 'GET /api/ua/v1/account/deposit/address'
+  | `GET /api/ua/v1/${string}/account/balance`
+  | `GET /api/ua/v1/${string}/account/overview`
+  | `GET /api/ua/v1/${string}/order/detail`
+  | `GET /api/ua/v1/${string}/order/open-list`
+  | `GET /api/ua/v1/${string}/order/history`
+  | `GET /api/ua/v1/${string}/order/execution`
+  | `GET /api/ua/v1/${string}/position/open-list`
+  | `GET /api/ua/v1/${string}/position/history`
+  | 'GET /api/ua/v1/position/history'
+  | `GET /api/ua/v1/${string}/position/tiers`
+  | 'GET /api/ua/v1/sub-account/balance'
+  | 'GET /api/ua/v1/user/fee-rate'
+  | 'GET /api/ua/v1/dcp/query'
+  | 'GET /api/ua/v1/unified/account/leverage'
+  | 'GET /api/ua/v1/position/funding-history'
+  | 'GET /api/ua/v1/account/interest-limits'
+  | 'POST /api/ua/v1/account/transfer'
+  | 'POST /api/ua/v1/account/mode'
+  | `POST /api/ua/v1/${string}/account/modify-leverage`
+  | `POST /api/ua/v1/${string}/order/place`
+  | `POST /api/ua/v1/${string}/order/place-batch`
+  | `POST /api/ua/v1/${string}/order/cancel`
+  | `POST /api/ua/v1/${string}/order/cancel-batch`
+  | `POST /api/ua/v1/${string}/order/cancel-all`
+  | 'POST /api/ua/v1/sub-account/canTransferOut'
+  | 'POST /api/ua/v1/dcp/set'
+  | `POST /api/ua/v1/${string}/account/modify-leverage-margin-cross`
+  | 'GET /api/ua/v2/market/funding-rate'
+  | 'GET /api/ua/v2/market/announcement'
+  | 'GET /api/ua/v2/market/borrowable-currency'
+  | 'GET /api/ua/v2/market/collateral-discount-ratio'
+  | 'GET /api/ua/v2/market/funding-rate-history'
+  | 'GET /api/ua/v2/market/index-price'
+  | 'GET /api/ua/v2/market/kline'
+  | 'GET /api/ua/v2/market/open-interest'
+  | 'GET /api/ua/v2/account/mode'
+  | 'POST /api/ua/v2/account/mode'
+  | 'GET /api/ua/v2/account/interest-history'
+  | 'GET /api/ua/v2/account/interest-limits'
+  | 'POST /api/ua/v2/sub-account/canTransferOut'
+  | 'GET /api/ua/v2/unified/account/balance'
+  | 'GET /api/ua/v2/unified/account/overview'
+  | 'POST /api/ua/v2/unified/order/cancel-all'
+  | 'POST /api/ua/v2/unified/order/cancel-batch'
+  | 'POST /api/ua/v2/unified/order/cancel'
+  | 'GET /api/ua/v2/unified/order/detail'
+  | 'GET /api/ua/v2/unified/order/execution'
+  | 'GET /api/ua/v2/unified/order/history'
+  | 'GET /api/ua/v2/unified/order/open-list'
+  | 'POST /api/ua/v2/unified/order/place'
+  | 'POST /api/ua/v2/unified/order/amend'
+  | 'GET /api/ua/v2/position/funding-history'
+  | 'GET /api/ua/v2/position/history'
+  | 'GET /api/ua/v2/unified/position/margin-mode'
+  | 'GET /api/ua/v2/unified/position/open-list'
+  | 'POST /api/ua/v2/unified/position/margin-mode'
+  | 'POST /api/ua/v2/unified/position/modify-margin';

@@ -143,6 +143,7 @@ function failureReply(error: unknown, account: AccountEntry, route: Route, metho
       KS_STORE_UNAVAILABLE: 'KS_PROXY_STORE_UNAVAILABLE',
       KS_CLOSED: 'KS_PROXY_DRAINING',
       KS_INVALID_ENDPOINT: 'KS_PROXY_BAD_REQUEST',
+      KS_UNKNOWN_ENDPOINT: 'KS_PROXY_BAD_REQUEST',
       KS_INVALID_WEIGHT: 'KS_PROXY_BAD_REQUEST',
     };
     if (error.code === 'KS_ABORTED') return undefined;

@@ -6,6 +6,7 @@ import { POOLS, quotaFor, type PoolName } from '../kucoin/pools.js';
 import { authenticate, type SimAccount } from './auth.js';
 import { FixedWindowCounter } from './fixedWindow.js';
 import { rateLimitHeaders, sendCloudflare1015, sendError, sendJson } from './replies.js';
+import { sampleData } from './sampleData.js';
 import type { Arrival, Block, SimulatorStats } from './simStats.js';
 
 export interface GatewaySimulatorOptions {
@@ -54,7 +55,8 @@ const JSON_LIMIT = 1 << 20;
  * A real HTTP server that behaves like KuCoin's gateway (docs/RATE-LIMITS.md): pools per UID and per IP in fixed
  * windows that open at the first arrival, weights from the endpoint table, gw-ratelimit-* headers, 429000
  * (not charged), Cloudflare 1015 with a 30 s IP block, 200002 per (UID, endpoint) with a 10 s block, 429001
- * storms, 429002 per connection, signature checks, duplicate-clientOid rejection, latency, hidden consumers.
+ * storms, 429002 per connection, signature checks, duplicate-clientOid rejection, latency, hidden consumers; a few reads
+ * answer sample data (src/simulator/sampleData.ts: the account mode ccxt asks first, balances).
  * It serves the spot, futures and broker hosts on three ports with one shared state. `GET /__sim/stats` = `stats()`.
  */
 export async function startGatewaySimulator(options: GatewaySimulatorOptions = {}): Promise<GatewaySimulator> {
@@ -246,7 +248,7 @@ export async function startGatewaySimulator(options: GatewaySimulatorOptions = {
     let data: unknown =
       options.websocket && /^\/api\/v1\/bullet-(public|private)$/.test(info.path)
         ? options.websocket.issueToken({ kind: isPublic ? 'public' : 'private', uid, ip })
-        : {};
+        : (sampleData(host, method, info.path) ?? {});
     if (info.path === '/api/v1/timestamp') data = options.serverTime ? options.serverTime(clock()) : clock(); // the server's time, as KuCoin answers it
     if (method === 'POST' && /orders/.test(info.path)) {
       let parsed: { clientOid?: unknown } = {};

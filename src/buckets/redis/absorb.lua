@@ -9,12 +9,5 @@ local cfg = read_cfg(1)
 if cfg.err then return cfg end
 cfg.burst = 0 -- charge() then leaves the tokens alone
 local b = load(KEYS[1], KEYS[2], cfg, now)
-if cfg.weight > 0 then
-  charge(b, cfg.weight, 1, now)
-  redis.call('HSET', b.hkey, 'used', fmt(b.used))
-  if b.born then redis.call('HSET', b.hkey, 'createdAt', fmt(b.createdAt)) end
-  local t = ttl(b, now)
-  redis.call('PEXPIRE', b.hkey, t)
-  redis.call('PEXPIRE', b.lkey, t)
-end
+absorb_weight(b, cfg.weight, now)
 return pack(REPLY, { used = b.used })

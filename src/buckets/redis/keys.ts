@@ -13,6 +13,7 @@ import type { BucketConfig } from '../types.js';
  * | `<prefix>:{<group>}:b:<id>`  | hash | the bucket's state: `STATE_FIELDS` in scriptLayout.ts           |
  * | `<prefix>:{<group>}:l:<id>`  | list | admissions as "atMs:weight", oldest first, one per granule      |
  * | `<prefix>:{<group>}:hb`      | zset | live processes (ResilientStore heartbeats), score = expiry      |
+ * | `<prefix>:{<group>}:h:<process>:<id>` | string | a cut-off process's share is held in the bucket (hold.lua) |
  *
  * A group may not contain braces: they would move the hash tag (and could make two groups' keys meet).
  */
@@ -24,6 +25,11 @@ export function bucketKeys(prefix: string, bucket: BucketConfig): [hash: string,
 /** The sorted set of live processes of a group (heartbeats). */
 export function heartbeatKey(prefix: string, group: string): string {
   return `${groupTag(prefix, group)}:hb`;
+}
+
+/** The guard of the hold of a process's share in a bucket (hold.lua): set once, until the hold ends. */
+export function holdKey(prefix: string, bucket: BucketConfig, processId: string): string {
+  return `${groupTag(prefix, bucket.group)}:h:${processId}:${bucket.id}`;
 }
 
 function groupTag(prefix: string, group: string): string {

@@ -12,7 +12,7 @@ import type {
   Store,
 } from '../types.js';
 import { normalizeObservation, normalizePenalty, normalizeUntil, validateFactor, validateRelease, validateSender } from '../validate.js';
-import { bucketKeys, heartbeatKey } from './keys.js';
+import { bucketKeys, heartbeatKey, holdKey } from './keys.js';
 import { LuaScript, type RedisLike } from './luaScript.js';
 import { parseReply, scriptArgs, type ScriptArgs, type ScriptBucket, type ScriptName } from './scriptLayout.js';
 
@@ -50,7 +50,16 @@ const SCRIPTS: { readonly [S in ScriptName]: LuaScript } = {
   penalize: new LuaScript('penalize'),
   absorb: new LuaScript('absorb'),
   heartbeat: new LuaScript('heartbeat'),
+  hold: new LuaScript('hold'),
+  leave: new LuaScript('leave'),
 };
+
+/** A process whose last heartbeat is older than its lease (see heartbeat.lua), and when its ttl in the set ends. */
+export interface OverdueProcess {
+  readonly processId: string;
+  /** Store time (Redis TIME, or the test clock) at which it drops out of the set. */
+  readonly expiresAt: number;
+}
 
 const REASONS = new Set<string>(['paused', 'window', 'pacing', 'fairShare']);
 const LIMIT_OUTCOMES = new Set<string>(['none', 'same', 'learned', 'pending', 'refused']);
@@ -200,8 +209,32 @@ export class RedisStore implements Store {
 
   /** Marks this process alive in `group` for `ttlMs`; returns how many processes are alive there. */
   async heartbeat(group: string, processId: string, ttlMs: number): Promise<number> {
-    const reply = await this.#run('heartbeat', { processId, ttlMs: Math.ceil(ttlMs) }, [], [heartbeatKey(this.#prefix, group)]);
-    return Number(parseReply('heartbeat', reply).fields.live);
+    return (await this.leasedHeartbeat(group, processId, ttlMs, ttlMs)).live;
+  }
+
+  /**
+   * Marks this process alive in `group` for `ttlMs`; returns how many processes are alive there, and those whose last
+   * heartbeat is older than `leaseMs` (<= ttlMs): see heartbeat.lua.
+   */
+  async leasedHeartbeat(group: string, processId: string, ttlMs: number, leaseMs: number): Promise<{ live: number; overdue: OverdueProcess[] }> {
+    const args = { processId, ttlMs: Math.ceil(ttlMs), leaseMs: Math.ceil(leaseMs) };
+    const { fields, each } = parseReply('heartbeat', await this.#run('heartbeat', args, [], [heartbeatKey(this.#prefix, group)]));
+    return { live: Number(fields.live), overdue: each.map((e) => ({ processId: e.processId, expiresAt: Number(e.expiresAt) })) };
+  }
+
+  /** Removes this process from `group`'s heartbeats (it closed); returns how many processes are left there. */
+  async leave(group: string, processId: string): Promise<number> {
+    return Number(parseReply('leave', await this.#run('leave', { processId }, [], [heartbeatKey(this.#prefix, group)])).fields.live);
+  }
+
+  /**
+   * Holds back `weight` of `bucket` for a process that may be cut off (see hold.lua): charged once per process and
+   * bucket until `holdUntil` (store time); true when this call charged it.
+   */
+  async hold(bucket: BucketConfig, weight: number, processId: string, holdUntil: number): Promise<boolean> {
+    const keys = [...bucketKeys(this.#prefix, bucket), holdKey(this.#prefix, bucket, processId)];
+    const reply = await this.#run('hold', { holdUntil: Math.ceil(holdUntil) }, [{ bucket, weight }], keys);
+    return parseReply('hold', reply).fields.held === '1';
   }
 
   /** Charges weight already sent while Redis was unreachable (see absorb.lua). */

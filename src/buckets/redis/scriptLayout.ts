@@ -10,7 +10,8 @@ import type { BucketConfig } from '../types.js';
  * hand and a field added here cannot shift another's reading. Reading a name the table lacks is an error.
  *
  * ARGV of a script: its own `args` first (ARGV[1] is always `time`: '' for Redis TIME, else a test's
- * clock), then one block of `BUCKET_FIELDS` per bucket (KEYS: the bucket's hash and log, see keys.ts).
+ * clock), then one block of `BUCKET_FIELDS` per bucket (KEYS: the bucket's hash and log, see keys.ts, then the
+ * script's own `keys`, read in Lua as `KEYS[2 * n + KEY.<name>]`).
  */
 
 /** One bucket's config as every bucket script reads it, in block order. */
@@ -67,6 +68,8 @@ type Buckets = 'none' | 'one' | 'many';
 interface ScriptLayout {
   readonly args: readonly string[];
   readonly buckets: Buckets;
+  /** Keys of the script's own, after the buckets' (for bucket scripts). */
+  readonly keys?: readonly string[];
   /** The reply: an array of these fields (as strings), in order... */
   readonly reply: readonly string[];
   /** ...followed, for `many`, by one array of these fields per bucket. */
@@ -101,7 +104,9 @@ export const SCRIPT_LAYOUTS = {
     reply: ['pausedUntil', 'factor', 'tightened', 'now'],
   },
   absorb: { args: ['time'], buckets: 'one', reply: ['used'] },
-  heartbeat: { args: ['time', 'processId', 'ttlMs'], buckets: 'none', reply: ['live'] },
+  hold: { args: ['time', 'holdUntil'], buckets: 'one', keys: ['guard'], reply: ['held'] },
+  heartbeat: { args: ['time', 'processId', 'ttlMs', 'leaseMs'], buckets: 'none', reply: ['live'], each: ['processId', 'expiresAt'] },
+  leave: { args: ['time', 'processId'], buckets: 'none', reply: ['live'] },
 } as const satisfies Record<string, ScriptLayout>;
 
 export type ScriptName = keyof typeof SCRIPT_LAYOUTS;
@@ -192,6 +197,8 @@ export function luaPrelude(script: ScriptName): string {
     `local ARG = strict('ARG', ${luaMap(layout.args.map((f, i) => [f, i + 1]))})`,
     `local ARG_COUNT = ${layout.args.length}`,
     `local BUCKETS = ${luaString(layout.buckets)}`,
+    `local KEY = strict('KEY', ${luaMap((layout.keys ?? []).map((k, i) => [k, i + 1]))})`,
+    `local KEY_COUNT = ${(layout.keys ?? []).length}`,
     `local CFG = strict('CFG', ${luaMap(BUCKET_FIELDS.map((f, i) => [f, i]))})`,
     `local CFG_SIZE = ${BUCKET_FIELDS.length}`,
     `local STATE = ${luaList(STATE_FIELDS)}`,

@@ -1,5 +1,5 @@
 // One bot process of `kucoin-scheduler demo --redis URL --processes N`: runs the workload, reports over IPC.
-import { createScheduler, RedisStore, type Priority } from '../../index.js';
+import { createRedisStore, createScheduler, type Priority } from '../../index.js';
 import { connectRedis, type CliRedis } from '../redisConnection.js';
 import { DEMO_ACCOUNT, rawSender, runBots, scheduledSender, type RequestRecord } from './workload.js';
 
@@ -25,9 +25,9 @@ async function main(cfg: BotConfig): Promise<void> {
     if (m.type === 'stop') stop.abort();
   });
   const redis: CliRedis | undefined = cfg.useScheduler && cfg.redisUrl ? await connectRedis(new URL(cfg.redisUrl)) : undefined;
-  const scheduler = redis
-    ? createScheduler({ uid: DEMO_ACCOUNT.uid, agingMs: cfg.agingMs, store: new RedisStore({ client: redis, prefix: cfg.prefix }) })
-    : undefined;
+  // createRedisStore: the store that beats as a live process, so the demo and `status` count this one
+  const store = redis ? createRedisStore({ client: redis, prefix: cfg.prefix }) : undefined;
+  const scheduler = store ? createScheduler({ uid: DEMO_ACCOUNT.uid, agingMs: cfg.agingMs, store }) : undefined;
   let waits: Record<string, number> = {};
   scheduler?.on('waited', (e) => (waits[e.bucketId] = (waits[e.bucketId] ?? 0) + e.waitMs));
   const sender = scheduler ? scheduledSender(scheduler, cfg.urls, DEMO_ACCOUNT, cfg.id) : rawSender(cfg.urls, DEMO_ACCOUNT, cfg.id);
@@ -47,6 +47,7 @@ async function main(cfg: BotConfig): Promise<void> {
   await flush();
   await sender.close();
   await scheduler?.close();
+  await store?.close();
   await redis?.quit().catch(() => redis.disconnect());
   send({ type: 'done' });
   process.disconnect?.();

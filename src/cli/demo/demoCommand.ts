@@ -3,12 +3,13 @@
 import { fork, type ChildProcess } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { fileURLToPath } from 'node:url';
-import { createScheduler, RedisStore, type Priority, type Scheduler } from '../../index.js';
+import { createRedisStore, createScheduler, type Priority, type ResilientStore, type Scheduler } from '../../index.js';
 import { startGatewaySimulator } from '../../simulator/gatewaySimulator.js';
 import { UsageError } from '../cliErrors.js';
 import type { CliIo } from '../cliIo.js';
 import { numberFlag, parseFlags, redisUrlFlag } from '../flags.js';
-import { connectRedis, type CliRedis } from '../redisConnection.js';
+import { liveProcesses } from '../liveProcesses.js';
+import { connectRedis, redisTimeMs, type CliRedis } from '../redisConnection.js';
 import type { BotConfig, BotMessage } from './botProcess.js';
 import { DEMO_SETTINGS } from './demoSettings.js';
 import { LiveScreen } from './liveScreen.js';
@@ -30,8 +31,11 @@ requests visibly move up a tier within the run.
 Usage: kucoin-scheduler demo [options]      (in the repository: npm run demo -- [options])
 
   --seconds N       how long the bots run  (default 30)
-  --redis URL       share the quota through Redis (RedisStore) instead of the in-process MemoryStore
+  --redis URL       share the quota through Redis (createRedisStore) instead of the in-process MemoryStore;
+                    the demo prints its prefix, to point \`kucoin-scheduler status\` at it
   --processes N     run the bots as N separate OS processes (needs --redis with the scheduler)
+  --prefix P        the Redis key prefix (default ks-demo-<random>): demos given one prefix share one quota
+  --metrics PORT    serve the scheduler's Prometheus metrics on http://0.0.0.0:PORT/metrics (needs prom-client)
   --no-scheduler    the same bots sending straight out, to see the 429000s and 1015 blocks it avoids
   -h, --help        this text
 
@@ -56,6 +60,8 @@ export async function demoCommand(argv: readonly string[], io: CliIo): Promise<n
     redis: { type: 'string' },
     processes: { type: 'string', default: '1' },
     'no-scheduler': { type: 'boolean', default: false },
+    prefix: { type: 'string' },
+    metrics: { type: 'string' },
   });
   if (values.help) {
     io.stdout.write(DEMO_HELP);
@@ -67,13 +73,14 @@ export async function demoCommand(argv: readonly string[], io: CliIo): Promise<n
   const redisUrl = values.redis !== undefined ? redisUrlFlag('demo', values.redis) : undefined;
   if (useScheduler && processes > 1 && !redisUrl)
     throw new UsageError('--processes N shares the quota between processes through Redis: add --redis redis://host:port', 'demo');
+  const metricsPort = values.metrics !== undefined ? numberFlag('demo', 'metrics', values.metrics, 1, 65535, true) : undefined;
+  if (metricsPort !== undefined && (processes > 1 || !useScheduler)) throw new UsageError('--metrics serves the one scheduler of --processes 1', 'demo');
+  if (values.prefix !== undefined && !/^[\w.-]{1,100}$/.test(values.prefix))
+    throw new UsageError('--prefix expects 1-100 characters of letters, digits, _ . -', 'demo');
 
-  // Redis must answer before anything starts (a clear message, not a stack trace, when it does not)
-  let redis: CliRedis | undefined = useScheduler && redisUrl ? await connectRedis(redisUrl) : undefined;
-  if (redis && processes > 1) {
-    await redis.quit(); // each bot process connects on its own
-    redis = undefined;
-  }
+  // Redis must answer before anything starts (a clear message, not a stack trace, when it does not); with several
+  // processes each bot connects on its own, and this connection counts their heartbeats
+  const redis: CliRedis | undefined = useScheduler && redisUrl ? await connectRedis(redisUrl) : undefined;
 
   const sim = await startGatewaySimulator({ accounts: [DEMO_ACCOUNT], latencyMs: { min: 2, max: 10 } });
   const stop = new AbortController();
@@ -82,11 +89,15 @@ export async function demoCommand(argv: readonly string[], io: CliIo): Promise<n
   let queued: Record<Priority, number> | undefined = useScheduler ? EMPTY_QUEUES() : undefined;
   const children: ChildProcess[] = [];
   let scheduler: Scheduler | undefined;
-  const prefix = `kucoin-scheduler-demo-${randomUUID()}`;
-  const storeLabel = redisUrl ? `RedisStore at ${redisUrl.host}` : 'MemoryStore';
-  const title = useScheduler
-    ? `kucoin-scheduler demo: ${processes} bot process(es), ${storeLabel}`
-    : `demo WITHOUT the scheduler: ${processes} bot process(es)`;
+  let store: ResilientStore | undefined;
+  // short enough to read off the screen and type: `kucoin-scheduler status --prefix ... --uid demo-uid`
+  const prefix = values.prefix ?? `ks-demo-${randomUUID().slice(0, 8)}`;
+  let live: number | undefined;
+  let stopMetrics: (() => Promise<void>) | undefined;
+  let mostLive: number | undefined;
+  const storeLabel = redisUrl ? `Redis at ${redisUrl.host}` : 'MemoryStore';
+  const bots = `${processes} bot process${processes === 1 ? '' : 'es'}`;
+  const title = useScheduler ? `kucoin-scheduler demo: ${bots}, ${storeLabel}` : `demo WITHOUT the scheduler: ${bots}`;
   const note = useScheduler
     ? `demo setting: agingMs ${DEMO_SETTINGS.agingMs / 1000} s (library default 60 s)`
     : 'every bot sends at once, no limiter, no retry';
@@ -94,12 +105,11 @@ export async function demoCommand(argv: readonly string[], io: CliIo): Promise<n
   let botsDone: Promise<unknown>;
   if (processes === 1) {
     if (useScheduler) {
-      scheduler = createScheduler({
-        uid: DEMO_ACCOUNT.uid,
-        agingMs: DEMO_SETTINGS.agingMs,
-        ...(redis ? { store: new RedisStore({ client: redis, prefix }) } : {}),
-      });
+      // createRedisStore: the store that beats as a live process, so `status` counts this one
+      store = redis ? createRedisStore({ client: redis, prefix }) : undefined;
+      scheduler = createScheduler({ uid: DEMO_ACCOUNT.uid, agingMs: DEMO_SETTINGS.agingMs, ...(store ? { store } : {}) });
       scheduler.on('waited', (e) => waits!.add(e.bucketId, e.waitMs));
+      if (metricsPort !== undefined) stopMetrics = await serveMetrics(scheduler, metricsPort);
     }
     const sender = scheduler ? scheduledSender(scheduler, sim.urls, DEMO_ACCOUNT, 'p1') : rawSender(sim.urls, DEMO_ACCOUNT, 'p1');
     botsDone = runBots(sender, stop.signal, (r) => records.push(r), 'p1').finally(() => sender.close());
@@ -137,6 +147,7 @@ export async function demoCommand(argv: readonly string[], io: CliIo): Promise<n
   const view = (): ViewState => ({
     title,
     note,
+    ...(redis ? { redis: { prefix, uid: DEMO_ACCOUNT.uid, live, mostLive } } : {}),
     elapsedMs: Date.now() - startedAt,
     durationMs,
     stats: sim.stats(),
@@ -149,6 +160,10 @@ export async function demoCommand(argv: readonly string[], io: CliIo): Promise<n
 
   const screen = new LiveScreen(io.stdout);
   const draw = async (force = false) => {
+    if (redis) {
+      live = (await liveProcesses(redis, prefix, DEMO_ACCOUNT.uid, await redisTimeMs(redis))).length;
+      mostLive = Math.max(mostLive ?? 0, live);
+    }
     if (scheduler) {
       const q = EMPTY_QUEUES();
       for (const lane of Object.values((await scheduler.snapshot()).queued)) addQueues(q, lane);
@@ -176,8 +191,33 @@ export async function demoCommand(argv: readonly string[], io: CliIo): Promise<n
   await draw(true).catch(() => undefined);
   screen.release();
   io.stdout.write(`${renderSummary(view(), startedAt, screen.width).join('\n')}\n`);
+  await stopMetrics?.();
   await scheduler?.close();
+  await store?.close();
   await redis?.quit().catch(() => redis?.disconnect());
   await sim.close();
   return 0;
+}
+
+/** Serves the scheduler's metrics on every interface (a Prometheus in another container scrapes it); returns the stop. */
+async function serveMetrics(scheduler: Scheduler, port: number): Promise<() => Promise<void>> {
+  // loaded on demand: prom-client is an optional peer, and only the metrics entry point imports it statically
+  const [{ collectMetrics }, { Registry }, { createServer }] = await Promise.all([
+    import('../../metrics/index.js'),
+    import('prom-client'),
+    import('node:http'),
+  ]);
+  const registry = new Registry();
+  const stop = collectMetrics(scheduler, { registry });
+  const server = createServer((_req, res) => {
+    registry.metrics().then(
+      (text) => res.writeHead(200, { 'content-type': registry.contentType }).end(text),
+      () => res.writeHead(500).end(),
+    );
+  });
+  await new Promise<void>((resolve) => server.listen(port, resolve));
+  return async () => {
+    stop();
+    await new Promise((resolve) => server.close(resolve));
+  };
 }

@@ -15,6 +15,8 @@ export interface ViewState {
   readonly title: string;
   /** What the demo sets differently from the library's defaults, said on screen. */
   readonly note: string;
+  /** In Redis mode: the deployment's prefix and uid (for `kucoin-scheduler status`) and the live processes counted. */
+  readonly redis?: { readonly prefix: string; readonly uid: string; readonly live: number | undefined; readonly mostLive: number | undefined };
   readonly elapsedMs: number;
   readonly durationMs: number;
   readonly stats: SimulatorStats;
@@ -49,6 +51,11 @@ function bar(fraction: number, width: number): string {
 /** Cuts a line to `width` columns (characters: the view uses no wide characters). */
 export function clip(line: string, width: number): string {
   return line.length > width ? `${line.slice(0, Math.max(0, width - 1))}…` : line;
+}
+
+/** Where the demo's keys are, and the live processes: `prefix ks-demo-1a2b3c4d  uid demo-uid  live processes 2`. */
+function redisLine(r: NonNullable<ViewState['redis']>): string {
+  return `prefix ${r.prefix}  uid ${r.uid}  live processes ${r.live ?? '-'}`;
 }
 
 /** A bucket id in words: what limit it stands for. */
@@ -94,7 +101,11 @@ export function whatBinds(v: ViewState, span: 'recent' | 'total', now = Date.now
 export function renderLive(v: ViewState, width = 79): string[] {
   const now = Date.now();
   const barWidth = Math.max(8, Math.min(24, width - 44));
-  const lines = [`${v.title}   ${(v.elapsedMs / 1000).toFixed(1)} / ${(v.durationMs / 1000).toFixed(0)} s`, v.note, ''];
+  // the timer always shows: the title gives way to it on a narrow terminal
+  const timer = `${(v.elapsedMs / 1000).toFixed(1)} / ${(v.durationMs / 1000).toFixed(0)} s`;
+  const lines = [`${clip(v.title, width - timer.length - 3)}   ${timer}`, v.note];
+  if (v.redis) lines.push(redisLine(v.redis));
+  lines.push('');
   lines.push(`${'pool'.padEnd(12)} ${'weight this server window'.padEnd(barWidth + 14)} resets in`);
   for (const p of v.pools) {
     const w = v.stats.windows[p.key]?.at(-1);
@@ -126,6 +137,7 @@ export function renderLive(v: ViewState, width = 79): string[] {
 export function renderSummary(v: ViewState, startedAt: number, width = 79): string[] {
   const elapsed = Math.max(1, Date.now() - startedAt);
   const lines = ['', `summary (${(elapsed / 1000).toFixed(1)} s)`];
+  if (v.redis) lines.push(`  Redis prefix ${v.redis.prefix}, uid ${v.redis.uid}, live processes at most ${v.redis.mostLive ?? 0}`);
   const ok = v.stats.arrivals.filter((a) => a.outcome === 'ok' && a.client !== 'hidden');
   lines.push(`  requests arrived at the gateway ${v.stats.requests}, executed ${ok.length}`);
   for (const p of v.pools) {

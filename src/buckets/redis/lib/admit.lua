@@ -186,3 +186,15 @@ local function release(b, weight, share, count, at)
     end
   end
 end
+
+-- Charges `weight` already sent (or held back) at `now` without any check, leaving tokens, pauses and learned state
+-- as they are (record in memoryStore.ts); `b` was loaded with burst 0. Writes the sum and the keys' expiry.
+local function absorb_weight(b, weight, now)
+  if weight <= 0 then return end
+  charge(b, weight, 1, now)
+  redis.call('HSET', b.hkey, 'used', fmt(b.used))
+  if b.born then redis.call('HSET', b.hkey, 'createdAt', fmt(b.createdAt)) end
+  local t = ttl(b, now)
+  redis.call('PEXPIRE', b.hkey, t)
+  redis.call('PEXPIRE', b.lkey, t)
+end

@@ -36,10 +36,11 @@ local function now_ms(override)
 end
 
 -- How many bucket blocks this call carries, checked against KEYS and ARGV; nil and a reason when they disagree.
+-- KEYS: two per bucket, then the script's own keys (KEY, after the buckets': KEYS[2 * n + KEY.<name>]).
 local function bucket_count()
   local n = 0
-  if BUCKETS == 'one' then n = 1 elseif BUCKETS == 'many' then n = #KEYS / 2 end
-  if BUCKETS ~= 'none' and (n ~= math.floor(n) or #KEYS ~= 2 * n) then return nil, 'keys' end
+  if BUCKETS == 'one' then n = 1 elseif BUCKETS == 'many' then n = (#KEYS - KEY_COUNT) / 2 end
+  if BUCKETS ~= 'none' and (n ~= math.floor(n) or #KEYS ~= 2 * n + KEY_COUNT) then return nil, 'keys' end
   if #ARGV ~= ARG_COUNT + n * CFG_SIZE then return nil, 'argv' end
   return n
 end
