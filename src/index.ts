@@ -52,7 +52,9 @@ export { kucoinScheduling, type SchedulingInterceptorOptions } from './http/sche
 export type { IntegrationOptions } from './integrations/integrationOptions.js';
 export { kucoinSdkInterceptor, withKucoinScheduler, type KucoinSdkSchedulingOptions, type SdkInterceptor } from './integrations/kucoinUniversalSdk.js';
 export { withKucoinWebSockets, SchedulerWsService, type KucoinSdkWebSocketOptions, type KucoinSdkClientLike } from './integrations/kucoinUniversalSdkWs.js';
-export type { EndpointInfo, HostName } from './kucoin/endpointTypes.js';
+export type { EndpointInfo, HostName, KnownEndpoint, UnlistedEndpoint, Endpoint, CheckedEndpoint } from './kucoin/endpointTypes.js';
+export type { TableEndpoint } from './kucoin/endpoints.generated.js';
+export { unlisted } from './kucoin/unlisted.js';
 export { withCcxtScheduler, CCXT_EXCHANGES, ccxtDefaultPriority, type CcxtSchedulingOptions, type CcxtExchangeLike } from './integrations/ccxt.js';
 export { withPriority } from './integrations/callPriority.js';
 export { sendWithAttempts, classificationOf, type AttemptRequest, type AttemptPolicy, type AttemptsDone } from './send/attemptLoop.js';
@@ -76,6 +78,7 @@ export {
   KucoinRequestError,
   KeyCircuitOpenError,
   ClockSyncError,
+  UnknownEndpointError,
   type ErrorClassification,
   type ReplyRateLimit,
 } from './errors.js';
