@@ -44,7 +44,7 @@ beforeAll(async () => {
 afterAll(() => rmSync(work, { recursive: true, force: true }));
 
 describe('the npm tarball', () => {
-  it('ships the built package and its licence, and no source maps and no loose .lua file', () => {
+  it('ships the built package, its licence, the docs and examples the README links, and no source maps and no loose .lua file', () => {
     expect(files).toEqual(
       expect.arrayContaining([
         'LICENSE',
@@ -59,7 +59,10 @@ describe('the npm tarball', () => {
     );
     expect(files).toEqual(expect.arrayContaining(['dist/buckets/redis/luaSources.generated.js', 'dist/ws/redis/luaSources.generated.js']));
     expect(files.filter((f) => f.endsWith('.map') || f.endsWith('.lua'))).toEqual([]);
-    expect(files.filter((f) => !f.startsWith('dist/') && !['LICENSE', 'README.md', 'package.json'].includes(f))).toEqual([]);
+    // besides dist: the docs the README links (Markdown, pictures, the Grafana dashboard) and the examples, nothing else
+    const extra = files.filter((f) => !f.startsWith('dist/') && !['LICENSE', 'README.md', 'CHANGELOG.md', 'package.json'].includes(f));
+    expect(extra.filter((f) => !/^docs\/[\w.-]+\.(md|svg)$|^docs\/grafana\/[\w.-]+\.json$|^examples\/[\w.-]+\.mjs$/.test(f))).toEqual([]);
+    expect(extra).toEqual(expect.arrayContaining(['docs/guarantees.md', 'docs/how-it-works.svg', 'examples/quickstart.mjs']));
   });
 
   it('declares its licence, repository, Node engine, and ioredis as an optional peer only', () => {
