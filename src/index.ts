@@ -2,11 +2,11 @@
 // loop's class, the scheduler's port, the lanes) is internal, and the build strips every member tagged internal from
 // the emitted types (tsconfig.build.json, stripInternal). test/publicSurface.test.ts holds both, and a doc comment on
 // every export.
-import type { HealthListener as ResilientHealthListener, ResilientStoreOptions as ResilientOptions } from './buckets/resilientStore.js';
+import type { HealthListener as ResilientHealthListener, ResilientStoreOptions as ResilientOptions } from './store/resilientStore.js';
 
-export { type Scheduler, type BucketTarget, type ResumeTarget, type SchedulerSnapshot, type WrapOptions } from './scheduler.js';
+export { type Scheduler, type BucketTarget, type ResumeTarget, type SchedulerSnapshot, type WrapOptions } from './scheduler/scheduler.js';
 export { createScheduler } from './send/createScheduler.js';
-export type { Admission } from './admission.js';
+export type { Admission } from './scheduler/admission.js';
 export {
   FEEDBACK_RULES,
   REFUSAL_STATUSES,
@@ -17,17 +17,17 @@ export {
   type FeedbackRule,
   type GatewayReply,
   type Classified,
-} from './errorFeedback.js';
-export type { FeedbackOutcome } from './feedback/feedbackController.js';
-export { parseRateLimitHeaders, parseRetryAfterMs, type RateLimitHeaders, type HeaderBag } from './feedback/headers.js';
-export type { SchedulerOptions, PoolOptions, WindowLimit, FeedbackOptions } from './options.js';
-export type { ScheduleOptions } from './requestPlan.js';
-export type { SchedulerEvents, Listener } from './events.js';
-export { MemoryStore, type MemoryStoreOptions } from './buckets/memoryStore.js';
-export { RedisStore, type RedisStoreOptions } from './buckets/redis/redisStore.js';
-export { ResilientStore, type StoreHealth } from './buckets/resilientStore.js';
-export { createRedisStore } from './buckets/createRedisStore.js';
-export type { RedisLike } from './buckets/redis/luaScript.js';
+} from './kucoin/errorFeedback.js';
+export type { FeedbackOutcome } from './scheduler/feedbackController.js';
+export { parseRateLimitHeaders, parseRetryAfterMs, type RateLimitHeaders, type HeaderBag } from './kucoin/headers.js';
+export type { SchedulerOptions, PoolOptions, WindowLimit, FeedbackOptions } from './scheduler/options.js';
+export type { ScheduleOptions } from './scheduler/requestPlan.js';
+export type { SchedulerEvents, Listener } from './scheduler/events.js';
+export { MemoryStore, type MemoryStoreOptions } from './store/memoryStore.js';
+export { RedisStore, type RedisStoreOptions } from './store/redis/redisStore.js';
+export { ResilientStore, type StoreHealth } from './store/resilientStore.js';
+export { createRedisStore } from './store/createRedisStore.js';
+export type { RedisLike } from './store/redis/luaScript.js';
 export {
   PRIORITIES,
   type Priority,
@@ -42,7 +42,7 @@ export {
   type ObserveResult,
   type Penalty,
   type PenaltyResult,
-} from './buckets/types.js';
+} from './store/types.js';
 export { POOLS, POOL_NAMES, CLOUDFLARE_IP_LIMIT, quotaFor, quotaRange, type PoolName, type PoolDefinition } from './kucoin/pools.js';
 export { EndpointTable, parseEndpoint, parseHost } from './kucoin/endpointTable.js';
 export { authHeaders, keyIdOf, signRequest, type Credentials } from './kucoin/signing.js';
@@ -151,7 +151,7 @@ export { apiKeyHash, type ProxyAccount } from './proxy/accounts.js';
 export type { ProxyEvents } from './proxy/proxyEvents.js';
 export type { ProxyWsOptions } from './proxy/ws/wsRelayOptions.js';
 
-// documented here until src/buckets/resilientStore.ts documents them itself (then re-export them directly)
+// documented here until src/store/resilientStore.ts documents them itself (then re-export them directly)
 /** Options of `new ResilientStore(...)`: the RedisStore it stands in front of, the heartbeat period and the clock. */
 export type ResilientStoreOptions = ResilientOptions;
 /** A listener of a ResilientStore's health (`store.onHealthChange(listener)`): the new state, and the error behind it. */

@@ -1,9 +1,9 @@
 // The one attempt loop (src/send/attemptLoop.ts): the policy every client shares, tested on its own.
 import { describe, expect, it } from 'vitest';
 import { createScheduler, MemoryStore, type Admission, type SchedulerOptions } from '../src/index.js';
-import type { GatewayReply } from '../src/errorFeedback.js';
+import type { GatewayReply } from '../src/kucoin/errorFeedback.js';
 import { sendWithAttempts, AttemptLoop } from '../src/send/attemptLoop.js';
-import { portOf } from '../src/scheduler.js';
+import { portOf } from '../src/scheduler/scheduler.js';
 
 const OK: GatewayReply = { status: 200, body: { code: '200000' } };
 const TOO_MANY: GatewayReply = { status: 200, body: { code: '200002', msg: 'Too many requests in a short period of time, please retry later' } };

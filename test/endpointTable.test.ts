@@ -4,8 +4,8 @@ import { UnknownEndpointError } from '../src/errors.js';
 import { guessTemplate } from '../src/kucoin/endpointTable.js';
 import { unlisted } from '../src/kucoin/unlisted.js';
 import { ENDPOINT_ROWS } from '../src/kucoin/endpoints.generated.js';
-import { resolveOptions } from '../src/options.js';
-import { MAX_ENDPOINT_BUCKETS, RequestPlanner } from '../src/requestPlan.js';
+import { resolveOptions } from '../src/scheduler/options.js';
+import { MAX_ENDPOINT_BUCKETS, RequestPlanner } from '../src/scheduler/requestPlan.js';
 
 const table = new EndpointTable({ unknownWeight: 30 });
 

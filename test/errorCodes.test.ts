@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import fc from 'fast-check';
 import { describe, expect, expectTypeOf, it } from 'vitest';
-import { FEEDBACK_RULES } from '../src/errorFeedback.js';
+import { FEEDBACK_RULES } from '../src/kucoin/errorFeedback.js';
 import { InvalidArgumentError } from '../src/errors.js';
 import { KUCOIN_CODE_CATEGORIES, KUCOIN_CODE_CATEGORY_NAMES, KUCOIN_ERROR_CODES, lookupKucoinCode, type KucoinCodeQuery } from '../src/kucoin/errorCodes.js';
 import { lookupKucoinCode as fromIndex, type KucoinCodeCategory as IndexCategory, type KucoinCodeInfo } from '../src/index.js';

@@ -15,22 +15,13 @@ const LAYERS: readonly (readonly [prefix: string, layer: number, name: string])[
   // leaves every layer uses: typed errors (no imports) and small helpers
   ['errors.ts', 0, 'base'],
   ['util/', 0, 'base'],
-  // KuCoin's facts: pools, endpoints, codes, hosts, signing
+  // KuCoin's facts and how its replies read: pools, endpoints, codes, hosts, signing, headers, signals
   ['kucoin/', 1, 'kucoin'],
   // the shared buckets: MemoryStore, RedisStore and its Lua, ResilientStore
-  ['buckets/', 2, 'store'],
+  ['store/', 2, 'store'],
   // admission: plans, lanes, feedback into the store, options, events, the port the send layer uses
-  ['scheduler', 3, 'scheduler'], // scheduler.ts, schedulerPort.ts, schedulerTypes.ts
-  ['admission.ts', 3, 'scheduler'],
-  ['requestPlan.ts', 3, 'scheduler'],
-  ['bucketTarget.ts', 3, 'scheduler'],
-  ['keyCircuits.ts', 3, 'scheduler'],
-  ['options.ts', 3, 'scheduler'],
-  ['events.ts', 3, 'scheduler'],
-  ['errorFeedback.ts', 3, 'scheduler'],
-  ['queue/', 3, 'scheduler'],
-  ['feedback/', 3, 'scheduler'],
-  // the one attempt loop: send -> feedback -> send again
+  ['scheduler/', 3, 'scheduler'],
+  // the one attempt loop: send -> observe -> feedback -> send again
   ['send/', 4, 'send'],
   // what users plug in: clients, integrations, WebSockets, the proxy, metrics, the simulator
   ['http/', 5, 'clients'],
@@ -88,6 +79,11 @@ function violations(root: string): string[] {
 describe('import direction (issue 20)', () => {
   it('no file of src/ imports a layer above its own', () => {
     expect(violations(process.env.IMPORT_DIRECTION_ROOT ?? SRC)).toEqual([]);
+  });
+
+  it('the folder list of src/ is the list of layers: every entry of src/ is one of them, and each of them is there', () => {
+    const entries = readdirSync(SRC, { withFileTypes: true }).map((e) => (e.isDirectory() ? `${e.name}/` : e.name));
+    expect(entries.sort()).toEqual(LAYERS.map(([prefix]) => prefix).sort());
   });
 
   it('the scheduler layer imports nothing from send/, http/ or integrations/', () => {

@@ -13,7 +13,7 @@
  *
  * Fixed seed by default (MARGIN_SEED overrides it; MARGIN_SEED=random lets fast-check pick one, printed on
  * failure); MARGIN_RUNS=<factor> scales the number of runs (MARGIN_RUNS=10 for a longer exploration).
- * Two counterexamples this property found, both fixed in the bucket algorithm (src/buckets/observe.ts and its Lua twin): replies
+ * Two counterexamples this property found, both fixed in the bucket algorithm (src/store/observe.ts and its Lua twin): replies
  * dropped as older (a slow request answered after a faster one sent later) were never measured (OVERTAKEN: the
  * margin stayed at 10 ms against a 100 ms spread), and a rare slow request (0.7 % at +95 ms, seed 3 with
  * MARGIN_RUNS=10) that no reply had shown yet overran by 2 while the margin could fall to 10 ms: the measured
@@ -22,8 +22,8 @@
  */
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { MemoryStore } from '../src/buckets/memoryStore.js';
-import type { BucketConfig } from '../src/buckets/types.js';
+import { MemoryStore } from '../src/store/memoryStore.js';
+import type { BucketConfig } from '../src/store/types.js';
 import { FixedWindowCounter, type ServerWindow } from '../src/simulator/fixedWindow.js';
 
 const SEED_ENV = process.env.MARGIN_SEED;
@@ -43,7 +43,7 @@ const WINDOW_MS = 1000;
 const MARGIN_MS = 250;
 /** The scheduler's default shares per tier: critical, high, normal, low. */
 const SHARES = [1, 0.95, 0.85, 0.7] as const;
-/** The feedback defaults for a 429000 (src/options.ts: tightenBy 0.9, minFactor 0.5, maxAttempts 4). */
+/** The feedback defaults for a 429000 (src/scheduler/options.ts: tightenBy 0.9, minFactor 0.5, maxAttempts 4). */
 const TIGHTEN = { by: 0.9, min: 0.5 };
 const MAX_ATTEMPTS = 4;
 const EPOCH = 1_700_000_000_000;

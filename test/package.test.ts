@@ -57,7 +57,7 @@ describe('the npm tarball', () => {
         'dist/cli/demo/botProcess.js',
       ]),
     );
-    expect(files).toEqual(expect.arrayContaining(['dist/buckets/redis/luaSources.generated.js', 'dist/ws/redis/luaSources.generated.js']));
+    expect(files).toEqual(expect.arrayContaining(['dist/store/redis/luaSources.generated.js', 'dist/ws/redis/luaSources.generated.js']));
     expect(files.filter((f) => f.endsWith('.map') || f.endsWith('.lua'))).toEqual([]);
     // besides dist: the docs the README links (Markdown, pictures, the Grafana dashboard) and the examples, nothing else
     const extra = files.filter((f) => !f.startsWith('dist/') && !['LICENSE', 'README.md', 'CHANGELOG.md', 'package.json'].includes(f));
@@ -84,7 +84,7 @@ describe('the npm tarball', () => {
           .map((e) => relative(join(root, 'src'), e.parentPath)),
       ),
     ];
-    expect(folders).toEqual(expect.arrayContaining(['buckets/redis', 'ws/redis']));
+    expect(folders).toEqual(expect.arrayContaining(['store/redis', 'ws/redis']));
     for (const folder of folders) {
       const { LUA_SOURCES } = (await import(join(app, 'node_modules/kucoin-scheduler/dist', folder, 'luaSources.generated.js'))) as {
         LUA_SOURCES: Record<string, string>;

@@ -1,5 +1,5 @@
 // A bot process SIGKILLed mid-run leaks no capacity: its heartbeat expires and the others use the pool. The others
-// hold back its share (LIMIT / 3) for one span once its heartbeat is overdue (src/buckets/resilient/lease.ts): what
+// hold back its share (LIMIT / 3) for one span once its heartbeat is overdue (src/store/resilient/lease.ts): what
 // that costs is printed (docs/redis-failures.md quotes it).
 import { randomUUID } from 'node:crypto';
 import { Redis } from 'ioredis';

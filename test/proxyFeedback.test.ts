@@ -11,10 +11,10 @@ import { promisify } from 'node:util';
 import { gzipSync } from 'node:zlib';
 import { afterEach, describe, expect, it } from 'vitest';
 import { createProxy, MemoryStore, type ProxyEvents } from '../src/index.js';
-import type { BucketConfig, Observation, ObserveResult } from '../src/buckets/types.js';
+import type { BucketConfig, Observation, ObserveResult } from '../src/store/types.js';
 import { InjectedCodes } from '../src/simulator/injectedCodes.js';
 import { gatewayReplyOf } from '../src/proxy/upstream.js';
-import { classifyReply } from '../src/errorFeedback.js';
+import { classifyReply } from '../src/kucoin/errorFeedback.js';
 import { KEY, proxyBed, send, UID, type ProxyBed } from './helpers/proxySetup.js';
 
 let bed: ProxyBed | undefined;

@@ -4,7 +4,7 @@
 import { ClientOptionBuilder, DefaultClient, Spot, TransportOptionBuilder } from 'kucoin-universal-sdk';
 import { afterEach, describe, expect, it } from 'vitest';
 import { createScheduler, KucoinClient, MemoryStore, withKucoinScheduler } from '../src/index.js';
-import { classifyReply } from '../src/errorFeedback.js';
+import { classifyReply } from '../src/kucoin/errorFeedback.js';
 import { isSafeToRepeat } from '../src/send/safeToRepeat.js';
 import { InjectedCodes, type CodeInjection } from '../src/simulator/injectedCodes.js';
 import { startGatewaySimulator, type GatewaySimulator } from '../src/simulator/gatewaySimulator.js';

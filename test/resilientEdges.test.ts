@@ -48,7 +48,7 @@ function fakeClock() {
 
 /** Admissions seen by the test: [store time, weight]. */
 type Log = [number, number][];
-/** Critical requests: once its lease has run out a cut-off process admits nothing else (src/buckets/resilient/lease.ts). */
+/** Critical requests: once its lease has run out a cut-off process admits nothing else (src/store/resilient/lease.ts). */
 const take = async (store: ResilientStore, bucket: BucketConfig, log: Log, count = 1000): Promise<number> => {
   const r = await store.acquire({ charges: [{ bucket, weight: 1 }], share: 1, count, tier: 0 }).catch(() => undefined);
   if (!r?.admitted) return 0;

@@ -1,4 +1,4 @@
-// The lease that bounds a process cut off from Redis (src/buckets/resilient/lease.ts): it admits under its local share
+// The lease that bounds a process cut off from Redis (src/store/resilient/lease.ts): it admits under its local share
 // for one lease, then critical requests only; the others hold back its share once its heartbeat is overdue, once per
 // process and bucket, for a span; a closed process leaves and costs nothing. Real Redis (random key prefix), one
 // injected store clock; only heartbeats run on real timers. Every case fails on the code before the lease.
@@ -6,7 +6,7 @@ import { randomUUID } from 'node:crypto';
 import { Redis } from 'ioredis';
 import { afterEach, expect, inject, it } from 'vitest';
 import { createRedisStore, RedisStore, type BucketConfig, type ResilientStore } from '../src/index.js';
-import type { RedisLike } from '../src/buckets/redis/luaScript.js';
+import type { RedisLike } from '../src/store/redis/luaScript.js';
 
 const HEARTBEAT_MS = 20; // lease 40 ms, kept in the heartbeat set 60 ms
 const clients: Redis[] = [];

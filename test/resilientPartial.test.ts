@@ -4,7 +4,7 @@
 import { Redis } from 'ioredis';
 import { afterEach, beforeAll, afterAll, expect, it } from 'vitest';
 import { createRedisStore, type AcquireResult, type BucketConfig, type ResilientStore } from '../src/index.js';
-import type { RedisLike } from '../src/buckets/redis/luaScript.js';
+import type { RedisLike } from '../src/store/redis/luaScript.js';
 import { spawnRedisServer, type LocalRedis } from './helpers/redisServer.js';
 
 let server: LocalRedis;
@@ -46,7 +46,7 @@ function fakeClock() {
 }
 const admitted = (r: AcquireResult): number => (r.admitted ? r.count : 0);
 
-// Bounded by the lease (src/buckets/resilient/lease.ts): B admits under its share for one lease, A holds back B's
+// Bounded by the lease (src/store/resilient/lease.ts): B admits under its share for one lease, A holds back B's
 // share once B's heartbeat is overdue.
 it('one process alone loses Redis while the other keeps it: the window stays within the limit', async () => {
   const clock = fakeClock();

@@ -1,6 +1,6 @@
-// The ResilientStore's share math (src/buckets/resilient/shareMath.ts) as pure functions: no Redis, no timers.
+// The ResilientStore's share math (src/store/resilient/shareMath.ts) as pure functions: no Redis, no timers.
 import { describe, expect, it } from 'vitest';
-import { fleetUseBound, isHeavy, liveProcessesOf, localShare, nextLiveCount, seedWeight, type FleetReading } from '../src/buckets/resilient/shareMath.js';
+import { fleetUseBound, isHeavy, liveProcessesOf, localShare, nextLiveCount, seedWeight, type FleetReading } from '../src/store/resilient/shareMath.js';
 import type { BucketConfig } from '../src/index.js';
 
 const b: BucketConfig = { group: 'g', id: 'uid:g:Spot', limit: 100, windowMs: 600, marginMs: 0, burst: 40, refillPerMs: 100 / 600 };

@@ -32,7 +32,7 @@ it('keeps admitting under the local share while Redis is down, charges it back, 
   const clock = { t: 1_000_000_000 };
   const now = () => clock.t;
   const b: BucketConfig = { group: 'acct', id: 'uid:acct:Spot', limit: 100, windowMs: 600, marginMs: 0, burst: 40, refillPerMs: 100 / 600 };
-  // critical: once its lease has run out a cut-off process admits nothing else (src/buckets/resilient/lease.ts)
+  // critical: once its lease has run out a cut-off process admits nothing else (src/store/resilient/lease.ts)
   const req = (weight: number) => ({ charges: [{ bucket: b, weight }], share: 1, tier: 0 });
   const a = createRedisStore({ client: await connect(server.url), prefix: 'p', heartbeatMs: 50, commandTimeoutMs: 200, clock: now });
   const other = createRedisStore({ client: await connect(server.url), prefix: 'p', heartbeatMs: 50, commandTimeoutMs: 200, clock: now });

@@ -1,6 +1,6 @@
 import { request } from 'undici';
 import { afterEach, describe, expect, it, vi } from 'vitest';
-import { classifyReply } from '../src/errorFeedback.js';
+import { classifyReply } from '../src/kucoin/errorFeedback.js';
 import { InvalidArgumentError } from '../src/errors.js';
 import { KUCOIN_ERROR_CODES, lookupKucoinCode } from '../src/kucoin/errorCodes.js';
 import { authHeaders } from '../src/kucoin/signing.js';

@@ -4,7 +4,7 @@ import { MemoryStore, RedisStore, type AcquireRequest, type BucketConfig, type S
 import { testRedis } from './helpers/redisClient.js';
 
 /**
- * The two twins of the bucket algorithm (src/buckets/*.ts for MemoryStore, their Lua twins in src/buckets/redis/lib/ for RedisStore) run
+ * The two twins of the bucket algorithm (src/store/*.ts for MemoryStore, their Lua twins in src/store/redis/lib/ for RedisStore) run
  * the SAME random sequence of operations under ONE injected clock; every result must be equal (numbers up
  * to float noise). Garbage header values are part of the input: both stores must read them the same way.
  */

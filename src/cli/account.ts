@@ -1,5 +1,5 @@
-import { RedisStore } from '../buckets/redis/redisStore.js';
-import { createScheduler, type Scheduler } from '../scheduler.js';
+import { RedisStore } from '../store/redis/redisStore.js';
+import { createScheduler, type Scheduler } from '../scheduler/scheduler.js';
 import { UsageError } from './cliErrors.js';
 import { numberFlag, redisUrlFlag, required } from './flags.js';
 import { connectRedis, type CliRedis } from './redisConnection.js';

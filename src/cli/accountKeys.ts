@@ -1,4 +1,4 @@
-import { heartbeatKey } from '../buckets/redis/keys.js';
+import { heartbeatKey } from '../store/redis/keys.js';
 import type { CliRedis } from './redisConnection.js';
 
 /** Keys asked for per SCAN call. */

@@ -1,5 +1,5 @@
 import { readFileSync } from 'node:fs';
-import { createRedisStore } from '../buckets/createRedisStore.js';
+import { createRedisStore } from '../store/createRedisStore.js';
 import { describeValue, KucoinSchedulerError } from '../errors.js';
 import { createProxy, type KucoinProxy } from '../proxy/createProxy.js';
 import type { ProxyEvents } from '../proxy/proxyEvents.js';

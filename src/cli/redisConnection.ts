@@ -1,4 +1,4 @@
-import type { RedisLike } from '../buckets/redis/luaScript.js';
+import type { RedisLike } from '../store/redis/luaScript.js';
 import { CliFailure } from './cliErrors.js';
 import { databaseOf } from './flags.js';
 

@@ -1,5 +1,5 @@
 import { KucoinSchedulerError } from '../errors.js';
-import type { ResumeTarget } from '../scheduler.js';
+import type { ResumeTarget } from '../scheduler/scheduler.js';
 import type { CliIo } from './cliIo.js';
 import { CliFailure, UsageError } from './cliErrors.js';
 import { groupHasKeys, nothingThere } from './accountKeys.js';

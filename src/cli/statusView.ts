@@ -1,4 +1,4 @@
-import type { BucketState } from '../buckets/types.js';
+import type { BucketState } from '../store/types.js';
 import type { ProxyRecord } from '../proxy/proxyStatus.js';
 import { nothingThere } from './accountKeys.js';
 

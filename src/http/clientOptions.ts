@@ -4,7 +4,7 @@ import type { HostName } from '../kucoin/endpointTypes.js';
 import { KUCOIN_BASE_URLS } from '../kucoin/hosts.js';
 import type { Credentials } from '../kucoin/signing.js';
 import { expectOption, numberOption, objectOption } from '../util/optionChecks.js';
-import { isSchedulerInstance, type Scheduler } from '../scheduler.js';
+import { isSchedulerInstance, type Scheduler } from '../scheduler/scheduler.js';
 import type { ErrorActionOptions } from '../send/errorActions.js';
 import { TRANSPORT_RETRIES } from '../send/sendDefaults.js';
 import { MAX_PATH_LENGTH } from './clientRequest.js';

@@ -1,11 +1,11 @@
 /** What `KucoinClient.request` takes and gives, and the checks a request passes before anything is charged. */
-import { PRIORITIES, type Priority } from '../buckets/types.js';
+import { PRIORITIES, type Priority } from '../store/types.js';
 import { describeValue, InvalidArgumentError, KucoinSchedulerError } from '../errors.js';
-import type { RateLimitHeaders } from '../feedback/headers.js';
+import type { RateLimitHeaders } from '../kucoin/headers.js';
 import { parseHost } from '../kucoin/endpointTable.js';
 import type { HostName } from '../kucoin/endpointTypes.js';
 import { expectOption, numberOption, objectOption } from '../util/optionChecks.js';
-import { isAbortSignal } from '../requestPlan.js';
+import { isAbortSignal } from '../scheduler/requestPlan.js';
 
 /** One REST request of `KucoinClient.request`. */
 export interface KucoinRequest {

@@ -1,11 +1,11 @@
 import type { Dispatcher } from 'undici';
-import type { Admission } from '../admission.js';
+import type { Admission } from '../scheduler/admission.js';
 import { ClockSyncError, KucoinApiError, KucoinRequestError } from '../errors.js';
 import { parseHost } from '../kucoin/endpointTable.js';
 import type { HostName } from '../kucoin/endpointTypes.js';
 import { authHeaders, keyIdOf, type Credentials } from '../kucoin/signing.js';
-import { portOf } from '../scheduler.js';
-import type { SchedulerPort } from '../schedulerPort.js';
+import { portOf } from '../scheduler/scheduler.js';
+import type { SchedulerPort } from '../scheduler/schedulerPort.js';
 import { abortable } from '../util/abortable.js';
 import { watchAbort } from '../util/abortWatch.js';
 import { AttemptLoop } from '../send/attemptLoop.js';

@@ -1,9 +1,9 @@
 import type { Dispatcher } from 'undici';
-import type { Priority } from '../buckets/types.js';
+import type { Priority } from '../store/types.js';
 import { AttemptLoop } from '../send/attemptLoop.js';
 import { isSafeToRepeat } from '../send/safeToRepeat.js';
 import { keyIdOf } from '../kucoin/signing.js';
-import { portOf, type Scheduler } from '../scheduler.js';
+import { portOf, type Scheduler } from '../scheduler/scheduler.js';
 import { TRANSPORT_RETRIES } from '../send/sendDefaults.js';
 
 /** Options of `kucoinScheduling(...)`, the undici interceptor. */

@@ -1,5 +1,5 @@
 import { AsyncLocalStorage } from 'node:async_hooks';
-import { PRIORITIES, type Priority } from '../buckets/types.js';
+import { PRIORITIES, type Priority } from '../store/types.js';
 import { InvalidPriorityError } from '../errors.js';
 
 const current = new AsyncLocalStorage<Priority>();

@@ -18,11 +18,11 @@
  * ccxt is not imported here: the types below are the structural shape of the parts used.
  */
 import { AsyncLocalStorage } from 'node:async_hooks';
-import type { Priority } from '../buckets/types.js';
+import type { Priority } from '../store/types.js';
 import { describeValue, InvalidArgumentError } from '../errors.js';
 import type { HostName } from '../kucoin/endpointTypes.js';
 import { hostsByOrigin } from '../kucoin/hosts.js';
-import { isSchedulerInstance } from '../scheduler.js';
+import { isSchedulerInstance } from '../scheduler/scheduler.js';
 import type { IntegrationOptions } from './integrationOptions.js';
 import { sendWithAttempts } from '../send/attemptLoop.js';
 import { TRANSPORT_RETRIES } from '../send/sendDefaults.js';

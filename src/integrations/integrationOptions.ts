@@ -1,4 +1,4 @@
-import type { Scheduler } from '../scheduler.js';
+import type { Scheduler } from '../scheduler/scheduler.js';
 
 /** The options every SDK integration takes, beside its own. */
 export interface IntegrationOptions {

@@ -24,11 +24,11 @@
  */
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
-import type { Priority } from '../buckets/types.js';
+import type { Priority } from '../store/types.js';
 import { describeValue, InvalidArgumentError } from '../errors.js';
 import type { HostName } from '../kucoin/endpointTypes.js';
 import { hostsByOrigin } from '../kucoin/hosts.js';
-import { isSchedulerInstance } from '../scheduler.js';
+import { isSchedulerInstance } from '../scheduler/scheduler.js';
 import type { IntegrationOptions } from './integrationOptions.js';
 import { sendWithAttempts } from '../send/attemptLoop.js';
 import { TRANSPORT_RETRIES } from '../send/sendDefaults.js';

@@ -8,8 +8,8 @@
  * The SDK is not imported here: the types below are the structural shape of its `Interceptor`.
  */
 import { createRequire } from 'node:module';
-import type { Priority } from '../buckets/types.js';
-import type { GatewayReply } from '../errorFeedback.js';
+import type { Priority } from '../store/types.js';
+import type { GatewayReply } from '../kucoin/errorFeedback.js';
 import type { HostName } from '../kucoin/endpointTypes.js';
 import { hostsByOrigin } from '../kucoin/hosts.js';
 import { authHeaders, keyIdOf, type Credentials } from '../kucoin/signing.js';

@@ -1,7 +1,7 @@
 import { Counter, Gauge, Histogram, register as globalRegistry, type Registry } from 'prom-client';
 import { InvalidArgumentError } from '../errors.js';
-import type { Scheduler, SchedulerSnapshot } from '../scheduler.js';
-import { PRIORITIES } from '../buckets/types.js';
+import type { Scheduler, SchedulerSnapshot } from '../scheduler/scheduler.js';
+import { PRIORITIES } from '../store/types.js';
 
 /** Options of `collectMetrics`. */
 export interface MetricsOptions {
@@ -43,7 +43,7 @@ export const METRIC_NAMES = [
 export const MAX_ENDPOINT_BUCKET_SERIES = 50;
 
 /**
- * An endpoint bucket's id: `uid:<uid>:ep:<host> <METHOD> <path>` (src/requestPlan.ts). No other bucket id holds a
+ * An endpoint bucket's id: `uid:<uid>:ep:<host> <METHOD> <path>` (src/scheduler/requestPlan.ts). No other bucket id holds a
  * space (a uid, an IP identity and a key id never do).
  */
 const ENDPOINT_BUCKET_ID = /^uid:\S+:ep:\S+ /;

@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import { describeValue, InvalidArgumentError } from '../errors.js';
-import { resolveOptions, type ResolvedOptions, type SchedulerOptions } from '../options.js';
-import type { Scheduler } from '../scheduler.js';
+import { resolveOptions, type ResolvedOptions, type SchedulerOptions } from '../scheduler/options.js';
+import type { Scheduler } from '../scheduler/scheduler.js';
 import { createScheduler } from '../send/createScheduler.js';
 
 /** One account the proxy serves: its API key, known only by its SHA-256, and its UID. */

@@ -7,7 +7,7 @@
 import { randomUUID } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
-import { TypedEmitter, type Listener } from '../events.js';
+import { TypedEmitter, type Listener } from '../scheduler/events.js';
 import { OriginPools } from '../http/originPools.js';
 import { EndpointTable } from '../kucoin/endpointTable.js';
 import type { HostName } from '../kucoin/endpointTypes.js';
@@ -20,7 +20,7 @@ import { proxyRequest, refuse, type ProxyContext } from './proxyRequest.js';
 import { ProxyStats, type ProxyStatsSnapshot } from './proxyStats.js';
 import { ProxyStatusPublisher } from './proxyStatus.js';
 import { HOST_NAMES, Upstreams } from './routing.js';
-import type { Scheduler } from '../scheduler.js';
+import type { Scheduler } from '../scheduler/scheduler.js';
 import { WsRelay } from './ws/wsRelay.js';
 import { ObservationGate } from './observationGate.js';
 

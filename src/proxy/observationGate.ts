@@ -8,10 +8,10 @@
  * and observed as soon as the pool's previous observation is done and the gap has passed. So the store always gets
  * the freshest observation, at most `1000 / minGapMs` a second per pool and proxy.
  */
-import type { Admission } from '../admission.js';
-import type { GatewayReply } from '../errorFeedback.js';
-import type { HeaderBag } from '../feedback/headers.js';
-import type { Scheduler } from '../scheduler.js';
+import type { Admission } from '../scheduler/admission.js';
+import type { GatewayReply } from '../kucoin/errorFeedback.js';
+import type { HeaderBag } from '../kucoin/headers.js';
+import type { Scheduler } from '../scheduler/scheduler.js';
 
 /** Default spacing of one pool's header observations per proxy. */
 export const OBSERVATION_GAP_MS = 10;

@@ -1,5 +1,5 @@
 import type { IncomingHttpHeaders } from 'node:http';
-import { PRIORITIES, type Priority } from '../buckets/types.js';
+import { PRIORITIES, type Priority } from '../store/types.js';
 import { ccxtDefaultPriority } from '../integrations/ccxt.js';
 
 /** The header a bot may set to choose its request's priority: `critical`, `high`, `normal` or `low`. */

@@ -1,5 +1,5 @@
-import type { Priority } from '../buckets/types.js';
-import type { RateLimitSignal } from '../errorFeedback.js';
+import type { Priority } from '../store/types.js';
+import type { RateLimitSignal } from '../kucoin/errorFeedback.js';
 import type { ProxyErrorCode } from './proxyCodes.js';
 
 /**

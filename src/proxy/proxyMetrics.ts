@@ -2,7 +2,7 @@
 // metrics, by a dynamic import, with prom-client handed in: the package's main entry never loads prom-client.
 import type * as PromClient from 'prom-client';
 import { collectMetrics } from '../metrics/collectMetrics.js';
-import type { Scheduler } from '../scheduler.js';
+import type { Scheduler } from '../scheduler/scheduler.js';
 import type { ProxyStats } from './proxyStats.js';
 
 const SECONDS = [0.0005, 0.001, 0.002, 0.005, 0.01, 0.05, 0.1, 0.5, 1, 5, 10];

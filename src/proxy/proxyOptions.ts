@@ -1,10 +1,10 @@
 import { isIP } from 'node:net';
-import { MemoryStore } from '../buckets/memoryStore.js';
-import type { Store } from '../buckets/types.js';
+import { MemoryStore } from '../store/memoryStore.js';
+import type { Store } from '../store/types.js';
 import { describeValue, InvalidArgumentError, KucoinSchedulerError } from '../errors.js';
 import type { HostName } from '../kucoin/endpointTypes.js';
 import { KUCOIN_BASE_URLS } from '../kucoin/hosts.js';
-import type { SchedulerOptions } from '../options.js';
+import type { SchedulerOptions } from '../scheduler/options.js';
 import { expectOption, numberOption, objectOption } from '../util/optionChecks.js';
 import { CONNECTIONS_PER_ORIGIN, UPSTREAM_TIMEOUT_MS } from '../http/httpDefaults.js';
 import type { ProxyAccount } from './accounts.js';

@@ -14,14 +14,14 @@
  * request waits costs nothing: the wait is aborted and nothing was charged.
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import type { Priority } from '../buckets/types.js';
-import { classifyReply, type Classified, type GatewayReply } from '../errorFeedback.js';
+import type { Priority } from '../store/types.js';
+import { classifyReply, type Classified, type GatewayReply } from '../kucoin/errorFeedback.js';
 import { AbortError, KucoinSchedulerError, MaxWaitExceededError } from '../errors.js';
-import type { TypedEmitter } from '../events.js';
+import type { TypedEmitter } from '../scheduler/events.js';
 import type { OriginPools } from '../http/originPools.js';
 import type { EndpointTable } from '../kucoin/endpointTable.js';
 import { AttemptLoop } from '../send/attemptLoop.js';
-import { portOf } from '../scheduler.js';
+import { portOf } from '../scheduler/scheduler.js';
 import type { AccountEntry, Accounts } from './accounts.js';
 import { botIdentity } from './botIdentity.js';
 import { requestHeaders, replyHeaders } from './forwardHeaders.js';
@@ -36,8 +36,8 @@ import { PROXY_TO_HEADER, routeRequest, type Route, type Upstreams } from './rou
 import { readSignature, type Signature } from './signedRequest.js';
 import { gatewayReplyOf, isSuccessEnvelope, ReplyTooLargeError, sendUpstream, transportFailureKind, type UpstreamReply } from './upstream.js';
 import type { ObservationGate } from './observationGate.js';
-import type { Admission } from '../admission.js';
-import { parseRateLimitHeaders } from '../feedback/headers.js';
+import type { Admission } from '../scheduler/admission.js';
+import { parseRateLimitHeaders } from '../kucoin/headers.js';
 
 const METHODS = new Set(['GET', 'POST', 'PUT', 'DELETE', 'PATCH']);
 

@@ -4,7 +4,7 @@
  */
 import { brotliDecompressSync, gunzipSync, inflateSync } from 'node:zlib';
 import type { Dispatcher } from 'undici';
-import type { GatewayReply } from '../errorFeedback.js';
+import type { GatewayReply } from '../kucoin/errorFeedback.js';
 
 export interface UpstreamRequest {
   readonly method: string;

@@ -24,21 +24,21 @@
  * - business, request, region-kyc, restricted: failed at once, never sent again, never a rate signal.
  * What was done is `classification` on the result (and on the loop, when `run()` rejects).
  */
-import type { Admission } from '../admission.js';
+import type { Admission } from '../scheduler/admission.js';
 import { AbortError, KeyCircuitOpenError, MaxWaitExceededError, type ErrorClassification } from '../errors.js';
-import { classifyReply, type Classified, type GatewayReply } from '../errorFeedback.js';
-import type { FeedbackOutcome } from '../feedback/feedbackController.js';
-import type { ScheduleOptions } from '../requestPlan.js';
-import type { SchedulerPort } from '../schedulerPort.js';
-import { portOf, type Scheduler } from '../scheduler.js';
-import type { Penalty } from '../buckets/types.js';
+import { classifyReply, type Classified, type GatewayReply } from '../kucoin/errorFeedback.js';
+import type { FeedbackOutcome } from '../scheduler/feedbackController.js';
+import type { ScheduleOptions } from '../scheduler/requestPlan.js';
+import type { SchedulerPort } from '../scheduler/schedulerPort.js';
+import { portOf, type Scheduler } from '../scheduler/scheduler.js';
+import type { Penalty } from '../store/types.js';
 import type { HostName } from '../kucoin/endpointTypes.js';
 import { abortable } from '../util/abortable.js';
 import { sleep } from '../util/sleep.js';
 import { meaningOf, resolveErrorActions, type ErrorActionOptions, type ReplyMeaning, type ResolvedErrorActions } from './errorActions.js';
 import { TRANSPORT_BACKOFF_MS, TRANSPORT_RETRIES } from './sendDefaults.js';
 
-/** This is all the loop needs of the scheduler (src/schedulerPort.ts). */
+/** This is all the loop needs of the scheduler (src/scheduler/schedulerPort.ts). */
 export type AttemptPort = Pick<SchedulerPort, 'maxAttempts' | 'maxWaitMs' | 'schedule' | 'feedback' | 'penalize' | 'notify' | 'keyCircuits'>;
 
 /** What one request asks of the loop. */

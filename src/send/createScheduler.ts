@@ -1,6 +1,6 @@
-import type { SchedulerOptions } from '../options.js';
-import { Scheduler } from '../scheduler.js';
-import type { WrapSender } from '../schedulerPort.js';
+import type { SchedulerOptions } from '../scheduler/options.js';
+import { Scheduler } from '../scheduler/scheduler.js';
+import type { WrapSender } from '../scheduler/schedulerPort.js';
 import { AttemptLoop } from './attemptLoop.js';
 import { WRAP_TRANSPORT_RETRIES } from './sendDefaults.js';
 

@@ -3,7 +3,7 @@
  * (src/kucoin/errorCodes.ts, docs/error-codes.md), read with the reply's host and message. The policy itself
  * (re-send, back off, open a circuit) is in src/send/attemptLoop.ts.
  */
-import type { Classified } from '../errorFeedback.js';
+import type { Classified } from '../kucoin/errorFeedback.js';
 import type { HostName } from '../kucoin/endpointTypes.js';
 import { lookupKucoinCode, type KucoinCodeCategory } from '../kucoin/errorCodes.js';
 

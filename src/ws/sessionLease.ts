@@ -1,4 +1,4 @@
-import type { TypedEmitter } from '../events.js';
+import type { TypedEmitter } from '../scheduler/events.js';
 import { pause } from './backoff.js';
 import type { WsWaitReason } from './errors.js';
 import type { WsGrant, WsLearned, WsPenalty, WsSubjectLimits } from './store/wsStoreTypes.js';

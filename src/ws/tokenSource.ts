@@ -1,4 +1,4 @@
-import type { Priority } from '../buckets/types.js';
+import type { Priority } from '../store/types.js';
 import type { KucoinClient } from '../http/kucoinClient.js';
 import { WsProtocolError, WsTooLargeError } from './errors.js';
 

@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { AbortError, describeValue, InvalidArgumentError } from '../errors.js';
-import { TypedEmitter, type Listener } from '../events.js';
+import { TypedEmitter, type Listener } from '../scheduler/events.js';
 import { WsCapacityError, WsClosedError, type KucoinWsError } from './errors.js';
 import { LearnedLimits, type LimitName } from './learnedLimits.js';
 import type { WsBudgetState, WsLearned, WsSubjectLimits } from './store/wsStoreTypes.js';

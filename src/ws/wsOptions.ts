@@ -1,5 +1,5 @@
 import type { Dispatcher } from 'undici';
-import { PRIORITIES, type Priority } from '../buckets/types.js';
+import { PRIORITIES, type Priority } from '../store/types.js';
 import { describeValue, InvalidArgumentError, KucoinSchedulerError } from '../errors.js';
 import type { KucoinClient } from '../http/kucoinClient.js';
 import { expectOption, numberOption, objectOption, type NumberRange } from '../util/optionChecks.js';

@@ -8,8 +8,8 @@
  * It is a model of the bench (bench/family.ts), not a replacement: no Redis round trips, no CPU contention.
  */
 import { vi } from 'vitest';
-import { MemoryStore } from '../../src/buckets/memoryStore.js';
-import type { Priority } from '../../src/buckets/types.js';
+import { MemoryStore } from '../../src/store/memoryStore.js';
+import type { Priority } from '../../src/store/types.js';
 import { createScheduler, type Scheduler } from '../../src/index.js';
 import { FixedWindowCounter, type ServerWindow } from '../../src/simulator/fixedWindow.js';
 

@@ -7,7 +7,7 @@
  */
 import type { IncomingMessage } from 'node:http';
 import type { Duplex } from 'node:stream';
-import type { TypedEmitter } from '../../events.js';
+import type { TypedEmitter } from '../../scheduler/events.js';
 import type { WsLearnable, WsLearned, WsPenalty } from '../../ws/store/wsStoreTypes.js';
 import { UplinkPacer } from '../../ws/uplinkPacer.js';
 import { classifyWsError, limitIn } from '../../ws/wsCodes.js';

@@ -6,7 +6,7 @@
 import { randomUUID } from 'node:crypto';
 import type { IncomingMessage } from 'node:http';
 import type { Duplex } from 'node:stream';
-import type { TypedEmitter } from '../../events.js';
+import type { TypedEmitter } from '../../scheduler/events.js';
 import { WsMemoryStore } from '../../ws/store/wsMemoryStore.js';
 import type { WsBudgetStore } from '../../ws/store/wsStoreTypes.js';
 import type { ResolvedWsOptions } from '../../ws/wsOptions.js';

@@ -1,4 +1,4 @@
-import type { RedisLike } from '../../buckets/redis/luaScript.js';
+import type { RedisLike } from '../../store/redis/luaScript.js';
 import { InvalidArgumentError, StoreError } from '../../errors.js';
 import { checkHold, checkLearned } from '../store/wsBudgetMath.js';
 import type {

@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { runLua, type RedisLike } from '../../buckets/redis/luaScript.js';
+import { runLua, type RedisLike } from '../../store/redis/luaScript.js';
 import { StoreError } from '../../errors.js';
 import { LUA_SOURCES } from './luaSources.generated.js';
 

@@ -1,4 +1,4 @@
--- What the feedback layer does to a bucket (twin: src/buckets/penalize.ts): pauses, a shared backoff, the
+-- What the feedback layer does to a bucket (twin: src/store/penalize.ts): pauses, a shared backoff, the
 -- tightening factor, and resume.
 
 -- penalize in penalize.ts. `p`: pauseMs, spent, tightenBy and tightenMin (tightenBy 0: no tightening), backoffBaseMs

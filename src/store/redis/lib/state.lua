@@ -1,9 +1,9 @@
--- A bucket's state (twin: src/buckets/state.ts, under the same names): numbers as text, the ARGV blocks, the log's
+-- A bucket's state (twin: src/store/state.ts, under the same names): numbers as text, the ARGV blocks, the log's
 -- entries, the limits in force, the transit margin, when an entry stops counting, and persistence.
 --
 -- Every bucket script runs as: the layout tables generated from scriptLayout.ts (ARG, CFG, STATE, REPLY, EACH, K),
 -- then these libraries in order (state, settle, senders, reserve, admit, observe, penalize: each file's twin is the
--- TypeScript file of the same name in src/buckets/), then the script. test/storeSuite.ts and
+-- TypeScript file of the same name in src/store/), then the script. test/storeSuite.ts and
 -- test/storeDifferential.test.ts hold each pair to one behaviour.
 --
 -- Keys of one bucket (keys.ts; both share the account's {hash tag}):

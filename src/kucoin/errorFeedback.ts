@@ -2,7 +2,7 @@
  * How the scheduler reacts when the gateway pushes back: one table, signal -> scope -> action.
  * Facts and sources: docs/RATE-LIMITS.md sections 3, 4, 7 and 8.
  */
-import { header, parseRateLimitHeaders, parseRetryAfterMs, type HeaderBag, type RateLimitHeaders } from './feedback/headers.js';
+import { header, parseRateLimitHeaders, parseRetryAfterMs, type HeaderBag, type RateLimitHeaders } from './headers.js';
 
 /** A rate-limit refusal: KuCoin's 429000 (pool), 429001 (system), 429002 (connection), 200002 (endpoint), Cloudflare's 1015, or a bare HTTP 429 / 403. */
 export type RateLimitSignal = '429000' | '429001' | '429002' | '1015' | '200002' | 'http-429' | 'http-403';

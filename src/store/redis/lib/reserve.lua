@@ -1,4 +1,4 @@
--- The priority reserve (twin: src/buckets/reserve.ts): the room and tokens a tier leaves to the tiers above it.
+-- The priority reserve (twin: src/store/reserve.ts): the room and tokens a tier leaves to the tiers above it.
 
 -- rollDemand in reserve.ts
 local function roll_demand(b, now)

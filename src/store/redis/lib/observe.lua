@@ -1,4 +1,4 @@
--- What a reply's gw-ratelimit-* headers teach (twin: src/buckets/observe.ts): the limit in force within its
+-- What a reply's gw-ratelimit-* headers teach (twin: src/store/observe.ts): the limit in force within its
 -- bounds, the server window's phase (and contradictions: two server windows behind one identity), the spread of
 -- transit delays, hidden weight, and where the request itself landed (settle.lua).
 

@@ -1,11 +1,11 @@
 import { randomBytes } from 'node:crypto';
-import type { Sender } from './buckets/senders.js';
-import { MemoryStore } from './buckets/memoryStore.js';
-import { PRIORITIES, type Priority, type Store } from './buckets/types.js';
-import { describeValue, InvalidArgumentError, KucoinSchedulerError, UnknownPoolError } from './errors.js';
-import { expectOption, numberOption, objectOption, type NumberRange } from './util/optionChecks.js';
-import { EndpointTable, parseEndpoint, parseHost } from './kucoin/endpointTable.js';
-import { CLOUDFLARE_IP_LIMIT, parsePoolName, POOL_NAMES, POOLS, quotaFor, type PoolName } from './kucoin/pools.js';
+import type { Sender } from '../store/senders.js';
+import { MemoryStore } from '../store/memoryStore.js';
+import { PRIORITIES, type Priority, type Store } from '../store/types.js';
+import { describeValue, InvalidArgumentError, KucoinSchedulerError, UnknownPoolError } from '../errors.js';
+import { expectOption, numberOption, objectOption, type NumberRange } from '../util/optionChecks.js';
+import { EndpointTable, parseEndpoint, parseHost } from '../kucoin/endpointTable.js';
+import { CLOUDFLARE_IP_LIMIT, parsePoolName, POOL_NAMES, POOLS, quotaFor, type PoolName } from '../kucoin/pools.js';
 
 /** Per-pool overrides. Every field is optional; the rest comes from KuCoin's published table. */
 export interface PoolOptions {

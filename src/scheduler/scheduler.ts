@@ -1,15 +1,15 @@
-import type { Priority } from './buckets/types.js';
-import { AbortError, InvalidArgumentError, KucoinSchedulerError, MaxWaitExceededError, SchedulerClosedError } from './errors.js';
+import type { Priority } from '../store/types.js';
+import { AbortError, InvalidArgumentError, KucoinSchedulerError, MaxWaitExceededError, SchedulerClosedError } from '../errors.js';
 import type { Admission } from './admission.js';
-import { classifyReply, replyFromError, type Classified, type GatewayReply } from './errorFeedback.js';
+import { classifyReply, replyFromError, type Classified, type GatewayReply } from '../kucoin/errorFeedback.js';
 import { TypedEmitter, type Listener, type SchedulerEvents } from './events.js';
-import type { ResilientStore } from './buckets/resilientStore.js';
-import { FeedbackController, type FeedbackOutcome } from './feedback/feedbackController.js';
-import { sdkReplyOf } from './feedback/sdkReply.js';
+import type { ResilientStore } from '../store/resilientStore.js';
+import { FeedbackController, type FeedbackOutcome } from './feedbackController.js';
+import { sdkReplyOf } from '../kucoin/sdkReply.js';
 import { resolveOptions, type ResolvedOptions, type SchedulerOptions } from './options.js';
 import { deferEnd, type Job } from './queue/job.js';
-import { watchAbort } from './util/abortWatch.js';
-import { setLongTimeout } from './util/longTimeout.js';
+import { watchAbort } from '../util/abortWatch.js';
+import { setLongTimeout } from '../util/longTimeout.js';
 import { Workload } from './queue/workload.js';
 import { rejectedFields, RequestPlanner, snapshotScheduleOptions, type ScheduleOptions } from './requestPlan.js';
 import { bucketOfTarget, type BucketTarget, type ResumeTarget } from './bucketTarget.js';
@@ -82,7 +82,7 @@ export class Scheduler {
     return (this.#options.store as Partial<ResilientStore>).health ?? 'healthy';
   }
 
-  /** The port the send layer uses (src/schedulerPort.ts); its key circuits are made on first use. */
+  /** The port the send layer uses (src/scheduler/schedulerPort.ts); its key circuits are made on first use. */
   #makePort(): SchedulerPort {
     return createPort({
       limits: () => ({ maxAttempts: this.maxAttempts, maxWaitMs: this.maxWaitMs }),
@@ -374,7 +374,7 @@ export class Scheduler {
   }
 }
 
-/** @internal The send layer's view of a scheduler (src/schedulerPort.ts): what the attempt loop and the clients call. */
+/** @internal The send layer's view of a scheduler (src/scheduler/schedulerPort.ts): what the attempt loop and the clients call. */
 export function portOf(scheduler: Scheduler): SchedulerPort {
   return readPort(scheduler);
 }

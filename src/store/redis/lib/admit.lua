@@ -1,4 +1,4 @@
--- Admission (twin: src/buckets/admit.ts): a bucket brought to now (load), the wait before a request fits, charging
+-- Admission (twin: src/store/admit.ts): a bucket brought to now (load), the wait before a request fits, charging
 -- an admitted request and giving back one that was not sent.
 
 -- tokensNeeded in admit.ts

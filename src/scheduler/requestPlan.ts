@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { PRIORITIES, type BucketCharge, type BucketConfig, type Priority } from './buckets/types.js';
+import { PRIORITIES, type BucketCharge, type BucketConfig, type Priority } from '../store/types.js';
 import {
   describeValue,
   InvalidArgumentError,
@@ -8,12 +8,12 @@ import {
   InvalidWeightError,
   UnknownEndpointError,
   UnknownPoolError,
-} from './errors.js';
-import { EndpointTable, parseHost } from './kucoin/endpointTable.js';
-import type { CheckedEndpoint, EndpointInfo, HostName } from './kucoin/endpointTypes.js';
-import { parsePoolName, POOL_NAMES, type PoolName } from './kucoin/pools.js';
+} from '../errors.js';
+import { EndpointTable, parseHost } from '../kucoin/endpointTable.js';
+import type { CheckedEndpoint, EndpointInfo, HostName } from '../kucoin/endpointTypes.js';
+import { parsePoolName, POOL_NAMES, type PoolName } from '../kucoin/pools.js';
 import { resolveBot, type BotOption, type ResolvedOptions } from './options.js';
-import type { Sender } from './buckets/senders.js';
+import type { Sender } from '../store/senders.js';
 
 /**
  * What one call to `schedule` asks for. Give `endpoint` (pool and weight come from the table) or `pool`.

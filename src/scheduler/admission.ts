@@ -1,5 +1,5 @@
-import type { Priority } from './buckets/types.js';
-import type { PoolName } from './kucoin/pools.js';
+import type { Priority } from '../store/types.js';
+import type { PoolName } from '../kucoin/pools.js';
 import type { RequestPlan } from './requestPlan.js';
 
 /** Handed to the scheduled function: what was admitted, and when. Pass it to `scheduler.feedback`. */

@@ -189,7 +189,7 @@ const luaMap = (entries: [string, number][]): string => `{ ${entries.map(([k, v]
 export function luaPrelude(script: ScriptName): string {
   const layout: ScriptLayout = SCRIPT_LAYOUTS[script];
   return [
-    `-- Generated at load by src/buckets/redis/scriptLayout.ts for script '${script}': do not edit.`,
+    `-- Generated at load by src/store/redis/scriptLayout.ts for script '${script}': do not edit.`,
     'local function strict(name, t)',
     "  return setmetatable(t, { __index = function(_, k) error('KS_LAYOUT:' .. name .. '.' .. tostring(k)) end })",
     'end',

@@ -1,6 +1,6 @@
-import type { Priority, Store } from '../buckets/types.js';
-import { MaxWaitExceededError, QueueFullError, StoreUnavailableError } from '../errors.js';
-import { MAX_TIMER_MS } from '../util/longTimeout.js';
+import type { Priority, Store } from '../../store/types.js';
+import { MaxWaitExceededError, QueueFullError, StoreUnavailableError } from '../../errors.js';
+import { MAX_TIMER_MS } from '../../util/longTimeout.js';
 import type { SchedulerEvents, TypedEmitter } from '../events.js';
 import { Fifo } from './fifo.js';
 import { effectiveTier, TIER, TIER_NAMES, type Job } from './job.js';

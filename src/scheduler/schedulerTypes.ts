@@ -1,6 +1,6 @@
 /** The shapes `Scheduler` takes and gives besides the schedule options: its snapshot and `wrap`'s options. */
-import type { BucketState, Priority } from './buckets/types.js';
-import type { GatewayReply } from './errorFeedback.js';
+import type { BucketState, Priority } from '../store/types.js';
+import type { GatewayReply } from '../kucoin/errorFeedback.js';
 import type { ScheduleOptions } from './requestPlan.js';
 
 /** What `Scheduler.snapshot()` returns: the shared buckets, and this process's queues. */

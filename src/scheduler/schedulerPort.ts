@@ -2,14 +2,14 @@
  * The scheduler as the send layer sees it: a narrow port (upstash's `Redis` interface is the model). The attempt
  * loop, the HTTP client and the integrations (src/send/, src/http/, src/integrations/) depend on this, never on
  * the Scheduler class, and the scheduler imports nothing of theirs. A scheduler hands its port out through
- * `portOf` (src/scheduler.ts); none of this is part of the package's public types.
+ * `portOf` (src/scheduler/scheduler.ts); none of this is part of the package's public types.
  */
 import type { Admission } from './admission.js';
 import type { BucketTarget } from './bucketTarget.js';
-import type { BucketState, Penalty, PenaltyResult } from './buckets/types.js';
-import type { Classified, GatewayReply } from './errorFeedback.js';
+import type { BucketState, Penalty, PenaltyResult } from '../store/types.js';
+import type { Classified, GatewayReply } from '../kucoin/errorFeedback.js';
 import type { Listener, SchedulerEvents } from './events.js';
-import type { FeedbackOutcome } from './feedback/feedbackController.js';
+import type { FeedbackOutcome } from './feedbackController.js';
 import { KeyCircuits } from './keyCircuits.js';
 import type { ScheduleOptions } from './requestPlan.js';
 
@@ -48,7 +48,7 @@ export interface WrapRequest<T> {
 /** Runs `wrap`'s calls through the attempt loop; `createScheduler` (src/send/createScheduler.ts) passes it in. */
 export type WrapSender = <T>(port: SchedulerPort, request: WrapRequest<T>) => Promise<T>;
 
-/** What a scheduler makes its port of (src/scheduler.ts passes closures over its private members). */
+/** What a scheduler makes its port of (src/scheduler/scheduler.ts passes closures over its private members). */
 export interface PortParts extends Pick<SchedulerPort, 'schedule' | 'feedback' | 'penalize' | 'inspect' | 'resume' | 'on'> {
   readonly limits: () => { readonly maxAttempts: number; readonly maxWaitMs: number };
   readonly notify: (...args: Parameters<SchedulerPort['notify']>) => unknown;

@@ -1,9 +1,9 @@
-import type { BucketConfig, ObserveResult, Penalty, PenaltyResult, Store } from '../buckets/types.js';
-import { FEEDBACK_RULES, type Classified, type RateLimitSignal, type SignalScope } from '../errorFeedback.js';
-import type { SchedulerEvents, TypedEmitter } from '../events.js';
+import type { BucketConfig, ObserveResult, Penalty, PenaltyResult, Store } from '../store/types.js';
+import { FEEDBACK_RULES, type Classified, type RateLimitSignal, type SignalScope } from '../kucoin/errorFeedback.js';
+import type { SchedulerEvents, TypedEmitter } from './events.js';
 import { quotaRange } from '../kucoin/pools.js';
-import type { ResolvedOptions } from '../options.js';
-import type { RequestPlan, RequestPlanner } from '../requestPlan.js';
+import type { ResolvedOptions } from './options.js';
+import type { RequestPlan, RequestPlanner } from './requestPlan.js';
 
 /** What the feedback layer did with one reply. */
 export interface FeedbackOutcome {

@@ -1,7 +1,7 @@
-import type { BucketConfig } from './buckets/types.js';
-import { InvalidArgumentError, UnknownPoolError } from './errors.js';
-import type { HostName } from './kucoin/endpointTypes.js';
-import { parsePoolName, POOL_NAMES, type PoolName } from './kucoin/pools.js';
+import type { BucketConfig } from '../store/types.js';
+import { InvalidArgumentError, UnknownPoolError } from '../errors.js';
+import type { HostName } from '../kucoin/endpointTypes.js';
+import { parsePoolName, POOL_NAMES, type PoolName } from '../kucoin/pools.js';
 import type { RequestPlanner } from './requestPlan.js';
 
 /**

@@ -19,7 +19,7 @@ function source(name: string): string {
 
 /**
  * The bucket algorithm's Lua libraries (lib/*.lua), in the order they build on each other; each is the twin of the
- * TypeScript file of the same name in src/buckets/.
+ * TypeScript file of the same name in src/store/.
  */
 const LIB_ORDER = ['state', 'settle', 'senders', 'reserve', 'admit', 'observe', 'penalize'] as const;
 const LIB = LIB_ORDER.map((name) => {

@@ -1,5 +1,5 @@
-import type { Priority } from '../buckets/types.js';
-import { MaxWaitExceededError } from '../errors.js';
+import type { Priority } from '../../store/types.js';
+import { MaxWaitExceededError } from '../../errors.js';
 import type { RequestPlan } from '../requestPlan.js';
 
 /** One request waiting in this process for admission. */

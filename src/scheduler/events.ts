@@ -1,7 +1,7 @@
-import type { DenyReason, Priority } from './buckets/types.js';
-import type { RateLimitSignal, SignalScope } from './errorFeedback.js';
-import type { HostName } from './kucoin/endpointTypes.js';
-import type { PoolName } from './kucoin/pools.js';
+import type { DenyReason, Priority } from '../store/types.js';
+import type { RateLimitSignal, SignalScope } from '../kucoin/errorFeedback.js';
+import type { HostName } from '../kucoin/endpointTypes.js';
+import type { PoolName } from '../kucoin/pools.js';
 
 /** Every event the scheduler emits, by name. */
 export interface SchedulerEvents {

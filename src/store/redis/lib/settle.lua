@@ -1,4 +1,4 @@
--- Settled requests (twin: src/buckets/settle.ts): a reply says which server window its request landed in, and the
+-- Settled requests (twin: src/store/settle.ts): a reply says which server window its request landed in, and the
 -- request stops counting when that window ends. The hash's field `settles` (text, not in STATE) holds settled weight
 -- waiting for its window's end, "end:weight" groups joined by ';', earliest end first.
 

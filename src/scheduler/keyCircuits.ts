@@ -7,7 +7,7 @@
  * circuit for every process, an auth failure opens it again, longer (the store's shared backoff level).
  * `keyId` is a short hash of the key, never the key.
  */
-import { KeyCircuitOpenError } from './errors.js';
+import { KeyCircuitOpenError } from '../errors.js';
 import type { SchedulerPort } from './schedulerPort.js';
 
 /** What the circuits need of the scheduler: the key guards in the store, and its events. */

@@ -1,5 +1,5 @@
-import type { Priority } from '../buckets/types.js';
-import { setLongTimeout } from '../util/longTimeout.js';
+import type { Priority } from '../../store/types.js';
+import { setLongTimeout } from '../../util/longTimeout.js';
 import type { Job } from './job.js';
 import { Lane, type LaneContext } from './lane.js';
 

@@ -1,4 +1,4 @@
-import type { GatewayReply } from '../errorFeedback.js';
+import type { GatewayReply } from './errorFeedback.js';
 
 type Common = { code?: string; rateLimit?: { limit: number; remaining: number; reset: number } } | null | undefined;
 
