@@ -30,6 +30,27 @@ function scheduler(): Scheduler {
   return s;
 }
 
+it('running_requests per priority: a cancel and two orders still running show as 1 critical and 2 high', async () => {
+  const s = scheduler();
+  const registry = new Registry();
+  cleanup.push(collectMetrics(s, { registry }));
+  let finish!: () => void;
+  const held = new Promise<void>((r) => (finish = r));
+  const running = [
+    s.schedule({ endpoint: 'DELETE /api/v1/hf/orders/{orderId}', priority: 'critical' }, () => held),
+    s.schedule({ endpoint: 'POST /api/v1/hf/orders', priority: 'high' }, () => held),
+    s.schedule({ endpoint: 'POST /api/v1/hf/orders', priority: 'high' }, () => held),
+  ];
+  await vi.waitFor(() => expect(s.pending).toBe(3));
+  const text = await registry.metrics();
+  expect(sample(text, 'kucoin_scheduler_running_requests', { priority: 'critical' })).toBe(1);
+  expect(sample(text, 'kucoin_scheduler_running_requests', { priority: 'high' })).toBe(2);
+  expect(sample(text, 'kucoin_scheduler_running_requests', { priority: 'low' })).toBe(0);
+  finish();
+  await Promise.all(running);
+  expect(sample(await registry.metrics(), 'kucoin_scheduler_running_requests', { priority: 'high' })).toBe(0);
+});
+
 it('per bucket used, limit, factor and paused, read from snapshot() once per scrape', async () => {
   const s = scheduler();
   const registry = new Registry();
@@ -50,7 +71,7 @@ it('per bucket used, limit, factor and paused, read from snapshot() once per scr
   expect(sample(text, 'kucoin_scheduler_bucket_paused', { bucket: 'uid:m:Spot' })).toBe(0);
   expect(sample(text, 'kucoin_scheduler_bucket_hidden_weight', { bucket: 'uid:m:Spot' })).toBe(0);
   expect(sample(text, 'kucoin_scheduler_queued_requests', { priority: 'low' })).toBe(0);
-  expect(sample(text, 'kucoin_scheduler_running_requests')).toBe(0);
+  expect(sample(text, 'kucoin_scheduler_running_requests', { priority: 'critical' })).toBe(0);
   expect(sample(text, 'kucoin_scheduler_store_degraded')).toBe(0);
 
   await s.schedule({ pool: 'spot', weight: 6 }, () => 1);

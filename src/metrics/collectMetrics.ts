@@ -85,7 +85,7 @@ function labelledBuckets(buckets: readonly BucketSnapshot[]): { shown: BucketSna
  *   scheduler dropped loses its series at the next scrape): every pool, IP, system and guard bucket, and at most
  *   MAX_ENDPOINT_BUCKET_SERIES endpoint buckets that have something to show (`labelledBuckets`);
  *   `endpoint_buckets` and `endpoint_buckets_paused` count them all; and this process's
- *   `queued_requests{priority}`, `running_requests`;
+ *   `queued_requests{priority}`, `running_requests{priority}`;
  * - `admission_wait_seconds{priority,pool}` (histogram: its `_count` is admissions per priority) and
  *   `admitted_weight_total{priority,pool}`, from `admitted` events; `rejected_total{priority,code}`;
  * - `signals_total{signal,scope}`, from `feedback` events (429000, 1015, 429001, 429002, 200002...);
@@ -184,12 +184,12 @@ export function collectMetrics(scheduler: Scheduler, options: MetricsOptions = {
   });
   new Gauge({
     name: named('running_requests'),
-    help: 'Requests admitted by this process whose function has not settled',
-    labelNames,
+    help: 'Requests admitted by this process whose function has not settled, per priority',
+    labelNames: [...labelNames, 'priority'],
     registers,
     async collect() {
       const snap = (await snapshot())?.snap;
-      if (snap) this.set(constLabels, snap.running);
+      if (snap) for (const p of PRIORITIES) this.set({ ...constLabels, priority: p }, snap.runningByPriority[p]);
     },
   });
 

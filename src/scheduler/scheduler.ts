@@ -169,7 +169,7 @@ export class Scheduler {
           if (this.#events.has('admitted')) {
             this.#events.emit('admitted', { priority: plan.priority, pool: plan.pool, weight: plan.weight, waitedMs, endpoint: plan.endpoint });
           }
-          this.#work.started();
+          this.#work.started(plan.priority);
           const admission: Admission = {
             sentAt,
             pool: plan.pool,
@@ -180,7 +180,7 @@ export class Scheduler {
             signal,
             plan,
           };
-          new Promise<T>((res) => res(fn(admission))).then(resolve, reject).finally(() => this.#work.settled());
+          new Promise<T>((res) => res(fn(admission))).then(resolve, reject).finally(() => this.#work.settled(plan.priority));
         },
         fail: (error) => {
           job.settled = true;
@@ -338,7 +338,7 @@ export class Scheduler {
   /** Every bucket's state and this process's queues. */
   async snapshot(): Promise<SchedulerSnapshot> {
     const buckets = await this.#options.store.inspect([...this.#planner.allBuckets(), ...this.#planner.guardBuckets()]);
-    return { buckets, queued: this.#work.depths(), running: this.#work.running };
+    return { buckets, queued: this.#work.depths(), running: this.#work.running, runningByPriority: this.#work.runningByPriority() };
   }
 
   /**

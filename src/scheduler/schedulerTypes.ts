@@ -11,6 +11,8 @@ export interface SchedulerSnapshot {
   readonly queued: Readonly<Record<string, Record<Priority, number>>>;
   /** Requests admitted by this process whose function has not settled yet. */
   readonly running: number;
+  /** `running` per priority (the priority each was scheduled with). */
+  readonly runningByPriority: Readonly<Record<Priority, number>>;
 }
 
 /** Options of `wrap`: the schedule options, plus how to read the wrapped function's result. */

@@ -12,7 +12,7 @@ export class Workload {
   readonly #lanes = new Map<string, Lane>();
   /** Lanes `drainAll` took out that may still be answering the store for a job. */
   #draining: readonly Lane[] = [];
-  #running = 0;
+  readonly #running: Record<Priority, number> = { critical: 0, high: 0, normal: 0, low: 0 };
   /** `until`'s check, run at every quiet event. */
   #onQuiet: (() => void) | undefined;
   /** `onIdle()` callers. */
@@ -56,7 +56,12 @@ export class Workload {
 
   /** Requests admitted whose function has not settled. */
   get running(): number {
-    return this.#running;
+    return this.#running.critical + this.#running.high + this.#running.normal + this.#running.low;
+  }
+
+  /** Requests admitted whose function has not settled, per priority (the priority they were scheduled with). */
+  runningByPriority(): Record<Priority, number> {
+    return { ...this.#running };
   }
 
   /** Queued requests per lane and priority. */
@@ -67,13 +72,13 @@ export class Workload {
   }
 
   /** A request was admitted: its function runs. */
-  started(): void {
-    this.#running++;
+  started(priority: Priority): void {
+    this.#running[priority]++;
   }
 
   /** An admitted request's function settled. */
-  settled(): void {
-    this.#running--;
+  settled(priority: Priority): void {
+    this.#running[priority]--;
     this.quiet();
   }
 
@@ -85,7 +90,7 @@ export class Workload {
 
   /** Nothing queued, nothing being dispatched or answered by the store, nothing running. */
   get idle(): boolean {
-    if (this.#running > 0) return false;
+    if (this.running > 0) return false;
     for (const lane of this.#lanes.values()) if (!lane.idle) return false;
     return this.#draining.every((lane) => lane.idle);
   }
