@@ -82,7 +82,7 @@ describe('RedisStore specifics', () => {
   it('builds every ARGV from scriptLayout.ts: no Lua file counts an ARGV position, and every name it reads is in the layout', async () => {
     const { readFileSync, readdirSync } = await import('node:fs');
     const { SCRIPT_LAYOUTS, BUCKET_FIELDS, STATE_FIELDS } = await import('../src/store/redis/scriptLayout.js');
-    const dir = new URL('../src/store/redis', import.meta.url);
+    const dir = new URL('../src/store/redis/', import.meta.url);
     let all = '';
     // the libraries of lib/ (every script runs with them) read no argument of their own
     const lib = new URL('lib/', dir);
