@@ -1,5 +1,6 @@
 import { RedisStore } from '../store/redis/redisStore.js';
-import { createScheduler, type Scheduler } from '../scheduler/scheduler.js';
+import type { Scheduler } from '../scheduler/scheduler.js';
+import { createScheduler } from '../send/createScheduler.js';
 import { UsageError } from './cliErrors.js';
 import { numberFlag, redisUrlFlag, required } from './flags.js';
 import { connectRedis, type CliRedis } from './redisConnection.js';

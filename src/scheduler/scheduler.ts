@@ -379,14 +379,6 @@ export function portOf(scheduler: Scheduler): SchedulerPort {
   return readPort(scheduler);
 }
 
-/**
- * @internal A scheduler without `wrap`, for src/cli/ until its import moves: the public factory is
- * `createScheduler` in src/send/createScheduler.ts, which passes the attempt loop in.
- */
-export function createScheduler(options: SchedulerOptions): Scheduler {
-  return new Scheduler(options);
-}
-
 /** @internal True for a Scheduler (the clients and integrations check their `scheduler` option with it). */
 export function isSchedulerInstance(value: unknown): value is Scheduler {
   return isScheduler(value);
