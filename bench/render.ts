@@ -2,7 +2,7 @@
 import { readFileSync, writeFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { benchArgs } from './benchArgs.js';
-import { toMarkdown, toSvg, type BenchResult } from './report.js';
+import { toMarkdown, writeBenchPage, type BenchResult } from './report.js';
 
 const USAGE = `Usage: npx tsx bench/render.ts [--write]
 
@@ -15,16 +15,12 @@ measuring anything.
 
 const args = benchArgs('render', USAGE, { write: { type: 'boolean', default: false } });
 const root = fileURLToPath(new URL('..', import.meta.url));
-const result = JSON.parse(readFileSync(`${root}/bench/results/latest.json`, 'utf8')) as BenchResult;
+// JSON stores a run's NaN (no figure: no whole server window, no request of a tier) as null: read it back as NaN
+const result = JSON.parse(readFileSync(`${root}/bench/results/latest.json`, 'utf8'), (_key, value: unknown) => (value === null ? NaN : value)) as BenchResult;
 const md = toMarkdown(result);
 if (args.write) {
   writeFileSync(`${root}/bench/results/latest.md`, md);
-  writeFileSync(`${root}/docs/benchmarks.svg`, toSvg(result));
-  const page = readFileSync(`${root}/docs/benchmarks.md`, 'utf8');
-  const tail = /(\n!\[Spot weight[\s\S]*?)<!-- bench:end -->/.exec(page)?.[1] ?? '\n';
-  writeFileSync(
-    `${root}/docs/benchmarks.md`,
-    page.replace(/<!-- bench:start -->[\s\S]*<!-- bench:end -->/, `<!-- bench:start -->\n${md}${tail}<!-- bench:end -->`),
-  );
+  // the picture and the line after the report stay as the last full run wrote them
+  writeBenchPage(root, result, md, (page) => /(\n!\[Spot weight[\s\S]*?)<!-- bench:end -->/.exec(page)?.[1] ?? '\n');
 }
 process.stdout.write(md);

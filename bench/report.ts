@@ -1,4 +1,5 @@
 // Turns a bench run into Markdown and an SVG chart.
+import { readFileSync, writeFileSync } from 'node:fs';
 import type { FamilyRow } from './family.js';
 import { familyTargets, toFamilyMarkdown } from './familyReport.js';
 import type { FidelityRow } from './fidelity.js';
@@ -170,4 +171,14 @@ export function toSvg(r: BenchResult): string {
   });
   parts.push('</svg>');
   return `${parts.join('\n')}\n`;
+}
+
+/** The section of docs/benchmarks.md between its bench markers, the report `md` then `tail`; and docs/benchmarks.svg. */
+export function writeBenchPage(root: string, result: BenchResult, md: string, tail: (page: string) => string): void {
+  writeFileSync(`${root}/docs/benchmarks.svg`, toSvg(result));
+  const page = readFileSync(`${root}/docs/benchmarks.md`, 'utf8');
+  writeFileSync(
+    `${root}/docs/benchmarks.md`,
+    page.replace(/<!-- bench:start -->[\s\S]*<!-- bench:end -->/, `<!-- bench:start -->\n${md}${tail(page)}<!-- bench:end -->`),
+  );
 }

@@ -1,6 +1,6 @@
 // npm run bench [-- --help]: overhead, quota fidelity and scaling, measured in one run. Prints the report;
 // with --write also writes bench/results/latest.{json,md}, docs/benchmarks.svg and docs/benchmarks.md's section.
-import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdirSync, writeFileSync } from 'node:fs';
 import { cpus } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { benchArgs, benchNumber, benchRedisUrl } from './benchArgs.js';
@@ -10,7 +10,7 @@ import { familyTargets, toFamilyMarkdown } from './familyReport.js';
 import { runFidelity, FIDELITY, type FidelityRow } from './fidelity.js';
 import { FIDELITY_CASES } from './fidelityCases.js';
 import { runOverhead, type OverheadRow } from './overhead.js';
-import { toFidelityMarkdown, toMarkdown, toSvg, targets, type BenchResult } from './report.js';
+import { toFidelityMarkdown, toMarkdown, targets, writeBenchPage, type BenchResult } from './report.js';
 import { runScaling } from './scaling.js';
 import type { Measured } from './stats.js';
 
@@ -158,11 +158,14 @@ if (args.write) {
   mkdirSync(`${root}/bench/results`, { recursive: true });
   writeFileSync(`${root}/bench/results/latest.json`, `${JSON.stringify(result, null, 2)}\n`);
   writeFileSync(`${root}/bench/results/latest.md`, md);
-  writeFileSync(`${root}/docs/benchmarks.svg`, toSvg(result));
-  const page = readFileSync(`${root}/docs/benchmarks.md`, 'utf8');
-  const section = `<!-- bench:start -->\n${md}\n![Spot weight per second against the quota, 8 processes](benchmarks.svg)\n\nReproduce: \`npm run bench -- --write\` (needs Redis at \`REDIS_URL\` or 127.0.0.1:6379; about ${Math.round((Date.now() - started) / 60_000)} min).\n<!-- bench:end -->`;
-  if (page.includes('<!-- bench:start -->'))
-    writeFileSync(`${root}/docs/benchmarks.md`, page.replace(/<!-- bench:start -->[\s\S]*<!-- bench:end -->/, section));
+  const minutes = Math.round((Date.now() - started) / 60_000);
+  writeBenchPage(
+    root,
+    result,
+    md,
+    () =>
+      `\n![Spot weight per second against the quota, 8 processes](benchmarks.svg)\n\nReproduce: \`npm run bench -- --write\` (needs Redis at \`REDIS_URL\` or 127.0.0.1:6379; about ${minutes} min).\n`,
+  );
 }
 process.stdout.write(md);
 for (const t of [...(familyOnly ? [] : targets(result, fidelityOnly)), ...familyTargets(result)])
