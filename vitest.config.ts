@@ -18,6 +18,7 @@ const FLEET = [
   'test/proxyFleet.test.ts',
   'test/redisOutage.test.ts',
   'test/redisStartup.test.ts',
+  'test/resilientLease.test.ts',
   'test/sharedIp.test.ts',
   'test/signals.test.ts',
   'test/soak.test.ts',
