@@ -3,6 +3,7 @@
 import { fork } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { fileURLToPath } from 'node:url';
+import { monitorEventLoopDelay } from 'node:perf_hooks';
 import type { Priority } from '../src/index.js';
 import { startGatewaySimulator } from '../src/simulator/gatewaySimulator.js';
 import type { Arrival } from '../src/simulator/simStats.js';
@@ -56,7 +57,7 @@ export async function runFamilyCase(redisUrl: string, c: FamilyCase): Promise<Fa
   const children = Array.from({ length: c.processes }, (_, i) => {
     const config: FamilyWorkerConfig = { id: `p${i + 1}`, index: i, redisUrl, prefix, urls: sim.urls, account: ACCOUNT, case: c };
     return fork(file, [], {
-      execArgv: ['--import', 'tsx'],
+      execArgv: ['--import', 'tsx', ...(process.env.KS_BENCH_PROF ? ['--cpu-prof', `--cpu-prof-dir=${process.env.KS_BENCH_PROF}`] : [])],
       env: { ...process.env, KS_WORKER: JSON.stringify(config) },
       stdio: ['ignore', 'ignore', 'inherit', 'ipc'],
     });
@@ -67,8 +68,13 @@ export async function runFamilyCase(redisUrl: string, c: FamilyCase): Promise<Fa
   const durationMs = c.windows * c.windowMs;
   const done = children.map((child) => message(child, 'done'));
   for (const child of children) child.send({ type: 'go', durationMs });
+  const loop = monitorEventLoopDelay({ resolution: 5 });
+  loop.enable();
   const reports = (await Promise.all(done)).map((m) => m.report!);
+  loop.disable();
+  if (process.env.KS_BENCH_DEBUG) process.stderr.write(`[simulator] event-loop delay p50 ${(loop.percentile(50) / 1e6).toFixed(1)} p99 ${(loop.percentile(99) / 1e6).toFixed(1)} max ${(loop.max / 1e6).toFixed(1)} ms\n`);
   const stats = sim.stats();
+  if (process.env.KS_BENCH_DEBUG) (await import('node:fs')).writeFileSync('/tmp/arrivals.json', JSON.stringify(stats.arrivals));
   await sim.close();
 
   const bots = stats.arrivals.filter((a) => a.client !== 'hidden');

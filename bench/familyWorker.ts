@@ -1,6 +1,9 @@
 // One bot process of the workload-family bench: the drawn shape (closed or open loop, tier mix, lanes) through
 // KucoinClient and a RedisStore, at the library's defaults (only the pool quotas given).
+import { monitorEventLoopDelay } from 'node:perf_hooks';
+import diagnostics from 'node:diagnostics_channel';
 import { Redis } from 'ioredis';
+import { Pool } from 'undici';
 import { createScheduler, KucoinClient, RedisStore, type Priority } from '../src/index.js';
 import { seededRandom, TIER_REQUESTS, type FamilyCase } from './familyCases.js';
 
@@ -39,18 +42,25 @@ if (process.env.KS_BENCH_DEBUG) {
       process.stderr.write(`[${cfg.id} ${Date.now() % 100_000}] ${e.priority} waits ${Math.round(e.waitMs)} ms: ${e.reason} on ${e.bucketId}\n`);
   });
 }
-const feedbackMs: number[] = [];
+const reqT = new WeakMap<object, number[]>();
+const phase: Record<string, number> = {};
 if (process.env.KS_BENCH_DEBUG) {
-  const original = scheduler.feedback.bind(scheduler);
-  scheduler.feedback = async (admission, reply) => {
-    const t = performance.now();
-    try {
-      return await original(admission, reply);
-    } finally {
-      feedbackMs.push(performance.now() - t);
+  diagnostics.subscribe('undici:request:create', (m: any) => reqT.set(m.request, [performance.now()]));
+  diagnostics.subscribe('undici:client:sendHeaders', (m: any) => reqT.get(m.request)?.push(performance.now()));
+  diagnostics.subscribe('undici:request:headers', (m: any) => {
+    const t = reqT.get(m.request);
+    if (!t) return;
+    t.push(performance.now());
+    if (t.length === 3) {
+      const q = t[1]! - t[0]!, srv = t[2]! - t[1]!;
+      const k = `${q > 500 ? 'queue>500' : 'queue ok'} ${srv > 500 ? 'server>500' : 'server ok'}`;
+      phase[k] = (phase[k] ?? 0) + 1;
+      if (srv > 500) process.stderr.write(`SLOWREQ ${cfg.id} ${m.request.method} ${m.request.path} create ${(performance.timeOrigin + t[0]!).toFixed(0)} sent ${(performance.timeOrigin + t[1]!).toFixed(0)} headers ${(performance.timeOrigin + t[2]!).toFixed(0)}\n`);
     }
-  };
+  });
 }
+const loopDelay = monitorEventLoopDelay({ resolution: 5 });
+if (process.env.KS_BENCH_DEBUG) loopDelay.enable();
 const client = new KucoinClient({ scheduler, credentials: cfg.account, baseUrls: cfg.urls, headers: { 'x-sim-client': cfg.id } });
 
 let oid = 0;
@@ -70,6 +80,8 @@ async function send(priority: Priority): Promise<void> {
     });
     const t = report[priority];
     t.ok++;
+    if (process.env.KS_BENCH_DEBUG && performance.now() - started - res.waitedMs > 500)
+      process.stderr.write(`[${cfg.id}] slow after admission: ${priority} waited ${Math.round(res.waitedMs)} total ${Math.round(performance.now() - started)} attempts ${res.attempts}\n`);
     if (t.admission.length < 50_000) {
       t.admission.push(res.waitedMs);
       t.total.push(performance.now() - started);
@@ -129,11 +141,9 @@ process.on('message', async (m: { type: string; durationMs: number }) => {
   setTimeout(() => stop.abort(), m.durationMs);
   await run();
   if (process.env.KS_BENCH_DEBUG) {
-    feedbackMs.sort((a, b) => a - b);
-    const q = (x: number) => feedbackMs[Math.floor(x * feedbackMs.length)]?.toFixed(1);
     const crit = report.critical.total.map((t, i) => t - report.critical.admission[i]!).sort((a, b) => a - b);
     const qc = (x: number) => crit[Math.floor(x * crit.length)]?.toFixed(1);
-    process.stderr.write(`[${cfg.id}] feedback p50 ${q(0.5)} p99 ${q(0.99)} max ${q(0.9999)} ms; critical total - admission p50 ${qc(0.5)} p99 ${qc(0.99)}\n`);
+    process.stderr.write(`[${cfg.id}] ${JSON.stringify(phase)} critical total - admission p50 ${qc(0.5)} p99 ${qc(0.99)}; event-loop delay p50 ${(loopDelay.percentile(50) / 1e6).toFixed(1)} p99 ${(loopDelay.percentile(99) / 1e6).toFixed(1)} max ${(loopDelay.max / 1e6).toFixed(1)} ms\n`);
   }
   process.send!({ type: 'done', report });
   await client.close();
@@ -141,4 +151,16 @@ process.on('message', async (m: { type: string; durationMs: number }) => {
   redis.disconnect();
   process.exit(0);
 });
+/**
+ * Before 'ready': as many concurrent reads of the simulator's uncounted stats path as this process has lanes, on a
+ * pool of their own, so the simulator (in the bench's process, on the same cores) is not meeting its first requests
+ * and hundreds of new connections at once when the measurement starts: without it, on 2 cores with 8 processes,
+ * the first requests reached it up to 2.5 s after their admission (a cold start of the bench, not of KuCoin).
+ */
+async function warmUp(): Promise<void> {
+  const pool = new Pool(cfg.urls.spot, { connections: c.lanes });
+  await Promise.all(Array.from({ length: c.lanes }, async () => (await pool.request({ method: 'GET', path: '/__sim/stats' })).body.dump()));
+  await pool.close();
+}
+await warmUp();
 process.send!({ type: 'ready' });

@@ -47,7 +47,10 @@ export function tokensNeeded(config: BucketConfig, data: BucketFields, weight: n
   return Math.min(weight, Math.max(0, tokenCapacity(config, data) - floor));
 }
 
-/** Milliseconds until `excess` weight stops counting (entries and hidden weight, earliest first). */
+/**
+ * Milliseconds until `excess` weight stops counting (entries and hidden weight, earliest first), reckoned from the
+ * first K.waitEntries entries of the log.
+ */
 function windowWait(data: BucketData, config: BucketConfig, excess: number, now: number): number {
   let freed = 0;
   let hiddenLeft = data.hidden > 0;
@@ -62,9 +65,11 @@ function windowWait(data: BucketData, config: BucketConfig, excess: number, now:
     return freed >= excess ? at : undefined;
   };
   let s = 0; // settled groups, merged in by their end
-  for (let i = data.head; i < data.log.length; i++) {
+  const read = Math.min(data.log.length, data.head + K.waitEntries);
+  let expiry = now;
+  for (let i = data.head; i < read; i++) {
     const entry = data.log[i]!;
-    const expiry = entryExpiry(data, config, entry[0], now);
+    expiry = entryExpiry(data, config, entry[0], now);
     for (; s < data.settles.length && data.settles[s]![0] <= expiry; s++) {
       const t = free(data.settles[s]![0], data.settles[s]![1]);
       if (t !== undefined) return t - now;
@@ -72,6 +77,8 @@ function windowWait(data: BucketData, config: BucketConfig, excess: number, now:
     const t = free(expiry, unsettled(entry));
     if (t !== undefined) return t - now;
   }
+  // entries left unread: nothing frees `excess` before the last one read expires (a lower bound, asked again then)
+  if (read < data.log.length) return expiry - now;
   for (; s < data.settles.length; s++) {
     const t = free(data.settles[s]![0], data.settles[s]![1]);
     if (t !== undefined) return t - now;
@@ -129,6 +136,19 @@ export function waitFor(
 }
 
 /**
+ * A pacing refusal's wait when `ahead` weight of other senders waits for tokens in the same tier (weightAhead in
+ * senders.ts): the lane comes back once the tokens for theirs have come too, by turns, rather than every few
+ * milliseconds for a token another process takes first; never after the bucket's tokens would be full.
+ */
+export function pacingTurnWait(data: BucketFields, config: BucketConfig, waitMs: number, ahead: number): number {
+  if (!(ahead > 0)) return waitMs;
+  const rate = config.refillPerMs * pacingScale(config, data);
+  if (!(rate > 0)) return waitMs;
+  const full = (tokenCapacity(config, data) - data.tokens) / rate;
+  return Math.ceil(Math.max(waitMs, Math.min(waitMs + ahead / rate, full)));
+}
+
+/**
  * Charges an admitted request. Call only after `waitFor` returned 0 for every bucket of the request (with the
  * same `tier`); its weight counts in the demand of its tier.
  */
@@ -140,7 +160,9 @@ export function charge(data: BucketData, config: BucketConfig, weight: number, s
   if (data.createdAt === 0) data.createdAt = now;
   const last = data.log[data.log.length - 1];
   const g = granuleMs(config.windowMs);
-  if (last && data.head < data.log.length && Math.floor(last[0] / g) === Math.floor(now / g)) {
+  // an entry never starts before the newest (a clock that steps back merges into it): entries stay in time order,
+  // so they expire in log order (entryExpiry grows with the time)
+  if (last && data.head < data.log.length && (Math.floor(last[0] / g) === Math.floor(now / g) || now < last[0])) {
     last[0] = Math.max(last[0], now);
     last[1] += weight;
   } else {

@@ -56,10 +56,18 @@ export const BUCKET_CONSTANTS = {
    */
   spreadFade: 0.8,
   /**
-   * While a bucket sees no hidden weight, replies reckon it at most this often (each reckoning reads the whole log:
-   * about 1 us an entry in Lua, a 3 s window's log holds up to 1000): a consumer beside the fleet is seen this late.
+   * While a bucket sees no hidden weight, replies reckon it at most this often: a consumer beside the fleet is seen
+   * this late.
    */
   hiddenEveryMs: 10,
+  /**
+   * Reading the window log (about 1 us an entry in Lua; a busy 3 s window's log holds up to 1000, a 30 s one's 1200):
+   * a wait is reckoned from at most waitEntries entries, past them the wait returned is the expiry of the last one
+   * read (a lower bound: the lane asks again then); the hidden weight's reckoning reads logChunk entries at a time
+   * from both ends and stops at the first that tells (entries expire in log order: see lastingWeight in observe.ts).
+   */
+  waitEntries: 64,
+  logChunk: 32,
   /** Most settled requests a bucket keeps waiting for their window's end (see settle in settle.ts). */
   maxSettles: 256,
   /**

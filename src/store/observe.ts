@@ -9,6 +9,47 @@ import type { BucketConfig, Observation, ObserveResult } from './types.js';
  * where the request itself landed (settle.ts).
  */
 
+/**
+ * Our weight admitted after `sentAt` (possibly still in flight, not in the reply's L - R): a suffix of the log, whose
+ * times never decrease (charge in admit.ts), read from the newest entry back.
+ */
+function weightAfter(data: BucketData, sentAt: number): number {
+  let after = 0;
+  for (let i = data.log.length - 1; i >= data.head && data.log[i]![0] > sentAt; i--) after += data.log[i]![1];
+  return after;
+}
+
+/**
+ * Our unsettled log weight that keeps counting until `until` or later. Entries expire in log order (their times
+ * never decrease, and entryExpiry grows with the time), so it is a suffix of the log: read K.logChunk entries at a
+ * time from the front and from the back until one end meets the boundary. From the front, it is the log's whole
+ * unsettled weight (`used` less the settled groups) less what expires before; from the back, what was read. A known
+ * window's reply meets it at the front (the window before's leftovers), an unplaced one at the back.
+ */
+function lastingWeight(data: BucketData, config: BucketConfig, until: number, now: number): number {
+  let front = data.head;
+  let back = data.log.length - 1;
+  let prefix = 0;
+  let suffix = 0;
+  while (front <= back) {
+    for (const last = Math.min(back, front + K.logChunk - 1); front <= last; front++) {
+      const entry = data.log[front]!;
+      if (entryExpiry(data, config, entry[0], now) >= until) {
+        let logWeight = data.used;
+        for (const [, weight] of data.settles) logWeight -= weight;
+        return Math.max(0, logWeight - prefix);
+      }
+      prefix += unsettled(entry);
+    }
+    for (const last = Math.max(front, back - K.logChunk + 1); back >= last; back--) {
+      const entry = data.log[back]!;
+      if (entryExpiry(data, config, entry[0], now) < until) return suffix;
+      suffix += unsettled(entry);
+    }
+  }
+  return suffix;
+}
+
 /** Where a reply's server window lies against the known one (see placeWindow). */
 type WindowPlacement = 'current' | 'older' | 'conflict' | 'unplaced';
 
@@ -139,17 +180,12 @@ export function observe(data: BucketData, config: BucketConfig, o: Observation, 
   // window for weight already gone. Without a placed window, until a window from now (the safe side).
   const until = placement === 'unplaced' || placement === 'conflict' ? (data.whi > now ? data.whi : now + config.windowMs) : data.whi;
   // hidden weight is reckoned from every reply while there is some (a consumer beside us: precision matters),
-  // else at most every K.hiddenEveryMs and from a new window's first reply (reckoning reads the whole log)
+  // else at most every K.hiddenEveryMs and from a new window's first reply
   const reckon = data.hidden > 0 || data.hiddenAt === 0 || now - data.hiddenAt >= K.hiddenEveryMs;
   if (reckon && o.remaining >= 0 && serverLimit > 0 && placement !== 'older' && until > now) {
     data.hiddenAt = now;
-    let after = 0; // admitted after the observed request: possibly still in flight, not in L - R
-    let lasting = 0; // our weight that keeps counting until the window ends
-    for (let i = data.head; i < data.log.length; i++) {
-      const entry = data.log[i]!;
-      if (entry[0] > sentAt) after += entry[1];
-      if (entryExpiry(data, config, entry[0], now) >= until) lasting += unsettled(entry);
-    }
+    const after = weightAfter(data, sentAt);
+    let lasting = lastingWeight(data, config, until, now); // our weight that keeps counting until the window ends
     // settled weight lasts when it leaves at this window's end (not a later window's: that is not in L - R)
     for (const [end, weight] of data.settles) if (end >= until && end < until + config.windowMs / 2) lasting += weight;
     const serverUsed = Math.max(0, serverLimit - o.remaining) + after;

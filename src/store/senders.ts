@@ -92,6 +92,17 @@ export function waitingAbove(senders: Senders, tier: number, now: number): { wei
 }
 
 /**
+ * Weight the other senders wait with in `tier`, one request of `weight` each at most (the head of each lane): the
+ * turns before this sender's next one when tokens are what all of them wait for (pacingTurnWait in admit.ts).
+ */
+export function weightAhead(senders: Senders, sender: Sender, tier: number, weight: number, now: number): number {
+  if (tier < 0 || tier >= TIERS) return 0;
+  let ahead = 0;
+  for (const [id, s] of senders) if (id !== sender.id && s.until[tier]! > now && s.pending[tier]! > 0) ahead += Math.min(s.pending[tier]!, weight);
+  return ahead;
+}
+
+/**
  * Milliseconds `sender` should hold back a request in `tier` for the fair shares (0: admit): once it has had its
  * weighted share of what the waiting senders of the tier admitted lately (`got x weight / weights`, + fairSlack),
  * while another waits below its own and comes back within K.fairHoldMs. Only tiers high, normal and low.

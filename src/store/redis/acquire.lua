@@ -47,6 +47,9 @@ while admitted < count do
       if b.pausedUntil > now then wait, reason = math.ceil(b.pausedUntil - now), 'paused' end
     else
       wait, reason = wait_for(b, b.cfg.weight, share, now, tier)
+      if reason == 'pacing' and with_sender then
+        wait = pacing_turn_wait(b, wait, weight_ahead(b, sender_id, tier, b.cfg.weight, now))
+      end
     end
     waits[i] = wait or 0
     if reason ~= nil and wait >= worst_wait then

@@ -53,7 +53,7 @@ local function load(hkey, lkey, cfg, now)
 end
 
 -- Milliseconds until `excess` weight stops counting (entries, settled groups and hidden weight, earliest first;
--- windowWait in admit.ts).
+-- windowWait in admit.ts), reckoned from the first K.waitEntries entries of the log.
 local function window_wait(b, excess, now)
   local freed = 0
   local hidden_left = b.hidden > 0
@@ -68,13 +68,12 @@ local function window_wait(b, excess, now)
     if freed >= excess then return at end
     return nil
   end
-  local settles, s, i = read_settles(b), 1, 0
-  while i < b.len do
-    local chunk = redis.call('LRANGE', b.lkey, i, i + 63)
-    if #chunk == 0 then break end
-    for _, e in ipairs(chunk) do
+  local settles, s, expiry = read_settles(b), 1, now
+  local read = math.min(b.len, K.waitEntries)
+  if read > 0 then
+    for _, e in ipairs(redis.call('LRANGE', b.lkey, 0, read - 1)) do
       local at, w, settled = parse_entry(e)
-      local expiry = entry_expiry(b, at, now)
+      expiry = entry_expiry(b, at, now)
       while s <= #settles and settles[s][1] <= expiry do
         local t = free(settles[s][1], settles[s][2])
         if t then return t - now end
@@ -83,8 +82,9 @@ local function window_wait(b, excess, now)
       local t = free(expiry, w - settled)
       if t then return t - now end
     end
-    i = i + 64
   end
+  -- entries left unread: nothing frees `excess` before the last one read expires (a lower bound, asked again then)
+  if read < b.len then return expiry - now end
   while s <= #settles do
     local t = free(settles[s][1], settles[s][2])
     if t then return t - now end
@@ -132,6 +132,15 @@ local function wait_for(b, weight, share, now, tier)
   return math.ceil(wait), reason
 end
 
+-- pacingTurnWait in admit.ts: a pacing refusal's wait when `ahead` weight of other senders waits for tokens
+local function pacing_turn_wait(b, wait, ahead)
+  if not (ahead > 0) then return wait end
+  local rate = b.cfg.refillPerMs * pacing_scale(b)
+  if not (rate > 0) then return wait end
+  local full = (token_capacity(b) - b.tokens) / rate
+  return math.ceil(math.max(wait, math.min(wait + ahead / rate, full)))
+end
+
 local function charge(b, weight, share, now, tier)
   if weight <= 0 then return end
   tier = tier or -1
@@ -146,7 +155,8 @@ local function charge(b, weight, share, now, tier)
   local merged = false
   if b.len > 0 then
     local at, w, settled = parse_entry(redis.call('LINDEX', b.lkey, -1))
-    if math.floor(at / g) == math.floor(now / g) then
+    -- an entry never starts before the newest (a clock that steps back merges into it): entries stay in time order
+    if math.floor(at / g) == math.floor(now / g) or now < at then
       redis.call('LSET', b.lkey, -1, format_entry(math.max(at, now), w + weight, settled))
       merged = true
     end

@@ -67,6 +67,49 @@ local function place_window(b, o, sent_at, now)
   return 'current'
 end
 
+-- weightAfter in observe.ts: our weight admitted after sent_at, read from the newest entry back
+local function weight_after(b, sent_at)
+  local after, back = 0, b.len - 1
+  while back >= 0 do
+    local chunk = redis.call('LRANGE', b.lkey, math.max(0, back - K.logChunk + 1), back)
+    for j = #chunk, 1, -1 do
+      local at, w = parse_entry(chunk[j])
+      if not (at > sent_at) then return after end
+      after = after + w
+      back = back - 1
+    end
+  end
+  return after
+end
+
+-- lastingWeight in observe.ts: our unsettled log weight that keeps counting until until_ms or later (a suffix of
+-- the log), read K.logChunk entries at a time from the front and from the back until one end meets the boundary
+local function lasting_weight(b, settles, until_ms, now)
+  local front, back, prefix, suffix = 0, b.len - 1, 0, 0
+  while front <= back do
+    for _, e in ipairs(redis.call('LRANGE', b.lkey, front, math.min(back, front + K.logChunk - 1))) do
+      local at, w, settled = parse_entry(e)
+      if entry_expiry(b, at, now) >= until_ms then
+        local log_weight = b.used
+        for _, x in ipairs(settles) do log_weight = log_weight - x[2] end
+        return math.max(0, log_weight - prefix)
+      end
+      prefix = prefix + (w - settled)
+      front = front + 1
+    end
+    if front <= back then
+      local chunk = redis.call('LRANGE', b.lkey, math.max(front, back - K.logChunk + 1), back)
+      for j = #chunk, 1, -1 do
+        local at, w, settled = parse_entry(chunk[j])
+        if entry_expiry(b, at, now) < until_ms then return suffix end
+        suffix = suffix + (w - settled)
+        back = back - 1
+      end
+    end
+  end
+  return suffix
+end
+
 -- observe in observe.ts. `o`: sentAt, limit, remaining, resetMs, recoverStep, minLimit, maxLimit, weight (normalized:
 -- -1 = a missing header). Returns the reply's fields (applied, limit, limitInForce, phaseConflict, freed) and whether
 -- b changed.
@@ -106,16 +149,11 @@ local function observe(b, o, now)
   local reckon = b.hidden > 0 or b.hiddenAt == 0 or now - b.hiddenAt >= K.hiddenEveryMs
   if reckon and o.remaining >= 0 and server_limit > 0 and placement ~= 'older' and until_ms > now then
     b.hiddenAt = now
-    local after, lasting = 0, 0
-    if b.len > 0 then
-      for _, e in ipairs(redis.call('LRANGE', b.lkey, 0, -1)) do
-        local at, w, settled_part = parse_entry(e)
-        if at > sent_at then after = after + w end
-        if entry_expiry(b, at, now) >= until_ms then lasting = lasting + (w - settled_part) end
-      end
-    end
+    local settles = read_settles(b)
+    local after = weight_after(b, sent_at)
+    local lasting = lasting_weight(b, settles, until_ms, now)
     -- settled weight lasts when it leaves at this window's end (not a later window's: that is not in L - R)
-    for _, x in ipairs(read_settles(b)) do
+    for _, x in ipairs(settles) do
       if x[1] >= until_ms and x[1] < until_ms + b.cfg.windowMs / 2 then lasting = lasting + x[2] end
     end
     local server_used = math.max(0, server_limit - o.remaining) + after
