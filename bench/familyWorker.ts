@@ -1,11 +1,12 @@
 // One bot process of the workload-family bench: the drawn shape (closed or open loop, tier mix, lanes) through
-// KucoinClient and a RedisStore, at the library's defaults (only the pool quotas given).
+// KucoinClient and a Redis store made as the README makes it (createRedisStore), at the library's defaults (only
+// the pool quotas given).
 import { monitorEventLoopDelay } from 'node:perf_hooks';
-import diagnostics from 'node:diagnostics_channel';
 import { Redis } from 'ioredis';
-import { Pool } from 'undici';
-import { createScheduler, KucoinClient, RedisStore, type Priority } from '../src/index.js';
+import { createRedisStore, createScheduler, KucoinClient, type Priority } from '../src/index.js';
 import { seededRandom, TIER_REQUESTS, type FamilyCase } from './familyCases.js';
+
+type Account = { key: string; secret: string; passphrase: string; uid: string };
 
 export interface FamilyWorkerConfig {
   readonly id: string;
@@ -13,7 +14,9 @@ export interface FamilyWorkerConfig {
   readonly redisUrl: string;
   readonly prefix: string;
   readonly urls: { spot: string; futures: string; broker: string };
-  readonly account: { key: string; secret: string; passphrase: string; uid: string };
+  readonly account: Account;
+  /** The warm-up's own account and egress IP (x-sim-ip): nothing it does shares a pool or a window with the run. */
+  readonly warmUp: { account: Account; ip: string; durationMs: number };
   readonly case: FamilyCase;
 }
 
@@ -23,77 +26,36 @@ export type FamilyReport = Record<Priority, { ok: number; failed: number; admiss
 const cfg = JSON.parse(process.env.KS_WORKER ?? '{}') as FamilyWorkerConfig;
 const c = cfg.case;
 const random = seededRandom((c.seed ?? 7) * 31 + cfg.index);
-const stop = new AbortController();
-const report = Object.fromEntries(
-  (['critical', 'high', 'normal', 'low'] as const).map((p) => [p, { ok: 0, failed: 0, admission: [] as number[], total: [] as number[], errors: {} }]),
-) as FamilyReport;
-const redis = new Redis(cfg.redisUrl);
+const debug = process.env.KS_BENCH_DEBUG !== undefined && process.env.KS_BENCH_DEBUG !== '';
+const redis = new Redis(cfg.redisUrl, { enableOfflineQueue: false });
 const botWeight = c.botWeights?.[cfg.index];
-const scheduler = createScheduler({
-  uid: cfg.account.uid,
-  store: new RedisStore({ client: redis, prefix: cfg.prefix }),
-  cloudflare: false,
-  pools: { spot: { limit: c.spotLimit, windowMs: c.windowMs }, public: { limit: c.publicLimit, windowMs: c.windowMs } },
-  ...(botWeight === undefined ? {} : { bot: { name: cfg.id, weight: botWeight } }),
-});
-if (process.env.KS_BENCH_DEBUG) {
-  scheduler.on('waited', (e) => {
-    if ((e.priority === 'critical' && e.waitMs > 50) || e.waitMs > 1000)
-      process.stderr.write(`[${cfg.id} ${Date.now() % 100_000}] ${e.priority} waits ${Math.round(e.waitMs)} ms: ${e.reason} on ${e.bucketId}\n`);
-  });
-}
-const reqT = new WeakMap<object, number[]>();
-const phase: Record<string, number> = {};
-if (process.env.KS_BENCH_DEBUG) {
-  diagnostics.subscribe('undici:request:create', (m: any) => reqT.set(m.request, [performance.now()]));
-  diagnostics.subscribe('undici:client:sendHeaders', (m: any) => reqT.get(m.request)?.push(performance.now()));
-  diagnostics.subscribe('undici:request:headers', (m: any) => {
-    const t = reqT.get(m.request);
-    if (!t) return;
-    t.push(performance.now());
-    if (t.length === 3) {
-      const q = t[1]! - t[0]!, srv = t[2]! - t[1]!;
-      const k = `${q > 500 ? 'queue>500' : 'queue ok'} ${srv > 500 ? 'server>500' : 'server ok'}`;
-      phase[k] = (phase[k] ?? 0) + 1;
-      if (srv > 500) process.stderr.write(`SLOWREQ ${cfg.id} ${m.request.method} ${m.request.path} create ${(performance.timeOrigin + t[0]!).toFixed(0)} sent ${(performance.timeOrigin + t[1]!).toFixed(0)} headers ${(performance.timeOrigin + t[2]!).toFixed(0)}\n`);
-    }
-  });
-}
-const loopDelay = monitorEventLoopDelay({ resolution: 5 });
-if (process.env.KS_BENCH_DEBUG) loopDelay.enable();
-const client = new KucoinClient({ scheduler, credentials: cfg.account, baseUrls: cfg.urls, headers: { 'x-sim-client': cfg.id } });
 
-let oid = 0;
-async function send(priority: Priority): Promise<void> {
-  const r = TIER_REQUESTS[priority];
-  const started = performance.now();
-  const id = `${cfg.id}-${oid++}`;
-  try {
-    const res = await client.request({
-      method: r.method,
-      path: r.path.replace('{id}', id),
-      ...(r.method === 'POST'
-        ? { body: { symbol: 'BTC-USDT', side: 'buy', type: 'limit', price: '1', size: '1', clientOid: id } }
-        : { query: { symbol: 'BTC-USDT' } }),
-      priority,
-      signal: stop.signal,
-    });
-    const t = report[priority];
-    t.ok++;
-    if (process.env.KS_BENCH_DEBUG && performance.now() - started - res.waitedMs > 500)
-      process.stderr.write(`[${cfg.id}] slow after admission: ${priority} waited ${Math.round(res.waitedMs)} total ${Math.round(performance.now() - started)} attempts ${res.attempts}\n`);
-    if (t.admission.length < 50_000) {
-      t.admission.push(res.waitedMs);
-      t.total.push(performance.now() - started);
-    }
-  } catch (error) {
-    if (stop.signal.aborted) return;
-    const t = report[priority];
-    t.failed++;
-    const code = (error as { code?: string }).code ?? 'unknown';
-    t.errors[code] = (t.errors[code] ?? 0) + 1;
-  }
+/** A scheduler and a client as a bot makes them: one store per process, every option at its default. */
+function bot(account: Account, prefix: string, headers: Record<string, string>) {
+  const store = createRedisStore({ client: redis, prefix });
+  const scheduler = createScheduler({
+    uid: account.uid,
+    store,
+    cloudflare: false,
+    pools: { spot: { limit: c.spotLimit, windowMs: c.windowMs }, public: { limit: c.publicLimit, windowMs: c.windowMs } },
+    ...(botWeight === undefined ? {} : { bot: { name: cfg.id, weight: botWeight } }),
+  });
+  const client = new KucoinClient({ scheduler, credentials: account, baseUrls: cfg.urls, headers });
+  return {
+    scheduler,
+    client,
+    close: async () => {
+      await client.close();
+      await scheduler.close();
+      await store.close();
+    },
+  };
 }
+
+const emptyReport = (): FamilyReport =>
+  Object.fromEntries(
+    (['critical', 'high', 'normal', 'low'] as const).map((p) => [p, { ok: 0, failed: 0, admission: [] as number[], total: [] as number[], errors: {} }]),
+  ) as FamilyReport;
 
 function pick(weights: Readonly<Record<Priority, number>>): Priority {
   const total = weights.critical + weights.high + weights.normal + weights.low;
@@ -107,24 +69,52 @@ function pick(weights: Readonly<Record<Priority, number>>): Priority {
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-async function closedLane(mix: Readonly<Record<Priority, number>>): Promise<void> {
-  while (!stop.signal.aborted) await send(pick(mix));
-}
-
-/** Poisson arrivals of `priority` at `perSecond` requests a second, never waiting for the last one. */
-async function openStream(priority: Priority, perSecond: number): Promise<void> {
-  if (perSecond <= 0) return;
-  const pending = new Set<Promise<void>>();
-  while (!stop.signal.aborted) {
-    const p = send(priority);
-    pending.add(p);
-    void p.finally(() => pending.delete(p));
-    await sleep(-Math.log(1 - random()) * (1000 / perSecond));
+/** The case's lanes through `client` until `stop` aborts, counted in `report`. */
+function runLanes(client: KucoinClient, stop: AbortSignal, report: FamilyReport): Promise<unknown> {
+  let oid = 0;
+  const tag = `${cfg.id}-${Math.round(random() * 1e9).toString(36)}`;
+  async function send(priority: Priority): Promise<void> {
+    const r = TIER_REQUESTS[priority];
+    const started = performance.now();
+    const id = `${tag}-${oid++}`;
+    const t = report[priority];
+    try {
+      const res = await client.request({
+        method: r.method,
+        path: r.path.replace('{id}', id),
+        ...(r.method === 'POST'
+          ? { body: { symbol: 'BTC-USDT', side: 'buy', type: 'limit', price: '1', size: '1', clientOid: id } }
+          : { query: { symbol: 'BTC-USDT' } }),
+        priority,
+        signal: stop,
+      });
+      t.ok++;
+      if (t.admission.length < 50_000) {
+        t.admission.push(res.waitedMs);
+        t.total.push(performance.now() - started);
+      }
+    } catch (error) {
+      if (stop.aborted) return;
+      t.failed++;
+      const code = (error as { code?: string }).code ?? 'unknown';
+      t.errors[code] = (t.errors[code] ?? 0) + 1;
+    }
   }
-  await Promise.all(pending);
-}
-
-function run(): Promise<unknown> {
+  async function closedLane(mix: Readonly<Record<Priority, number>>): Promise<void> {
+    while (!stop.aborted) await send(pick(mix));
+  }
+  /** Poisson arrivals of `priority` at `perSecond` requests a second, never waiting for the last one. */
+  async function openStream(priority: Priority, perSecond: number): Promise<void> {
+    if (perSecond <= 0) return;
+    const pending = new Set<Promise<void>>();
+    while (!stop.aborted) {
+      const p = send(priority);
+      pending.add(p);
+      void p.finally(() => pending.delete(p));
+      await sleep(-Math.log(1 - random()) * (1000 / perSecond));
+    }
+    await Promise.all(pending);
+  }
   const lanes = Array.from({ length: c.lanes }, () => c);
   if (c.loop === 'closed') return Promise.all(lanes.map(() => closedLane(c.mix)));
   // open: critical and high at their share of the Spot quota rate (split over the processes); reads fill the rest
@@ -136,31 +126,45 @@ function run(): Promise<unknown> {
   ]);
 }
 
+/**
+ * Before 'ready', the same lanes for a moment on an account and an egress IP of their own (and a key prefix of
+ * their own): the code paths are compiled, the scripts loaded and the connections open when the run starts, as in
+ * a bot that has been running. Without it every process met its first requests at the same instant, cold, and on
+ * 2 cores the cases' critical p99 came from their first 300 ms. Nothing of it is counted: other pools, other windows.
+ */
+async function warmUp(): Promise<void> {
+  const w = bot(cfg.warmUp.account, `${cfg.prefix}-warmup`, { 'x-sim-client': 'warmup', 'x-sim-ip': cfg.warmUp.ip });
+  const stop = AbortSignal.timeout(cfg.warmUp.durationMs);
+  await runLanes(w.client, stop, emptyReport());
+  await w.close();
+}
+
+const main = bot(cfg.account, cfg.prefix, { 'x-sim-client': cfg.id });
+/**
+ * How late this process's timers ran (its histogram holds the intervals of a 10 ms timer: the delay is the part over
+ * 10 ms): a critical request cannot be admitted sooner than its process gets to run.
+ */
+const LOOP_RESOLUTION_MS = 10;
+const loopDelay = monitorEventLoopDelay({ resolution: LOOP_RESOLUTION_MS });
+const loopDelayMs = (q: number) => Math.max(0, loopDelay.percentile(q) / 1e6 - LOOP_RESOLUTION_MS);
+
 process.on('message', async (m: { type: string; durationMs: number }) => {
   if (m.type !== 'go') return;
-  setTimeout(() => stop.abort(), m.durationMs);
-  await run();
-  if (process.env.KS_BENCH_DEBUG) {
-    const crit = report.critical.total.map((t, i) => t - report.critical.admission[i]!).sort((a, b) => a - b);
-    const qc = (x: number) => crit[Math.floor(x * crit.length)]?.toFixed(1);
-    process.stderr.write(`[${cfg.id}] ${JSON.stringify(phase)} critical total - admission p50 ${qc(0.5)} p99 ${qc(0.99)}; event-loop delay p50 ${(loopDelay.percentile(50) / 1e6).toFixed(1)} p99 ${(loopDelay.percentile(99) / 1e6).toFixed(1)} max ${(loopDelay.max / 1e6).toFixed(1)} ms\n`);
+  const report = emptyReport();
+  const cpuAtGo = process.cpuUsage();
+  loopDelay.enable();
+  await runLanes(main.client, AbortSignal.timeout(m.durationMs), report);
+  if (debug) {
+    const cpu = process.cpuUsage(cpuAtGo);
+    const done = Object.values(report).reduce((x, t) => x + t.ok + t.failed, 0);
+    process.stderr.write(
+      `[${cfg.id}] cpu ${((cpu.user + cpu.system) / 1000 / Math.max(1, done)).toFixed(2)} ms a request (${done}); event-loop delay p50 ${loopDelayMs(50).toFixed(1)} p99 ${loopDelayMs(99).toFixed(1)} max ${(loopDelay.max / 1e6 - LOOP_RESOLUTION_MS).toFixed(1)} ms\n`,
+    );
   }
-  process.send!({ type: 'done', report });
-  await client.close();
-  await scheduler.close();
+  process.send!({ type: 'done', report, eventLoopP99Ms: loopDelayMs(99) });
+  await main.close();
   redis.disconnect();
   process.exit(0);
 });
-/**
- * Before 'ready': as many concurrent reads of the simulator's uncounted stats path as this process has lanes, on a
- * pool of their own, so the simulator (in the bench's process, on the same cores) is not meeting its first requests
- * and hundreds of new connections at once when the measurement starts: without it, on 2 cores with 8 processes,
- * the first requests reached it up to 2.5 s after their admission (a cold start of the bench, not of KuCoin).
- */
-async function warmUp(): Promise<void> {
-  const pool = new Pool(cfg.urls.spot, { connections: c.lanes });
-  await Promise.all(Array.from({ length: c.lanes }, async () => (await pool.request({ method: 'GET', path: '/__sim/stats' })).body.dump()));
-  await pool.close();
-}
 await warmUp();
 process.send!({ type: 'ready' });

@@ -2,6 +2,7 @@ import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { InvalidArgumentError, RedisStore, StoreError, type BucketConfig } from '../src/index.js';
 import { spawnRedisServer, type LocalRedis } from './helpers/redisServer.js';
+import { bucketKeys } from '../src/store/redis/keys.js';
 import { testRedis } from './helpers/redisClient.js';
 import { describeStoreBehaviour } from './storeSuite.js';
 
@@ -140,6 +141,33 @@ describe('RedisStore specifics', () => {
     const [sec, usec] = await client.time();
     const r = await store.acquire({ charges: [{ bucket: b(), weight: 1 }], share: 1 });
     expect(Math.abs(r.now - (Number(sec) * 1000 + Math.floor(Number(usec) / 1000)))).toBeLessThan(1000);
+    client.disconnect();
+  });
+
+  it('reads a senders field an older version wrote as text as no senders, and writes it back as MessagePack', async () => {
+    const client = new Redis(local.url);
+    const store = new RedisStore({ client, prefix: 'p7', clock: () => 1_700_000_000_000 });
+    const bucket = b();
+    const [hash] = bucketKeys('p7', bucket);
+    await client.hset(hash, 'senders', 'pold|1|1700000000000|5|0|0|0|0|0|0|0|0|0|0');
+    const r = await store.acquire({ charges: [{ bucket, weight: 1 }], share: 1, tier: 1, sender: { id: 'pnew', weight: 1 } });
+    expect(r.admitted).toBe(true);
+    const stored = await client.hgetBuffer(hash, 'senders');
+    expect(stored![0]).toBe(0x91); // a MessagePack array of one sender: the old text is gone
+    expect(stored!.includes(Buffer.from('pold'))).toBe(false);
+    client.disconnect();
+  });
+
+  it('keeps the log in time order when the clock steps back: the earlier admission merges into the newest entry', async () => {
+    const client = new Redis(local.url);
+    let t = 1_700_000_000_000;
+    const store = new RedisStore({ client, prefix: 'p8', clock: () => t });
+    const bucket = { ...b(), windowMs: 30_000 };
+    const [, log] = bucketKeys('p8', bucket);
+    await store.acquire({ charges: [{ bucket, weight: 1 }], share: 1 });
+    t -= 5_000; // Redis TIME stepped back (NTP), or a test clock
+    await store.acquire({ charges: [{ bucket, weight: 2 }], share: 1 });
+    expect(await client.lrange(log, 0, -1)).toEqual(['1700000000000:3']);
     client.disconnect();
   });
 

@@ -49,9 +49,9 @@ export function tokensNeeded(config: BucketConfig, data: BucketFields, weight: n
 
 /**
  * Milliseconds until `excess` weight stops counting (entries and hidden weight, earliest first), reckoned from the
- * first K.waitEntries entries of the log.
+ * first `maxEntries` entries of the log (past them: the expiry of the last one read, a lower bound).
  */
-function windowWait(data: BucketData, config: BucketConfig, excess: number, now: number): number {
+export function windowWait(data: BucketData, config: BucketConfig, excess: number, now: number, maxEntries: number = K.waitEntries): number {
   let freed = 0;
   let hiddenLeft = data.hidden > 0;
   /** Frees `weight` at `at` (hidden weight first when it ends by then); the time `excess` is freed by, if it is. */
@@ -65,7 +65,7 @@ function windowWait(data: BucketData, config: BucketConfig, excess: number, now:
     return freed >= excess ? at : undefined;
   };
   let s = 0; // settled groups, merged in by their end
-  const read = Math.min(data.log.length, data.head + K.waitEntries);
+  const read = Math.min(data.log.length, data.head + maxEntries);
   let expiry = now;
   for (let i = data.head; i < read; i++) {
     const entry = data.log[i]!;

@@ -13,7 +13,7 @@ import type { BucketConfig, Observation, ObserveResult } from './types.js';
  * Our weight admitted after `sentAt` (possibly still in flight, not in the reply's L - R): a suffix of the log, whose
  * times never decrease (charge in admit.ts), read from the newest entry back.
  */
-function weightAfter(data: BucketData, sentAt: number): number {
+export function weightAfter(data: BucketData, sentAt: number): number {
   let after = 0;
   for (let i = data.log.length - 1; i >= data.head && data.log[i]![0] > sentAt; i--) after += data.log[i]![1];
   return after;
@@ -26,7 +26,7 @@ function weightAfter(data: BucketData, sentAt: number): number {
  * unsettled weight (`used` less the settled groups) less what expires before; from the back, what was read. A known
  * window's reply meets it at the front (the window before's leftovers), an unplaced one at the back.
  */
-function lastingWeight(data: BucketData, config: BucketConfig, until: number, now: number): number {
+export function lastingWeight(data: BucketData, config: BucketConfig, until: number, now: number): number {
   let front = data.head;
   let back = data.log.length - 1;
   let prefix = 0;
