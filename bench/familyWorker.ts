@@ -89,6 +89,8 @@ function runLanes(client: KucoinClient, stop: AbortSignal, report: FamilyReport)
         signal: stop,
       });
       t.ok++;
+      if (debug && priority === 'critical' && res.waitedMs > 50)
+        process.stderr.write(`[${cfg.id} ${Date.now() % 100_000}] critical admitted after ${Math.round(res.waitedMs)} ms, ${res.attempts} attempt(s)\n`);
       if (t.admission.length < 50_000) {
         t.admission.push(res.waitedMs);
         t.total.push(performance.now() - started);
@@ -140,6 +142,13 @@ async function warmUp(): Promise<void> {
 }
 
 const main = bot(cfg.account, cfg.prefix, { 'x-sim-client': cfg.id });
+if (debug)
+  main.scheduler.on('waited', (e) => {
+    if (process.env.KS_BENCH_DEBUG === '2' || e.priority === 'critical' || e.waitMs > 1000)
+      process.stderr.write(
+        `[${cfg.id} ${Date.now() % 100_000}] ${e.priority} waits ${Math.round(e.waitMs)} ms: ${e.reason} on ${e.bucketId} (lane ${e.lane})\n`,
+      );
+  });
 /**
  * How late this process's timers ran (its histogram holds the intervals of a 10 ms timer: the delay is the part over
  * 10 ms): a critical request cannot be admitted sooner than its process gets to run.
