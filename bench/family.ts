@@ -3,7 +3,7 @@
 import { fork } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { fileURLToPath } from 'node:url';
-import type { Priority } from '../src/index.js';
+import { PRIORITIES, type Priority } from '../src/index.js';
 import { startGatewaySimulator } from '../src/simulator/gatewaySimulator.js';
 import type { Arrival } from '../src/simulator/simStats.js';
 import type { FamilyCase } from './familyCases.js';
@@ -132,7 +132,7 @@ export async function runFamilyCase(redisUrl: string, c: FamilyCase): Promise<Fa
     fairness = by.map((w, i) => w / total / (c.botWeights![i]! / weights));
   }
   const waits = Object.fromEntries(
-    (['critical', 'high', 'normal', 'low'] as const).map((p) => {
+    PRIORITIES.map((p) => {
       const admission = reports.flatMap((r) => r[p].admission).sort((a, b) => a - b);
       const total = reports.flatMap((r) => r[p].total).sort((a, b) => a - b);
       const errors: Record<string, number> = {};

@@ -3,7 +3,7 @@
 // the pool quotas given).
 import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { Redis } from 'ioredis';
-import { createRedisStore, createScheduler, KucoinClient, type Priority } from '../src/index.js';
+import { createRedisStore, createScheduler, KucoinClient, PRIORITIES, type Priority } from '../src/index.js';
 import { seededRandom, TIER_REQUESTS, type FamilyCase } from './familyCases.js';
 
 type Account = { key: string; secret: string; passphrase: string; uid: string };
@@ -53,14 +53,12 @@ function bot(account: Account, prefix: string, headers: Record<string, string>) 
 }
 
 const emptyReport = (): FamilyReport =>
-  Object.fromEntries(
-    (['critical', 'high', 'normal', 'low'] as const).map((p) => [p, { ok: 0, failed: 0, admission: [] as number[], total: [] as number[], errors: {} }]),
-  ) as FamilyReport;
+  Object.fromEntries(PRIORITIES.map((p) => [p, { ok: 0, failed: 0, admission: [] as number[], total: [] as number[], errors: {} }])) as FamilyReport;
 
 function pick(weights: Readonly<Record<Priority, number>>): Priority {
   const total = weights.critical + weights.high + weights.normal + weights.low;
   let x = random() * total;
-  for (const p of ['critical', 'high', 'normal', 'low'] as const) {
+  for (const p of PRIORITIES) {
     x -= weights[p];
     if (x < 0) return p;
   }

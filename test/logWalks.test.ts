@@ -33,16 +33,9 @@ const logArb = fc.record({
   excess: fc.integer({ min: 1, max: 800 }),
 });
 
-function bucketOf(x: {
-  windowMs: number;
-  marginMs: number;
-  entries: { gap: number; weight: number; settled: number }[];
-  settles: { after: number; weight: number }[];
-  aligned: boolean;
-  whiAhead: number;
-  spread: number;
-  hasPrev: boolean;
-}): { data: BucketData; config: BucketConfig } {
+type LogCase = typeof logArb extends fc.Arbitrary<infer T> ? T : never;
+
+function bucketOf(x: LogCase): { data: BucketData; config: BucketConfig } {
   const config: BucketConfig = {
     group: 'g',
     id: 'b',
