@@ -69,15 +69,26 @@ export async function runFamilyCase(redisUrl: string, c: FamilyCase): Promise<Fa
       stdio: ['ignore', 'ignore', 'inherit', 'ipc'],
     });
   });
+  // a worker that dies before it says `type` (a crash, a syntax error) ends the case with an error: nothing hangs
   const message = (child: (typeof children)[number], type: string) =>
-    new Promise<{ report?: FamilyReport; eventLoopP99Ms?: number }>((resolve) =>
-      child.on('message', (m: { type: string; report?: FamilyReport; eventLoopP99Ms?: number }) => m.type === type && resolve(m)),
-    );
-  await Promise.all(children.map((child) => message(child, 'ready')));
+    new Promise<{ report?: FamilyReport; eventLoopP99Ms?: number }>((resolve, reject) => {
+      child.on('message', (m: { type: string; report?: FamilyReport; eventLoopP99Ms?: number }) => m.type === type && resolve(m));
+      child.on('exit', (code, signal) => reject(new Error(`family worker exited (${signal ?? `code ${String(code)}`}) before '${type}'`)));
+    });
+  const orStop = async <T>(all: Promise<T>): Promise<T> => {
+    try {
+      return await all;
+    } catch (error) {
+      for (const child of children) child.kill();
+      await sim.close();
+      throw error;
+    }
+  };
+  await orStop(Promise.all(children.map((child) => message(child, 'ready'))));
   const durationMs = c.windows * c.windowMs;
   const done = children.map((child) => message(child, 'done'));
   for (const child of children) child.send({ type: 'go', durationMs });
-  const dones = await Promise.all(done);
+  const dones = await orStop(Promise.all(done));
   const reports = dones.map((m) => m.report!);
   const eventLoopP99Ms = Math.max(...dones.map((m) => m.eventLoopP99Ms ?? Number.NaN));
   const stats = sim.stats();

@@ -53,6 +53,23 @@ class GatedStore extends MemoryStore {
   }
 }
 
+/** A MemoryStore that records the tier of every acquisition and answers each only when `step()` lets it. */
+class SteppedStore extends MemoryStore {
+  tiers: number[] = [];
+  #waiting: (() => void)[] = [];
+  stepped = true;
+  step(): void {
+    this.#waiting.shift()?.();
+  }
+  override async acquire(request: AcquireRequest): Promise<AcquireResult> {
+    this.tiers.push(request.tier ?? -1);
+    const result = await super.acquire(request);
+    if (!this.stepped) return result;
+    await new Promise<void>((r) => this.#waiting.push(r));
+    return result;
+  }
+}
+
 /** A MemoryStore whose observe and penalize fail, as a Redis dying after the send would. */
 class FailingFeedbackStore extends MemoryStore {
   override async observe(_b: BucketConfig, _o: Observation): Promise<ObserveResult> {
@@ -165,6 +182,41 @@ describe('edges: a reply only teaches the bucket it describes', () => {
     expect(spot.limit).toBe(100);
     expect(spot.windowEndHigh).toBe(0);
     expect(admitted + 3).toBeLessThanOrEqual(100);
+    await scheduler.close();
+  });
+});
+
+describe('edges: a cancel is offered next, whatever the lane was doing', () => {
+  it('a critical request queued while the store answers a refused high one goes before the normal and low ones of that pass', async () => {
+    const store = new SteppedStore();
+    const { scheduler } = make({}, store);
+    const tick = () => new Promise((r) => setTimeout(r, 2));
+    // the window is nearly full: high, normal and low are refused (their shares), critical still fits
+    store.stepped = false;
+    await Promise.all(Array.from({ length: 97 }, () => scheduler.schedule({ pool: 'spot', weight: 1, priority: 'critical' }, () => undefined)));
+    store.stepped = true;
+    store.tiers = [];
+    const stop = new AbortController();
+    // they wait (a deadline they would miss would end them, and so the pass, at once)
+    const wait = (priority: 'high' | 'normal' | 'low') =>
+      scheduler.schedule({ pool: 'spot', weight: 1, priority, signal: stop.signal }, () => undefined).catch(() => undefined);
+    const waiting = [wait('low')];
+    await tick();
+    waiting.push(wait('normal'), wait('high'));
+    store.step(); // low refused: the next pass offers high, normal, low in turn
+    await tick();
+    expect(store.tiers).toEqual([3, 1]); // high's answer is on its way
+    const cancel = scheduler.schedule({ pool: 'spot', weight: 1, priority: 'critical' }, () => 'cancelled');
+    store.step(); // high refused
+    await tick();
+    // the cancel is asked for next, not after normal's and low's store calls
+    expect(store.tiers).toEqual([3, 1, 0]);
+    store.step();
+    await expect(cancel).resolves.toBe('cancelled');
+    stop.abort();
+    store.stepped = false;
+    for (let i = 0; i < 5; i++) store.step();
+    await Promise.all(waiting);
     await scheduler.close();
   });
 });

@@ -38,6 +38,8 @@ export class Lane {
   readonly #depth = [0, 0, 0, 0];
   #busy = false;
   #again = false;
+  /** Best tier queued since the current dispatch pass read its candidates (a cancel that came meanwhile). */
+  #arrivedTier = Number.POSITIVE_INFINITY;
   #timer: NodeJS.Timeout | undefined;
   /** Best tier among the requests the current sleep was computed for. */
   #sleepingTier = Number.POSITIVE_INFINITY;
@@ -64,6 +66,7 @@ export class Lane {
     if (this.#depth[tier]! >= this.ctx.maxQueued) throw new QueueFullError(job.plan.priority, this.#depth[tier]!);
     this.#queues[tier]!.push(job);
     this.#depth[tier]!++;
+    this.#arrivedTier = Math.min(this.#arrivedTier, tier);
     // an idle lane starts at once; a sleeping one wakes only for a tier better than the ones it sleeps for
     if (this.#timer === undefined || tier < this.#sleepingTier) this.wake();
   }
@@ -220,6 +223,7 @@ export class Lane {
     try {
       for (;;) {
         this.#again = false;
+        this.#arrivedTier = Number.POSITIVE_INFINITY;
         let candidates = this.#candidates(this.ctx.now());
         if (candidates.length === 0) {
           this.#depth.fill(0); // every queue is empty
@@ -233,7 +237,14 @@ export class Lane {
         let minWait = Number.POSITIVE_INFINITY;
         let blocked: { tier: number; job: Job; bucketId: string; reason: SchedulerEvents['waited']['reason'] } | undefined;
         let progressed = false;
-        for (const { job, tier } of candidates) {
+        let preempted = false;
+        for (const [i, { job, tier }] of candidates.entries()) {
+          // a better request queued while the store answered (a cancel behind a pass of refused reads) goes before
+          // the rest of this pass: it waits for one store call at most, not for one per tier
+          if (i > 0 && this.#arrivedTier < tier) {
+            preempted = true;
+            break;
+          }
           if (job.settled) {
             progressed = true;
             break;
@@ -283,7 +294,7 @@ export class Lane {
             blocked = { tier, job, bucketId: result.bucketId, reason: result.reason };
           }
         }
-        if (progressed || this.#again) continue;
+        if (progressed || preempted || this.#again) continue;
         if (!blocked) return;
         const bestTier = candidates[0]!.tier;
         const jitter = bestTier === 0 ? 0 : this.ctx.random() * this.ctx.jitterMs;

@@ -1,24 +1,27 @@
--- Applies one response's gw-ratelimit-* headers to a bucket (observe in lib/observe.lua). Headers arrive normalized
--- (validate.ts): -1 = missing. Buckets: one.
+-- Applies replies' gw-ratelimit-* headers to a bucket (observe in lib/observe.lua), one row per reply, in order,
+-- as that many calls one after the other would. Headers arrive normalized (validate.ts): -1 = missing. Buckets: one.
+-- Reply (REPLY): the rows applied, then per row (EACH) what observe reported.
 local now = now_ms(ARGV[ARG.time])
-local o = {
-  sentAt = tonumber(ARGV[ARG.sentAt]),
-  limit = tonumber(ARGV[ARG.limit]),
-  remaining = tonumber(ARGV[ARG.remaining]),
-  resetMs = tonumber(ARGV[ARG.resetMs]),
-  recoverStep = tonumber(ARGV[ARG.recoverStep]),
-  minLimit = tonumber(ARGV[ARG.minLimit]),
-  maxLimit = tonumber(ARGV[ARG.maxLimit]),
-  weight = tonumber(ARGV[ARG.requestWeight]),
-}
-for _, field in ipairs({ 'sentAt', 'limit', 'remaining', 'resetMs', 'recoverStep', 'minLimit', 'maxLimit', 'weight' }) do
-  if o[field] == nil then return redis.error_reply('KS_BAD_ARG:observation') end
-end
 local n, bad = bucket_count()
 if n == nil then return redis.error_reply('KS_BAD_ARG:' .. bad) end
+local rows = row_count(n)
+local observations = {}
+for r = 1, rows do
+  local o = read_row(n, r)
+  if o == nil then return redis.error_reply('KS_BAD_ARG:observation') end
+  -- the request's weight (requestWeight in the layout) is `weight` in observe
+  o.weight = o.requestWeight
+  observations[r] = o
+end
 local cfg = read_cfg(1)
 if cfg.err then return cfg end
 local b = load(KEYS[1], KEYS[2], cfg, now)
-local result, changed = observe(b, o, now)
-if changed then save(b, now) end
-return pack(REPLY, result)
+local reply = pack(REPLY, { count = rows })
+local dirty = false
+for r = 1, rows do
+  local result, changed = observe(b, observations[r], now)
+  dirty = dirty or changed
+  reply[#reply + 1] = pack(EACH, result)
+end
+if dirty then save(b, now) end
+return reply

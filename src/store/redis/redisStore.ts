@@ -14,7 +14,8 @@ import type {
 import { normalizeObservation, normalizePenalty, normalizeUntil, validateFactor, validateRelease, validateSender } from '../validate.js';
 import { bucketKeys, heartbeatKey, holdKey } from './keys.js';
 import { LuaScript, type RedisLike } from './luaScript.js';
-import { parseReply, scriptArgs, type ScriptArgs, type ScriptBucket, type ScriptName } from './scriptLayout.js';
+import { ObserveBatches } from './observeBatches.js';
+import { parseReply, scriptArgs, type ScriptArgs, type ScriptBucket, type ScriptName, type ScriptRow } from './scriptLayout.js';
 
 /** Options of `new RedisStore(...)`: the Redis client (ioredis `Redis` or `Cluster`) and the key prefix the fleet shares. */
 export interface RedisStoreOptions {
@@ -61,6 +62,9 @@ export interface OverdueProcess {
   readonly expiresAt: number;
 }
 
+/** Most replies' observations of one bucket written in one observe call (see ObserveBatches). */
+const MAX_OBSERVE_ROWS = 64;
+
 const REASONS = new Set<string>(['paused', 'window', 'pacing', 'fairShare']);
 const LIMIT_OUTCOMES = new Set<string>(['none', 'same', 'learned', 'pending', 'refused']);
 
@@ -73,6 +77,11 @@ export class RedisStore implements Store {
   readonly #prefix: string;
   readonly #clock: (() => number) | undefined;
   readonly #timeoutMs: number;
+  /** Per bucket (its config object: one per bucket id in a scheduler), the observations waiting for a call. */
+  readonly #observations = new ObserveBatches<BucketConfig, ScriptRow<'observe'>, ObserveResult>(
+    (bucket, rows) => this.#observe(bucket, rows),
+    MAX_OBSERVE_ROWS,
+  );
 
   constructor(options: RedisStoreOptions) {
     if (!options?.client || typeof options.client.evalsha !== 'function') {
@@ -92,10 +101,16 @@ export class RedisStore implements Store {
   }
 
   /** Runs `script` on `buckets` (their keys and config blocks) with its named arguments; `time` is added here. */
-  #run<S extends ScriptName>(script: S, args: Omit<ScriptArgs<S>, 'time'>, buckets: readonly ScriptBucket[], keys?: readonly string[]): Promise<unknown> {
+  #run<S extends ScriptName>(
+    script: S,
+    args: Omit<ScriptArgs<S>, 'time'>,
+    buckets: readonly ScriptBucket[],
+    keys?: readonly string[],
+    rows?: readonly ScriptRow<S>[],
+  ): Promise<unknown> {
     const all = { ...args, time: this.#clock ? String(this.#clock()) : '' } as unknown as ScriptArgs<S>;
     const k = keys ?? buckets.flatMap((b) => bucketKeys(this.#prefix, b.bucket));
-    return SCRIPTS[script].run(this.#client, k, scriptArgs(script, all, buckets), this.#timeoutMs);
+    return SCRIPTS[script].run(this.#client, k, scriptArgs(script, all, buckets, rows), this.#timeoutMs);
   }
 
   async acquire(request: AcquireRequest): Promise<AcquireResult> {
@@ -132,9 +147,13 @@ export class RedisStore implements Store {
     await this.#run('setFactor', { factor }, [{ bucket, weight: 0 }]);
   }
 
+  /**
+   * Applies one reply's headers. Replies of a bucket that come back while its last observation is being written
+   * go together in the next call (ObserveBatches): the script applies them in order, as one call each would.
+   */
   async observe(bucket: BucketConfig, observation: Observation): Promise<ObserveResult> {
     const o = normalizeObservation(observation, bucket);
-    const args = {
+    return this.#observations.add(bucket, {
       sentAt: o.sentAt,
       limit: o.limit,
       remaining: o.remaining,
@@ -143,16 +162,25 @@ export class RedisStore implements Store {
       minLimit: o.minLimit,
       maxLimit: o.maxLimit,
       requestWeight: o.weight!,
-    };
-    const { fields: r } = parseReply('observe', await this.#run('observe', args, [{ bucket, weight: 0 }]));
-    if (!LIMIT_OUTCOMES.has(r.limit)) throw new StoreError(`Unexpected reply from the observe script: limit ${JSON.stringify(r.limit)}`);
-    return {
-      applied: r.applied === '1',
-      limit: r.limit as ObserveResult['limit'],
-      limitInForce: Number(r.limitInForce),
-      phaseConflict: r.phaseConflict === '1',
-      freed: Number(r.freed),
-    };
+    });
+  }
+
+  async #observe(bucket: BucketConfig, rows: readonly ScriptRow<'observe'>[]): Promise<ObserveResult[]> {
+    const reply = await this.#run('observe', {}, [{ bucket, weight: 0 }], undefined, rows);
+    const { fields, each } = parseReply('observe', reply);
+    if (Number(fields.count) !== rows.length || each.length !== rows.length) {
+      throw new StoreError(`Unexpected reply from the observe script: ${rows.length} rows sent, ${fields.count} applied`);
+    }
+    return each.map((r) => {
+      if (!LIMIT_OUTCOMES.has(r.limit)) throw new StoreError(`Unexpected reply from the observe script: limit ${JSON.stringify(r.limit)}`);
+      return {
+        applied: r.applied === '1',
+        limit: r.limit as ObserveResult['limit'],
+        limitInForce: Number(r.limitInForce),
+        phaseConflict: r.phaseConflict === '1',
+        freed: Number(r.freed),
+      };
+    });
   }
 
   async penalize(bucket: BucketConfig, penalty: Penalty): Promise<PenaltyResult> {

@@ -70,9 +70,11 @@ interface ScriptLayout {
   readonly buckets: Buckets;
   /** Keys of the script's own, after the buckets' (for bucket scripts). */
   readonly keys?: readonly string[];
+  /** Fields of each row: a script that takes rows (one or more) reads them after the bucket blocks, in this order. */
+  readonly rows?: readonly string[];
   /** The reply: an array of these fields (as strings), in order... */
   readonly reply: readonly string[];
-  /** ...followed, for `many`, by one array of these fields per bucket. */
+  /** ...followed, for `many`, by one array of these fields per bucket (per row, for a script that takes rows). */
   readonly each?: readonly string[];
 }
 
@@ -91,9 +93,11 @@ export const SCRIPT_LAYOUTS = {
     each: ['used', 'effectiveLimit', 'factor', 'tokens', 'pausedUntil', 'limit', 'hidden', 'wlo', 'whi'],
   },
   observe: {
-    args: ['time', 'sentAt', 'limit', 'remaining', 'resetMs', 'recoverStep', 'minLimit', 'maxLimit', 'requestWeight'],
+    args: ['time'],
     buckets: 'one',
-    reply: ['applied', 'limit', 'limitInForce', 'phaseConflict', 'freed'],
+    rows: ['sentAt', 'limit', 'remaining', 'resetMs', 'recoverStep', 'minLimit', 'maxLimit', 'requestWeight'],
+    reply: ['count'],
+    each: ['applied', 'limit', 'limitInForce', 'phaseConflict', 'freed'],
   },
   pause: { args: ['time', 'untilMs'], buckets: 'one', reply: ['pausedUntil'] },
   resume: { args: ['time'], buckets: 'one', reply: ['now'] },
@@ -112,6 +116,8 @@ export const SCRIPT_LAYOUTS = {
 export type ScriptName = keyof typeof SCRIPT_LAYOUTS;
 type Layout<S extends ScriptName> = (typeof SCRIPT_LAYOUTS)[S];
 export type ScriptArgs<S extends ScriptName> = { readonly [F in Layout<S>['args'][number]]: string | number };
+/** One row of a script that takes rows (observe: one reply's observation). */
+export type ScriptRow<S extends ScriptName> = Layout<S> extends { rows: readonly (infer F extends string)[] } ? { readonly [K in F]: string | number } : never;
 type ReplyFields<S extends ScriptName> = { readonly [F in Layout<S>['reply'][number]]: string };
 type EachFields<S extends ScriptName> = Layout<S> extends { each: readonly (infer F extends string)[] } ? { readonly [K in F]: string } : never;
 
@@ -136,11 +142,18 @@ function bucketBlock({ bucket, weight }: ScriptBucket): number[] {
   return BUCKET_FIELDS.map((f) => value[f]);
 }
 
-/** ARGV for `script`: its named arguments in layout order, then one config block per bucket. */
-export function scriptArgs<S extends ScriptName>(script: S, args: ScriptArgs<S>, buckets: readonly ScriptBucket[] = []): (string | number)[] {
+/** ARGV for `script`: its named arguments in layout order, then one config block per bucket, then its rows. */
+export function scriptArgs<S extends ScriptName>(
+  script: S,
+  args: ScriptArgs<S>,
+  buckets: readonly ScriptBucket[] = [],
+  rows: readonly ScriptRow<S>[] = [],
+): (string | number)[] {
   const layout: ScriptLayout = SCRIPT_LAYOUTS[script];
   const named = args as Record<string, string | number>;
-  return [...layout.args.map((f) => named[f]!), ...buckets.flatMap(bucketBlock)];
+  const rowFields = layout.rows ?? [];
+  const rowValues = (rows as readonly Record<string, string | number>[]).flatMap((row) => rowFields.map((f) => row[f]!));
+  return [...layout.args.map((f) => named[f]!), ...buckets.flatMap(bucketBlock), ...rowValues];
 }
 
 export interface ParsedReply<S extends ScriptName> {
@@ -201,6 +214,8 @@ export function luaPrelude(script: ScriptName): string {
     `local KEY_COUNT = ${(layout.keys ?? []).length}`,
     `local CFG = strict('CFG', ${luaMap(BUCKET_FIELDS.map((f, i) => [f, i]))})`,
     `local CFG_SIZE = ${BUCKET_FIELDS.length}`,
+    `local ROW = strict('ROW', ${luaMap((layout.rows ?? []).map((f, i) => [f, i]))})`,
+    `local ROW_SIZE = ${(layout.rows ?? []).length}`,
     `local STATE = ${luaList(STATE_FIELDS)}`,
     `local REPLY = ${luaList(layout.reply)}`,
     `local EACH = ${luaList(layout.each ?? [])}`,

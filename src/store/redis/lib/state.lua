@@ -35,14 +35,35 @@ local function now_ms(override)
   return tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 end
 
--- How many bucket blocks this call carries, checked against KEYS and ARGV; nil and a reason when they disagree.
+-- How many bucket blocks this call carries, checked against KEYS and ARGV (and, after the blocks, whole rows for a
+-- script that takes them: at least one); nil and a reason when they disagree.
 -- KEYS: two per bucket, then the script's own keys (KEY, after the buckets': KEYS[2 * n + KEY.<name>]).
 local function bucket_count()
   local n = 0
   if BUCKETS == 'one' then n = 1 elseif BUCKETS == 'many' then n = (#KEYS - KEY_COUNT) / 2 end
   if BUCKETS ~= 'none' and (n ~= math.floor(n) or #KEYS ~= 2 * n + KEY_COUNT) then return nil, 'keys' end
-  if #ARGV ~= ARG_COUNT + n * CFG_SIZE then return nil, 'argv' end
+  local rows = #ARGV - ARG_COUNT - n * CFG_SIZE
+  if ROW_SIZE == 0 and rows ~= 0 then return nil, 'argv' end
+  if ROW_SIZE > 0 and (rows < ROW_SIZE or rows % ROW_SIZE ~= 0) then return nil, 'argv' end
   return n
+end
+
+-- How many rows (ROW) follow the `n` bucket blocks of a script that takes rows (bucket_count checked ARGV).
+local function row_count(n)
+  return (#ARGV - ARG_COUNT - n * CFG_SIZE) / ROW_SIZE
+end
+
+-- Row `r` (1-based) after the `n` bucket blocks, by the names of ROW, as numbers; nil and the field's name when
+-- one is not a number.
+local function read_row(n, r)
+  local base = ARG_COUNT + n * CFG_SIZE + (r - 1) * ROW_SIZE + 1
+  local row = {}
+  for name, offset in pairs(ROW) do
+    local v = tonumber(ARGV[base + offset])
+    if v == nil then return nil, name end
+    row[name] = v
+  end
+  return row
 end
 
 -- The config block of bucket `i` (1-based), by the names of CFG; an error reply when a value is malformed.
