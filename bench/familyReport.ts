@@ -90,7 +90,7 @@ export function toFamilyMarkdown(r: FamilyResult): string {
   const lines = [
     `### Workload family (${rows.filter((x) => x.case.seed !== undefined).length} drawn cases from seed ${r.familySeed ?? '-'}, plus the named rows)`,
     '',
-    "Every case at the library's defaults through KucoinClient and createRedisStore (as the README makes them), only the pool quotas given, Cloudflare off; what the simulator received. Each bot process first runs its lanes for 1 s on an account and an egress IP of its own (compiled code, loaded scripts, open connections, as in a bot that has been running); that warm-up shares no pool and no window with the run and is not counted. The event-loop column is how late a bot's 10 ms timer ran at the 99th percentile (the worst process): a request cannot be admitted sooner than its process runs, and on 2 shared cores many bot processes wait for CPU.",
+    "Every case at the library's defaults through KucoinClient and createRedisStore (as the README makes them), only the pool quotas given, Cloudflare off; what the simulator received. Each bot process first runs its lanes for 1 s on an account and an egress IP of its own (compiled code and loaded scripts, as in a bot that has been running); that warm-up shares no pool and no window with the run and is not counted. The run's own client opens its connections when the run starts, in every process at the same moment: a fleet's cold start. The event-loop column is how late a bot's 10 ms timer ran at the 99th percentile (the worst process): a request cannot be admitted sooner than its process runs, and on 2 shared cores many bot processes wait for CPU.",
     '',
     '| figure | median | worst (case) | target |',
     '|---|---|---|---|',

@@ -3,7 +3,7 @@
 import Bottleneck from 'bottleneck';
 import { Redis } from 'ioredis';
 import { Pool } from 'undici';
-import { authHeaders, createScheduler, KucoinClient, RedisStore, type Priority } from '../src/index.js';
+import { authHeaders, createRedisStore, createScheduler, KucoinClient, type Priority } from '../src/index.js';
 
 export type Mode = 'kucoin-scheduler' | 'bottleneck' | 'none';
 
@@ -42,11 +42,13 @@ const record = (priority: Priority | undefined, waitMs: number, ok: boolean) => 
   r.ok++;
   if (r.waits.length < 20_000) r.waits.push(waitMs);
 };
-const redis = cfg.mode === 'kucoin-scheduler' ? new Redis(cfg.redisUrl) : undefined;
-const scheduler = redis
+// the store as the README makes it (createRedisStore, enableOfflineQueue off)
+const redis = cfg.mode === 'kucoin-scheduler' ? new Redis(cfg.redisUrl, { enableOfflineQueue: false }) : undefined;
+const store = redis ? createRedisStore({ client: redis, prefix: cfg.prefix }) : undefined;
+const scheduler = store
   ? createScheduler({
       uid: cfg.account.uid,
-      store: new RedisStore({ client: redis, prefix: cfg.prefix }),
+      store,
       ...(cfg.transitMarginMs === undefined ? {} : { transitMarginMs: cfg.transitMarginMs }),
       cloudflare: cfg.cloudflare,
       pools: { spot: { limit: cfg.limit, windowMs: cfg.windowMs } },
@@ -163,6 +165,7 @@ process.on('message', async (m: { type: string; durationMs: number }) => {
   process.send!({ type: 'done', report });
   await client?.close();
   await scheduler?.close();
+  await store?.close();
   redis?.disconnect();
   await limiter?.disconnect();
   await pool.close();

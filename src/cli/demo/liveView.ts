@@ -1,6 +1,6 @@
 // Renders the demo's live view and summary from the simulator's stats (what the server saw), the bots'
 // records and the scheduler's waits. Every line fits `width` columns (an 80-column terminal never wraps).
-import type { Priority } from '../../index.js';
+import { PRIORITIES, type Priority } from '../../index.js';
 import type { SimulatorStats } from '../../simulator/simStats.js';
 import type { RequestRecord } from './workload.js';
 
@@ -28,7 +28,6 @@ export interface ViewState {
   readonly cloudflare: { readonly limit: number; readonly windowMs: number };
 }
 
-const PRIORITIES: readonly Priority[] = ['critical', 'high', 'normal', 'low'];
 const SIGNALS = ['429000', '1015', '200002', '429001', '429002'] as const;
 /** The span the live view's 'binds now' looks back over (the scheduler's recent waits use the same). */
 const RECENT_MS = 10_000;

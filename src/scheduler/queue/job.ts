@@ -1,4 +1,4 @@
-import type { Priority } from '../../store/types.js';
+import { PRIORITIES, type Priority } from '../../store/types.js';
 import { MaxWaitExceededError } from '../../errors.js';
 import type { RequestPlan } from '../requestPlan.js';
 
@@ -24,8 +24,8 @@ export interface Job {
   fail(error: Error): void;
 }
 
-export const TIER: Readonly<Record<Priority, number>> = { critical: 0, high: 1, normal: 2, low: 3 };
-export const TIER_NAMES: readonly Priority[] = ['critical', 'high', 'normal', 'low'];
+/** A priority's tier, as the store numbers them: its place in PRIORITIES (critical 0 ... low 3). */
+export const TIER = Object.fromEntries(PRIORITIES.map((p, i) => [p, i])) as Readonly<Record<Priority, number>>;
 
 /**
  * The tier a job competes in now: its own, raised one step (never above high) for every `agingMs` it has

@@ -1,9 +1,9 @@
-import type { Priority, Store } from '../../store/types.js';
+import { PRIORITIES, type Priority, type Store } from '../../store/types.js';
 import { MaxWaitExceededError, QueueFullError, StoreUnavailableError } from '../../errors.js';
 import { MAX_TIMER_MS } from '../../util/longTimeout.js';
 import type { SchedulerEvents, TypedEmitter } from '../events.js';
 import { Fifo } from './fifo.js';
-import { effectiveTier, TIER, TIER_NAMES, type Job } from './job.js';
+import { effectiveTier, TIER, type Job } from './job.js';
 
 export interface LaneContext {
   readonly store: Store;
@@ -34,7 +34,7 @@ const STORE_RETRY_MAX_MS = 2_000;
  * admitted it sleeps exactly as long as the store says (plus jitter), or until something better arrives.
  */
 export class Lane {
-  readonly #queues = TIER_NAMES.map(() => new Fifo<Job>());
+  readonly #queues = PRIORITIES.map(() => new Fifo<Job>());
   readonly #depth = [0, 0, 0, 0];
   #busy = false;
   #again = false;
@@ -257,7 +257,7 @@ export class Lane {
           }
           const batch = this.#batch(job, tier);
           for (const b of batch) b.inFlight = true;
-          const share = this.ctx.shares[TIER_NAMES[tier]!];
+          const share = this.ctx.shares[PRIORITIES[tier]!];
           let result;
           try {
             result = await this.ctx.store.acquire({ charges: job.plan.charges, share, tier, count: batch.length, sender: job.plan.sender });
