@@ -111,20 +111,24 @@ describe('observations of one bucket written together (ObserveBatches)', () => {
     expect(written).toEqual([[1], [2, 3, 4], [5, 6, 7], [8]]);
   });
 
-  it("a failed call rejects every row it carried, and the bucket's next rows are still written", async () => {
+  it('a failed call fails the rows it carried and those queued behind it, at once; rows added after it are written', async () => {
+    let calls = 0;
     let fail = true;
     const batches = new ObserveBatches<string, number, number>(async (_key, rows) => {
+      calls++;
       await new Promise((r) => setTimeout(r, 1));
       if (fail) {
         fail = false;
-        throw new Error('redis went away');
+        throw new Error('redis went away'); // a timed-out call, say
       }
       return rows.map((r) => r + 1);
     }, 64);
-    const first = batches.add('k', 1);
-    const rest = [batches.add('k', 2), batches.add('k', 3)];
-    await expect(first).rejects.toThrow('redis went away');
-    await expect(Promise.all(rest)).resolves.toEqual([3, 4]);
+    // 300 replies while the first call is out: more than four batches' worth queued behind it
+    const behind = Array.from({ length: 300 }, (_, i) => batches.add('k', i));
+    const outcomes = await Promise.allSettled(behind);
+    expect(outcomes.every((o) => o.status === 'rejected' && (o.reason as Error).message === 'redis went away')).toBe(true);
+    expect(calls).toBe(1); // none waited for a call of its own behind the failed one
+    await expect(batches.add('k', 2)).resolves.toBe(3);
     // another bucket is never held behind this one
     await expect(batches.add('other', 9)).resolves.toBe(10);
   });

@@ -221,6 +221,35 @@ describe('edges: a cancel is offered next, whatever the lane was doing', () => {
   });
 });
 
+describe('edges: cancels first never starves the tiers below', () => {
+  it('a stream of critical requests behind a refused one does not keep a low request from being offered', async () => {
+    /** Refuses every critical request (a window it waits for), admits the rest; each critical ask brings another. */
+    class CriticalRefusingStore extends MemoryStore {
+      onCritical: () => void = () => undefined;
+      override async acquire(request: AcquireRequest): Promise<AcquireResult> {
+        if (request.tier === 0) {
+          this.onCritical();
+          await new Promise((r) => setTimeout(r, 1));
+          return { admitted: false, now: Date.now(), waitMs: 30, bucketId: request.charges[0]!.bucket.id, reason: 'window' };
+        }
+        return super.acquire(request);
+      }
+    }
+    const store = new CriticalRefusingStore();
+    const { scheduler } = make({}, store);
+    const stop = new AbortController();
+    const critical = () =>
+      void scheduler.schedule({ pool: 'spot', weight: 1, priority: 'critical', signal: stop.signal }, () => undefined).catch(() => undefined);
+    critical();
+    store.onCritical = critical;
+    const low = scheduler.schedule({ pool: 'spot', weight: 1, priority: 'low', maxWaitMs: 1000 }, () => 'low ran');
+    await expect(low).resolves.toBe('low ran');
+    store.onCritical = () => undefined;
+    stop.abort();
+    await scheduler.close();
+  });
+});
+
 describe('edges: rejected means never charged', () => {
   afterEach(() => vi.useRealTimers());
 

@@ -38,7 +38,11 @@ export class Lane {
   readonly #depth = [0, 0, 0, 0];
   #busy = false;
   #again = false;
-  /** Best tier queued since the current dispatch pass read its candidates (a cancel that came meanwhile). */
+  /**
+   * Best tier whose queue got a head since the current dispatch pass read its candidates (a cancel that came
+   * meanwhile, with no cancel queued before it). A request behind a head already offered does not count: it would
+   * meet the same answer, and a stream of those would keep the pass from ever reaching the tiers below.
+   */
   #arrivedTier = Number.POSITIVE_INFINITY;
   #timer: NodeJS.Timeout | undefined;
   /** Best tier among the requests the current sleep was computed for. */
@@ -64,9 +68,9 @@ export class Lane {
   push(job: Job): void {
     const tier = TIER[job.plan.priority];
     if (this.#depth[tier]! >= this.ctx.maxQueued) throw new QueueFullError(job.plan.priority, this.#depth[tier]!);
+    if (this.#depth[tier] === 0) this.#arrivedTier = Math.min(this.#arrivedTier, tier);
     this.#queues[tier]!.push(job);
     this.#depth[tier]!++;
-    this.#arrivedTier = Math.min(this.#arrivedTier, tier);
     // an idle lane starts at once; a sleeping one wakes only for a tier better than the ones it sleeps for
     if (this.#timer === undefined || tier < this.#sleepingTier) this.wake();
   }
@@ -239,8 +243,8 @@ export class Lane {
         let progressed = false;
         let preempted = false;
         for (const [i, { job, tier }] of candidates.entries()) {
-          // a better request queued while the store answered (a cancel behind a pass of refused reads) goes before
-          // the rest of this pass: it waits for one store call at most, not for one per tier
+          // a better tier that got a request while the store answered (a cancel behind a pass of refused reads) goes
+          // before the rest of this pass: it waits for one store call at most, not for one per tier
           if (i > 0 && this.#arrivedTier < tier) {
             preempted = true;
             break;

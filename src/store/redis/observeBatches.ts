@@ -2,7 +2,7 @@
  * Observations of one bucket that arrive while one is being written go together in the next call: a burst of
  * replies (a window's first second, a batch admitted at once) costs Redis a few script calls, not one per reply,
  * and a lone reply is written at once (nothing waits for a batch to fill). Each caller gets its own row's result,
- * or the call's error.
+ * or the error of its call, or of the call it waited behind.
  */
 export class ObserveBatches<Key, Row, Result> {
   readonly #queues = new Map<Key, { row: Row; resolve: (r: Result) => void; reject: (e: unknown) => void }[]>();
@@ -38,10 +38,12 @@ export class ObserveBatches<Key, Row, Result> {
           batch.map((e) => e.row),
         );
         batch.forEach((e, i) => e.resolve(results[i]!));
+        queue.splice(0, batch.length);
       } catch (error) {
-        for (const e of batch) e.reject(error);
+        // the rows queued behind a failed call fail with it: each waits for at most one call (its timeout), not
+        // for one per batch ahead of it while Redis is away
+        for (const e of queue.splice(0, queue.length)) e.reject(error);
       }
-      queue.splice(0, batch.length);
     }
     this.#queues.delete(key);
   }
