@@ -7,11 +7,8 @@ if n == nil then return redis.error_reply('KS_BAD_ARG:' .. bad) end
 local rows = row_count(n)
 local observations = {}
 for r = 1, rows do
-  local o = read_row(n, r)
-  if o == nil then return redis.error_reply('KS_BAD_ARG:observation') end
-  -- the request's weight (requestWeight in the layout) is `weight` in observe
-  o.weight = o.requestWeight
-  observations[r] = o
+  observations[r] = read_row(n, r)
+  if observations[r] == nil then return redis.error_reply('KS_BAD_ARG:observation') end
 end
 local cfg = read_cfg(1)
 if cfg.err then return cfg end

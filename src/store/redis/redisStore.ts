@@ -161,7 +161,7 @@ export class RedisStore implements Store {
       recoverStep: o.recoverStep!,
       minLimit: o.minLimit,
       maxLimit: o.maxLimit,
-      requestWeight: o.weight!,
+      weight: o.weight!,
     });
   }
 

@@ -95,7 +95,7 @@ export const SCRIPT_LAYOUTS = {
   observe: {
     args: ['time'],
     buckets: 'one',
-    rows: ['sentAt', 'limit', 'remaining', 'resetMs', 'recoverStep', 'minLimit', 'maxLimit', 'requestWeight'],
+    rows: ['sentAt', 'limit', 'remaining', 'resetMs', 'recoverStep', 'minLimit', 'maxLimit', 'weight'],
     reply: ['count'],
     each: ['applied', 'limit', 'limitInForce', 'phaseConflict', 'freed'],
   },

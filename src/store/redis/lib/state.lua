@@ -53,28 +53,32 @@ local function row_count(n)
   return (#ARGV - ARG_COUNT - n * CFG_SIZE) / ROW_SIZE
 end
 
--- Row `r` (1-based) after the `n` bucket blocks, by the names of ROW, as numbers; nil and the field's name when
--- one is not a number.
-local function read_row(n, r)
-  local base = ARG_COUNT + n * CFG_SIZE + (r - 1) * ROW_SIZE + 1
-  local row = {}
-  for name, offset in pairs(ROW) do
+-- The block of ARGV from `base` (1-based) by the names of `fields` (CFG or ROW: name -> offset), as numbers; nil and
+-- the first name read whose value is not a number, or fails `accept` when given.
+local function read_block(base, fields, accept)
+  local block = {}
+  for name, offset in pairs(fields) do
     local v = tonumber(ARGV[base + offset])
-    if v == nil then return nil, name end
-    row[name] = v
+    if v == nil or (accept and not accept(v)) then return nil, name end
+    block[name] = v
   end
-  return row
+  return block
+end
+
+-- Row `r` (1-based) after the `n` bucket blocks, by the names of ROW; nil and the field's name when one is not a number.
+local function read_row(n, r)
+  return read_block(ARG_COUNT + n * CFG_SIZE + (r - 1) * ROW_SIZE + 1, ROW)
+end
+
+-- a config value: a number, not NaN, never negative
+local function config_value(v)
+  return v == v and v >= 0
 end
 
 -- The config block of bucket `i` (1-based), by the names of CFG; an error reply when a value is malformed.
 local function read_cfg(i)
-  local base = ARG_COUNT + (i - 1) * CFG_SIZE + 1
-  local cfg = {}
-  for name, offset in pairs(CFG) do
-    local v = tonumber(ARGV[base + offset])
-    if v == nil or v ~= v or v < 0 then return redis.error_reply('KS_BAD_ARG:' .. name) end
-    cfg[name] = v
-  end
+  local cfg, bad = read_block(ARG_COUNT + (i - 1) * CFG_SIZE + 1, CFG, config_value)
+  if cfg == nil then return redis.error_reply('KS_BAD_ARG:' .. bad) end
   if cfg.windowMs <= 0 then return redis.error_reply('KS_BAD_ARG:windowMs') end
   cfg.alignPhase = cfg.alignPhase ~= 0
   cfg.measureMargin = cfg.measureMargin ~= 0
