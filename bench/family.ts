@@ -99,9 +99,11 @@ export async function runFamilyCase(redisUrl: string, c: FamilyCase): Promise<Fa
   const bots = arrivals.filter((a) => a.client !== 'hidden');
   const t0 = bots[0]?.at ?? 0;
   const lastBot = bots.reduce((x, a) => Math.max(x, a.at), 0);
+  // the server windows of the run (the warm-ups' are on their own account and IP)
+  const runWindows = Object.entries(stats.windows).filter(([k]) => !k.includes(WARM_UP.account.uid) && !k.includes(WARM_UP.ip));
   const windowsOf = (suffix: string) =>
-    Object.entries(stats.windows)
-      .filter(([k]) => k.endsWith(suffix) && !k.includes(WARM_UP.account.uid) && !k.includes(WARM_UP.ip))
+    runWindows
+      .filter(([k]) => k.endsWith(suffix))
       .flatMap(([, ws]) => ws)
       .filter((w) => w.start >= t0 && w.end <= lastBot + 1);
   const weightIn = (pool: string, from: number, until: number, test: (a: Arrival) => boolean) =>
@@ -130,10 +132,7 @@ export async function runFamilyCase(redisUrl: string, c: FamilyCase): Promise<Fa
   const spotWindows = windowsOf(':Spot');
   const first = spotWindows[0];
   const last = spotWindows[spotWindows.length - 1];
-  const allWindows = Object.entries(stats.windows)
-    .filter(([k]) => !k.includes(WARM_UP.account.uid) && !k.includes(WARM_UP.ip))
-    .flatMap(([, ws]) => ws);
-  const worst429000PerWindow = allWindows.reduce((x, w) => Math.max(x, w.rejected), 0);
+  const worst429000PerWindow = runWindows.flatMap(([, ws]) => ws).reduce((x, w) => Math.max(x, w.rejected), 0);
 
   let fairness: number[] | undefined;
   if (c.botWeights && first && last) {
