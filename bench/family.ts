@@ -171,7 +171,9 @@ export async function runFamilyCase(redisUrl: string, c: FamilyCase): Promise<Fa
       const slots = Array.from({ length: 10 }, (_, i) =>
         weightIn('Spot', w.start + (i * c.windowMs) / 10, w.start + ((i + 1) * c.windowMs) / 10, (a) => ok(a) && a.client !== 'hidden'),
       );
-      process.stderr.write(`[window ${Math.round(w.start - t0)}-${Math.round(w.end - t0)} ms] ${JSON.stringify(by)} tenths ${slots.join(' ')}\n`);
+      process.stderr.write(
+        `[window ${Math.round(w.start - t0)} (${w.start % 100_000})-${Math.round(w.end - t0)} ms] ${JSON.stringify(by)} tenths ${slots.join(' ')}\n`,
+      );
     }
   }
   return {

@@ -218,6 +218,34 @@ export function describeStoreBehaviour(name: string, make: (clock: () => number)
         expect((await tiered(b, 0, 1)).admitted).toBe(true);
       });
 
+      it("releases high's reserve by the window's earliest end and critical's by its latest, and says when the next weight fits", async () => {
+        const b = bucket({ limit: 100, windowMs: 1000, marginMs: 0 });
+        t = 1_700_000_000_000;
+        await warm(b);
+        const T = t;
+        expect((await tiered(b, 0, 1, 10)).admitted).toBe(true);
+        expect((await tiered(b, 1, 0.95, 20)).admitted).toBe(true);
+        // sent at T, answered at T + 100 with reset 900: the server window ends between T + 900 and T + 1000
+        t = T + 100;
+        await fx.store.observe(b, { sentAt: T, limit: 100, remaining: 70, resetMs: 900, minLimit: 1, maxLimit: 1000 });
+        t = T + 500;
+        let low = 0;
+        while ((await tiered(b, 3, 0.7)).admitted) low++;
+        // reserve (2 x 10 x (1000 - 500) + 2 x 20 x (900 - 500)) / 1000 = 10 + 16 = 26: the bucket holds 74
+        expect(low).toBe(44);
+        // it falls to 25 (room for one more) at T + 516.7 (waits are whole ms, rounded up), while both parts fall:
+        // (20 x 1000 + 40 x 900 - 25 x 1000) / 60
+        expect(await tiered(b, 3, 0.7)).toMatchObject({ admitted: false, reason: 'window', waitMs: 17 });
+        // between the earliest and the latest end only critical's part is left: 2 x 10 x 50 / 1000 = 1 (before: 3)
+        t = T + 950;
+        while ((await tiered(b, 3, 0.7)).admitted) low++;
+        expect(low).toBe(69);
+        // the rest is critical's until the latest end: low's next weight fits then, when the window is over
+        expect(await tiered(b, 3, 0.7)).toMatchObject({ admitted: false, reason: 'window', waitMs: 50 });
+        expect((await tiered(b, 1, 0.95)).admitted).toBe(false);
+        expect((await tiered(b, 0, 1)).admitted).toBe(true);
+      });
+
       it('holds room for a hidden consumer: what it spent in the last server window, scaled by the part left', async () => {
         const b = bucket({ limit: 100, windowMs: 1000, marginMs: 0 });
         t = 1_700_000_000_000;

@@ -13,18 +13,20 @@ local function roll_demand(b, now)
   b.demandFrom = from
 end
 
--- demandAbove in reserve.ts
-local function demand_above(b, tier, now)
+-- demandAbove in reserve.ts: the tiers in [from, tier)
+local function demand_above(b, tier, now, from)
   local fade = math.max(0, 1 - (now - b.demandFrom) / b.cfg.windowMs)
   local sum = 0
-  for t = 0, math.min(tier, DEMAND_TIERS) - 1 do sum = sum + b['demand' .. t] + b['prior' .. t] * fade end
+  for t = from or 0, math.min(tier, DEMAND_TIERS) - 1 do sum = sum + b['demand' .. t] + b['prior' .. t] * fade end
   return sum
 end
 
--- windowLeft in reserve.ts
-local function window_left(b, now)
+-- windowLeft in reserve.ts: by the latest end (whi), or by the earliest (wlo) when `early`
+local function window_left(b, now, early)
   if not phase_aligned(b, now) or b.whi <= now then return 1 end
-  return math.min(1, (b.whi - now) / b.cfg.windowMs)
+  local e = b.whi
+  if early then e = b.wlo end
+  return math.max(0, math.min(1, (e - now) / b.cfg.windowMs))
 end
 
 -- hiddenPerWindow in reserve.ts
@@ -33,15 +35,18 @@ local function hidden_per_window(b, left)
   return math.max(b.hiddenLast, b.hiddenNow / math.max(K.hiddenMinElapsed, 1 - left))
 end
 
--- reservePerWindow in reserve.ts
-local function reserve_per_window(b, tier, now, hidden)
-  return K.reserveHeadroom * demand_above(b, tier, now) + hidden
-end
-
 -- coldReserve in reserve.ts: the share held for critical in a bucket's first window
 local function cold_reserve(b, now)
   if b.cfg.coldStart and (b.createdAt == 0 or now < b.createdAt + b.cfg.windowMs) then return K.coldReserveShare end
   return 0
+end
+
+-- reservePerWindow in reserve.ts: the part released by the latest end (critical's, a hidden consumer's, the cold
+-- start's) and the part released by the earliest (high's)
+local function reserve_per_window(b, tier, now, hidden)
+  local late = math.max(K.reserveHeadroom * demand_above(b, math.min(tier, 1), now) + hidden, cold_reserve(b, now) * effective_limit(b))
+  local early = K.reserveHeadroom * demand_above(b, tier, now, 1)
+  return late, early
 end
 
 -- hiddenSlack in reserve.ts: room for what a hidden consumer spent since the newest reply's request arrived
@@ -79,15 +84,16 @@ local function reserve_share(b, share, tier, now)
   local left = window_left(b, now)
   local hidden = hidden_per_window(b, left)
   local cold = cold_reserve(b, now)
+  local late, early = reserve_per_window(b, tier, now, hidden)
   if left < 1 then
-    -- a known window: headroom over the demand above, released as the window's end comes
-    local ahead = math.max(reserve_per_window(b, tier, now, hidden), cold * limit) * left + hidden_slack(b, hidden, now)
+    -- a known window: headroom over the demand above, released as the window's end comes (high's by its earliest end)
+    local ahead = late * left + early * window_left(b, now, true) + hidden_slack(b, hidden, now)
     return 1 - math.min(math.max(1 - share, K.reserveMaxShare, cold) * limit, ahead) / limit
   end
   -- no window known: room for critical's bursts (twice the largest seen), the rest within 1 - share
   local burst = (K.reserveHeadroom * critical_burst(b, now)) / limit
   local bound = math.max(1 - share, math.min(K.reserveMaxShare, burst), cold)
-  local ahead = math.max(reserve_per_window(b, tier, now, hidden), cold * limit, burst * limit) + hidden_slack(b, hidden, now)
+  local ahead = math.max(late + early, burst * limit) + hidden_slack(b, hidden, now)
   return 1 - math.min(bound * limit, ahead) / limit
 end
 
@@ -99,9 +105,16 @@ local function reserve_wait(b, counted, weight, tier, now)
   local hidden = hidden_per_window(b, window_left(b, now))
   local limit = effective_limit(b)
   local room = limit - counted - weight - hidden_slack(b, hidden, now)
-  local rate = math.max(reserve_per_window(b, tier, now, hidden), cold_reserve(b, now) * limit)
-  if room < 0 or rate <= 0 then return math.huge end
-  return math.max(1, b.whi - (room * b.cfg.windowMs) / rate - now)
+  local late, early = reserve_per_window(b, tier, now, hidden)
+  if room < 0 or late + early <= 0 then return math.huge end
+  -- reserve(t) = (late x (whi - t) + early x max(0, wlo - t)) / windowMs falls to `room` (see reserveWait)
+  local w = b.cfg.windowMs
+  local lo = math.max(now, b.wlo)
+  local at = (late * b.whi + early * lo - room * w) / (late + early)
+  if at > lo then
+    if late > 0 then at = b.whi - (room * w) / late else at = lo end
+  end
+  return math.max(1, at - now)
 end
 
 -- tierRoom in reserve.ts: the tier's share, the tokens it must leave, the weight waiting above it and when
