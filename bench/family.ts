@@ -161,6 +161,12 @@ export async function runFamilyCase(redisUrl: string, c: FamilyCase): Promise<Fa
     }),
   ) as FamilyRow['waits'];
   if (process.env.KS_BENCH_DEBUG) {
+    // the Spot weight the bots got through in the run's first 5 s, per 100 ms, and each bucket's first server windows
+    // (ms from the first bot arrival)
+    const start = Array.from({ length: 50 }, (_, i) => weightIn('Spot', t0 + i * 100, t0 + (i + 1) * 100, (a) => ok(a) && a.client !== 'hidden'));
+    process.stderr.write(
+      `[start] ${JSON.stringify(runWindows.map(([k, ws]) => [k, ws.slice(0, 3).map((w) => [w.start - t0, w.end - t0])]))} per 100 ms ${start.join(' ')}\n`,
+    );
     for (const w of spotWindows) {
       const by: Record<string, number> = {};
       for (const a of arrivals)

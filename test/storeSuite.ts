@@ -244,6 +244,20 @@ export function describeStoreBehaviour(name: string, make: (clock: () => number)
         expect(await tiered(b, 3, 0.7)).toMatchObject({ admitted: false, reason: 'window', waitMs: 50 });
         expect((await tiered(b, 1, 0.95)).admitted).toBe(false);
         expect((await tiered(b, 0, 1)).admitted).toBe(true);
+
+        // beside a hidden consumer (10 spent) high's part stays to the latest end: its lumps land there
+        const c = bucket({ limit: 100, windowMs: 1000, marginMs: 0 });
+        t = T;
+        await warm(c);
+        expect((await tiered(c, 0, 1, 10)).admitted).toBe(true);
+        expect((await tiered(c, 1, 0.95, 20)).admitted).toBe(true);
+        t = T + 100;
+        await fx.store.observe(c, { sentAt: T, limit: 100, remaining: 60, resetMs: 900, minLimit: 1, maxLimit: 1000 });
+        t = T + 950;
+        let lowBeside = 0;
+        while ((await tiered(c, 3, 0.7)).admitted) lowBeside++;
+        // (2 x 10 + 10.5 + 2 x 20) x 50 / 1000 + 1.05 (slack) = 4.6 held: 40 counted + 55 (without high's part 2.6: 57)
+        expect(lowBeside).toBe(55);
       });
 
       it('holds room for a hidden consumer: what it spent in the last server window, scaled by the part left', async () => {

@@ -45,8 +45,10 @@ end
 -- start's) and the part released by the earliest (high's)
 local function reserve_per_window(b, tier, now, hidden)
   local late = math.max(K.reserveHeadroom * demand_above(b, math.min(tier, 1), now) + hidden, cold_reserve(b, now) * effective_limit(b))
-  local early = K.reserveHeadroom * demand_above(b, tier, now, 1)
-  return late, early
+  local high = K.reserveHeadroom * demand_above(b, tier, now, 1)
+  -- beside a hidden consumer high's room stays to the latest end too (see reservePerWindow)
+  if hidden > 0 then return late + high, 0 end
+  return late, high
 end
 
 -- hiddenSlack in reserve.ts: room for what a hidden consumer spent since the newest reply's request arrived
