@@ -147,8 +147,6 @@ export function drawCase(seed: number): FamilyCase {
   const max = Math.max(2, logUniform(2, 200));
   let latencyMs = { min: Math.max(1, Math.round(r() * max)), max: Math.round(max) };
   const hiddenShare = r() < 0.5 ? 0 : 0.05 + r() * 0.15;
-  // every case must want more than the quota (a sender with no limiter would fill each window): where the
-  // drawn lanes cannot, there are more lanes, then more processes, then a shorter latency
   // every case must want more than the quota of the pool that binds (a sender with no limiter would fill each of
   // its windows): where the drawn lanes cannot, there are more lanes, then more processes, then a shorter latency
   const binding = bindingPool({ loop, mix, spotLimit, publicLimit });

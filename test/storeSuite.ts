@@ -436,6 +436,18 @@ export function describeStoreBehaviour(name: string, make: (clock: () => number)
         expect(await get(b, 1, 2, A)).toMatchObject({ admitted: true }); // high went: normal is paced as before
       });
 
+      it("a sender refused for tokens comes back after the other senders' turns, not at the next token", async () => {
+        const b = bucket({ limit: 100, burst: 2, refillPerMs: 0.01 });
+        await warm(b);
+        expect(await get(b, 1, 1, A, 2)).toMatchObject({ admitted: true, count: 2 }); // no token left
+        // B's 3 wait for tokens: each of them one token, 100 ms of refill apart
+        expect(await get(b, 1, 1, B, 3)).toMatchObject({ admitted: false, reason: 'pacing', waitMs: 100 });
+        // A's next: the next token, then B's head's turn (1 / 0.01 = 100 ms more), within the 200 ms that fill the bucket
+        expect(await get(b, 1, 1, A)).toMatchObject({ admitted: false, reason: 'pacing', waitMs: 200 });
+        // without a sender, no turns: the next token
+        expect(await fx.store.acquire({ charges: [{ bucket: b, weight: 1 }], share: 0.95, tier: 1 })).toMatchObject({ reason: 'pacing', waitMs: 100 });
+      });
+
       it('a wait that its lane never comes back for holds nothing past its return', async () => {
         const b = bucket({ limit: 100, burst: 10, refillPerMs: 0.01 });
         await warm(b);

@@ -1,6 +1,7 @@
 import { BUCKET_CONSTANTS as K } from './bucketConstants.js';
 import { countBurst, reserveWait, rollDemand, tierRoom } from './reserve.js';
 import { applySettles } from './settle.js';
+import { weightAhead, type Sender } from './senders.js';
 import {
   DEMAND_TIERS,
   demandField,
@@ -87,7 +88,11 @@ export function windowWait(data: BucketData, config: BucketConfig, excess: numbe
   return liveSpanMs(data, config);
 }
 
-/** Milliseconds until this bucket admits `weight` for a tier with `share` (0 = now), and why not now. */
+/**
+ * Milliseconds until this bucket admits `weight` for a tier with `share` (0 = now), and why not now. With a
+ * `sender` (and a tier), a wait for pacing tokens takes its turn behind the other senders waiting for them
+ * (pacingTurnWait).
+ */
 export function waitFor(
   data: BucketData,
   config: BucketConfig,
@@ -95,6 +100,7 @@ export function waitFor(
   share: number,
   now: number,
   tier?: number,
+  sender?: Sender,
 ): { waitMs: number; reason: DenyReason | undefined } {
   const room = tierRoom(data, config, share, tier, now);
   share = room.share;
@@ -126,7 +132,8 @@ export function waitFor(
         const refill = rate > 0 ? Math.ceil((need - available) / rate) : config.windowMs;
         const pacingWait = Math.min(refill, room.waitingUntil - now);
         if (pacingWait > waitMs) {
-          waitMs = pacingWait;
+          const turns = sender !== undefined && tier !== undefined && tier >= 0;
+          waitMs = turns ? pacingTurnWait(data, config, pacingWait, weightAhead(data.senders, sender, tier, weight, now)) : pacingWait;
           reason = 'pacing';
         }
       }

@@ -1,8 +1,8 @@
-import { advance, charge, pacingTurnWait, release, waitFor } from './admit.js';
+import { advance, charge, release, waitFor } from './admit.js';
 import { observe } from './observe.js';
 import { penalize, resume, setFactor } from './penalize.js';
 import { baseLimit, effectiveLimit, keepUntil, newBucketData, type BucketData } from './state.js';
-import { fairShareWait, pruneSenders, recordAdmitted, recordWaiting, weightAhead } from './senders.js';
+import { fairShareWait, pruneSenders, recordAdmitted, recordWaiting } from './senders.js';
 import type {
   AcquireRequest,
   AcquireResult,
@@ -91,9 +91,7 @@ export class MemoryStore implements Store {
       let bucketId = '';
       let reason: DenyReason | undefined;
       const waits = request.charges.map((c, i) => {
-        const r = waitFor(datas[i]!, c.bucket, c.weight, request.share, now, tier);
-        if (r.reason === 'pacing' && sender && tier !== undefined && tier >= 0)
-          r.waitMs = pacingTurnWait(datas[i]!, c.bucket, r.waitMs, weightAhead(datas[i]!.senders, sender, tier, c.weight, now));
+        const r = waitFor(datas[i]!, c.bucket, c.weight, request.share, now, tier, sender);
         if (r.reason !== undefined && r.waitMs >= waitMs) {
           waitMs = Math.max(r.waitMs, 1);
           bucketId = c.bucket.id;

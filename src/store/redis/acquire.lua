@@ -46,10 +46,9 @@ while admitted < count do
       -- whole ms, as wait_for and the TypeScript twin round every wait (ties then break alike)
       if b.pausedUntil > now then wait, reason = math.ceil(b.pausedUntil - now), 'paused' end
     else
-      wait, reason = wait_for(b, b.cfg.weight, share, now, tier)
-      if reason == 'pacing' and with_sender then
-        wait = pacing_turn_wait(b, wait, weight_ahead(b, sender_id, tier, b.cfg.weight, now))
-      end
+      local turn_of = nil
+      if with_sender then turn_of = sender_id end
+      wait, reason = wait_for(b, b.cfg.weight, share, now, tier, turn_of)
     end
     waits[i] = wait or 0
     if reason ~= nil and wait >= worst_wait then

@@ -94,8 +94,18 @@ local function window_wait(b, excess, now)
   return live_span(b)
 end
 
--- Returns wait (ms, 0 = admit now) and reason ('paused' | 'window' | 'pacing' | nil).
-local function wait_for(b, weight, share, now, tier)
+-- pacingTurnWait in admit.ts: a pacing refusal's wait when `ahead` weight of other senders waits for tokens
+local function pacing_turn_wait(b, wait, ahead)
+  if not (ahead > 0) then return wait end
+  local rate = b.cfg.refillPerMs * pacing_scale(b)
+  if not (rate > 0) then return wait end
+  local full = (token_capacity(b) - b.tokens) / rate
+  return math.ceil(math.max(wait, math.min(wait + ahead / rate, full)))
+end
+
+-- Returns wait (ms, 0 = admit now) and reason ('paused' | 'window' | 'pacing' | nil); with a sender id (and a
+-- tier), a wait for pacing tokens takes its turn behind the other senders waiting for them (waitFor in admit.ts).
+local function wait_for(b, weight, share, now, tier, sender_id)
   local floor, waiting, waiting_until
   share, floor, waiting, waiting_until = tier_room(b, share, tier, now)
   local wait, reason = 0, nil
@@ -124,21 +134,17 @@ local function wait_for(b, weight, share, now, tier)
         local p_wait = b.cfg.windowMs
         if rate > 0 then p_wait = math.ceil((need - available) / rate) end
         p_wait = math.min(p_wait, waiting_until - now)
-        if p_wait > wait then wait, reason = p_wait, 'pacing' end
+        if p_wait > wait then
+          if sender_id ~= nil and tier ~= nil and tier >= 0 then
+            p_wait = pacing_turn_wait(b, p_wait, weight_ahead(b, sender_id, tier, weight, now))
+          end
+          wait, reason = p_wait, 'pacing'
+        end
       end
     end
   end
   if wait < 0 then wait = 0 end
   return math.ceil(wait), reason
-end
-
--- pacingTurnWait in admit.ts: a pacing refusal's wait when `ahead` weight of other senders waits for tokens
-local function pacing_turn_wait(b, wait, ahead)
-  if not (ahead > 0) then return wait end
-  local rate = b.cfg.refillPerMs * pacing_scale(b)
-  if not (rate > 0) then return wait end
-  local full = (token_capacity(b) - b.tokens) / rate
-  return math.ceil(math.max(wait, math.min(wait + ahead / rate, full)))
 end
 
 local function charge(b, weight, share, now, tier)
