@@ -167,6 +167,8 @@ export async function runFamilyCase(redisUrl: string, c: FamilyCase): Promise<Fa
     process.stderr.write(
       `[start] ${JSON.stringify(runWindows.map(([k, ws]) => [k, ws.slice(0, 3).map((w) => [w.start - t0, w.end - t0])]))} per 100 ms ${start.join(' ')}\n`,
     );
+    const refused = runWindows.flatMap(([k, ws]) => ws.filter((w) => w.rejected > 0).map((w) => `${k} ${Math.round(w.start - t0)} ms: ${w.rejected}`));
+    if (refused.length > 0) process.stderr.write(`[429000] ${refused.join('; ')}\n`);
     for (const w of spotWindows) {
       const by: Record<string, number> = {};
       for (const a of arrivals)
