@@ -90,7 +90,7 @@ export function toFamilyMarkdown(r: FamilyResult): string {
   const lines = [
     `### Workload family (${rows.filter((x) => x.case.seed !== undefined).length} drawn cases from seed ${r.familySeed ?? '-'}, plus the named rows)`,
     '',
-    "Every case at the library's defaults through KucoinClient and createRedisStore (as the README makes them), only the pool quotas given, Cloudflare off; what the simulator received. Each bot process first runs its lanes for 1 s on an account and an egress IP of its own (compiled code and loaded scripts, as in a bot that has been running); that warm-up shares no pool and no window with the run and is not counted. The run's own client opens its connections when the run starts, in every process at the same moment: a fleet's cold start. The event-loop column is how late a bot's 10 ms timer ran at the 99th percentile (the worst process): a request cannot be admitted sooner than its process runs, and on 2 shared cores many bot processes wait for CPU.",
+    "Every case at the library's defaults through KucoinClient and createRedisStore (as the README makes them), only the pool quotas given, Cloudflare off; what the simulator received. Each bot process first runs its lanes for 1 s on an account and an egress IP of its own (compiled code and loaded scripts, as in a bot that has been running); that warm-up shares no pool and no window with the run and is not counted. The run's own client opens its connections when the run starts, in every process at the same moment: a fleet's cold start. The event-loop column is how late a bot's 10 ms timer ran at the 99th percentile (the worst process): a request cannot be admitted sooner than its process runs, and on 2 shared cores many bot processes wait for CPU. Beside the critical p99 is how many cancels it is taken over: of 200, it is the second slowest.",
     '',
     '| figure | median | worst (case) | target |',
     '|---|---|---|---|',
@@ -102,14 +102,14 @@ export function toFamilyMarkdown(r: FamilyResult): string {
   }
   lines.push(
     '',
-    '| case | windows | binding pool / window | worst window | span | Spot / Public per window | 429000 (worst window) | critical admission p50 / p99 ms | critical total p99 | high / normal / low admission p99 ms | event-loop p99 ms |',
+    '| case | windows | binding pool / window | worst window | span | Spot / Public per window | 429000 (worst window) | critical admission p50 / p99 ms (cancels) | critical total p99 | high / normal / low admission p99 ms | event-loop p99 ms |',
     '|---|---|---|---|---|---|---|---|---|---|---|',
   );
   for (const x of rows) {
     const w = x.waits;
     const b = bindingFigures(x);
     lines.push(
-      `| ${describeCase(x.case)} | ${b.windows} | ${pct(b.perWindow)} | ${pct(b.worstWindow)} | ${pct(b.span)} | ${pct(x.pools.Spot.perWindow)} / ${pct(x.pools.Public.perWindow)} | ${x.rejected429000} (${x.worst429000PerWindow}) | ${ms(w.critical.admissionP50)} / ${ms(w.critical.admissionP99)} | ${ms(w.critical.totalP99)} | ${ms(w.high.admissionP99)} / ${ms(w.normal.admissionP99)} / ${ms(w.low.admissionP99)} | ${ms(x.eventLoopP99Ms ?? Number.NaN)} |`,
+      `| ${describeCase(x.case)} | ${b.windows} | ${pct(b.perWindow)} | ${pct(b.worstWindow)} | ${pct(b.span)} | ${pct(x.pools.Spot.perWindow)} / ${pct(x.pools.Public.perWindow)} | ${x.rejected429000} (${x.worst429000PerWindow}) | ${ms(w.critical.admissionP50)} / ${ms(w.critical.admissionP99)} (${w.critical.n}) | ${ms(w.critical.totalP99)} | ${ms(w.high.admissionP99)} / ${ms(w.normal.admissionP99)} / ${ms(w.low.admissionP99)} | ${ms(x.eventLoopP99Ms ?? Number.NaN)} |`,
     );
   }
   const fair = rows.filter((x) => x.fairness);
