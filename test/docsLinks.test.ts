@@ -1,7 +1,8 @@
 // The README and docs/ are read on GitHub, on the npm page and in node_modules: every relative link must
 // reach a file that exists here and that the package ships (package.json "files"), and every anchor a heading.
 import { execFileSync } from 'node:child_process';
-import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { cpSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { dirname, join, normalize, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { expect, it } from 'vitest';
@@ -34,14 +35,19 @@ function links(page: string): { target: string; anchor: string | undefined }[] {
     });
 }
 
-// what `npm pack` would ship, without building: npm's own listing of the files globs
+// what `npm pack` would ship, without building: npm's own listing of the files globs, in a copy of the repository
+// without dist/ (no link goes there, and test/package.test.ts rebuilds it meanwhile: a listing that met the rebuild
+// failed with ENOENT)
+const scratch = mkdtempSync(join(tmpdir(), 'ks-docs-links-'));
+cpSync(root, scratch, { recursive: true, filter: (src) => !/^[/\\]?(node_modules|dist|\.git)([/\\]|$)/.test(src.slice(root.length)) });
 const shipped = new Set(
   (
-    JSON.parse(execFileSync('npm', ['pack', '--dry-run', '--json', '--ignore-scripts'], { cwd: root, encoding: 'utf8', maxBuffer: 16 << 20 })) as {
+    JSON.parse(execFileSync('npm', ['pack', '--dry-run', '--json', '--ignore-scripts'], { cwd: scratch, encoding: 'utf8', maxBuffer: 16 << 20 })) as {
       files: { path: string }[];
     }[]
   )[0]!.files.map((f) => f.path),
 );
+rmSync(scratch, { recursive: true, force: true });
 
 it.each(pages)('%s: every relative link reaches a file the package ships, every anchor a heading', (page) => {
   expect(shipped.has(page)).toBe(true);
