@@ -219,15 +219,20 @@ export function describeStoreBehaviour(name: string, make: (clock: () => number)
       });
 
       it("releases high's reserve by the window's earliest end and critical's by its latest, and says when the next weight fits", async () => {
-        const b = bucket({ limit: 100, windowMs: 1000, marginMs: 0 });
-        t = 1_700_000_000_000;
-        await warm(b);
-        const T = t;
-        expect((await tiered(b, 0, 1, 10)).admitted).toBe(true);
-        expect((await tiered(b, 1, 0.95, 20)).admitted).toBe(true);
-        // sent at T, answered at T + 100 with reset 900: the server window ends between T + 900 and T + 1000
-        t = T + 100;
-        await fx.store.observe(b, { sentAt: T, limit: 100, remaining: 70, resetMs: 900, minLimit: 1, maxLimit: 1000 });
+        const T = 1_700_000_000_000;
+        // critical 10 and high 20 admitted at T, and a reply sent at T, answered at T + 100 with reset 900: the
+        // server window ends between T + 900 and T + 1000 (`remaining` below 70: a hidden consumer spent the rest)
+        const placed = async (remaining: number): Promise<BucketConfig> => {
+          const placedBucket = bucket({ limit: 100, windowMs: 1000, marginMs: 0 });
+          t = T;
+          await warm(placedBucket);
+          expect((await tiered(placedBucket, 0, 1, 10)).admitted).toBe(true);
+          expect((await tiered(placedBucket, 1, 0.95, 20)).admitted).toBe(true);
+          t = T + 100;
+          await fx.store.observe(placedBucket, { sentAt: T, limit: 100, remaining, resetMs: 900, minLimit: 1, maxLimit: 1000 });
+          return placedBucket;
+        };
+        const b = await placed(70);
         t = T + 500;
         let low = 0;
         while ((await tiered(b, 3, 0.7)).admitted) low++;
@@ -246,13 +251,7 @@ export function describeStoreBehaviour(name: string, make: (clock: () => number)
         expect((await tiered(b, 0, 1)).admitted).toBe(true);
 
         // beside a hidden consumer (10 spent) high's part stays to the latest end: its lumps land there
-        const c = bucket({ limit: 100, windowMs: 1000, marginMs: 0 });
-        t = T;
-        await warm(c);
-        expect((await tiered(c, 0, 1, 10)).admitted).toBe(true);
-        expect((await tiered(c, 1, 0.95, 20)).admitted).toBe(true);
-        t = T + 100;
-        await fx.store.observe(c, { sentAt: T, limit: 100, remaining: 60, resetMs: 900, minLimit: 1, maxLimit: 1000 });
+        const c = await placed(60);
         t = T + 950;
         let lowBeside = 0;
         while ((await tiered(c, 3, 0.7)).admitted) lowBeside++;
